@@ -1,0 +1,28 @@
+"""Chalice entry points: blueprints, middleware, queue and schedule handlers. No logic here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from chalice import Chalice
+
+from chalicelib.api.middleware import contract_errors
+from chalicelib.api.public import public
+from chalicelib.config import queue_name
+from chalicelib.jobs import promotion
+
+app = Chalice(app_name="kk-vaccine-registration")
+app.register_blueprint(public)
+app.register_middleware(contract_errors, "http")
+logger = Logger(service="kk-vaccine-registration")
+
+
+@app.on_sqs_message(queue=queue_name("promotion"), batch_size=10, name="promotion_worker")
+def promotion_worker(event: Any) -> dict[str, Any]:
+    return promotion.handle_batch(event.to_dict(), event.context)
+
+
+@app.schedule("rate(1 minute)", name="release_sweep")
+def release_sweep(event: Any) -> None:
+    promotion.sweep()

@@ -1,0 +1,1 @@
+"""Khon Kaen City Municipality vaccine registration service."""

@@ -1,0 +1,1 @@
+"""HTTP: blueprints, body parsing and the one error-to-HTTP map."""

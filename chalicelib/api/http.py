@@ -1,0 +1,76 @@
+"""Request parsing and response helpers shared by every blueprint."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from chalice.app import Response
+from chalice.app import Request
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.errors import JSON, HttpError, InternalError, PayloadTooLarge, UnsupportedMediaType, error_response
+from chalicelib.domain.errors import DomainError, ValidationFailed
+from chalicelib.domain.models import validation_fields
+
+logger = Logger(child=True)
+
+M = TypeVar("M", bound=BaseModel)
+
+REGISTRATION_BODY_LIMIT = 16 * 1024
+JSON_TYPES = ("application/json",)
+
+
+def api_view(func: Callable[..., Any]) -> Callable[..., Response]:
+    """Run a view; domain and HTTP errors become the contract's envelope, anything else a logged 500."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            response: Response = func(*args, **kwargs)
+            return response
+        except (DomainError, HttpError) as exc:
+            return error_response(exc)
+        except Exception as exc:
+            logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+            return error_response(InternalError())
+
+    return wrapper
+
+
+def json_body(request: Request, limit: int = REGISTRATION_BODY_LIMIT) -> Any:
+    """The decoded JSON body. Raises UnsupportedMediaType, PayloadTooLarge, ValidationFailed."""
+    content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        raise UnsupportedMediaType()
+    raw = request.raw_body or b""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > limit:
+        raise PayloadTooLarge()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ValidationFailed(["body"]) from None
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate ``data`` into ``model``; every bad field is named (dotted) in ValidationFailed."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(["body"])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(validation_fields(list(exc.errors(include_input=False, include_url=False)))) from None
+
+
+def respond(model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": JSON, **(headers or {})},
+    )

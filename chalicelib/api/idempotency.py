@@ -1,0 +1,96 @@
+"""The ``Idempotency-Key`` header: replay the first 2xx or 409 outcome of a retried request.
+
+Built on Powertools' idempotency utility: the key (scoped to channel and token) identifies the
+record, the body is the payload it validates, so the same key with another body is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from chalice.app import Request
+
+from chalicelib.api.errors import envelope
+from chalicelib.config import get_settings
+from chalicelib.domain.errors import (
+    AlreadyRegistered,
+    IdempotencyKeyReused,
+    Overloaded,
+    RegistrationFull,
+    RequestInProgress,
+    ValidationFailed,
+)
+from chalicelib.store.idempotency import persistence_layer
+
+HEADER = "idempotency-key"
+# 409s are outcomes of the request, so a retry must see them again; other errors are not kept.
+REPLAYED_ERRORS = (AlreadyRegistered, RegistrationFull)
+
+Outcome = dict[str, Any]  # {"status": int, "body": dict}
+
+
+def key_of(request: Request) -> str | None:
+    """The header's value, or None. Raises ValidationFailed unless it is 1-64 printable characters."""
+    raw: str | None = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= 64 or not raw.isprintable() or not raw.isascii():
+        raise ValidationFailed(["Idempotency-Key"])
+    return raw
+
+
+@lru_cache(maxsize=1)
+def _runner() -> tuple[Callable[..., Outcome], IdempotencyConfig]:
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=get_settings().idempotency_ttl_seconds,
+    )
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request",
+        persistence_store=persistence_layer(),
+        config=config,
+        key_prefix="registrations",
+    )
+    def run(request: dict[str, Any], action: Callable[[], Outcome]) -> Outcome:
+        return action()
+
+    return run, config
+
+
+def once(scope: str, key: str, body: Any, action: Callable[[], Outcome], lambda_context: Any) -> Outcome:
+    """Run ``action`` once per (scope, key); a retry with the same body gets the stored outcome.
+
+    Raises IdempotencyKeyReused, RequestInProgress, Overloaded, or what ``action`` raises
+    (those outcomes are not stored, so a retry runs again).
+    """
+
+    def keep_409s() -> Outcome:
+        try:
+            return action()
+        except REPLAYED_ERRORS as exc:
+            status, err_body, _ = envelope(exc)
+            return {"status": status, "body": err_body}
+
+    run, config = _runner()
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    try:
+        return run(request={"key": f"{scope}:{key}", "body": body}, action=keep_409s)
+    except IdempotencyValidationError:
+        raise IdempotencyKeyReused() from None
+    except IdempotencyAlreadyInProgressError:
+        raise RequestInProgress(retry_after=1) from None
+    except IdempotencyPersistenceLayerError:
+        # The idempotency table itself refused a write (throttled or unreachable).
+        raise Overloaded(retry_after=1) from None

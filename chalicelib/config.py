@@ -1,0 +1,79 @@
+"""Settings read from the environment, once per container.
+
+Nothing here runs at import time: Chalice imports ``app.py`` when it packages and deploys, without
+the stage's environment, so settings are read lazily by :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+DEFAULT_PREFIX = "kkreg-dev"
+
+
+def resource_prefix() -> str:
+    """The prefix of every table and queue name (``kkreg-<stage>``)."""
+    return os.environ.get("KKREG_RESOURCE_PREFIX", DEFAULT_PREFIX)
+
+
+def queue_name(kind: str) -> str:
+    """Name of one of the service's queues; the infra template names them the same way."""
+    return f"{resource_prefix()}-{kind}"
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise RuntimeError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    campaign_name: str
+    primary_capacity: int
+    reserve_capacity: int
+    min_age: int
+    quota_shards: int
+    registrations_table: str
+    people_table: str
+    campaign_table: str
+    idempotency_table: str
+    hmac_key: bytes
+    region: str
+    # A claim older than this belongs to a request that can no longer be running (API timeout x4).
+    stale_claim_seconds: int
+    idempotency_ttl_seconds: int
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    prefix = resource_prefix()
+    key = os.environ.get("KKREG_HMAC_KEY", "")
+    if not key:
+        if os.environ.get("KKREG_STAGE", "local") not in ("local", "test"):
+            raise RuntimeError("KKREG_HMAC_KEY must be set outside the local stack")
+        key = "local-development-key-not-secret"
+    return Settings(
+        campaign_name=os.environ.get("CAMPAIGN_NAME", "Khon Kaen City Municipality Sinopharm vaccination 2021"),
+        primary_capacity=_int("CAMPAIGN_PRIMARY_CAPACITY", 50_000),
+        reserve_capacity=_int("CAMPAIGN_RESERVE_CAPACITY", 10_000),
+        min_age=_int("CAMPAIGN_MIN_AGE", 18),
+        quota_shards=_int("QUOTA_SHARDS", 16, minimum=1),
+        registrations_table=os.environ.get("REGISTRATIONS_TABLE", f"{prefix}-registrations"),
+        people_table=os.environ.get("PEOPLE_TABLE", f"{prefix}-people"),
+        campaign_table=os.environ.get("CAMPAIGN_TABLE", f"{prefix}-campaign"),
+        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
+        hmac_key=key.encode("utf-8"),
+        region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")),
+        stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 120, minimum=1),
+        idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 90_000, minimum=86_400),
+    )

@@ -1,0 +1,1 @@
+"""Pure domain: models, rules and errors. Imports neither chalice nor boto3."""

@@ -1,0 +1,103 @@
+"""Field rules of the registration body: Thai national ID, names, phone, age."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from datetime import UTC, date, datetime, timedelta, timezone
+
+# Thailand has kept UTC+7 without daylight saving since 1920; a fixed offset needs no tz database.
+BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+
+_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+_ID_SEPARATORS = re.compile(r"[ \-]")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# Thai consonants, vowels, tone and other marks (U+0E01-U+0E3A, U+0E40-U+0E4E), Latin letters with
+# accents (precomposed or combining), inner spaces and . - '
+_THAI_LETTER = "\u0e01-\u0e3a\u0e40-\u0e4e"
+_LATIN_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_COMBINING = "\u0300-\u036f"
+_NAME = re.compile(rf"^[{_THAI_LETTER}{_LATIN_LETTER}][{_THAI_LETTER}{_LATIN_LETTER}{_COMBINING} .'\-]*$")
+
+
+def today_in_bangkok(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(BANGKOK).date()
+
+
+def thai_id_check_digit(first12: str) -> int:
+    total = sum(int(d) * (13 - i) for i, d in enumerate(first12))
+    return (11 - total % 11) % 10
+
+
+def normalise_national_id(raw: str) -> str:
+    """13 ASCII digits with a valid check digit; Thai digits, spaces and dashes are accepted.
+
+    Raises ValueError when the value is not a valid Thai national ID.
+    """
+    value = _ID_SEPARATORS.sub("", raw.translate(_THAI_DIGITS))
+    if len(value) != 13 or not value.isascii() or not value.isdigit():
+        raise ValueError("national_id must have 13 digits")
+    if thai_id_check_digit(value[:12]) != int(value[12]):
+        raise ValueError("national_id check digit is wrong")
+    return value
+
+
+def normalise_name(raw: str) -> str:
+    """Trimmed name of 1-100 characters made of letters, inner spaces, '.', '-' and "'"."""
+    value = raw.strip(" ")
+    if not 1 <= len(value) <= 100 or not _NAME.match(value):
+        raise ValueError("name has characters that are not allowed")
+    return value
+
+
+def normalise_phone(raw: str) -> str:
+    """Thai mobile number in its 10-digit form (06, 08 or 09); accepts +66, spaces and dashes."""
+    value = _ID_SEPARATORS.sub("", raw)
+    if value.startswith("+66"):
+        value = "0" + value[3:]
+    if len(value) != 10 or not value.isascii() or not value.isdigit() or value[:2] not in ("06", "08", "09"):
+        raise ValueError("phone must be a Thai mobile number")
+    return value
+
+
+def parse_birth_date(raw: str, today: date) -> date:
+    """A real ``YYYY-MM-DD`` date, not after ``today`` and not before 1900."""
+    if not _DATE.match(raw):
+        raise ValueError("birth_date must be YYYY-MM-DD")
+    value = date.fromisoformat(raw)
+    if value > today or value.year < 1900:
+        raise ValueError("birth_date is out of range")
+    return value
+
+
+def age_on(birth: date, day: date) -> int:
+    """Completed years on ``day``; someone born on 29 February comes of age on 1 March."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def clean_text(raw: str, max_len: int) -> str:
+    """Free text (address, employer): trimmed, 1..max_len characters, no control characters."""
+    value = raw.strip()
+    if not 1 <= len(value) <= max_len:
+        raise ValueError("text length out of range")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValueError("text has control characters")
+    return value
+
+
+def person_key(national_id: str, secret: bytes) -> str:
+    """Keyed hash of a normalised national ID: the only form in which the people table holds it."""
+    return hmac.new(secret, national_id.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def new_registration_id() -> str:
+    """``r_`` + 128 random bits (URL-safe base64, no padding)."""
+    return "r_" + secrets.token_urlsafe(16)
+
+
+def same_secret(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))

@@ -1,0 +1,1 @@
+"""What the queue and schedule handlers do."""

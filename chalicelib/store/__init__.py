@@ -1,0 +1,1 @@
+"""DynamoDB and SQS access. The only package that imports boto3."""

@@ -1,0 +1,331 @@
+"""Places: the sharded primary quota, the overflow gate, reserve tickets and their exits.
+
+Items of the campaign table (partition key ``pk``):
+
+``quota#<i>``   ``used``: primary places taken from shard i. Only ever grows, so a shard seen full
+                stays full and each container remembers it (no write wasted on it again).
+``gate``        ``ra`` active reserve, ``seq`` last reserve ticket issued, ``parked`` primary places
+                given back while nobody waited on the reserve, ``applied`` a map event-id -> time
+                that makes each release/exit count once however often its job runs.
+                Invariant: ``parked > 0`` only while ``ra == 0`` (so a freed place never goes to
+                a newcomer while someone waits on the reserve).
+``ticket#<t>``  which registration holds reserve ticket t (tickets are the reserve order).
+``rexit#<b>``   ``t`` the set of tickets in block b (``TICKET_BLOCK`` tickets each) that left the
+                reserve, ``n`` its size: rank(t) = t - exits before t, read in one BatchGetItem.
+``channels``    which registration channels are open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.quota import shard_capacities
+from chalicelib.store.codec import decode, is_condition_failure, translated_errors, value
+
+TICKET_BLOCK = 256
+GATE = "gate"
+CHANNELS = "channels"
+
+
+@dataclass(frozen=True)
+class PlaceCounts:
+    primary_taken: int
+    parked: int
+    reserve_active: int
+    reserve_seq: int
+
+
+@dataclass(frozen=True)
+class Ticket:
+    number: int
+    registration_id: str | None
+    issued_at: float | None
+    void: bool
+
+
+class CampaignStore:
+    def __init__(self, client: Any, table: str, primary_capacity: int, reserve_capacity: int, shards: int) -> None:
+        self._db = client
+        self._table = table
+        self._caps = shard_capacities(primary_capacity, shards)
+        self._reserve_capacity = reserve_capacity
+        self._full: set[int] = {i for i, cap in enumerate(self._caps) if cap == 0}
+        self._gate_ready = False
+
+    # -- primary ---------------------------------------------------------------------------------
+
+    def take_primary(self) -> bool:
+        """Take one primary place from any shard with room; False when every shard is full."""
+        order = [i for i in range(len(self._caps)) if i not in self._full]
+        random.shuffle(order)
+        for shard in order:
+            try:
+                self._update(
+                    f"quota#{shard}",
+                    "ADD used :one",
+                    "attribute_not_exists(used) OR used < :cap",
+                    {":one": 1, ":cap": self._caps[shard]},
+                )
+                return True
+            except Conflict:
+                self._full.add(shard)
+        return False
+
+    # -- gate ------------------------------------------------------------------------------------
+
+    def take_parked(self) -> bool:
+        """Take a primary place given back earlier (only exists while the reserve is empty)."""
+        self._ensure_gate()
+        try:
+            self._update(GATE, "ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0})
+            return True
+        except Conflict:
+            return False
+
+    def take_reserve(self) -> int | None:
+        """Join the reserve: returns the new ticket number, or None when the reserve is full."""
+        self._ensure_gate()
+        try:
+            attrs = self._update(
+                GATE,
+                "ADD ra :one, seq :one",
+                "parked = :zero AND ra < :cap",
+                {":one": 1, ":zero": 0, ":cap": self._reserve_capacity},
+                returns="UPDATED_NEW",
+            )
+        except Conflict:
+            return None
+        return int(attrs["seq"])
+
+    def park(self, event_id: str) -> bool:
+        """Give a freed primary place back to newcomers, once per event, only if nobody waits.
+
+        Returns False when someone is on the reserve (the place must go to them instead).
+        """
+        self._ensure_gate()
+        try:
+            self._update(
+                GATE,
+                "ADD parked :one SET applied.#e = :now",
+                "ra = :zero AND attribute_not_exists(applied.#e)",
+                {":one": 1, ":zero": 0, ":now": int(time.time())},
+                names={"#e": event_id},
+            )
+            return True
+        except Conflict:
+            return self.applied(event_id)
+
+    def reserve_exit(self, event_id: str, ticket: int) -> None:
+        """Ticket ``ticket`` left the reserve (promoted, cancelled or void). Idempotent per event."""
+        self._ensure_gate()
+        block = (ticket - 1) // TICKET_BLOCK
+        with contextlib.suppress(Conflict):
+            self._update(
+                f"rexit#{block}",
+                "ADD t :ts, n :one",
+                "NOT contains(t, :t)",
+                {":ts": {ticket}, ":one": 1, ":t": ticket},
+            )
+        with contextlib.suppress(Conflict):
+            self._update(
+                GATE,
+                "ADD ra :minus SET applied.#e = :now",
+                "attribute_not_exists(applied.#e)",
+                {":minus": -1, ":now": int(time.time())},
+                names={"#e": event_id},
+            )
+
+    def applied(self, event_id: str) -> bool:
+        item = self._get(GATE, projection="applied.#e", names={"#e": event_id})
+        return event_id in item.get("applied", {})
+
+    def forget_applied(self, older_than: int) -> int:
+        """Prune idempotency marks of events settled long ago; returns how many were removed."""
+        item = self._get(GATE, projection="applied")
+        removed = 0
+        for event_id, at in item.get("applied", {}).items():
+            if at < older_than:
+                try:
+                    self._update(GATE, "REMOVE applied.#e", "applied.#e = :at", {":at": at}, names={"#e": event_id})
+                    removed += 1
+                except Conflict:
+                    pass
+        return removed
+
+    def _ensure_gate(self) -> None:
+        if self._gate_ready:
+            return
+        with translated_errors():
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item={
+                        "pk": value(GATE),
+                        "ra": value(0),
+                        "seq": value(0),
+                        "parked": value(0),
+                        "applied": {"M": {}},
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+        self._gate_ready = True
+
+    # -- reserve tickets -------------------------------------------------------------------------
+
+    def put_ticket(self, ticket: int, registration_id: str, now: float) -> None:
+        """Record the holder of a ticket. Raises Conflict if the ticket was voided as abandoned."""
+        self._update(
+            f"ticket#{ticket}",
+            "SET registration_id = :rid, issued_at = :now",
+            "attribute_not_exists(void)",
+            {":rid": registration_id, ":now": round(now, 3)},
+        )
+
+    def ticket(self, ticket: int) -> Ticket:
+        item = self._get(f"ticket#{ticket}")
+        return Ticket(ticket, item.get("registration_id"), item.get("issued_at"), bool(item.get("void")))
+
+    def watch_ticket(self, ticket: int, now: float) -> float:
+        """First time a job saw this ticket without a usable holder (kept across retries)."""
+        attrs = self._update(
+            f"ticket#{ticket}",
+            "SET seen_empty_at = if_not_exists(seen_empty_at, :now)",
+            "attribute_not_exists(void)",
+            {":now": round(now, 3)},
+            returns="ALL_NEW",
+        )
+        return float(attrs["seen_empty_at"])
+
+    def void_ticket(self, ticket: int, holder: str | None) -> None:
+        """Mark an abandoned ticket void so that it no longer blocks the reserve order."""
+        if holder is None:
+            self._update(f"ticket#{ticket}", "SET void = :t", "attribute_not_exists(registration_id)", {":t": True})
+        else:
+            self._update(f"ticket#{ticket}", "SET void = :t", "registration_id = :rid", {":t": True, ":rid": holder})
+
+    def rank(self, ticket: int) -> int:
+        """1 + the number of tickets before ``ticket`` still on the reserve."""
+        exits = self._exit_blocks((ticket - 1) // TICKET_BLOCK)
+        before = sum(len(s) for b, s in exits.items() if b < (ticket - 1) // TICKET_BLOCK)
+        before += sum(1 for t in exits.get((ticket - 1) // TICKET_BLOCK, set()) if t < ticket)
+        return ticket - before
+
+    def waiting_tickets(self, limit: int) -> list[int]:
+        """The lowest tickets that have not left the reserve, in order (at most ``limit``)."""
+        seq = self.counts().reserve_seq
+        if seq == 0:
+            return []
+        exits = self._exit_blocks((seq - 1) // TICKET_BLOCK)
+        found: list[int] = []
+        for block in range((seq - 1) // TICKET_BLOCK + 1):
+            gone = exits.get(block, set())
+            if len(gone) == TICKET_BLOCK:
+                continue
+            for t in range(block * TICKET_BLOCK + 1, min(seq, (block + 1) * TICKET_BLOCK) + 1):
+                if t not in gone:
+                    found.append(t)
+                    if len(found) == limit:
+                        return found
+        return found
+
+    def _exit_blocks(self, last_block: int) -> dict[int, set[int]]:
+        keys = [f"rexit#{b}" for b in range(last_block + 1)]
+        out: dict[int, set[int]] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": value(k)} for k in keys[start : start + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, t",
+                }
+            }
+            while request:
+                with translated_errors():
+                    resp = self._db.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self._table, []):
+                    item = decode(raw)
+                    out[int(item["pk"].split("#")[1])] = {int(x) for x in item.get("t", set())}
+                request = resp.get("UnprocessedKeys") or {}
+        return out
+
+    # -- figures and channels --------------------------------------------------------------------
+
+    def counts(self) -> PlaceCounts:
+        """Places taken, parked and on the reserve, read in one BatchGetItem."""
+        keys = [f"quota#{i}" for i in range(len(self._caps))] + [GATE]
+        items: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {
+            self._table: {
+                "Keys": [{"pk": value(k)} for k in keys],
+                "ConsistentRead": True,
+                "ProjectionExpression": "pk, used, ra, seq, parked",
+            }
+        }
+        while request:
+            with translated_errors():
+                resp = self._db.batch_get_item(RequestItems=request)
+            for raw in resp.get("Responses", {}).get(self._table, []):
+                item = decode(raw)
+                items[item["pk"]] = item
+            request = resp.get("UnprocessedKeys") or {}
+        gate = items.get(GATE, {})
+        taken = sum(int(items.get(f"quota#{i}", {}).get("used", 0)) for i in range(len(self._caps)))
+        return PlaceCounts(taken, int(gate.get("parked", 0)), int(gate.get("ra", 0)), int(gate.get("seq", 0)))
+
+    def channels(self) -> dict[str, bool]:
+        item = self._get(CHANNELS)
+        return {name: bool(item.get(name, True)) for name in ("app", "counter", "org")}
+
+    def set_channel(self, channel: str, is_open: bool) -> None:
+        self._update(CHANNELS, "SET #c = :open", None, {":open": is_open}, names={"#c": channel})
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _get(self, pk: str, projection: str | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"TableName": self._table, "Key": {"pk": value(pk)}, "ConsistentRead": True}
+        if projection:
+            kwargs["ProjectionExpression"] = projection
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        with translated_errors():
+            resp = self._db.get_item(**kwargs)
+        return decode(resp.get("Item") or {})
+
+    def _update(
+        self,
+        pk: str,
+        update: str,
+        condition: str | None,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        returns: str = "NONE",
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": value(pk)},
+            "UpdateExpression": update,
+            "ExpressionAttributeValues": {k: value(v) for k, v in values.items()},
+            "ReturnValues": returns,
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        with translated_errors():
+            try:
+                resp = self._db.update_item(**kwargs)
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    raise Conflict(pk) from None
+                raise
+        return decode(resp.get("Attributes") or {})

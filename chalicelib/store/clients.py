@@ -1,0 +1,36 @@
+"""AWS clients, created lazily and once per container (never at import, never per request)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.config import get_settings
+
+# Short timeouts and a few adaptive retries: an API request has ~29 s in all, and a throttled
+# write that still fails after the retries is better answered with 429 than held open.
+_BOTO_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 4},
+    max_pool_connections=64,
+)
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> Any:
+    return boto3.client("dynamodb", region_name=get_settings().region, config=_BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs() -> Any:
+    return boto3.client("sqs", region_name=get_settings().region, config=_BOTO_CONFIG)
+
+
+def reset() -> None:
+    """Forget cached clients (tests start a fresh moto backend per test)."""
+    dynamodb.cache_clear()
+    sqs.cache_clear()

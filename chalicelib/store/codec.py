@@ -1,0 +1,69 @@
+"""Conversion between Python values and DynamoDB attribute values, and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.domain.errors import Overloaded
+
+_SER = TypeSerializer()
+_DES = TypeDeserializer()
+
+THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+
+def encode(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: value(v) for k, v in item.items() if v is not None}
+
+
+def value(v: Any) -> dict[str, Any]:
+    if isinstance(v, float):
+        v = Decimal(str(v))
+    encoded: dict[str, Any] = _SER.serialize(v)
+    return encoded
+
+
+def decode(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_DES.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, set):
+        return {_plain(x) for x in v}
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def is_condition_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn throttling and transport failures (after botocore's retries) into ``Overloaded``."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in THROTTLING:
+            raise Overloaded(retry_after=2) from exc
+        raise
+    except BotoCoreError as exc:
+        raise Overloaded(retry_after=2) from exc

@@ -1,0 +1,38 @@
+"""The stores the services use, built once per container from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from chalicelib.config import get_settings, queue_name
+from chalicelib.store import clients, idempotency
+from chalicelib.store.campaign import CampaignStore
+from chalicelib.store.queues import JobQueue
+from chalicelib.store.registrations import RegistrationStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    registrations: RegistrationStore
+    campaign: CampaignStore
+    promotions: JobQueue
+
+
+@lru_cache(maxsize=1)
+def stores() -> Stores:
+    s = get_settings()
+    db = clients.dynamodb()
+    return Stores(
+        registrations=RegistrationStore(db, s.registrations_table, s.people_table),
+        campaign=CampaignStore(db, s.campaign_table, s.primary_capacity, s.reserve_capacity, s.quota_shards),
+        promotions=JobQueue(clients.sqs(), queue_name("promotion")),
+    )
+
+
+def reset() -> None:
+    """Forget every cached client and store (tests and the local stack start new backends)."""
+    stores.cache_clear()
+    idempotency.persistence_layer.cache_clear()
+    clients.reset()
+    get_settings.cache_clear()

@@ -1,0 +1,277 @@
+"""Registrations and the one-active-registration-per-person claim.
+
+People are keyed by an HMAC of their national ID, so the people table never holds the number.
+Every decision is a conditional single-item write; none depends on a value read before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.errors import AlreadyRegistered, Conflict
+from chalicelib.domain.models import Registration, Status
+from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
+
+RELEASE_INDEX = "release-pending"
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    active: str | None
+    latest: str | None
+    claimed_at: float | None
+
+
+def _epoch(moment: datetime) -> float:
+    return round(moment.timestamp(), 3)
+
+
+class RegistrationStore:
+    def __init__(self, client: Any, registrations_table: str, people_table: str) -> None:
+        self._db = client
+        self._regs = registrations_table
+        self._people = people_table
+
+    # -- people ---------------------------------------------------------------------------------
+
+    def claim_person(self, person_key: str, registration_id: str, now: datetime, stale_after: float) -> None:
+        """Make ``registration_id`` the person's active registration.
+
+        Raises AlreadyRegistered when the person has an active registration, or a claim by a
+        request that may still be running. A claim older than ``stale_after`` seconds whose
+        registration was never written (the request died) is taken over with a compare-and-set.
+        """
+        with translated_errors():
+            try:
+                self._db.update_item(
+                    TableName=self._people,
+                    Key={"person": value(person_key)},
+                    UpdateExpression="SET active = :rid, claimed_at = :now",
+                    ConditionExpression="attribute_not_exists(active)",
+                    ExpressionAttributeValues={":rid": value(registration_id), ":now": value(_epoch(now))},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                old = decode(exc.response.get("Item") or {}) or self._person_item(person_key)
+            holder = old.get("active")
+            claimed_at = float(old.get("claimed_at", 0))
+            if holder is None:
+                raise Conflict("claim changed while reading")
+            if now.timestamp() - claimed_at < stale_after or self.get(holder) is not None:
+                raise AlreadyRegistered()
+            try:
+                self._db.update_item(
+                    TableName=self._people,
+                    Key={"person": value(person_key)},
+                    UpdateExpression="SET active = :rid, claimed_at = :now",
+                    ConditionExpression="active = :old",
+                    ExpressionAttributeValues={
+                        ":rid": value(registration_id),
+                        ":now": value(_epoch(now)),
+                        ":old": value(holder),
+                    },
+                )
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    raise AlreadyRegistered() from None
+                raise
+
+    def release_claim(self, person_key: str, registration_id: str) -> None:
+        """Drop a claim whose registration was refused (full); a no-op if it is no longer ours."""
+        with translated_errors():
+            try:
+                self._db.update_item(
+                    TableName=self._people,
+                    Key={"person": value(person_key)},
+                    UpdateExpression="REMOVE active, claimed_at",
+                    ConditionExpression="active = :rid",
+                    ExpressionAttributeValues={":rid": value(registration_id)},
+                )
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+
+    def end_claim(self, person_key: str, registration_id: str) -> None:
+        """After a cancellation: the person may register again; lookups find this one as latest."""
+        with translated_errors():
+            try:
+                self._db.update_item(
+                    TableName=self._people,
+                    Key={"person": value(person_key)},
+                    UpdateExpression="SET latest = :rid REMOVE active, claimed_at",
+                    ConditionExpression="active = :rid",
+                    ExpressionAttributeValues={":rid": value(registration_id)},
+                )
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+
+    def person(self, person_key: str) -> PersonRecord | None:
+        item = self._person_item(person_key)
+        if not item:
+            return None
+        return PersonRecord(item.get("active"), item.get("latest"), item.get("claimed_at"))
+
+    def _person_item(self, person_key: str) -> dict[str, Any]:
+        with translated_errors():
+            resp = self._db.get_item(TableName=self._people, Key={"person": value(person_key)}, ConsistentRead=True)
+        return decode(resp.get("Item") or {})
+
+    # -- registrations --------------------------------------------------------------------------
+
+    def put(self, reg: Registration) -> None:
+        """Store a new registration (its random ID is never reused)."""
+        with translated_errors():
+            self._db.put_item(
+                TableName=self._regs,
+                Item=encode(_to_item(reg)),
+                ConditionExpression="attribute_not_exists(registration_id)",
+            )
+
+    def get(self, registration_id: str) -> Registration | None:
+        with translated_errors():
+            resp = self._db.get_item(
+                TableName=self._regs, Key={"registration_id": value(registration_id)}, ConsistentRead=True
+            )
+        item = resp.get("Item")
+        return _from_item(decode(item)) if item else None
+
+    def cancel(self, reg: Registration, now: datetime) -> Registration:
+        """Cancel ``reg`` if its status is still the one read; the place it held is then pending release.
+
+        Raises Conflict when the status changed meanwhile (a promotion, another cancel).
+        """
+        held = "primary" if reg.status is Status.CONFIRMED else "reserve"
+        return self._update(
+            reg.registration_id,
+            "SET #s = :cancelled, cancelled_at = :now, held = :held, release_pending = :now, release_shard = :one",
+            "#s = :expected",
+            {
+                ":cancelled": Status.CANCELLED.value,
+                ":now": now.isoformat(),
+                ":held": held,
+                ":expected": reg.status.value,
+                ":one": "1",
+            },
+        )
+
+    def promote(self, registration_id: str, vacancy_id: str, now: datetime) -> Registration:
+        """Reserve -> confirmed, recording which vacancy's place it took. Raises Conflict otherwise."""
+        return self._update(
+            registration_id,
+            "SET #s = :confirmed, promoted_by = :by, promoted_at = :now",
+            "#s = :reserve",
+            {
+                ":confirmed": Status.CONFIRMED.value,
+                ":reserve": Status.RESERVE.value,
+                ":by": vacancy_id,
+                ":now": now.isoformat(),
+            },
+        )
+
+    def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
+        """Compare-and-set the reserve registration a pending vacancy is being given to."""
+        names = {"#t": "release_target"}
+        cond = "attribute_exists(release_pending) AND "
+        cond += "attribute_not_exists(#t)" if expected is None else "#t = :expected"
+        values: dict[str, Any] = {} if expected is None else {":expected": expected}
+        if target is None:
+            update = "REMOVE #t"
+        else:
+            update = "SET #t = :target"
+            values[":target"] = target
+        self._update(registration_id, update, cond, values, names)
+
+    def finish_release(self, registration_id: str) -> None:
+        """The held place has been handed on: drop the pending marker (idempotent)."""
+        with contextlib.suppress(Conflict):
+            self._update(
+                registration_id,
+                "REMOVE release_pending, release_shard, release_target",
+                "attribute_exists(registration_id)",
+                {},
+                {},
+            )
+
+    def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Registrations cancelled before ``older_than`` whose place is still not handed on."""
+        with translated_errors():
+            resp = self._db.query(
+                TableName=self._regs,
+                IndexName=RELEASE_INDEX,
+                KeyConditionExpression="release_shard = :one AND release_pending < :before",
+                ExpressionAttributeValues={":one": value("1"), ":before": value(older_than.isoformat())},
+                Limit=limit,
+            )
+        return [decode(i)["registration_id"] for i in resp.get("Items", [])]
+
+    def _update(
+        self,
+        registration_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> Registration:
+        if names is None:
+            names = {"#s": "status"}
+        kwargs: dict[str, Any] = {
+            "TableName": self._regs,
+            "Key": {"registration_id": value(registration_id)},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if values:
+            kwargs["ExpressionAttributeValues"] = {k: value(v) for k, v in values.items()}
+        with translated_errors():
+            try:
+                resp = self._db.update_item(**kwargs)
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    raise Conflict("registration changed") from None
+                raise
+        return _from_item(decode(resp["Attributes"]))
+
+
+_ITEM_FIELDS = (
+    "registration_id",
+    "status",
+    "channel",
+    "national_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "basis",
+    "detail",
+    "ticket",
+    "label",
+    "promoted_by",
+    "release_target",
+    "held",
+)
+
+
+def _to_item(reg: Registration) -> dict[str, Any]:
+    data = reg.model_dump(mode="json", include=set(_ITEM_FIELDS))
+    data["registered_at"] = reg.registered_at.isoformat()
+    data["birth_date"] = reg.birth_date.isoformat()
+    return data
+
+
+def _from_item(item: dict[str, Any]) -> Registration:
+    item = dict(item)
+    item["release_pending"] = "release_pending" in item
+    if isinstance(item.get("registered_at"), str):
+        item["registered_at"] = datetime.fromisoformat(item["registered_at"]).astimezone(UTC)
+    return Registration.model_validate(item)

@@ -1,0 +1,167 @@
+"""Run the app's queue and schedule handlers the way Lambda would, on one machine.
+
+Each SQS event source is polled; its messages go to the handler as a Lambda-shaped event; the
+handler's ``batchItemFailures`` stay on the queue (redelivered after the visibility timeout, then
+moved to the dead-letter queue by the queue's redrive policy) and the rest are deleted.
+Schedules written ``rate(N unit)`` fire every N units.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from chalice import Chalice
+from chalice.app import CloudWatchEventConfig, SQSEventConfig
+from chalice.local import LambdaContext
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass
+class _Source:
+    name: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+
+
+class QueueDriver:
+    def __init__(self, app: Chalice, region: str) -> None:
+        self._app = app
+        self._region = region
+        self._sqs: Any = boto3.client("sqs", region_name=region)
+        self._sources: list[_Source] = []
+        for src in app.event_sources:
+            if isinstance(src, SQSEventConfig) and src.queue:
+                url = self._sqs.get_queue_url(QueueName=src.queue)["QueueUrl"]
+                arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                    "QueueArn"
+                ]
+                self._sources.append(_Source(src.name, url, arn, src.batch_size))
+
+    def poll_once(self) -> int:
+        """One receive per queue; returns how many messages were handled."""
+        return sum(self._poll(src) for src in self._sources)
+
+    def drain(self, max_rounds: int = 1000) -> int:
+        """Handle messages until every queue reads empty (for tests)."""
+        handled = 0
+        for _ in range(max_rounds):
+            n = self.poll_once()
+            handled += n
+            if n == 0:
+                return handled
+        return handled
+
+    def _poll(self, src: _Source) -> int:
+        resp = self._sqs.receive_message(
+            QueueUrl=src.queue_url,
+            MaxNumberOfMessages=min(src.batch_size, 10),
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = resp.get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [self._record(m, src) for m in messages]}
+        context = LambdaContext(function_name=src.name, memory_size=256, max_runtime_ms=30_000)
+        try:
+            result = self._app.handler_map[src.name](event, context)
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        except Exception:  # noqa: BLE001 - as on Lambda: the whole batch is retried
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=src.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        return len(messages)
+
+    def _record(self, m: dict[str, Any], src: _Source) -> dict[str, Any]:
+        return {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": m.get("MessageAttributes", {}),
+            "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324
+            "eventSource": "aws:sqs",
+            "eventSourceARN": src.queue_arn,
+            "awsRegion": self._region,
+        }
+
+
+class Schedules:
+    def __init__(self, app: Chalice, region: str) -> None:
+        self._app = app
+        self._region = region
+        self._due: dict[str, tuple[float, float]] = {}
+        for src in app.event_sources:
+            if isinstance(src, CloudWatchEventConfig) and hasattr(src, "schedule_expression"):
+                period = _period(str(src.schedule_expression))
+                self._due[src.name] = (time.monotonic() + period, period)
+
+    def fire_due(self) -> int:
+        fired = 0
+        for name, (due, period) in list(self._due.items()):
+            if time.monotonic() >= due:
+                self.fire(name)
+                self._due[name] = (time.monotonic() + period, period)
+                fired += 1
+        return fired
+
+    def fire(self, name: str) -> Any:
+        event = {
+            "version": "0",
+            "id": f"local-{time.time_ns()}",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": self._region,
+            "resources": [f"arn:aws:events:{self._region}:123456789012:rule/{name}"],
+            "detail": {},
+        }
+        context = LambdaContext(function_name=name, memory_size=256, max_runtime_ms=60_000)
+        return self._app.handler_map[name](event, context)
+
+
+def _period(expression: str) -> float:
+    match = _RATE.match(expression)
+    if not match:
+        raise ValueError(f"the local driver only runs rate() schedules, not {expression!r}")
+    unit = match.group(2).rstrip("s")
+    return int(match.group(1)) * _UNIT_SECONDS[unit]
+
+
+class BackgroundWorkers(threading.Thread):
+    """Polls the queues and fires the schedules until ``stop()``."""
+
+    def __init__(self, app: Chalice, region: str, idle_sleep: float = 0.05) -> None:
+        super().__init__(name="local-workers", daemon=True)
+        self.queues = QueueDriver(app, region)
+        self.schedules = Schedules(app, region)
+        self._stop_event = threading.Event()
+        self._idle = idle_sleep
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                busy = self.queues.poll_once() + self.schedules.fire_due()
+            except Exception:  # noqa: BLE001 - a failing handler must not stop the driver
+                busy = 0
+            if not busy:
+                self._stop_event.wait(self._idle)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)

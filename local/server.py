@@ -1,0 +1,107 @@
+"""Chalice's local HTTP server, with API Gateway's own errors in the contract's envelope.
+
+A deployment sets API Gateway's gateway responses to the same shape (unknown route -> 404
+``not_found``, throttled -> 429 ``rate_limited``); this server does the same on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import HTTPServer
+from socketserver import ThreadingMixIn
+from typing import Any
+
+from chalice import Chalice
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGateway, LocalGatewayException
+
+from chalicelib.api.errors import RouteNotFound, Unauthorized, envelope
+from chalicelib.domain.errors import Overloaded
+
+API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
+MAX_IN_FLIGHT = 256
+
+
+def _as_lambda_response(exc: Exception) -> dict[str, Any]:
+    status, body, headers = envelope(exc)
+    return {
+        "statusCode": status,
+        "headers": headers,
+        "multiValueHeaders": {},
+        "body": json.dumps(body, ensure_ascii=False),
+    }
+
+
+class ContractGateway(LocalGateway):
+    def handle_request(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
+        try:
+            return super().handle_request(method, path, headers, body)
+        except ForbiddenError as exc:
+            raw = exc.body if isinstance(exc.body, bytes) else str(exc.body).encode()
+            if b"Missing Authentication Token" in raw or b"Credential" in raw:
+                return _as_lambda_response(RouteNotFound())
+            raise
+        except LocalGatewayException as exc:
+            if exc.CODE == 401:
+                return _as_lambda_response(Unauthorized())
+            raise
+
+
+class ContractRequestHandler(ChaliceRequestHandler):
+    gateway: ContractGateway
+    slots: threading.BoundedSemaphore
+
+    def __init__(self, request: Any, client_address: Any, server: Any, app_object: Chalice, config: Config) -> None:
+        self.local_gateway = self.gateway
+        # Skip ChaliceRequestHandler.__init__: it would build a new gateway for every request.
+        super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+    def _generic_handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > API_GATEWAY_BODY_LIMIT:
+            from chalicelib.api.errors import PayloadTooLarge
+
+            self._send_envelope(PayloadTooLarge())
+            self.close_connection = True
+            return
+        if not self.slots.acquire(blocking=False):
+            self._read_and_drop(length)
+            self._send_envelope(Overloaded(retry_after=1))
+            return
+        try:
+            super()._generic_handle()
+        finally:
+            self.slots.release()
+
+    def _read_and_drop(self, length: int) -> None:
+        if length:
+            self.rfile.read(length)
+
+    def _send_envelope(self, exc: Exception) -> None:
+        response = _as_lambda_response(exc)
+        self._send_http_response(response["statusCode"], response["headers"], response["body"])
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        # Paths can carry registration IDs; the access log stays quiet.
+        return
+
+
+class LocalHTTPServer(ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+    allow_reuse_address = True
+
+
+def make_server(app: Chalice, host: str, port: int) -> LocalHTTPServer:
+    config = Config.create(chalice_stage="local", app_name=app.app_name, lambda_timeout=30, lambda_memory_size=512)
+    handler = type(
+        "BoundHandler",
+        (ContractRequestHandler,),
+        {"gateway": ContractGateway(app, config), "slots": threading.BoundedSemaphore(MAX_IN_FLIGHT)},
+    )
+
+    def factory(request: Any, client_address: Any, server: Any) -> ContractRequestHandler:
+        return handler(request, client_address, server, app_object=app, config=config)
+
+    return LocalHTTPServer((host, port), factory)

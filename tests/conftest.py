@@ -1,0 +1,81 @@
+"""Fixtures. Fake AWS credentials and the region are set before anything imports boto3 or app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from local import engine
+
+engine.fake_credentials()
+os.environ["KKREG_STAGE"] = "test"
+os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
+
+REGION = os.environ["AWS_DEFAULT_REGION"]
+STAGE = "test"
+
+
+@pytest.fixture
+def campaign_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set campaign settings (capacities, shards) before the stack starts."""
+
+    def apply(primary: int = 50_000, reserve: int = 10_000, shards: int = 4, min_age: int = 18) -> None:
+        monkeypatch.setenv("CAMPAIGN_PRIMARY_CAPACITY", str(primary))
+        monkeypatch.setenv("CAMPAIGN_RESERVE_CAPACITY", str(reserve))
+        monkeypatch.setenv("QUOTA_SHARDS", str(shards))
+        monkeypatch.setenv("CAMPAIGN_MIN_AGE", str(min_age))
+        _reset()
+
+    return apply
+
+
+def _reset() -> None:
+    from chalicelib.services import registrations
+    from chalicelib.store import factory
+
+    factory.reset()
+    registrations._channel_cache.clear()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A fresh moto backend with the resources of infra/template.yaml."""
+    from infra import stack
+
+    mock = engine.start()
+    try:
+        env = stack.environment(stack.create(STAGE, REGION), STAGE)
+        for key, val in env.items():
+            monkeypatch.setenv(key, val)
+        _reset()
+        yield env
+    finally:
+        mock.stop()
+        _reset()
+
+
+@pytest.fixture
+def app(aws: dict[str, str]) -> Any:
+    from app import app as chalice_app
+
+    return chalice_app
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    # A stage absent from .chalice/config.json: only its top-level variables are applied.
+    with Client(app, stage_name="test") as c:
+        yield c
+
+
+@pytest.fixture
+def queues(app: Any) -> Any:
+    """Runs the queue handlers on demand (``queues.drain()``) as the local driver does."""
+    from local.driver import QueueDriver
+
+    return QueueDriver(app, REGION)

@@ -1,0 +1,32 @@
+"""Test data: valid Thai national IDs and registration bodies."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from chalicelib.domain.rules import thai_id_check_digit
+
+BASE_BODY: dict[str, Any] = {
+    "national_id": "1101700230708",
+    "first_name": "สมชาย",
+    "last_name": "ใจดี",
+    "birth_date": "1980-01-31",
+    "phone": "0812345678",
+    "eligibility": {"basis": "house_registration", "detail": "12 ถ.หน้าเมือง ต.ในเมือง"},
+    "consent": True,
+}
+
+
+def national_id(n: int) -> str:
+    """The n-th valid national ID of a test run (distinct for distinct n)."""
+    first12 = f"1{n:011d}"
+    return first12 + str(thai_id_check_digit(first12))
+
+
+def body(n: int | None = None, **changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(BASE_BODY)
+    if n is not None:
+        data["national_id"] = national_id(n)
+    data.update(changes)
+    return data
