@@ -109,7 +109,7 @@ def _first_waiting(st: Stores) -> str | None:
     for number in st.campaign.waiting_tickets(limit=50):
         ticket = st.campaign.ticket(number)
         if ticket.void:
-            st.campaign.reserve_exit(f"void#{number}", number)
+            st.campaign.reserve_exit(f"ticket-{number}", number)
             continue
         holder = st.registrations.get(ticket.registration_id) if ticket.registration_id else None
         if holder is not None:
@@ -127,7 +127,7 @@ def _first_waiting(st: Stores) -> str | None:
             st.campaign.void_ticket(number, ticket.registration_id)
         except Conflict:
             raise RetryLater(f"ticket {number} changed") from None
-        st.campaign.reserve_exit(f"void#{number}", number)
+        st.campaign.reserve_exit(f"ticket-{number}", number)
         logger.warning("abandoned reserve ticket voided", extra={"ticket": number})
     return None
 

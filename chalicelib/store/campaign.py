@@ -104,12 +104,13 @@ class CampaignStore:
             return None
         return int(attrs["seq"])
 
-    def park(self, event_id: str) -> bool:
-        """Give a freed primary place back to newcomers, once per event, only if nobody waits.
+    def park(self, vacancy_id: str) -> bool:
+        """Give a freed primary place back to newcomers, once per vacancy, only if nobody waits.
 
         Returns False when someone is on the reserve (the place must go to them instead).
         """
         self._ensure_gate()
+        event_id = f"park#{vacancy_id}"
         try:
             self._update(
                 GATE,
@@ -120,11 +121,12 @@ class CampaignStore:
             )
             return True
         except Conflict:
-            return self.applied(event_id)
+            return self._applied(event_id)
 
-    def reserve_exit(self, event_id: str, ticket: int) -> None:
-        """Ticket ``ticket`` left the reserve (promoted, cancelled or void). Idempotent per event."""
+    def reserve_exit(self, leaver: str, ticket: int) -> None:
+        """``leaver`` (a registration, or an abandoned ticket) left the reserve. Idempotent."""
         self._ensure_gate()
+        event_id = f"exit#{leaver}"
         block = (ticket - 1) // TICKET_BLOCK
         with contextlib.suppress(Conflict):
             self._update(
@@ -142,7 +144,7 @@ class CampaignStore:
                 names={"#e": event_id},
             )
 
-    def applied(self, event_id: str) -> bool:
+    def _applied(self, event_id: str) -> bool:
         item = self._get(GATE, projection="applied.#e", names={"#e": event_id})
         return event_id in item.get("applied", {})
 
@@ -187,20 +189,20 @@ class CampaignStore:
         self._update(
             f"ticket#{ticket}",
             "SET registration_id = :rid, issued_at = :now",
-            "attribute_not_exists(void)",
+            "attribute_not_exists(abandoned)",
             {":rid": registration_id, ":now": round(now, 3)},
         )
 
     def ticket(self, ticket: int) -> Ticket:
         item = self._get(f"ticket#{ticket}")
-        return Ticket(ticket, item.get("registration_id"), item.get("issued_at"), bool(item.get("void")))
+        return Ticket(ticket, item.get("registration_id"), item.get("issued_at"), bool(item.get("abandoned")))
 
     def watch_ticket(self, ticket: int, now: float) -> float:
         """First time a job saw this ticket without a usable holder (kept across retries)."""
         attrs = self._update(
             f"ticket#{ticket}",
             "SET seen_empty_at = if_not_exists(seen_empty_at, :now)",
-            "attribute_not_exists(void)",
+            "attribute_not_exists(abandoned)",
             {":now": round(now, 3)},
             returns="ALL_NEW",
         )
@@ -209,9 +211,13 @@ class CampaignStore:
     def void_ticket(self, ticket: int, holder: str | None) -> None:
         """Mark an abandoned ticket void so that it no longer blocks the reserve order."""
         if holder is None:
-            self._update(f"ticket#{ticket}", "SET void = :t", "attribute_not_exists(registration_id)", {":t": True})
+            self._update(
+                f"ticket#{ticket}", "SET abandoned = :t", "attribute_not_exists(registration_id)", {":t": True}
+            )
         else:
-            self._update(f"ticket#{ticket}", "SET void = :t", "registration_id = :rid", {":t": True, ":rid": holder})
+            self._update(
+                f"ticket#{ticket}", "SET abandoned = :t", "registration_id = :rid", {":t": True, ":rid": holder}
+            )
 
     def rank(self, ticket: int) -> int:
         """1 + the number of tickets before ``ticket`` still on the reserve."""
