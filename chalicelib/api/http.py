@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
-from chalice.app import Response
-from chalice.app import Request
+from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import JSON, HttpError, InternalError, PayloadTooLarge, UnsupportedMediaType, error_response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 
 import pytest
 
@@ -98,10 +98,10 @@ def test_birth_dates_must_be_real_past_dates() -> None:
 
 
 def test_today_is_judged_in_bangkok() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     # 18:00 UTC on 5 July is already 01:00 on 6 July in Bangkok
-    assert rules.today_in_bangkok(datetime(2026, 7, 5, 18, 0, tzinfo=timezone.utc)) == date(2026, 7, 6)
+    assert rules.today_in_bangkok(datetime(2026, 7, 5, 18, 0, tzinfo=UTC)) == date(2026, 7, 6)
 
 
 def test_person_key_is_a_keyed_hash_not_the_number() -> None:

@@ -1,0 +1,83 @@
+"""The local stack as an object: engine, resources, HTTP server and background workers.
+
+``python -m local`` serves it until a signal; the race tests and the benchmark start it
+in-process on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from local import engine
+
+REGION = "ap-southeast-1"
+
+
+class LocalStack:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, stage: str = "local") -> None:
+        self.host = host
+        self.port = port
+        self.stage = stage
+        self._mock: Any = None
+        self.server: Any = None
+        self.workers: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    def start(self) -> LocalStack:
+        os.environ.setdefault("KKREG_STAGE", "local")
+        self._mock = engine.start()
+
+        from infra import stack
+
+        os.environ.update(stack.environment(stack.create(self.stage, REGION), self.stage))
+
+        from chalice.local import LocalChalice
+
+        from app import app
+        from chalicelib.services import registrations
+        from chalicelib.store import factory
+        from local.driver import BackgroundWorkers
+        from local.server import make_server
+
+        factory.reset()
+        registrations._channel_cache.clear()
+        app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
+        self.server = make_server(app, self.host, self.port)
+        self.workers = BackgroundWorkers(app, REGION)
+        self.workers.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever(poll_interval=0.2)
+
+    def serve_in_background(self) -> LocalStack:
+        self._thread = threading.Thread(target=self.serve_forever, name="local-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop accepting requests (call from another thread than ``serve_forever``)."""
+        self.server.shutdown()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join(timeout=10)
+        if self.workers is not None:
+            self.workers.stop()
+        if self.server is not None:
+            self.server.server_close()
+        if self._mock is not None:
+            self._mock.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start().serve_in_background()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,119 @@
+"""`make run` as an operator starts it: the main flow over real HTTP, then a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.helpers import body
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "CAMPAIGN_PRIMARY_CAPACITY": "2", "CAMPAIGN_RESERVE_CAPACITY": "2"}
+    for key in ("REGISTRATIONS_TABLE", "PEOPLE_TABLE", "CAMPAIGN_TABLE", "IDEMPOTENCY_TABLE", "KKREG_RESOURCE_PREFIX"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal would start it
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("Serving on"):
+            break
+        if time.monotonic() > deadline:
+            break
+    try:
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.e2e
+def test_make_run_serves_the_contract_and_stops_cleanly(served: tuple[str, subprocess.Popen[str]]) -> None:
+    url, proc = served
+    assert requests.get(f"{url}/v1/health", timeout=10).json() == {"status": "ok"}
+
+    regs = [requests.post(f"{url}/v1/registrations", json=body(n), timeout=10) for n in range(4)]
+    assert [r.status_code for r in regs] == [201] * 4
+    assert [r.json()["status"] for r in regs] == ["confirmed", "confirmed", "reserve", "reserve"]
+    full = requests.post(f"{url}/v1/registrations", json=body(9), timeout=10)
+    assert full.status_code == 409 and full.json()["error"]["code"] == "registration_full"
+
+    first = regs[0].json()["registration_id"]
+    cancelled = requests.post(f"{url}/v1/registrations/{first}/cancel", json={"birth_date": "1980-01-31"}, timeout=10)
+    assert cancelled.json()["status"] == "cancelled"
+    # The queue worker inside `make run` promotes reserve rank 1 within seconds.
+    promoted = regs[2].json()["registration_id"]
+    deadline = time.monotonic() + 20
+    status = None
+    while time.monotonic() < deadline:
+        status = requests.get(f"{url}/v1/registrations/{promoted}", timeout=10).json()["status"]
+        if status == "confirmed":
+            break
+        time.sleep(0.2)
+    assert status == "confirmed"
+    after = requests.get(f"{url}/v1/registrations/{regs[3].json()['registration_id']}", timeout=10).json()
+    assert after["reserve_rank"] == 1
+    lookup = requests.post(
+        f"{url}/v1/registrations/lookup",
+        json={"national_id": body(1)["national_id"], "birth_date": "1980-01-31"},
+        timeout=10,
+    )
+    assert lookup.json()["registration_id"] == regs[1].json()["registration_id"]
+    missing = requests.get(f"{url}/v1/nowhere", timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+    # SIGINT to the group, as Ctrl-C does: everything stops, nothing is left behind.
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=30)  # make itself reports the interrupt in its exit status, as it does in a terminal
+    assert proc.stdout is not None
+    assert "Stopped." in proc.stdout.read()
+    assert_group_gone(proc.pid)
+
+
+@pytest.mark.e2e
+def test_sigterm_to_make_stops_the_service(served: tuple[str, subprocess.Popen[str]]) -> None:
+    url, proc = served
+    assert requests.get(f"{url}/v1/health", timeout=10).status_code == 200
+    os.kill(proc.pid, signal.SIGTERM)  # to make alone, as a process supervisor would
+    proc.wait(timeout=30)
+    assert_group_gone(proc.pid)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/v1/health", timeout=2)
+
+
+def assert_group_gone(pgid: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("a process of `make run` is still running")
