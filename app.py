@@ -10,7 +10,6 @@ from chalice import Chalice
 from chalicelib.api.middleware import contract_errors
 from chalicelib.api.public import public
 from chalicelib.config import queue_name
-from chalicelib.jobs import promotion
 
 app = Chalice(app_name="kk-vaccine-registration")
 app.register_blueprint(public)
@@ -20,9 +19,15 @@ logger = Logger(service="kk-vaccine-registration")
 
 @app.on_sqs_message(queue=queue_name("promotion"), batch_size=10, name="promotion_worker")
 def promotion_worker(event: Any) -> dict[str, Any]:
+    # Imported here: each handler is its own Lambda function, and the API's cold start
+    # need not load the batch utilities (nor the workers the API's).
+    from chalicelib.jobs import promotion
+
     return promotion.handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule("rate(1 minute)", name="release_sweep")
 def release_sweep(event: Any) -> None:
+    from chalicelib.jobs import promotion
+
     promotion.sweep()

@@ -51,6 +51,9 @@ class ContractGateway(LocalGateway):
 class ContractRequestHandler(ChaliceRequestHandler):
     gateway: ContractGateway
     slots: threading.BoundedSemaphore
+    # Headers and body go out in separate writes; with Nagle on, each keep-alive request
+    # waits for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
 
     def __init__(self, request: Any, client_address: Any, server: Any, app_object: Chalice, config: Config) -> None:
         self.local_gateway = self.gateway

@@ -12,6 +12,7 @@ from local import engine
 
 engine.fake_credentials()
 os.environ["KKREG_STAGE"] = "test"
+os.environ["KKREG_RESOURCE_PREFIX"] = "kkreg-test"
 os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
 
 REGION = os.environ["AWS_DEFAULT_REGION"]

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 from chalice.app import Request
 
 from chalicelib.api.errors import envelope
@@ -28,7 +22,9 @@ from chalicelib.domain.errors import (
     RequestInProgress,
     ValidationFailed,
 )
-from chalicelib.store.idempotency import persistence_layer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 HEADER = "idempotency-key"
 # 409s are outcomes of the request, so a retry must see them again; other errors are not kept.
@@ -49,6 +45,11 @@ def key_of(request: Request) -> str | None:
 
 @lru_cache(maxsize=1)
 def _runner() -> tuple[Callable[..., Outcome], IdempotencyConfig]:
+    # Imported on first use: the utility pulls in boto3, which a request without a key never needs.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    from chalicelib.store.idempotency import persistence_layer
+
     config = IdempotencyConfig(
         event_key_jmespath="key",
         payload_validation_jmespath="body",
@@ -81,6 +82,12 @@ def once(scope: str, key: str, body: Any, action: Callable[[], Outcome], lambda_
         except REPLAYED_ERRORS as exc:
             status, err_body, _ = envelope(exc)
             return {"status": status, "body": err_body}
+
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
 
     run, config = _runner()
     if lambda_context is not None:

@@ -56,17 +56,18 @@ def register(req: RegistrationRequest, channel: Channel, label: str | None = Non
     st.registrations.claim_person(key, rid, now, settings.stale_claim_seconds)
     ticket = None
     try:
-        if st.campaign.take_primary() or st.campaign.take_parked():
-            status = Status.CONFIRMED
-        else:
-            ticket = st.campaign.take_reserve()
-            if ticket is None:
+        if not st.campaign.take_primary():
+            overflow = st.campaign.take_overflow()
+            if overflow is None:
                 raise RegistrationFull()
-            status = Status.RESERVE
-            st.campaign.put_ticket(ticket, rid, now.timestamp())
-    except (RegistrationFull, Conflict):
+            ticket = overflow.ticket
+    except Exception:
+        # No place was taken: the person may try again at once.
         st.registrations.release_claim(key, rid)
         raise
+    status = Status.CONFIRMED if ticket is None else Status.RESERVE
+    if ticket is not None:
+        st.campaign.put_ticket(ticket, rid, now.timestamp())
     reg = Registration(
         registration_id=rid,
         status=status,

@@ -43,6 +43,19 @@ class PlaceCounts:
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """A place found after the primary shards: a reserve ticket, or None for a parked primary place."""
+
+    ticket: int | None
+
+
+class _ConditionFailed(Conflict):
+    def __init__(self, pk: str, old: dict[str, Any]) -> None:
+        super().__init__(pk)
+        self.old = old
+
+
+@dataclass(frozen=True)
 class Ticket:
     number: int
     registration_id: str | None
@@ -80,29 +93,37 @@ class CampaignStore:
 
     # -- gate ------------------------------------------------------------------------------------
 
-    def take_parked(self) -> bool:
-        """Take a primary place given back earlier (only exists while the reserve is empty)."""
+    def take_overflow(self) -> Overflow | None:
+        """Once the shards are full: a primary place given back earlier, else a reserve ticket.
+
+        One write in the common case: joining the reserve requires ``parked = 0``, and when that
+        fails the old item says whether a parked place is there to take instead. None when full.
+        """
         self._ensure_gate()
-        try:
-            self._update(GATE, "ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0})
-            return True
-        except Conflict:
-            return False
+        for _ in range(10):
+            try:
+                attrs = self._update(
+                    GATE,
+                    "ADD ra :one, seq :one",
+                    "parked = :zero AND ra < :cap",
+                    {":one": 1, ":zero": 0, ":cap": self._reserve_capacity},
+                    returns="UPDATED_NEW",
+                )
+                return Overflow(ticket=int(attrs["seq"]))
+            except _ConditionFailed as failed:
+                if int(failed.old.get("parked", 0)) <= 0:
+                    return None
+            try:
+                self._update(GATE, "ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0})
+                return Overflow(ticket=None)
+            except Conflict:
+                continue  # another newcomer took it: look again
+        raise Conflict("gate kept changing")
 
     def take_reserve(self) -> int | None:
-        """Join the reserve: returns the new ticket number, or None when the reserve is full."""
-        self._ensure_gate()
-        try:
-            attrs = self._update(
-                GATE,
-                "ADD ra :one, seq :one",
-                "parked = :zero AND ra < :cap",
-                {":one": 1, ":zero": 0, ":cap": self._reserve_capacity},
-                returns="UPDATED_NEW",
-            )
-        except Conflict:
-            return None
-        return int(attrs["seq"])
+        """Join the reserve directly (tests use it to simulate a request that dies after this)."""
+        overflow = self.take_overflow()
+        return overflow.ticket if overflow else None
 
     def park(self, vacancy_id: str) -> bool:
         """Give a freed primary place back to newcomers, once per vacancy, only if nobody waits.
@@ -325,6 +346,7 @@ class CampaignStore:
         }
         if condition:
             kwargs["ConditionExpression"] = condition
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         if names:
             kwargs["ExpressionAttributeNames"] = names
         with translated_errors():
@@ -332,6 +354,6 @@ class CampaignStore:
                 resp = self._db.update_item(**kwargs)
             except ClientError as exc:
                 if is_condition_failure(exc):
-                    raise Conflict(pk) from None
+                    raise _ConditionFailed(pk, decode(exc.response.get("Item") or {})) from None
                 raise
         return decode(resp.get("Attributes") or {})

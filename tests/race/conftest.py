@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from local.stack import LocalStack
+from tests.conftest import STAGE
 
 
 @pytest.fixture
@@ -17,7 +18,8 @@ def local_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Local
         monkeypatch.setenv("CAMPAIGN_PRIMARY_CAPACITY", str(primary))
         monkeypatch.setenv("CAMPAIGN_RESERVE_CAPACITY", str(reserve))
         monkeypatch.setenv("QUOTA_SHARDS", str(shards))
-        stack = LocalStack(stage=f"race{len(started)}")
+        # The app binds its queue names at import (as a deployment does): one stage for all tests.
+        stack = LocalStack(stage=STAGE)
         started.append(stack)
         return stack.__enter__()
 

@@ -1,0 +1,121 @@
+"""`make bench`: ratios measured in one run against the local engine, printed and written to JSON.
+
+(a) AWS requests per accepted registration, counted with botocore's event hooks;
+(b) a full registration request over HTTP / one bare conditional PutItem on the same engine;
+(c) import time of ``app`` / import time of a bare Chalice hello-world app.
+Medians over repeated runs; ratios rather than seconds because the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "latest.json"
+REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
+REGISTRATIONS = int(os.environ.get("BENCH_REGISTRATIONS", "300"))
+
+
+def import_seconds(module: str, cwd: Path) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def import_ratio() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        hello = Path(tmp)
+        (hello / "hello_app.py").write_text(
+            "from chalice import Chalice\napp = Chalice(app_name='hello')\n\n"
+            "@app.route('/')\ndef index():\n    return {'hello': 'world'}\n"
+        )
+        import_seconds("hello_app", hello)  # warm the bytecode caches of both
+        import_seconds("app", ROOT)
+        ours = [import_seconds("app", ROOT) for _ in range(REPEATS)]
+        bare = [import_seconds("hello_app", hello) for _ in range(REPEATS)]
+    return {
+        "import_app_s": statistics.median(ours),
+        "import_hello_chalice_s": statistics.median(bare),
+        "import_ratio": statistics.median(ours) / statistics.median(bare),
+    }
+
+
+def main() -> int:
+    os.environ["CAMPAIGN_PRIMARY_CAPACITY"] = str(REGISTRATIONS // 2)
+    os.environ["CAMPAIGN_RESERVE_CAPACITY"] = str(REGISTRATIONS)
+    import requests
+
+    from local.stack import LocalStack
+    from tests.helpers import body
+
+    figures: dict[str, Any] = {"registrations": REGISTRATIONS, "repeats": REPEATS}
+    with LocalStack(stage="bench") as stack:
+        from chalicelib.store import clients
+
+        calls: Counter[str] = Counter()
+
+        def count(event_name: str, **kwargs: Any) -> None:
+            calls[event_name.split(".", 1)[1]] += 1
+
+        for client in (clients.dynamodb(), clients.sqs()):
+            client.meta.events.register("before-call.*.*", count)
+
+        session = requests.Session()
+        url = f"{stack.url}/v1/registrations"
+        session.post(url, json=body(10_000_000), timeout=30)  # warm: first gate write, first connections
+        calls.clear()
+        request_times: list[float] = []
+        accepted = 0
+        for n in range(REGISTRATIONS):
+            t = time.perf_counter()
+            resp = session.post(url, json=body(n), timeout=30)
+            request_times.append(time.perf_counter() - t)
+            accepted += resp.status_code == 201
+        figures["aws_requests_per_accepted_registration"] = sum(calls.values()) / accepted
+        figures["aws_requests_by_operation"] = dict(sorted(calls.items()))
+
+        db = clients.dynamodb()
+        table = os.environ["CAMPAIGN_TABLE"]
+        put_times: list[float] = []
+        for n in range(REGISTRATIONS):
+            t = time.perf_counter()
+            db.put_item(
+                TableName=table,
+                Item={"pk": {"S": f"bench#{n}"}, "v": {"N": "1"}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            put_times.append(time.perf_counter() - t)
+        figures["registration_request_median_s"] = statistics.median(request_times)
+        figures["bare_conditional_put_median_s"] = statistics.median(put_times)
+        figures["request_to_put_ratio"] = statistics.median(request_times) / statistics.median(put_times)
+
+    figures.update(import_ratio())
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"(a) AWS requests per accepted registration: {figures['aws_requests_per_accepted_registration']:.2f}")
+    print(f"    by operation: {figures['aws_requests_by_operation']}")
+    print(
+        f"(b) registration request / bare conditional PutItem: {figures['request_to_put_ratio']:.1f}x"
+        f"  ({figures['registration_request_median_s'] * 1000:.2f} ms"
+        f" / {figures['bare_conditional_put_median_s'] * 1000:.2f} ms)"
+    )
+    print(
+        f"(c) import app / import bare Chalice app: {figures['import_ratio']:.1f}x"
+        f"  ({figures['import_app_s'] * 1000:.0f} ms / {figures['import_hello_chalice_s'] * 1000:.0f} ms)"
+    )
+    print(f"written to {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
