@@ -266,45 +266,14 @@ class CampaignStore:
         return found
 
     def _exit_blocks(self, last_block: int) -> dict[int, set[int]]:
-        keys = [f"rexit#{b}" for b in range(last_block + 1)]
-        out: dict[int, set[int]] = {}
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [{"pk": value(k)} for k in keys[start : start + 100]],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "pk, t",
-                }
-            }
-            while request:
-                with translated_errors():
-                    resp = self._db.batch_get_item(RequestItems=request)
-                for raw in resp.get("Responses", {}).get(self._table, []):
-                    item = decode(raw)
-                    out[int(item["pk"].split("#")[1])] = {int(x) for x in item.get("t", set())}
-                request = resp.get("UnprocessedKeys") or {}
-        return out
+        items = self._batch_get([f"rexit#{b}" for b in range(last_block + 1)], "pk, t")
+        return {int(pk.split("#")[1]): {int(x) for x in item.get("t", set())} for pk, item in items.items()}
 
     # -- figures and channels --------------------------------------------------------------------
 
     def counts(self) -> PlaceCounts:
         """Places taken, parked and on the reserve, read in one BatchGetItem."""
-        keys = [f"quota#{i}" for i in range(len(self._caps))] + [GATE]
-        items: dict[str, dict[str, Any]] = {}
-        request: dict[str, Any] = {
-            self._table: {
-                "Keys": [{"pk": value(k)} for k in keys],
-                "ConsistentRead": True,
-                "ProjectionExpression": "pk, used, ra, seq, parked",
-            }
-        }
-        while request:
-            with translated_errors():
-                resp = self._db.batch_get_item(RequestItems=request)
-            for raw in resp.get("Responses", {}).get(self._table, []):
-                item = decode(raw)
-                items[item["pk"]] = item
-            request = resp.get("UnprocessedKeys") or {}
+        items = self._batch_get([f"quota#{i}" for i in range(len(self._caps))] + [GATE], "pk, used, ra, seq, parked")
         gate = items.get(GATE, {})
         taken = sum(int(items.get(f"quota#{i}", {}).get("used", 0)) for i in range(len(self._caps)))
         return PlaceCounts(taken, int(gate.get("parked", 0)), int(gate.get("ra", 0)), int(gate.get("seq", 0)))
@@ -317,6 +286,26 @@ class CampaignStore:
         self._update(CHANNELS, "SET #c = :open", None, {":open": is_open}, names={"#c": channel})
 
     # -- plumbing --------------------------------------------------------------------------------
+
+    def _batch_get(self, keys: list[str], projection: str) -> dict[str, dict[str, Any]]:
+        """Strongly consistent BatchGetItem of any number of keys (100 a call, retrying the unprocessed)."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": value(k)} for k in keys[start : start + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": projection,
+                }
+            }
+            while request:
+                with translated_errors():
+                    resp = self._db.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self._table, []):
+                    item = decode(raw)
+                    out[item["pk"]] = item
+                request = resp.get("UnprocessedKeys") or {}
+        return out
 
     def _get(self, pk: str, projection: str | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"TableName": self._table, "Key": {"pk": value(pk)}, "ConsistentRead": True}

@@ -46,73 +46,48 @@ class RegistrationStore:
         request that may still be running. A claim older than ``stale_after`` seconds whose
         registration was never written (the request died) is taken over with a compare-and-set.
         """
-        with translated_errors():
-            try:
-                self._db.update_item(
-                    TableName=self._people,
-                    Key={"person": value(person_key)},
-                    UpdateExpression="SET active = :rid, claimed_at = :now",
-                    ConditionExpression="attribute_not_exists(active)",
-                    ExpressionAttributeValues={":rid": value(registration_id), ":now": value(_epoch(now))},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-                old = decode(exc.response.get("Item") or {}) or self._person_item(person_key)
-            holder = old.get("active")
-            claimed_at = float(old.get("claimed_at", 0))
-            if holder is None:
-                raise Conflict("claim changed while reading")
-            if now.timestamp() - claimed_at < stale_after or self.get(holder) is not None:
-                raise AlreadyRegistered()
-            try:
-                self._db.update_item(
-                    TableName=self._people,
-                    Key={"person": value(person_key)},
-                    UpdateExpression="SET active = :rid, claimed_at = :now",
-                    ConditionExpression="active = :old",
-                    ExpressionAttributeValues={
-                        ":rid": value(registration_id),
-                        ":now": value(_epoch(now)),
-                        ":old": value(holder),
-                    },
-                )
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    raise AlreadyRegistered() from None
-                raise
+        claim = "SET active = :rid, claimed_at = :now"
+        values = {":rid": registration_id, ":now": _epoch(now)}
+        old = self._update_person(person_key, claim, "attribute_not_exists(active)", values)
+        if old is None:
+            return
+        holder = old.get("active")
+        if holder is None:
+            raise Conflict("claim changed while reading")
+        if now.timestamp() - float(old.get("claimed_at", 0)) < stale_after or self.get(holder) is not None:
+            raise AlreadyRegistered()
+        if self._update_person(person_key, claim, "active = :old", {**values, ":old": holder}) is not None:
+            raise AlreadyRegistered()
 
     def release_claim(self, person_key: str, registration_id: str) -> None:
         """Drop a claim whose registration was refused (full); a no-op if it is no longer ours."""
-        with translated_errors():
-            try:
-                self._db.update_item(
-                    TableName=self._people,
-                    Key={"person": value(person_key)},
-                    UpdateExpression="REMOVE active, claimed_at",
-                    ConditionExpression="active = :rid",
-                    ExpressionAttributeValues={":rid": value(registration_id)},
-                )
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
+        self._update_person(person_key, "REMOVE active, claimed_at", "active = :rid", {":rid": registration_id})
 
     def end_claim(self, person_key: str, registration_id: str) -> None:
         """After a cancellation: the person may register again; lookups find this one as latest."""
+        self._update_person(
+            person_key, "SET latest = :rid REMOVE active, claimed_at", "active = :rid", {":rid": registration_id}
+        )
+
+    def _update_person(
+        self, person_key: str, update: str, condition: str, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Conditional update of a person item: None if applied, else the item as it was."""
         with translated_errors():
             try:
                 self._db.update_item(
                     TableName=self._people,
                     Key={"person": value(person_key)},
-                    UpdateExpression="SET latest = :rid REMOVE active, claimed_at",
-                    ConditionExpression="active = :rid",
-                    ExpressionAttributeValues={":rid": value(registration_id)},
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={k: value(v) for k, v in values.items()},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
+                return None
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
+                return decode(exc.response.get("Item") or {})
 
     def person(self, person_key: str) -> PersonRecord | None:
         item = self._person_item(person_key)
