@@ -47,6 +47,8 @@ class Settings:
     people_table: str
     campaign_table: str
     idempotency_table: str
+    staff_table: str
+    batches_table: str
     hmac_key: bytes
     region: str
     # A claim older than this belongs to a request that can no longer be running (API timeout x4).
@@ -72,6 +74,8 @@ def get_settings() -> Settings:
         people_table=os.environ.get("PEOPLE_TABLE", f"{prefix}-people"),
         campaign_table=os.environ.get("CAMPAIGN_TABLE", f"{prefix}-campaign"),
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
+        staff_table=os.environ.get("STAFF_TABLE", f"{prefix}-staff"),
+        batches_table=os.environ.get("BATCHES_TABLE", f"{prefix}-batches"),
         hmac_key=key.encode("utf-8"),
         region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")),
         stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 120, minimum=1),

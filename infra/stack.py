@@ -19,6 +19,8 @@ ENV_OF_OUTPUT = {
     "PeopleTable": "PEOPLE_TABLE",
     "CampaignTable": "CAMPAIGN_TABLE",
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
+    "StaffTable": "STAFF_TABLE",
+    "BatchesTable": "BATCHES_TABLE",
 }
 
 

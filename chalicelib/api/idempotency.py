@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request
 
-from chalicelib.api.errors import envelope
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import (
     AlreadyRegistered,
@@ -80,8 +79,7 @@ def once(scope: str, key: str, body: Any, action: Callable[[], Outcome], lambda_
         try:
             return action()
         except REPLAYED_ERRORS as exc:
-            status, err_body, _ = envelope(exc)
-            return {"status": status, "body": err_body}
+            return {"status": 409, "body": {"error": exc.as_error()}}
 
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,

@@ -1,43 +1,79 @@
-"""Domain errors. Plain exceptions: ``chalicelib/api/errors.py`` maps each to HTTP once."""
+"""Domain errors: plain exceptions that say what went wrong, in English and Thai.
+
+``chalicelib/api/errors.py`` maps each to its HTTP status, once.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class DomainError(Exception):
     """Base of every error the service reports to a caller."""
 
+    code = "internal_error"
+    message = "Something went wrong on our side; please retry."
+    message_th = "ระบบขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้ง"
+
+    def as_error(self) -> dict[str, Any]:
+        """The ``error`` object of the contract's envelope."""
+        return {"code": self.code, "message": self.message, "message_th": self.message_th}
+
 
 class ValidationFailed(DomainError):
+    code = "validation_error"
+    message = "Some fields are missing or invalid."
+    message_th = "ข้อมูลบางช่องไม่ครบหรือไม่ถูกต้อง"
+
     def __init__(self, fields: list[str]) -> None:
         super().__init__("validation failed")
         self.fields = sorted(set(fields))
 
+    def as_error(self) -> dict[str, Any]:
+        return {**super().as_error(), "fields": self.fields}
+
 
 class NotEligible(DomainError):
-    pass
+    code = "not_eligible"
+    message = "This person is not eligible for this campaign (minimum age)."
+    message_th = "ผู้ลงทะเบียนไม่มีสิทธิ์ตามเงื่อนไขของโครงการ (อายุไม่ถึงเกณฑ์)"
 
 
 class AlreadyRegistered(DomainError):
-    pass
+    code = "already_registered"
+    message = "This person already has an active registration."
+    message_th = "บุคคลนี้มีการลงทะเบียนที่ยังใช้งานอยู่แล้ว"
 
 
 class RegistrationFull(DomainError):
-    pass
+    code = "registration_full"
+    message = "All places and the reserve list are full."
+    message_th = "ที่นั่งและรายชื่อสำรองเต็มแล้ว"
 
 
 class ChannelClosed(DomainError):
-    pass
+    code = "channel_closed"
+    message = "This registration channel is closed for now."
+    message_th = "ช่องทางการลงทะเบียนนี้ปิดชั่วคราว"
 
 
 class NotFound(DomainError):
-    pass
+    code = "not_found"
+    message = "Not found."
+    message_th = "ไม่พบข้อมูล"
 
 
 class IdempotencyKeyReused(DomainError):
-    pass
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was already used with a different request body."
+    message_th = "Idempotency-Key นี้ถูกใช้กับข้อมูลอื่นไปแล้ว"
 
 
 class RequestInProgress(DomainError):
+    code = "request_in_progress"
+    message = "The first request with this Idempotency-Key is still running; retry shortly."
+    message_th = "คำขอแรกที่ใช้ Idempotency-Key นี้ยังดำเนินการอยู่ กรุณาลองใหม่อีกครั้ง"
+
     def __init__(self, retry_after: int = 1) -> None:
         super().__init__("request in progress")
         self.retry_after = retry_after
@@ -46,10 +82,18 @@ class RequestInProgress(DomainError):
 class Overloaded(DomainError):
     """The data store or a downstream limit refused the work for now; the caller may retry."""
 
+    code = "rate_limited"
+    message = "Too many requests right now; please retry after the time given."
+    message_th = "มีผู้ใช้งานจำนวนมาก กรุณาลองใหม่ตามเวลาที่กำหนด"
+
     def __init__(self, retry_after: int = 1) -> None:
         super().__init__("overloaded")
         self.retry_after = retry_after
 
 
-class Conflict(DomainError):
+class Conflict(Overloaded):
     """A concurrent change won a conditional write; the operation may be retried as a whole."""
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__(retry_after=1)
+        self.args = (what,)

@@ -89,6 +89,7 @@ def _give_to_target(st: Stores, x: Registration) -> bool:
     if y is not None and y.status is Status.RESERVE:
         try:
             y = st.registrations.promote(y.registration_id, x.registration_id, datetime.now(UTC))
+            st.campaign.count({"status_reserve": -1, "status_confirmed": 1})
         except Conflict:
             y = st.registrations.get(x.release_target)
     if y is not None and y.status is Status.CONFIRMED and y.promoted_by == x.registration_id:

@@ -39,9 +39,15 @@ def channel_states(fresh: bool = False) -> dict[str, bool]:
     return states
 
 
-def register(req: RegistrationRequest, channel: Channel, label: str | None = None) -> RegistrationView:
-    """Register one person on the first free place: primary, else reserve.
+def register(
+    req: RegistrationRequest,
+    channel: Channel,
+    label: str | None = None,
+    registration_id: str | None = None,
+) -> RegistrationView:
+    """Register one person on the first free place: primary, else reserve. Every channel comes here.
 
+    ``registration_id`` lets a batch row retry with the ID it used before (see services.batches).
     Raises ChannelClosed, NotEligible, AlreadyRegistered, RegistrationFull, Overloaded.
     """
     settings = get_settings()
@@ -52,7 +58,7 @@ def register(req: RegistrationRequest, channel: Channel, label: str | None = Non
         raise NotEligible()
     st = stores()
     key = rules.person_key(req.national_id, settings.hmac_key)
-    rid = rules.new_registration_id()
+    rid = registration_id or rules.new_registration_id()
     st.registrations.claim_person(key, rid, now, settings.stale_claim_seconds)
     ticket = None
     try:
@@ -84,6 +90,7 @@ def register(req: RegistrationRequest, channel: Channel, label: str | None = Non
         label=label,
     )
     st.registrations.put(reg)
+    st.campaign.count({f"channel_{channel.value}": 1, f"status_{status.value}": 1})
     logger.info("registered", extra={"registration_id": rid, "status": status.value, "channel": channel.value})
     return view(reg)
 
@@ -134,6 +141,7 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
             continue  # promoted meanwhile: cancel what it is now
     else:
         raise Conflict("registration kept changing")
+    st.campaign.count({f"status_{reg.status.value}": -1, "status_cancelled": 1})
     st.registrations.end_claim(rules.person_key(cancelled.national_id, get_settings().hmac_key), registration_id)
     if reg.status is Status.RESERVE and reg.ticket:
         # Leaving the reserve is two idempotent writes: ranks behind move up at once.

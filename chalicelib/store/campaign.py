@@ -13,6 +13,8 @@ Items of the campaign table (partition key ``pk``):
 ``rexit#<b>``   ``t`` the set of tickets in block b (``TICKET_BLOCK`` tickets each) that left the
                 reserve, ``n`` its size: rank(t) = t - exits before t, read in one BatchGetItem.
 ``channels``    which registration channels are open.
+``stats#<i>``   registration counts by channel and status, spread over ``STATS_SHARDS`` items
+                (summed on read: the admin summary never scans).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from chalicelib.domain.quota import shard_capacities
 from chalicelib.store.codec import decode, is_condition_failure, translated_errors, value
 
 TICKET_BLOCK = 256
+STATS_SHARDS = 8
 GATE = "gate"
 CHANNELS = "channels"
 
@@ -242,10 +245,20 @@ class CampaignStore:
 
     def rank(self, ticket: int) -> int:
         """1 + the number of tickets before ``ticket`` still on the reserve."""
-        exits = self._exit_blocks((ticket - 1) // TICKET_BLOCK)
-        before = sum(len(s) for b, s in exits.items() if b < (ticket - 1) // TICKET_BLOCK)
-        before += sum(1 for t in exits.get((ticket - 1) // TICKET_BLOCK, set()) if t < ticket)
-        return ticket - before
+        return self.ranks([ticket])[ticket]
+
+    def ranks(self, tickets: list[int]) -> dict[int, int]:
+        """The ranks of many tickets from one read of the exit blocks."""
+        if not tickets:
+            return {}
+        exits = self._exit_blocks((max(tickets) - 1) // TICKET_BLOCK)
+        out = {}
+        for ticket in tickets:
+            block = (ticket - 1) // TICKET_BLOCK
+            before = sum(len(s) for b, s in exits.items() if b < block)
+            before += sum(1 for t in exits.get(block, set()) if t < ticket)
+            out[ticket] = ticket - before
+        return out
 
     def waiting_tickets(self, limit: int) -> list[int]:
         """The lowest tickets that have not left the reserve, in order (at most ``limit``)."""
@@ -278,6 +291,23 @@ class CampaignStore:
         taken = sum(int(items.get(f"quota#{i}", {}).get("used", 0)) for i in range(len(self._caps)))
         return PlaceCounts(taken, int(gate.get("parked", 0)), int(gate.get("ra", 0)), int(gate.get("seq", 0)))
 
+    def count(self, deltas: dict[str, int]) -> None:
+        """Add to the registration counters (e.g. ``{"channel_app": 1, "status_confirmed": 1}``)."""
+        names = {f"#k{i}": k for i, k in enumerate(deltas)}
+        values = {f":v{i}": v for i, v in enumerate(deltas.values())}
+        update = "ADD " + ", ".join(f"#k{i} :v{i}" for i in range(len(deltas)))
+        shard = random.randrange(STATS_SHARDS)  # noqa: S311 - spreads writes, not a secret
+        self._update(f"stats#{shard}", update, None, values, names=names)
+
+    def stats(self) -> dict[str, int]:
+        items = self._batch_get([f"stats#{i}" for i in range(STATS_SHARDS)])
+        totals: dict[str, int] = {}
+        for item in items.values():
+            for key, val in item.items():
+                if key != "pk":
+                    totals[key] = totals.get(key, 0) + int(val)
+        return totals
+
     def channels(self) -> dict[str, bool]:
         item = self._get(CHANNELS)
         return {name: bool(item.get(name, True)) for name in ("app", "counter", "org")}
@@ -287,17 +317,15 @@ class CampaignStore:
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def _batch_get(self, keys: list[str], projection: str) -> dict[str, dict[str, Any]]:
+    def _batch_get(self, keys: list[str], projection: str | None = None) -> dict[str, dict[str, Any]]:
         """Strongly consistent BatchGetItem of any number of keys (100 a call, retrying the unprocessed)."""
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
             request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [{"pk": value(k)} for k in keys[start : start + 100]],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": projection,
-                }
+                self._table: {"Keys": [{"pk": value(k)} for k in keys[start : start + 100]], "ConsistentRead": True}
             }
+            if projection:
+                request[self._table]["ProjectionExpression"] = projection
             while request:
                 with translated_errors():
                     resp = self._db.batch_get_item(RequestItems=request)

@@ -7,9 +7,11 @@ from functools import lru_cache
 
 from chalicelib.config import get_settings, queue_name
 from chalicelib.store import clients, idempotency
+from chalicelib.store.batches import BatchStore
 from chalicelib.store.campaign import CampaignStore
 from chalicelib.store.queues import JobQueue
 from chalicelib.store.registrations import RegistrationStore
+from chalicelib.store.staff import StaffStore
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,9 @@ class Stores:
     registrations: RegistrationStore
     campaign: CampaignStore
     promotions: JobQueue
+    staff: StaffStore
+    batches: BatchStore
+    batch_jobs: JobQueue
 
 
 @lru_cache(maxsize=1)
@@ -27,6 +32,9 @@ def stores() -> Stores:
         registrations=RegistrationStore(db, s.registrations_table, s.people_table),
         campaign=CampaignStore(db, s.campaign_table, s.primary_capacity, s.reserve_capacity, s.quota_shards),
         promotions=JobQueue(clients.sqs(), queue_name("promotion")),
+        staff=StaffStore(db, s.staff_table),
+        batches=BatchStore(db, s.batches_table),
+        batch_jobs=JobQueue(clients.sqs(), queue_name("batches")),
     )
 
 

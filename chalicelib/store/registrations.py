@@ -176,6 +176,30 @@ class RegistrationStore:
                 {},
             )
 
+    def page(self, status: Status | None, cursor: str | None, limit: int) -> tuple[list[Registration], str | None]:
+        """Up to ``limit`` registrations (of ``status``), scanning on from ``cursor`` (admin export only).
+
+        Returns the page and the cursor of the next one (None at the end).
+        """
+        kwargs: dict[str, Any] = {"TableName": self._regs}
+        if status is not None:
+            kwargs["FilterExpression"] = "#s = :status"
+            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+            kwargs["ExpressionAttributeValues"] = {":status": value(status.value)}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = {"registration_id": value(cursor)}
+        found: list[Registration] = []
+        while len(found) < limit:
+            kwargs["Limit"] = min(1000, max(100, limit - len(found)))
+            with translated_errors():
+                resp = self._db.scan(**kwargs)
+            found.extend(_from_item(decode(i)) for i in resp.get("Items", []))
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return found, None
+            kwargs["ExclusiveStartKey"] = last
+        return found, decode(kwargs["ExclusiveStartKey"])["registration_id"]
+
     def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
         """Registrations cancelled before ``older_than`` whose place is still not handed on."""
         with translated_errors():

@@ -1,0 +1,105 @@
+"""Employer batches: the request, its rows and their outcomes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+
+from chalicelib.domain import rules
+from chalicelib.domain.errors import ValidationFailed
+
+MAX_ROWS = 1000
+CSV_COLUMNS = ("national_id", "first_name", "last_name", "birth_date", "phone", "basis", "detail", "consent")
+
+
+def _organisation(value: str) -> str:
+    return rules.clean_text(value, 200)
+
+
+Organisation = Annotated[StrictStr, AfterValidator(_organisation), Field(description="employer name, 1-200 characters")]
+
+
+class BatchRequest(BaseModel):
+    """``{"organisation", "rows": [registration body, ...]}``; rows are checked one by one later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation: Organisation
+    rows: list[Any] = Field(min_length=1, max_length=MAX_ROWS, description="1-1000 registration bodies")
+
+
+class BatchAccepted(BaseModel):
+    batch_id: str
+    row_count: int
+    status: Literal["processing"] = "processing"
+
+
+class RowResult(BaseModel):
+    row: int = Field(description="1-based position in the batch")
+    outcome: Literal["confirmed", "reserve", "rejected"]
+    registration_id: str | None = None
+    error: dict[str, Any] | None = Field(default=None, description="the error object of the envelope")
+
+
+class BatchStatus(BaseModel):
+    batch_id: str
+    status: Literal["processing", "done"]
+    row_count: int
+    processed: int
+    results: list[RowResult]
+
+
+class BatchMeta(BaseModel):
+    batch_id: str
+    owner: str
+    label: str
+    organisation: str
+    row_count: int
+    chunk_count: int
+    created_at: datetime
+
+
+def rows_from_csv(raw: bytes) -> list[dict[str, Any]]:
+    """Rows of a CSV batch (UTF-8, with or without BOM, a header row naming ``CSV_COLUMNS``).
+
+    Raises ValidationFailed naming the missing or unknown columns, or ``body`` for bad encoding.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed(["body"]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error):
+        raise ValidationFailed(["body"]) from None
+    header = [h.removeprefix("eligibility.") for h in header]
+    bad = sorted(set(CSV_COLUMNS) - set(header)) + sorted(set(header) - set(CSV_COLUMNS))
+    if bad or len(set(header)) != len(header):
+        raise ValidationFailed(bad or ["body"])
+    rows: list[dict[str, Any]] = []
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                rows.append({"row_shape": "wrong number of cells"})  # rejected on its own, row by row
+                continue
+            cell = dict(zip(header, cells, strict=True))
+            consent: Any = cell["consent"]
+            if consent.strip().lower() == "true":
+                consent = True
+            rows.append(
+                {
+                    **{k: cell[k] for k in ("national_id", "first_name", "last_name", "birth_date", "phone")},
+                    "eligibility": {"basis": cell["basis"], "detail": cell["detail"]},
+                    "consent": consent,
+                }
+            )
+    except csv.Error:
+        raise ValidationFailed(["body"]) from None
+    return rows

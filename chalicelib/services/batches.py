@@ -1,0 +1,125 @@
+"""Employer batches: accepted at once, fanned out through SQS in chunks, each row registered on
+the same path as everyone else (``services.registrations.register``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from chalicelib.config import get_settings
+from chalicelib.domain.batches import BatchAccepted, BatchMeta, BatchStatus, RowResult
+from chalicelib.domain.errors import (
+    AlreadyRegistered,
+    ChannelClosed,
+    NotEligible,
+    NotFound,
+    RegistrationFull,
+    ValidationFailed,
+)
+from chalicelib.domain.models import Channel, RegistrationRequest, Status, validation_fields
+from chalicelib.domain.staff import Principal
+from chalicelib.services import registrations
+from chalicelib.store.batches import chunked
+from chalicelib.store.factory import stores
+
+logger = Logger(child=True)
+
+# Outcomes a row keeps; anything else (throttling) fails the chunk so SQS delivers it again.
+ROW_ERRORS = (ValidationFailed, NotEligible, AlreadyRegistered, RegistrationFull, ChannelClosed)
+
+
+def submit(principal: Principal, organisation: str, rows: list[Any]) -> BatchAccepted:
+    """Store the rows and queue one job per chunk. Raises ChannelClosed, Overloaded."""
+    if not registrations.channel_states()[Channel.ORG.value]:
+        raise ChannelClosed()
+    st = stores()
+    chunks = chunked(rows)
+    meta = BatchMeta(
+        batch_id="b_" + secrets.token_urlsafe(16),
+        owner=principal.token_id,
+        label=principal.label,
+        organisation=organisation,
+        row_count=len(rows),
+        chunk_count=len(chunks),
+        created_at=datetime.now(UTC),
+    )
+    st.batches.create(meta, chunks)
+    for k in range(len(chunks)):
+        st.batch_jobs.send({"kind": "batch_chunk", "batch_id": meta.batch_id, "chunk": k})
+    logger.info("batch accepted", extra={"batch_id": meta.batch_id, "rows": len(rows), "chunks": len(chunks)})
+    return BatchAccepted(batch_id=meta.batch_id, row_count=len(rows))
+
+
+def status(principal: Principal, batch_id: str) -> BatchStatus:
+    """Progress and outcomes. Raises NotFound, also for another organisation's batch."""
+    st = stores()
+    meta = st.batches.meta(batch_id) if batch_id.startswith("b_") else None
+    if meta is None or not (meta.owner == principal.token_id or principal.role.value == "admin"):
+        raise NotFound()
+    results = st.batches.results(batch_id)
+    return BatchStatus(
+        batch_id=batch_id,
+        status="done" if len(results) >= meta.row_count else "processing",
+        row_count=meta.row_count,
+        processed=len(results),
+        results=[results[n] for n in sorted(results)],
+    )
+
+
+def process_chunk(batch_id: str, chunk: int) -> None:
+    """Register every row of one chunk that has no outcome yet. Idempotent.
+
+    Raises Overloaded or RowPending so that the chunk is delivered again.
+    """
+    st = stores()
+    meta = st.batches.meta(batch_id)
+    if meta is None:
+        return
+    first, rows = st.batches.chunk(batch_id, chunk)
+    done = st.batches.results(batch_id)
+    for offset, row in enumerate(rows):
+        n = first + offset
+        if n not in done:
+            st.batches.record(batch_id, _register_row(meta, n, row))
+
+
+def _register_row(meta: BatchMeta, n: int, row: Any) -> RowResult:
+    rid = _row_registration_id(meta.batch_id, n)
+    try:
+        if not isinstance(row, dict):
+            raise ValidationFailed(["body"])
+        try:
+            body = RegistrationRequest.model_validate(row)
+        except ValidationError as exc:
+            raise ValidationFailed(validation_fields(list(exc.errors(include_input=False)))) from None
+        view = registrations.register(body, Channel.ORG, label=meta.label, registration_id=rid)
+    except AlreadyRegistered as exc:
+        view = _earlier_attempt(rid)
+        if view is None:
+            return RowResult(row=n, outcome="rejected", error=exc.as_error())
+    except ROW_ERRORS as exc:
+        return RowResult(row=n, outcome="rejected", error=exc.as_error())
+    outcome = "confirmed" if view.status is Status.CONFIRMED else "reserve"
+    return RowResult(row=n, outcome=outcome, registration_id=view.registration_id)
+
+
+def _earlier_attempt(rid: str) -> Any:
+    """This row's own registration from an interrupted delivery, if that is why the person is taken."""
+    try:
+        return registrations.get(rid)
+    except NotFound:
+        return None
+
+
+def _row_registration_id(batch_id: str, n: int) -> str:
+    # Deterministic per row, so a redelivered chunk finds its own earlier registration; keyed with
+    # the service's secret, so it is as unguessable as a random ID.
+    digest = hmac.new(get_settings().hmac_key, f"{batch_id}:{n}".encode(), hashlib.sha256).digest()[:16]
+    return "r_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")

@@ -1,0 +1,145 @@
+"""Staff: tokens, the audit trail, channel control, the admin summary and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+from chalicelib.config import get_settings
+from chalicelib.domain import rules
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.models import Channel, Status
+from chalicelib.domain.staff import AuditEntry, ChannelState, Principal, Role, StaffToken, new_token, token_hash
+from chalicelib.services import registrations
+from chalicelib.store.factory import stores
+
+
+def issue_token(role: Role, label: str) -> tuple[str, StaffToken]:
+    """A new token for ``role``; the token itself is returned once and stored only as a hash."""
+    token, token_id = new_token()
+    record = StaffToken(token_id=token_id, role=role, label=label, created_at=datetime.now(UTC))
+    stores().staff.put_token(token_hash(token), record)
+    return token, record
+
+
+def revoke_token(token_id: str) -> None:
+    """Raises NotFound if no token has this ID."""
+    if not stores().staff.revoke(token_id, datetime.now(UTC)):
+        raise NotFound()
+
+
+def authenticate(token: str) -> Principal | None:
+    """The principal of a live token, or None (unknown or revoked)."""
+    record = stores().staff.token(token_hash(token))
+    if record is None or record.revoked_at is not None:
+        return None
+    return Principal(token_id=record.token_id, role=record.role, label=record.label)
+
+
+def audit(principal: Principal, action: str, status: int, target: str | None) -> None:
+    now = datetime.now(UTC)
+    entry = AuditEntry(
+        at=now,
+        token_id=principal.token_id,
+        role=principal.role,
+        label=principal.label,
+        action=action,
+        status=status,
+        target=target,
+    )
+    stores().staff.record(rules.today_in_bangkok(now).isoformat(), entry)
+
+
+def audit_log(day: str) -> list[AuditEntry]:
+    return stores().staff.audit(day)
+
+
+def set_channel(channel: str, is_open: bool) -> ChannelState:
+    """Open or close a registration channel. Raises NotFound for an unknown channel.
+
+    Every container sees the change within ``CHANNEL_CACHE_SECONDS``; this one at once.
+    """
+    if channel not in {c.value for c in Channel}:
+        raise NotFound()
+    stores().campaign.set_channel(channel, is_open)
+    registrations.channel_states(fresh=True)
+    return ChannelState(channel=channel, open=is_open)
+
+
+def summary() -> dict[str, object]:
+    settings = get_settings()
+    st = stores()
+    counts = st.campaign.counts()
+    stats = st.campaign.stats()
+    removal_states = ("pending", "removed", "not_found", "failed")
+    return {
+        "primary": {
+            "capacity": settings.primary_capacity,
+            "used": min(settings.primary_capacity, counts.primary_taken - counts.parked),
+        },
+        "reserve": {"capacity": settings.reserve_capacity, "used": counts.reserve_active},
+        "registrations": {
+            "by_channel": {c.value: stats.get(f"channel_{c.value}", 0) for c in Channel},
+            "by_status": {s.value: stats.get(f"status_{s.value}", 0) for s in Status},
+        },
+        "removals": {
+            registry: {state: stats.get(f"removal_{registry}_{state}", 0) for state in removal_states}
+            for registry in ("mor_phrom", "khon_kaen_phrom")
+        },
+    }
+
+
+CSV_HEADER = (
+    "registration_id",
+    "status",
+    "reserve_rank",
+    "channel",
+    "registered_at",
+    "national_id",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "phone",
+    "basis",
+    "detail",
+    "label",
+)
+
+
+def export_csv(status: Status | None, cursor: str | None, limit: int) -> tuple[str, str | None]:
+    """One page of the registrations as CSV (UTF-8, BOM on the first page), and the next cursor."""
+    st = stores()
+    page, next_cursor = st.registrations.page(status, cursor, limit)
+    ranks = st.campaign.ranks([r.ticket for r in page if r.status is Status.RESERVE and r.ticket])
+    out = io.StringIO()
+    if cursor is None:
+        out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    if cursor is None:
+        writer.writerow(CSV_HEADER)
+    for reg in page:
+        rank = ranks.get(reg.ticket) if reg.status is Status.RESERVE and reg.ticket else None
+        writer.writerow(
+            [
+                reg.registration_id,
+                reg.status.value,
+                rank or "",
+                reg.channel.value,
+                reg.registered_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                reg.national_id,
+                _cell(reg.first_name),
+                _cell(reg.last_name),
+                reg.birth_date.isoformat(),
+                reg.phone,
+                reg.basis.value,
+                _cell(reg.detail),
+                _cell(reg.label or ""),
+            ]
+        )
+    return out.getvalue(), next_cursor
+
+
+def _cell(text: str) -> str:
+    # A cell starting with = + - @ is a formula to spreadsheet programs: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
