@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint unit bench clean
+.PHONY: run test lint bench token revoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [STAGE=dev]
+token: $(STAMP)
+	@$(PY) -m tools.token issue --role "$(ROLE)" --label "$(LABEL)"
+
+## Revoke one: make revoke TOKEN_ID=t_... [STAGE=dev]
+revoke: $(STAMP)
+	@$(PY) -m tools.token revoke --token-id "$(TOKEN_ID)"
 
 ## Benchmark figures (printed and written to bench/results/latest.json)
 bench: $(STAMP)

@@ -7,12 +7,20 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from chalice import Chalice
 
+from chalicelib.api.admin import admin
+from chalicelib.api.auth import auth
+from chalicelib.api.counter import counter
 from chalicelib.api.middleware import contract_errors
+from chalicelib.api.org import org
 from chalicelib.api.public import public
 from chalicelib.config import queue_name
 
 app = Chalice(app_name="kk-vaccine-registration")
+app.register_blueprint(auth)
 app.register_blueprint(public)
+app.register_blueprint(counter)
+app.register_blueprint(org)
+app.register_blueprint(admin)
 app.register_middleware(contract_errors, "http")
 logger = Logger(service="kk-vaccine-registration")
 
@@ -24,6 +32,13 @@ def promotion_worker(event: Any) -> dict[str, Any]:
     from chalicelib.jobs import promotion
 
     return promotion.handle_batch(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=queue_name("batches"), batch_size=1, name="batch_worker")
+def batch_worker(event: Any) -> dict[str, Any]:
+    from chalicelib.jobs import batches
+
+    return batches.handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule("rate(1 minute)", name="release_sweep")

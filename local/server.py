@@ -46,6 +46,9 @@ class ContractGateway(LocalGateway):
             if exc.CODE == 401:
                 return _as_lambda_response(Unauthorized())
             raise
+        except Unauthorized as exc:
+            # Raised by the token authorizer: API Gateway's 401.
+            return _as_lambda_response(exc)
 
 
 class ContractRequestHandler(ChaliceRequestHandler):
@@ -62,6 +65,9 @@ class ContractRequestHandler(ChaliceRequestHandler):
 
     def _generic_handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
+        if self.path.startswith("/_local/"):
+            self._local_control(length)
+            return
         if length > API_GATEWAY_BODY_LIMIT:
             from chalicelib.api.errors import PayloadTooLarge
 
@@ -76,6 +82,33 @@ class ContractRequestHandler(ChaliceRequestHandler):
             super()._generic_handle()
         finally:
             self.slots.release()
+
+    def _local_control(self, length: int) -> None:
+        """Operator commands of the local stack only (``make token``): never part of a deployment."""
+        from chalicelib.domain.errors import DomainError, NotFound, ValidationFailed
+        from chalicelib.domain.staff import Role
+        from chalicelib.services import staff
+
+        try:
+            data = json.loads(self.rfile.read(length) or b"{}") if length <= 4096 else {}
+            if self.command == "POST" and self.path == "/_local/tokens":
+                try:
+                    role = Role(data.get("role"))
+                except ValueError:
+                    raise ValidationFailed(["role"]) from None
+                label = str(data.get("label") or "").strip()
+                if not 1 <= len(label) <= 100:
+                    raise ValidationFailed(["label"])
+                token, record = staff.issue_token(role, label)
+                body = {"token": token, **record.model_dump(mode="json")}
+                self._send_http_response(201, {"Content-Type": "application/json"}, json.dumps(body))
+            elif self.command == "POST" and self.path == "/_local/tokens/revoke":
+                staff.revoke_token(str(data.get("token_id", "")))
+                self._send_http_response(200, {"Content-Type": "application/json"}, json.dumps({"revoked": True}))
+            else:
+                raise NotFound()
+        except (ValueError, DomainError) as exc:
+            self._send_envelope(exc if isinstance(exc, DomainError) else ValidationFailed(["body"]))
 
     def _read_and_drop(self, length: int) -> None:
         if length:

@@ -69,8 +69,13 @@ def app(aws: dict[str, str]) -> Any:
 def client(app: Any) -> Iterator[Any]:
     from chalice.test import Client
 
+    from local.server import ContractGateway
+
     # A stage absent from .chalice/config.json: only its top-level variables are applied.
     with Client(app, stage_name="test") as c:
+        # API Gateway's own answers (unknown route, authorizer's 401) in the contract's envelope,
+        # as the local server and a deployment's gateway responses give them.
+        c.http._local_gateway = ContractGateway(app, c.http._config)
         yield c
 
 
@@ -80,3 +85,17 @@ def queues(app: Any) -> Any:
     from local.driver import QueueDriver
 
     return QueueDriver(app, REGION)
+
+
+@pytest.fixture
+def tokens(aws: dict[str, str]) -> dict[str, str]:
+    """One live token per role, and a revoked one."""
+    from chalicelib.domain.staff import Role
+    from chalicelib.services import staff
+
+    issued = {role.value: staff.issue_token(role, f"{role.value} desk 1")[0] for role in Role}
+    issued["org2"] = staff.issue_token(Role.ORG, "Another Co.")[0]
+    revoked, record = staff.issue_token(Role.ADMIN, "left the team")
+    staff.revoke_token(record.token_id)
+    issued["revoked"] = revoked
+    return issued

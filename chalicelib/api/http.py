@@ -73,3 +73,9 @@ def respond(model: BaseModel | dict[str, Any], status: int = 200, headers: dict[
         status_code=status,
         headers={"Content-Type": JSON, **(headers or {})},
     )
+
+
+def query_param(request: Request, name: str) -> str | None:
+    params: Any = request.query_params or {}
+    found = params.get(name)
+    return found if isinstance(found, str) else None

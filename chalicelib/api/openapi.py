@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.domain.batches import CSV_COLUMNS, BatchAccepted, BatchRequest, BatchStatus
 from chalicelib.domain.models import (
     CampaignView,
     CancelRequest,
@@ -21,14 +22,16 @@ from chalicelib.domain.models import (
     RegistrationRequest,
     RegistrationView,
 )
+from chalicelib.domain.staff import AuditLog, ChannelState, ChannelSwitch, Summary
 
 ERROR_TEXT = {
     400: "validation_error (fields names every bad field)",
-    403: "channel_closed",
+    401: "unauthorized: missing, unknown or revoked token",
+    403: "channel_closed, or forbidden: the token's role may not do this",
     404: "not_found",
     405: "method_not_allowed",
     409: "already_registered, registration_full or request_in_progress",
-    413: "payload_too_large (registration bodies over 16 KB)",
+    413: "payload_too_large (registration bodies over 16 KB, batches over 1 MB)",
     415: "unsupported_media_type",
     422: "not_eligible or idempotency_key_reused",
     429: "rate_limited (see Retry-After)",
@@ -46,6 +49,10 @@ class Operation:
     errors: tuple[int, ...] = ()
     idempotent: bool = False
     tags: tuple[str, ...] = field(default=("public",))
+    roles: tuple[str, ...] = ()
+    media: str = "application/json"
+    query: tuple[tuple[str, bool, str], ...] = ()
+    csv_body: bool = False
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -83,6 +90,89 @@ OPERATIONS: tuple[Operation, ...] = (
         CancelRequest,
         (400, 404, 413, 415, 429),
     ),
+    Operation(
+        "post",
+        "/v1/counter/registrations",
+        "Register a walk-in person at a counter (open while the app channel is closed)",
+        201,
+        RegistrationView,
+        RegistrationRequest,
+        (400, 401, 403, 409, 413, 415, 422, 429),
+        idempotent=True,
+        tags=("counter",),
+        roles=("counter", "admin"),
+    ),
+    Operation(
+        "post",
+        "/v1/org/batches",
+        "Submit an employer's list (JSON, or text/csv with ?organisation=); rows are registered in the background",
+        202,
+        BatchAccepted,
+        BatchRequest,
+        (400, 401, 403, 413, 415, 429),
+        idempotent=True,
+        tags=("org",),
+        roles=("org", "admin"),
+        query=(("organisation", False, "employer name, required with a text/csv body"),),
+        csv_body=True,
+    ),
+    Operation(
+        "get",
+        "/v1/org/batches/{batch_id}",
+        "Progress and per-row outcomes of one of the caller's batches",
+        200,
+        BatchStatus,
+        errors=(401, 403, 404, 429),
+        tags=("org",),
+        roles=("org", "admin"),
+    ),
+    Operation(
+        "get",
+        "/v1/admin/summary",
+        "Places, registrations by channel and status, removals by registry",
+        200,
+        Summary,
+        errors=(401, 403, 429),
+        tags=("admin",),
+        roles=("admin",),
+    ),
+    Operation(
+        "put",
+        "/v1/admin/channels/{channel}",
+        "Open or close a channel (app, counter, org); seen everywhere within 5 seconds",
+        200,
+        ChannelState,
+        ChannelSwitch,
+        (400, 401, 403, 404, 415, 429),
+        tags=("admin",),
+        roles=("admin",),
+    ),
+    Operation(
+        "get",
+        "/v1/admin/registrations.csv",
+        'Registrations as CSV (UTF-8 with BOM), 20,000 rows a page; a Link rel="next" header gives the next',
+        200,
+        None,
+        errors=(400, 401, 403, 429),
+        tags=("admin",),
+        roles=("admin",),
+        media="text/csv",
+        query=(
+            ("status", False, "confirmed, reserve or cancelled"),
+            ("cursor", False, "from the previous page's Link header"),
+        ),
+    ),
+    Operation(
+        "get",
+        "/v1/admin/audit",
+        "Every staff action of one day (who, token label, what, outcome, when)",
+        200,
+        AuditLog,
+        errors=(400, 401, 403, 429),
+        tags=("admin",),
+        roles=("admin",),
+        query=(("date", True, "YYYY-MM-DD, Asia/Bangkok"),),
+    ),
 )
 
 _MODELS: tuple[type[BaseModel], ...] = (
@@ -93,6 +183,13 @@ _MODELS: tuple[type[BaseModel], ...] = (
     LookupRequest,
     CancelRequest,
     ErrorEnvelope,
+    BatchRequest,
+    BatchAccepted,
+    BatchStatus,
+    Summary,
+    ChannelSwitch,
+    ChannelState,
+    AuditLog,
 )
 
 
@@ -105,17 +202,19 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operation(op: Operation) -> dict[str, Any]:
-    responses: dict[str, Any] = {
-        str(op.ok): {
-            "description": "OK",
-            "content": _json(_ref(op.response) if op.response else {"type": "object"}),
-        }
-    }
+    ok_schema: dict[str, Any] = _ref(op.response) if op.response else {"type": "object"}
+    if op.media != "application/json":
+        ok_schema = {"type": "string"}
+    responses: dict[str, Any] = {str(op.ok): {"description": "OK", "content": {op.media: {"schema": ok_schema}}}}
     for status in op.errors:
         responses[str(status)] = {"description": ERROR_TEXT[status], "content": _json(_ref(ErrorEnvelope))}
     out: dict[str, Any] = {"summary": op.summary, "tags": list(op.tags), "responses": responses}
     params = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in _path_params(op.path)
+    ]
+    params += [
+        {"name": name, "in": "query", "required": required, "description": text, "schema": {"type": "string"}}
+        for name, required, text in op.query
     ]
     if op.idempotent:
         params.append(
@@ -130,7 +229,13 @@ def _operation(op: Operation) -> dict[str, Any]:
     if params:
         out["parameters"] = params
     if op.body:
-        out["requestBody"] = {"required": True, "content": _json(_ref(op.body))}
+        content = _json(_ref(op.body))
+        if op.csv_body:
+            content["text/csv"] = {"schema": {"type": "string", "description": "header row: " + ", ".join(CSV_COLUMNS)}}
+        out["requestBody"] = {"required": True, "content": content}
+    if op.roles:
+        out["security"] = [{"bearer": []}]
+        out["description"] = "Roles: " + ", ".join(op.roles)
     return out
 
 
@@ -156,5 +261,8 @@ def document() -> dict[str, Any]:
             "description": "Public contract of the registration API, version 1.",
         },
         "paths": paths,
-        "components": {"schemas": schemas.get("$defs", {})},
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     }

@@ -79,3 +79,32 @@ def bearer_token(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 100 or " " in token:
         return None
     return token
+
+
+class Used(BaseModel):
+    capacity: int
+    used: int
+
+
+class RegistrationCounts(BaseModel):
+    by_channel: dict[str, int] = Field(description="app, counter, org: registrations made on each")
+    by_status: dict[str, int] = Field(description="confirmed, reserve, cancelled: registrations in each now")
+
+
+class RemovalCounts(BaseModel):
+    pending: int
+    removed: int
+    not_found: int
+    failed: int
+
+
+class Summary(BaseModel):
+    primary: Used
+    reserve: Used
+    registrations: RegistrationCounts
+    removals: dict[str, RemovalCounts] = Field(description="mor_phrom, khon_kaen_phrom")
+
+
+class AuditLog(BaseModel):
+    date: str
+    entries: list[AuditEntry]

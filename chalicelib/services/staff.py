@@ -10,7 +10,19 @@ from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Channel, Status
-from chalicelib.domain.staff import AuditEntry, ChannelState, Principal, Role, StaffToken, new_token, token_hash
+from chalicelib.domain.staff import (
+    AuditEntry,
+    ChannelState,
+    Principal,
+    RegistrationCounts,
+    RemovalCounts,
+    Role,
+    StaffToken,
+    Summary,
+    Used,
+    new_token,
+    token_hash,
+)
 from chalicelib.services import registrations
 from chalicelib.store.factory import stores
 
@@ -67,27 +79,29 @@ def set_channel(channel: str, is_open: bool) -> ChannelState:
     return ChannelState(channel=channel, open=is_open)
 
 
-def summary() -> dict[str, object]:
+def summary() -> Summary:
+    """The campaign at a glance, from counters (one BatchGetItem each, never a scan)."""
     settings = get_settings()
     st = stores()
     counts = st.campaign.counts()
     stats = st.campaign.stats()
-    removal_states = ("pending", "removed", "not_found", "failed")
-    return {
-        "primary": {
-            "capacity": settings.primary_capacity,
-            "used": min(settings.primary_capacity, counts.primary_taken - counts.parked),
-        },
-        "reserve": {"capacity": settings.reserve_capacity, "used": counts.reserve_active},
-        "registrations": {
-            "by_channel": {c.value: stats.get(f"channel_{c.value}", 0) for c in Channel},
-            "by_status": {s.value: stats.get(f"status_{s.value}", 0) for s in Status},
-        },
-        "removals": {
-            registry: {state: stats.get(f"removal_{registry}_{state}", 0) for state in removal_states}
+    return Summary(
+        primary=Used(
+            capacity=settings.primary_capacity,
+            used=min(settings.primary_capacity, counts.primary_taken - counts.parked),
+        ),
+        reserve=Used(capacity=settings.reserve_capacity, used=counts.reserve_active),
+        registrations=RegistrationCounts(
+            by_channel={c.value: stats.get(f"channel_{c.value}", 0) for c in Channel},
+            by_status={s.value: stats.get(f"status_{s.value}", 0) for s in Status},
+        ),
+        removals={
+            registry: RemovalCounts(
+                **{state: stats.get(f"removal_{registry}_{state}", 0) for state in RemovalCounts.model_fields}
+            )
             for registry in ("mor_phrom", "khon_kaen_phrom")
         },
-    }
+    )
 
 
 CSV_HEADER = (

@@ -1,0 +1,73 @@
+"""The municipality's admins: channel control, the summary, the CSV export and the audit trail."""
+
+from __future__ import annotations
+
+import re
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.api.auth import staff_token, staff_view
+from chalicelib.api.http import JSON_TYPES, json_body, parse, query_param, respond
+from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.models import Status
+from chalicelib.domain.staff import AuditLog, ChannelSwitch, Principal
+from chalicelib.services import staff
+
+admin = Blueprint(__name__)
+
+EXPORT_PAGE_ROWS = 20_000
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CURSOR = re.compile(r"^r_[A-Za-z0-9_-]{16,43}$")
+
+
+@admin.route("/v1/admin/channels/{channel}", methods=["PUT"], authorizer=staff_token, content_types=list(JSON_TYPES))
+@staff_view(admin, "admin.channel.set")
+def set_channel(principal: Principal, channel: str) -> Response:
+    body = parse(ChannelSwitch, json_body(admin.current_request))
+    return respond(staff.set_channel(channel, body.open))
+
+
+@admin.route("/v1/admin/summary", methods=["GET"], authorizer=staff_token)
+@staff_view(admin, "admin.summary")
+def summary(principal: Principal) -> Response:
+    return respond(staff.summary())
+
+
+@admin.route("/v1/admin/registrations.csv", methods=["GET"], authorizer=staff_token)
+@staff_view(admin, "admin.export")
+def export(principal: Principal) -> Response:
+    """One page of CSV; a ``Link: <…&cursor=…>; rel="next"`` header points at the next page.
+
+    A Lambda response stops at 6 MB, so 60,000 registrations come in pages of 20,000 rows.
+    """
+    status = _status(query_param(admin.current_request, "status"))
+    cursor = query_param(admin.current_request, "cursor")
+    if cursor is not None and not _CURSOR.match(cursor):
+        raise ValidationFailed(["cursor"])
+    text, next_cursor = staff.export_csv(status, cursor, EXPORT_PAGE_ROWS)
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="registrations.csv"',
+    }
+    if next_cursor:
+        query = f"status={status.value}&" if status else ""
+        headers["Link"] = f'</v1/admin/registrations.csv?{query}cursor={next_cursor}>; rel="next"'
+    return Response(body=text, status_code=200, headers=headers)
+
+
+@admin.route("/v1/admin/audit", methods=["GET"], authorizer=staff_token)
+@staff_view(admin, "admin.audit")
+def audit(principal: Principal) -> Response:
+    day = query_param(admin.current_request, "date")
+    if day is None or not _DAY.match(day):
+        raise ValidationFailed(["date"])
+    return respond(AuditLog(date=day, entries=staff.audit_log(day)))
+
+
+def _status(raw: str | None) -> Status | None:
+    if raw is None:
+        return None
+    try:
+        return Status(raw)
+    except ValueError:
+        raise ValidationFailed(["status"]) from None

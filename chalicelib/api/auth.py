@@ -1,0 +1,88 @@
+"""Staff authentication: a Chalice token authorizer, and the role check each staff view makes.
+
+The authorizer answers only "is this a live token": an unknown, revoked or malformed token raises
+``Unauthorized`` (API Gateway turns that exact message into 401; the local stack does the same), a
+live one is allowed on every route with its role and label in the request context. Each view then
+checks the role and answers 403 ``forbidden`` in the contract's envelope, and records the action in
+the audit trail. Results are not cached (``ttl_seconds=0``): a revoked token stops at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import AuthRequest, AuthResponse, Blueprint, Response
+
+from chalicelib.api.errors import Forbidden, Unauthorized, error_response
+from chalicelib.api.http import api_view
+from chalicelib.domain.staff import Principal, Role, bearer_token
+from chalicelib.services import staff as staff_service
+
+auth = Blueprint(__name__)
+
+
+@auth.authorizer(ttl_seconds=0, name="staff_token")
+def staff_token(request: AuthRequest) -> AuthResponse:
+    token = bearer_token(request.token)
+    principal = staff_service.authenticate(token) if token else None
+    if principal is None:
+        raise Unauthorized()
+    return AuthResponse(
+        routes=["*"],
+        principal_id=principal.token_id,
+        context={"token_id": principal.token_id, "role": principal.role.value, "label": principal.label},
+    )
+
+
+def principal_of(context: dict[str, Any]) -> Principal:
+    authorizer = context.get("authorizer") or {}
+    try:
+        return Principal(token_id=authorizer["token_id"], role=Role(authorizer["role"]), label=authorizer["label"])
+    except (KeyError, ValueError):
+        raise Unauthorized() from None
+
+
+def staff_view(
+    bp: Blueprint, action: str, *roles: Role
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Wrap a staff view: check the role, run it (errors in the envelope), record it in the audit trail.
+
+    The view gets the caller's Principal as its first argument.
+    """
+
+    def decorate(func: Callable[..., Response]) -> Callable[..., Response]:
+        inner = api_view(func)
+
+        @functools.wraps(func)
+        def wrapper(**params: str) -> Response:
+            try:
+                principal = principal_of(bp.current_request.context)
+            except Unauthorized as exc:
+                return error_response(exc)
+            allowed = principal.may(*roles)
+            response = inner(principal, **params) if allowed else error_response(Forbidden())
+            staff_service.audit(principal, action, response.status_code, _target(params, response))
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _target(params: dict[str, str], response: Response) -> str | None:
+    """What the action was about: the path's ID, else the ID the response created."""
+    if params:
+        return ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    body = response.body
+    if isinstance(body, str) and body.startswith("{"):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        for key in ("registration_id", "batch_id", "channel"):
+            if isinstance(data, dict) and isinstance(data.get(key), str):
+                return f"{key}={data[key]}"
+    return None
