@@ -83,6 +83,9 @@ class ContractRequestHandler(ChaliceRequestHandler):
         finally:
             self.slots.release()
 
+    # The base class binds its do_* names to its own _generic_handle: bind them to ours.
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
     def _local_control(self, length: int) -> None:
         """Operator commands of the local stack only (``make token``): never part of a deployment."""
         from chalicelib.domain.errors import DomainError, NotFound, ValidationFailed

@@ -42,7 +42,8 @@ def submit(principal: Principal) -> Response:
 @org.route("/v1/org/batches/{batch_id}", methods=["GET"], authorizer=staff_token)
 @staff_view(org, "org.batch.read", Role.ORG)
 def read(principal: Principal, batch_id: str) -> Response:
-    return respond(batches.status(principal, batch_id))
+    # Rows carry ``registration_id`` or ``error``, never a null of the other.
+    return respond(batches.status(principal, batch_id).model_dump(mode="json", exclude_none=True))
 
 
 def _batch_body(request: Any) -> Any:
