@@ -117,3 +117,35 @@ def assert_group_gone(pgid: int) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("a process of `make run` is still running")
+
+
+@pytest.mark.e2e
+def test_make_token_issues_a_working_token_and_make_revoke_stops_it(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, proc = served
+    env = {**os.environ, "PORT": url.rsplit(":", 1)[1]}
+    env.pop("STAGE", None)
+    out = (
+        subprocess.run(
+            ["make", "--no-print-directory", "token", "ROLE=admin", "LABEL=IT admin"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
+    token, token_id = out[-1], out[0].split()[3]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{url}/v1/admin/summary", headers=auth, timeout=10).status_code == 200
+    subprocess.run(
+        ["make", "--no-print-directory", "revoke", f"TOKEN_ID={token_id}"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    assert requests.get(f"{url}/v1/admin/summary", headers=auth, timeout=10).status_code == 401
