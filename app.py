@@ -31,18 +31,48 @@ def promotion_worker(event: Any) -> dict[str, Any]:
     # need not load the batch utilities (nor the workers the API's).
     from chalicelib.jobs import promotion
 
-    return promotion.handle_batch(event.to_dict(), event.context)
+    return promotion.handle(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=queue_name("batches"), batch_size=1, name="batch_worker")
 def batch_worker(event: Any) -> dict[str, Any]:
     from chalicelib.jobs import batches
 
-    return batches.handle_batch(event.to_dict(), event.context)
+    return batches.handle(event.to_dict(), event.context)
 
 
-@app.schedule("rate(1 minute)", name="release_sweep")
-def release_sweep(event: Any) -> None:
+@app.on_sqs_message(queue=queue_name("removals"), batch_size=10, name="removal_worker")
+def removal_worker(event: Any) -> dict[str, Any]:
+    from chalicelib.jobs import removals
+
+    return removals.handle(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=queue_name("reconcile"), batch_size=1, name="reconcile_worker")
+def reconcile_worker(event: Any) -> dict[str, Any]:
+    from chalicelib.jobs import reconcile
+
+    return reconcile.handle(event.to_dict(), event.context)
+
+
+@app.schedule("rate(1 minute)", name="sweep")
+def sweep(event: Any) -> None:
     from chalicelib.jobs import promotion
+    from chalicelib.services import removals
 
     promotion.sweep()
+    removals.sweep()
+
+
+@app.schedule("rate(1 hour)", name="reconcile_hourly")
+def reconcile_hourly(event: Any) -> None:
+    from chalicelib.services import reconcile
+
+    reconcile.start(full=False)
+
+
+@app.schedule("rate(1 day)", name="reconcile_daily")
+def reconcile_daily(event: Any) -> None:
+    from chalicelib.services import reconcile
+
+    reconcile.start(full=True)

@@ -37,6 +37,14 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
 
 
 @dataclass(frozen=True)
+class RegistrySettings:
+    base_url: str
+    # The key itself (local stack), or the name of an SSM SecureString holding it (deployed).
+    api_key: str
+    api_key_parameter: str
+
+
+@dataclass(frozen=True)
 class Settings:
     campaign_name: str
     primary_capacity: int
@@ -54,6 +62,7 @@ class Settings:
     # A claim older than this belongs to a request that can no longer be running (API timeout x4).
     stale_claim_seconds: int
     idempotency_ttl_seconds: int
+    registries: dict[str, RegistrySettings]
 
 
 @lru_cache(maxsize=1)
@@ -80,4 +89,12 @@ def get_settings() -> Settings:
         region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")),
         stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 120, minimum=1),
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 90_000, minimum=86_400),
+        registries={
+            name: RegistrySettings(
+                base_url=os.environ.get(f"REGISTRY_{name.upper()}_URL", ""),
+                api_key=os.environ.get(f"REGISTRY_{name.upper()}_API_KEY", ""),
+                api_key_parameter=os.environ.get(f"REGISTRY_{name.upper()}_API_KEY_PARAM", ""),
+            )
+            for name in ("mor_phrom", "khon_kaen_phrom")
+        },
     )

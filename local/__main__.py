@@ -24,6 +24,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(f"Serving on {stack.url}", flush=True)
+    for name, stand_in in stack.registries.items():
+        print(f"  {name} stand-in on {stand_in.url} (faults: POST {stand_in.url}/_control)", flush=True)
     try:
         stack.serve_forever()
     finally:

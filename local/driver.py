@@ -9,6 +9,7 @@ Schedules written ``rate(N unit)`` fire every N units.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import time
@@ -38,6 +39,7 @@ class QueueDriver:
         self._region = region
         self._sqs: Any = boto3.client("sqs", region_name=region)
         self._sources: list[_Source] = []
+        self.retry_seconds = int(os.environ.get("LOCAL_RETRY_SECONDS", "1"))
         for src in app.event_sources:
             if isinstance(src, SQSEventConfig) and src.queue:
                 url = self._sqs.get_queue_url(QueueName=src.queue)["QueueUrl"]
@@ -78,6 +80,13 @@ class QueueDriver:
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         except Exception:  # noqa: BLE001 - as on Lambda: the whole batch is retried
             failed = {m["MessageId"] for m in messages}
+        # On Lambda a failed message waits out the queue's visibility timeout (minutes); here it is
+        # retried after LOCAL_RETRY_SECONDS so that retries and dead letters show within seconds.
+        for m in messages:
+            if m["MessageId"] in failed:
+                self._sqs.change_message_visibility(
+                    QueueUrl=src.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_seconds
+                )
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(

@@ -24,6 +24,7 @@ class LocalStack:
         self.server: Any = None
         self.workers: Any = None
         self._thread: threading.Thread | None = None
+        self.registries: dict[str, Any] = {}
 
     @property
     def url(self) -> str:
@@ -31,7 +32,12 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         os.environ.setdefault("KKREG_STAGE", "local")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self._mock = engine.start()
+
+        from local import registries
+
+        self.registries = registries.start_both()
 
         from infra import stack
 
@@ -73,6 +79,8 @@ class LocalStack:
             self.workers.stop()
         if self.server is not None:
             self.server.server_close()
+        for stand_in in self.registries.values():
+            stand_in.stop()
         if self._mock is not None:
             self._mock.stop()
 

@@ -14,6 +14,7 @@ engine.fake_credentials()
 os.environ["KKREG_STAGE"] = "test"
 os.environ["KKREG_RESOURCE_PREFIX"] = "kkreg-test"
 os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
+os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 
 REGION = os.environ["AWS_DEFAULT_REGION"]
 STAGE = "test"
@@ -45,8 +46,10 @@ def _reset() -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A fresh moto backend with the resources of infra/template.yaml."""
     from infra import stack
+    from local import registries
 
     mock = engine.start()
+    stand_ins = registries.start_both()
     try:
         env = stack.environment(stack.create(STAGE, REGION), STAGE)
         for key, val in env.items():
@@ -54,6 +57,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         _reset()
         yield env
     finally:
+        for stand_in in stand_ins.values():
+            stand_in.stop()
         mock.stop()
         _reset()
 

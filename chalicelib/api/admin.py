@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.auth import staff_token, staff_view
 from chalicelib.api.http import JSON_TYPES, json_body, parse, query_param, respond
-from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.errors import NotFound, ValidationFailed
 from chalicelib.domain.models import Status
 from chalicelib.domain.staff import AuditLog, ChannelSwitch, Principal
-from chalicelib.services import staff
+from chalicelib.services import reconcile, staff
 
 admin = Blueprint(__name__)
 
@@ -62,6 +63,36 @@ def audit(principal: Principal) -> Response:
     if day is None or not _DAY.match(day):
         raise ValidationFailed(["date"])
     return respond(AuditLog(date=day, entries=staff.audit_log(day)))
+
+
+@admin.route("/v1/admin/reconcile", methods=["POST"], authorizer=staff_token)
+@staff_view(admin, "admin.reconcile")
+def reconcile_now(principal: Principal) -> Response:
+    full = query_param(admin.current_request, "full") == "true"
+    run_id = reconcile.start(full=full)
+    return respond({"run_id": run_id, "status": "running", "full": full}, status=202)
+
+
+@admin.route("/v1/admin/reconcile/{run_id}", methods=["GET"], authorizer=staff_token)
+@staff_view(admin, "admin.reconcile.read")
+def reconcile_run(principal: Principal, run_id: str) -> Response:
+    run = reconcile.status(run_id)
+    if run is None:
+        raise NotFound()
+    return respond(run)
+
+
+@admin.route("/v1/admin/reports/daily", methods=["GET"], authorizer=staff_token)
+@staff_view(admin, "admin.report.daily")
+def daily_report(principal: Principal) -> Response:
+    day = query_param(admin.current_request, "date")
+    if day is None or not _DAY.match(day):
+        raise ValidationFailed(["date"])
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise ValidationFailed(["date"]) from None
+    return respond(reconcile.daily_report(day))
 
 
 def _status(raw: str | None) -> Status | None:

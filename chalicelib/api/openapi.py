@@ -173,6 +173,38 @@ OPERATIONS: tuple[Operation, ...] = (
         roles=("admin",),
         query=(("date", True, "YYYY-MM-DD, Asia/Bangkok"),),
     ),
+    Operation(
+        "post",
+        "/v1/admin/reconcile",
+        "Start a reconciliation run now (?full=true also asks the other registries)",
+        202,
+        None,
+        errors=(401, 403, 429),
+        tags=("admin",),
+        roles=("admin",),
+        query=(("full", False, "true: also check every confirmed person in Mor Phrom and Khon Kaen Phrom"),),
+    ),
+    Operation(
+        "get",
+        "/v1/admin/reconcile/{run_id}",
+        "Progress and findings of a reconciliation run",
+        200,
+        None,
+        errors=(401, 403, 404, 429),
+        tags=("admin",),
+        roles=("admin",),
+    ),
+    Operation(
+        "get",
+        "/v1/admin/reports/daily",
+        "The day's registrations, confirmations, promotions, cancellations, removals and places left",
+        200,
+        None,
+        errors=(400, 401, 403, 429),
+        tags=("admin",),
+        roles=("admin",),
+        query=(("date", True, "YYYY-MM-DD, Asia/Bangkok"),),
+    ),
 )
 
 _MODELS: tuple[type[BaseModel], ...] = (

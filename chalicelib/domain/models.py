@@ -10,6 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from chalicelib.domain import rules
 
+# The other booking systems every confirmed person is removed from.
+REGISTRIES = ("mor_phrom", "khon_kaen_phrom")
+REMOVAL_STATES = ("pending", "removed", "not_found", "failed")
+
 
 class Status(StrEnum):
     CONFIRMED = "confirmed"
@@ -120,6 +124,8 @@ class Registration(BaseModel):
     release_pending: bool = False
     release_target: str | None = None
     held: Literal["primary", "reserve"] | None = None
+    # Removal from the other registries, per registry: pending | removed | not_found | failed.
+    removals: dict[str, str] = Field(default_factory=dict)
     appointment: Appointment | None = None
 
 

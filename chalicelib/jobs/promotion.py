@@ -14,16 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Registration, Status
+from chalicelib.jobs.queue import handle_batch, text
+from chalicelib.services import counters, removals
 from chalicelib.store.factory import Stores, stores
 
 logger = Logger(child=True)
-processor = BatchProcessor(event_type=EventType.SQS)
 
 SWEEP_AFTER_SECONDS = 60
 APPLIED_KEEP_SECONDS = 3600
@@ -33,18 +32,9 @@ class RetryLater(Exception):
     """The reserve is in flux (a ticket being written, an exit being recorded); try again soon."""
 
 
-def handle_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS entry point: returns the partial batch response (failed message IDs are redelivered)."""
-    response = process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
-    return dict(response)
-
-
-def _record(record: SQSRecord) -> None:
-    job = record.json_body
-    if job.get("kind") == "release" and isinstance(job.get("registration_id"), str):
-        release(job["registration_id"])
-    else:
-        logger.warning("unknown job dropped", extra={"message_id": record.message_id})
+    return handle_batch(event, context, {"release": lambda job, _: release(text(job, "registration_id"))})
 
 
 def release(registration_id: str, attempts: int = 20) -> None:
@@ -89,7 +79,8 @@ def _give_to_target(st: Stores, x: Registration) -> bool:
     if y is not None and y.status is Status.RESERVE:
         try:
             y = st.registrations.promote(y.registration_id, x.registration_id, datetime.now(UTC))
-            st.campaign.count({"status_reserve": -1, "status_confirmed": 1})
+            counters.promoted(y)
+            removals.queue(y)
         except Conflict:
             y = st.registrations.get(x.release_target)
     if y is not None and y.status is Status.CONFIRMED and y.promoted_by == x.registration_id:
@@ -134,7 +125,7 @@ def _first_waiting(st: Stores) -> str | None:
 
 
 def sweep() -> int:
-    """Scheduled: re-queue releases a lost message or a crash left pending; prune old marks."""
+    """Every minute: re-queue releases a lost message or a crash left pending; prune old marks."""
     st = stores()
     now = datetime.now(UTC)
     pending = st.registrations.pending_releases(datetime.fromtimestamp(now.timestamp() - SWEEP_AFTER_SECONDS, UTC))

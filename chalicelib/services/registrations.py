@@ -11,6 +11,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ChannelClosed, Conflict, NotEligible, NotFound, RegistrationFull
 from chalicelib.domain.models import (
+    REGISTRIES,
     CampaignView,
     Channel,
     ChannelsView,
@@ -21,6 +22,7 @@ from chalicelib.domain.models import (
     RegistrationView,
     Status,
 )
+from chalicelib.services import counters, removals
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -74,6 +76,7 @@ def register(
     status = Status.CONFIRMED if ticket is None else Status.RESERVE
     if ticket is not None:
         st.campaign.put_ticket(ticket, rid, now.timestamp())
+    confirmed = status is Status.CONFIRMED
     reg = Registration(
         registration_id=rid,
         status=status,
@@ -88,9 +91,12 @@ def register(
         detail=req.eligibility.detail,
         ticket=ticket,
         label=label,
+        removals=dict.fromkeys(REGISTRIES, "pending") if confirmed else {},
     )
     st.registrations.put(reg)
-    st.campaign.count({f"channel_{channel.value}": 1, f"status_{status.value}": 1})
+    counters.registered(reg)
+    if confirmed:
+        removals.queue(reg)
     logger.info("registered", extra={"registration_id": rid, "status": status.value, "channel": channel.value})
     return view(reg)
 
@@ -141,7 +147,7 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
             continue  # promoted meanwhile: cancel what it is now
     else:
         raise Conflict("registration kept changing")
-    st.campaign.count({f"status_{reg.status.value}": -1, "status_cancelled": 1})
+    counters.cancelled(reg.status, cancelled)
     st.registrations.end_claim(rules.person_key(cancelled.national_id, get_settings().hmac_key), registration_id)
     if reg.status is Status.RESERVE and reg.ticket:
         # Leaving the reserve is two idempotent writes: ranks behind move up at once.

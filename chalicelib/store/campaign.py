@@ -308,6 +308,85 @@ class CampaignStore:
                     totals[key] = totals.get(key, 0) + int(val)
         return totals
 
+    # -- reconciliation ----------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, record: dict[str, Any]) -> None:
+        with translated_errors():
+            self._db.put_item(
+                TableName=self._table,
+                Item={"pk": value(f"recon#{run_id}"), **{k: value(v) for k, v in record.items()}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+
+    def add_segment(self, run_id: str, segment: int, tally: dict[str, int]) -> int | None:
+        """Add one finished segment's tally, once. Returns how many segments are done, or None if
+        this segment had been added already (a duplicate delivery)."""
+        names = {f"#t{i}": f"t_{k}" for i, k in enumerate(tally)}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(tally.values())}
+        adds = "".join(f", #t{i} :v{i}" for i in range(len(tally)))
+        values |= {":seg": {segment}, ":s": segment, ":one": 1}
+        try:
+            attrs = self._update(
+                f"recon#{run_id}",
+                f"ADD done_segments :seg, done_count :one{adds}",
+                "attribute_exists(pk) AND NOT contains(done_segments, :s)",
+                values,
+                names=names,
+                returns="UPDATED_NEW",
+            )
+        except Conflict:
+            return None
+        return int(attrs["done_count"])
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self._get(f"recon#{run_id}")
+
+    def finish_run(self, run_id: str, findings: dict[str, Any]) -> bool:
+        """Record the findings once; False if another delivery finished the run first."""
+        try:
+            self._update(
+                f"recon#{run_id}",
+                "SET findings = :f, #st = :done",
+                "#st = :running",
+                {":f": findings, ":done": "done", ":running": "running"},
+                names={"#st": "status"},
+            )
+            return True
+        except Conflict:
+            return False
+
+    def raise_primary(self, places: int) -> None:
+        """Count ``places`` more primary places as taken (a counter found too low). Always safe:
+        it can only keep places from being given out, never give one twice."""
+        self._update("quota#0", "ADD used :n", None, {":n": places})
+
+    def return_leaked(self, places: int) -> bool:
+        """Give back places found taken by nobody, only if nobody waits on the reserve."""
+        self._ensure_gate()
+        try:
+            self._update(GATE, "ADD parked :n", "ra = :zero", {":n": places, ":zero": 0})
+            return True
+        except Conflict:
+            return False
+
+    def set_reserve_active(self, old: int, new: int) -> bool:
+        try:
+            self._update(GATE, "SET ra = :new", "ra = :old", {":new": new, ":old": old})
+            return True
+        except Conflict:
+            return False
+
+    def put_places_snapshot(self, day: str, snapshot: dict[str, Any]) -> None:
+        self._update(f"places#{day}", "SET snapshot = :s", None, {":s": snapshot})
+
+    def places_snapshot(self, day: str) -> dict[str, Any] | None:
+        snap = self._get(f"places#{day}").get("snapshot")
+        return dict(snap) if snap else None
+
+    def adjust_stat(self, key: str, delta: int) -> None:
+        """Correct one counter by ``delta`` (an ADD: events counted meanwhile are kept)."""
+        self._update("stats#0", "ADD #k :d", None, {":d": delta}, names={"#k": key})
+
     def channels(self) -> dict[str, bool]:
         item = self._get(CHANNELS)
         return {name: bool(item.get(name, True)) for name in ("app", "counter", "org")}

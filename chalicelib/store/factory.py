@@ -22,6 +22,8 @@ class Stores:
     staff: StaffStore
     batches: BatchStore
     batch_jobs: JobQueue
+    removal_jobs: JobQueue
+    reconcile_jobs: JobQueue
 
 
 @lru_cache(maxsize=1)
@@ -35,6 +37,8 @@ def stores() -> Stores:
         staff=StaffStore(db, s.staff_table),
         batches=BatchStore(db, s.batches_table),
         batch_jobs=JobQueue(clients.sqs(), queue_name("batches")),
+        removal_jobs=JobQueue(clients.sqs(), queue_name("removals")),
+        reconcile_jobs=JobQueue(clients.sqs(), queue_name("reconcile")),
     )
 
 
@@ -42,5 +46,8 @@ def reset() -> None:
     """Forget every cached client and store (tests and the local stack start new backends)."""
     stores.cache_clear()
     idempotency.persistence_layer.cache_clear()
+    from chalicelib.registries import factory as registries
+
+    registries.client.cache_clear()
     clients.reset()
     get_settings.cache_clear()

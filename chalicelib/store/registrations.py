@@ -14,10 +14,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import AlreadyRegistered, Conflict
-from chalicelib.domain.models import Registration, Status
+from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
 
 RELEASE_INDEX = "release-pending"
+REMOVAL_INDEX = "removal-pending"
+_OPEN_REMOVAL = ("pending", "failed")
 
 
 @dataclass(frozen=True)
@@ -139,18 +141,73 @@ class RegistrationStore:
         )
 
     def promote(self, registration_id: str, vacancy_id: str, now: datetime) -> Registration:
-        """Reserve -> confirmed, recording which vacancy's place it took. Raises Conflict otherwise."""
+        """Reserve -> confirmed, recording which vacancy's place it took. Raises Conflict otherwise.
+
+        The same write marks the removals from the other registries pending (the outbox: a sweep
+        finds them even if the process dies before their jobs are queued).
+        """
+        removals = ", ".join(f"rm_{r} = :pending" for r in REGISTRIES)
         return self._update(
             registration_id,
-            "SET #s = :confirmed, promoted_by = :by, promoted_at = :now",
+            f"SET #s = :confirmed, promoted_by = :by, promoted_at = :now, {removals},"
+            " removal_due = :now, removal_shard = :one",
             "#s = :reserve",
             {
                 ":confirmed": Status.CONFIRMED.value,
                 ":reserve": Status.RESERVE.value,
                 ":by": vacancy_id,
                 ":now": now.isoformat(),
+                ":pending": "pending",
+                ":one": "1",
             },
         )
+
+    def set_removal(self, registration_id: str, registry: str, state: str, expected: tuple[str, ...]) -> bool:
+        """Move one registry's removal state on, if it is still one of ``expected``.
+
+        Returns False if another delivery got there first. When no registry is left pending or
+        failed, the registration leaves the sparse removal index.
+        """
+        if registry not in REGISTRIES:
+            raise ValueError(registry)
+        names = {"#r": f"rm_{registry}"}
+        values = {":state": state, **{f":e{i}": e for i, e in enumerate(expected)}}
+        allowed = ", ".join(f":e{i}" for i in range(len(expected)))
+        try:
+            reg = self._update(registration_id, "SET #r = :state", f"#r IN ({allowed})", values, names)
+        except Conflict:
+            return False
+        if not any(s in _OPEN_REMOVAL for s in reg.removals.values()):
+            self._update(
+                registration_id, "REMOVE removal_due, removal_shard", "attribute_exists(registration_id)", {}, {}
+            )
+        return True
+
+    def reopen_removal(self, registration_id: str, registry: str, was: str) -> bool:
+        """A removed person is booked in that registry again: back to pending (and into the index)."""
+        try:
+            self._update(
+                registration_id,
+                "SET #r = :pending, removal_due = :now, removal_shard = :one",
+                "#r = :was",
+                {":pending": "pending", ":was": was, ":now": datetime.now(UTC).isoformat(), ":one": "1"},
+                {"#r": f"rm_{registry}"},
+            )
+            return True
+        except Conflict:
+            return False
+
+    def open_removals(self, older_than: datetime, limit: int = 500) -> list[str]:
+        """Confirmed registrations with a removal still pending or failed, due before ``older_than``."""
+        with translated_errors():
+            resp = self._db.query(
+                TableName=self._regs,
+                IndexName=REMOVAL_INDEX,
+                KeyConditionExpression="removal_shard = :one AND removal_due < :before",
+                ExpressionAttributeValues={":one": value("1"), ":before": value(older_than.isoformat())},
+                Limit=limit,
+            )
+        return [decode(i)["registration_id"] for i in resp.get("Items", [])]
 
     def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
         """Compare-and-set the reserve registration a pending vacancy is being given to."""
@@ -199,6 +256,17 @@ class RegistrationStore:
                 return found, None
             kwargs["ExclusiveStartKey"] = last
         return found, decode(kwargs["ExclusiveStartKey"])["registration_id"]
+
+    def scan_segment(
+        self, segment: int, total: int, cursor: dict[str, Any] | None, page: int = 1000
+    ) -> tuple[list[Registration], dict[str, Any] | None]:
+        """One page of one segment of a parallel scan (reconciliation only, never a request path)."""
+        kwargs: dict[str, Any] = {"TableName": self._regs, "Segment": segment, "TotalSegments": total, "Limit": page}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        with translated_errors():
+            resp = self._db.scan(**kwargs)
+        return [_from_item(decode(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
     def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
         """Registrations cancelled before ``older_than`` whose place is still not handed on."""
@@ -265,12 +333,18 @@ def _to_item(reg: Registration) -> dict[str, Any]:
     data = reg.model_dump(mode="json", include=set(_ITEM_FIELDS))
     data["registered_at"] = reg.registered_at.isoformat()
     data["birth_date"] = reg.birth_date.isoformat()
+    for registry, state in reg.removals.items():
+        data[f"rm_{registry}"] = state
+    if any(s in _OPEN_REMOVAL for s in reg.removals.values()):
+        data["removal_due"] = data["registered_at"]
+        data["removal_shard"] = "1"
     return data
 
 
 def _from_item(item: dict[str, Any]) -> Registration:
     item = dict(item)
     item["release_pending"] = "release_pending" in item
+    item["removals"] = {r: item.pop(f"rm_{r}") for r in REGISTRIES if f"rm_{r}" in item}
     if isinstance(item.get("registered_at"), str):
         item["registered_at"] = datetime.fromisoformat(item["registered_at"]).astimezone(UTC)
     return Registration.model_validate(item)

@@ -123,7 +123,7 @@ def assert_group_gone(pgid: int) -> None:
 def test_make_token_issues_a_working_token_and_make_revoke_stops_it(
     served: tuple[str, subprocess.Popen[str]],
 ) -> None:
-    url, proc = served
+    url, _ = served
     env = {**os.environ, "PORT": url.rsplit(":", 1)[1]}
     env.pop("STAGE", None)
     out = (

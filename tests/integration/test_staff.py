@@ -22,6 +22,9 @@ STAFF_ROUTES: list[tuple[str, str, set[str]]] = [
     ("PUT", "/v1/admin/channels/app", {"admin"}),
     ("GET", "/v1/admin/registrations.csv", {"admin"}),
     ("GET", "/v1/admin/audit?date=2026-07-06", {"admin"}),
+    ("POST", "/v1/admin/reconcile", {"admin"}),
+    ("GET", "/v1/admin/reconcile/rc_x", {"admin"}),
+    ("GET", "/v1/admin/reports/daily?date=2026-07-06", {"admin"}),
 ]
 
 

@@ -1,0 +1,74 @@
+"""One small HTTP contract per registry (``DELETE``/``GET {base}/registrants/{national_id}``).
+
+Timeouts are short and failures are retried a few times with exponential backoff and full jitter;
+what still fails raises ``RegistryUnavailable`` so that the job is retried by its queue. Only the
+documented answers count: 204/404 for a removal, 200/404 for a presence check. Anything else
+(a 5xx, a 200 to a DELETE, a redirect, a timeout, a broken connection) is a failure, never a success.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import urllib3
+
+Removal = Literal["removed", "not_found"]
+
+
+class RegistryUnavailable(Exception):
+    """The registry did not give a documented answer (after the client's own retries)."""
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    name: str
+    base_url: str
+    api_key: str
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        config: RegistryConfig,
+        pool: urllib3.PoolManager | None = None,
+        attempts: int = 3,
+        base_delay: float = 0.2,
+        timeout: float = 5.0,
+    ) -> None:
+        self.name = config.name
+        self._base = config.base_url.rstrip("/")
+        self._headers = {"X-Api-Key": config.api_key, "Accept": "application/json"}
+        self._pool = pool or urllib3.PoolManager(maxsize=16, retries=False)
+        self._attempts = attempts
+        self._base_delay = base_delay
+        self._timeout = urllib3.Timeout(connect=min(2.0, timeout), read=timeout)
+
+    def remove(self, national_id: str) -> Removal:
+        """Remove the person from this registry. Raises RegistryUnavailable."""
+        status = self._call("DELETE", national_id, {204: "removed", 404: "not_found"})
+        return "removed" if status == "removed" else "not_found"
+
+    def is_registered(self, national_id: str) -> bool:
+        """Whether the person is still booked there. Raises RegistryUnavailable."""
+        return self._call("GET", national_id, {200: "present", 404: "absent"}) == "present"
+
+    def _call(self, method: str, national_id: str, answers: dict[int, str]) -> str:
+        if not (len(national_id) == 13 and national_id.isdigit()):
+            raise ValueError("national_id must be 13 digits")
+        url = f"{self._base}/registrants/{national_id}"
+        for attempt in range(self._attempts):
+            try:
+                resp = self._pool.request(
+                    method, url, headers=self._headers, timeout=self._timeout, redirect=False, preload_content=True
+                )
+                if resp.status in answers:
+                    return answers[resp.status]
+            except (urllib3.exceptions.HTTPError, OSError):
+                pass  # a timeout, a refused or broken connection: retried like a 5xx
+            if attempt + 1 < self._attempts:
+                # Full jitter: many workers retrying one registry do not hit it in step.
+                time.sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - jitter
+        raise RegistryUnavailable(self.name)

@@ -1,0 +1,61 @@
+"""What each event adds to the campaign's counters (all-time and per day), in one write.
+
+The admin summary and the daily report read these sums; nothing scans the registrations for them.
+Reconciliation recounts them from the table and corrects any drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.domain import rules
+from chalicelib.domain.models import REGISTRIES, Registration, Status
+from chalicelib.store.factory import stores
+
+
+def _day(moment: datetime | None = None) -> str:
+    return "d" + rules.today_in_bangkok(moment).isoformat()
+
+
+def _per_day(event: str, reg: Registration, moment: datetime | None = None) -> dict[str, int]:
+    day = _day(moment)
+    return {f"{day}_{event}_channel_{reg.channel.value}": 1, f"{day}_{event}_basis_{reg.basis.value}": 1}
+
+
+def _removals_pending() -> dict[str, int]:
+    return {f"removal_{r}_pending": 1 for r in REGISTRIES}
+
+
+def registered(reg: Registration) -> None:
+    deltas = {f"channel_{reg.channel.value}": 1, f"status_{reg.status.value}": 1, **_per_day("registered", reg)}
+    if reg.status is Status.CONFIRMED:
+        deltas |= _per_day("confirmed", reg) | _removals_pending()
+    stores().campaign.count(deltas)
+
+
+def cancelled(was: Status, reg: Registration) -> None:
+    stores().campaign.count({f"status_{was.value}": -1, "status_cancelled": 1, **_per_day("cancelled", reg)})
+
+
+def promoted(reg: Registration) -> None:
+    stores().campaign.count(
+        {
+            "status_reserve": -1,
+            "status_confirmed": 1,
+            **_per_day("promoted", reg),
+            **_per_day("confirmed", reg),
+            **_removals_pending(),
+        }
+    )
+
+
+def removal(registry: str, was: str, now: str) -> None:
+    stores().campaign.count(
+        {f"removal_{registry}_{was}": -1, f"removal_{registry}_{now}": 1, f"{_day()}_removal_{registry}_{now}": 1}
+    )
+
+
+def of_day(stats: dict[str, int], day: str) -> dict[str, int]:
+    """The per-day counters of ``day`` (YYYY-MM-DD), without their prefix."""
+    prefix = f"d{day}_"
+    return {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}

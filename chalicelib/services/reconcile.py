@@ -1,0 +1,253 @@
+"""Reconciliation: recount from the registrations, repair what drifted, re-drive removals, ask the
+other registries, and keep the day's figures. Hourly, daily (full: also asks the registries) and on
+``POST /v1/admin/reconcile``.
+
+It fans out through the reconcile queue: one job per segment of a parallel scan, each continuing
+itself in a new message when its Lambda time runs low. The last segment to finish settles the run.
+
+Repairs never race a live registration into an oversell:
+- a primary counter found too LOW (places held that it does not count) is raised at once: that can
+  only hold places back, never give one twice;
+- places counted but held by nobody, and the reserve and statistics counters, are corrected only
+  when the campaign's counters did not move during the whole scan (a quiescent snapshot), so the
+  count is exact; otherwise the drift is reported and the next run tries again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import metrics
+from chalicelib.config import get_settings
+from chalicelib.domain import rules
+from chalicelib.domain.models import REGISTRIES, Registration, Status
+from chalicelib.registries.client import RegistryUnavailable
+from chalicelib.registries.factory import client
+from chalicelib.services import counters, removals
+from chalicelib.store.factory import stores
+
+logger = Logger(child=True)
+
+SEGMENTS = 8
+# Leave this much of the Lambda's time to hand the rest of a segment to a new message.
+RESERVE_MS = 60_000
+SNAPSHOT_KEYS = ("primary_taken", "parked", "reserve_active", "reserve_seq")
+STAT_PREFIXES = ("channel_", "status_", "removal_")
+
+
+def start(full: bool) -> str:
+    """Start a run: queue its segment jobs, re-drive failed and stale removals. Returns its ID."""
+    st = stores()
+    run_id = "rc_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(3)
+    st.campaign.start_run(
+        run_id,
+        {
+            "status": "running",
+            "full": full,
+            "segments": SEGMENTS,
+            "started_at": datetime.now(UTC).isoformat(),
+            "before": _snapshot(),
+        },
+    )
+    for segment in range(SEGMENTS):
+        st.reconcile_jobs.send({"kind": "segment", "run_id": run_id, "segment": segment, "full": full})
+    redriven = removals.redrive()
+    logger.info("reconciliation started", extra={"run_id": run_id, "full": full, "removals_redriven": redriven})
+    return run_id
+
+
+def _snapshot() -> dict[str, int]:
+    st = stores()
+    counts = st.campaign.counts()
+    stats = st.campaign.stats()
+    snap = {k: int(getattr(counts, k)) for k in SNAPSHOT_KEYS}
+    snap |= {k: v for k, v in stats.items() if k.startswith(STAT_PREFIXES)}
+    return snap
+
+
+def segment(run_id: str, seg: int, full: bool, cursor: Any, tally: dict[str, int], remaining_ms: Any) -> None:
+    """Scan one segment (from ``cursor``), adding to ``tally``; hand over if time runs low."""
+    st = stores()
+    counted: Counter[str] = Counter(tally)
+    while True:
+        page, cursor = st.registrations.scan_segment(seg, SEGMENTS, cursor)
+        for reg in page:
+            _tally(reg, counted)
+            if full and reg.status is Status.CONFIRMED:
+                _check_registries(reg, counted)
+        if cursor is None:
+            break
+        if remaining_ms is not None and remaining_ms() < RESERVE_MS:
+            st.reconcile_jobs.send(
+                {
+                    "kind": "segment",
+                    "run_id": run_id,
+                    "segment": seg,
+                    "full": full,
+                    "cursor": cursor,
+                    "tally": dict(counted),
+                }
+            )
+            return
+    done = st.campaign.add_segment(run_id, seg, dict(counted))
+    run = st.campaign.run(run_id)
+    if done is not None and done >= int(run.get("segments", SEGMENTS)):
+        finish(run_id)
+
+
+def _tally(reg: Registration, counted: Counter[str]) -> None:
+    counted[f"status_{reg.status.value}"] += 1
+    counted[f"channel_{reg.channel.value}"] += 1
+    if reg.status is Status.CONFIRMED or (reg.release_pending and reg.held == "primary"):
+        counted["held_primary"] += 1  # a place is held until a cancelled one has handed it on
+    if reg.status is Status.RESERVE or (reg.release_pending and reg.held == "reserve"):
+        counted["held_reserve"] += 1
+    for registry, state in reg.removals.items():
+        counted[f"removal_{registry}_{state}"] += 1
+
+
+def _check_registries(reg: Registration, counted: Counter[str]) -> None:
+    """(c) Someone removed earlier but booked there again is removed again."""
+    for registry in REGISTRIES:
+        if reg.removals.get(registry) not in ("removed", "not_found"):
+            continue
+        try:
+            present = client(registry).is_registered(reg.national_id)
+        except RegistryUnavailable:
+            counted[f"unreachable_{registry}"] += 1
+            continue
+        if present:
+            was = reg.removals[registry]
+            if stores().registrations.reopen_removal(reg.registration_id, registry, was):
+                counters.removal(registry, was, "pending")
+                reg.removals[registry] = "pending"
+                removals.queue(reg)
+                counted[f"reappeared_{registry}"] += 1
+
+
+def finish(run_id: str) -> dict[str, Any]:
+    """Compare the recount with the counters and repair what can be repaired safely."""
+    st = stores()
+    run = st.campaign.run(run_id)
+    before: dict[str, int] = {k: int(v) for k, v in run.get("before", {}).items()}
+    after = _snapshot()
+    quiet = before == after
+    tally = {k[2:]: int(v) for k, v in run.items() if k.startswith("t_")}
+    counts = st.campaign.counts()
+    findings: dict[str, Any] = {"quiescent": quiet, "repaired": [], "drift": {}}
+
+    counted_held = counts.primary_taken - counts.parked
+    held = tally.get("held_primary", 0)
+    if held > counted_held:
+        st.campaign.raise_primary(held - counted_held)
+        findings["repaired"].append(f"primary counter raised by {held - counted_held}")
+    elif held < counted_held:
+        if quiet and st.campaign.return_leaked(counted_held - held):
+            findings["repaired"].append(f"{counted_held - held} leaked places returned")
+        else:
+            findings["drift"]["primary_leaked"] = counted_held - held
+    if tally.get("held_reserve", 0) != counts.reserve_active:
+        if quiet and st.campaign.set_reserve_active(counts.reserve_active, tally.get("held_reserve", 0)):
+            findings["repaired"].append(f"reserve counter {counts.reserve_active} -> {tally.get('held_reserve', 0)}")
+        else:
+            findings["drift"]["reserve_active"] = tally.get("held_reserve", 0) - counts.reserve_active
+    for key in sorted(set(tally) | {k for k in after if k.startswith(STAT_PREFIXES)}):
+        if not key.startswith(STAT_PREFIXES):
+            continue
+        delta = tally.get(key, 0) - after.get(key, 0)
+        if delta and quiet:
+            st.campaign.adjust_stat(key, delta)
+            findings["repaired"].append(f"{key} {delta:+d}")
+        elif delta:
+            findings["drift"][key] = delta
+    findings["registries"] = {k: v for k, v in tally.items() if k.startswith(("unreachable_", "reappeared_"))}
+    _keep_places_of_the_day()
+    if st.campaign.finish_run(run_id, findings):
+        for _ in findings["repaired"]:
+            metrics.add("ReconcileRepair")
+        logger.info(
+            "reconciliation finished",
+            extra={"run_id": run_id, "quiescent": quiet, "repairs": len(findings["repaired"])},
+        )
+    return findings
+
+
+def _keep_places_of_the_day() -> None:
+    """(d) The places left as last seen on this day, for the daily report of past days."""
+    settings = get_settings()
+    counts = stores().campaign.counts()
+    now = datetime.now(UTC)
+    stores().campaign.put_places_snapshot(
+        rules.today_in_bangkok(now).isoformat(),
+        {
+            "primary": max(0, settings.primary_capacity - counts.primary_taken + counts.parked),
+            "reserve": max(0, settings.reserve_capacity - counts.reserve_active),
+            "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )
+
+
+def status(run_id: str) -> dict[str, Any] | None:
+    run = stores().campaign.run(run_id) if run_id.startswith("rc_") else {}
+    if not run:
+        return None
+    return {
+        "run_id": run_id,
+        "status": run.get("status"),
+        "full": bool(run.get("full")),
+        "segments": int(run.get("segments", SEGMENTS)),
+        "segments_done": int(run.get("done_count", 0)),
+        "started_at": run.get("started_at"),
+        "findings": run.get("findings"),
+    }
+
+
+def daily_report(day: str) -> dict[str, Any]:
+    """The day's figures (Asia/Bangkok): events by channel and basis, removals, places left."""
+    st = stores()
+    of_day = counters.of_day(st.campaign.stats(), day)
+
+    def by(event: str, dim: str, values: list[str]) -> dict[str, int]:
+        return {v: of_day.get(f"{event}_{dim}_{v}", 0) for v in values}
+
+    from chalicelib.domain.models import Basis, Channel
+
+    channels = [c.value for c in Channel]
+    bases = [b.value for b in Basis]
+    events = {}
+    for event, name in (
+        ("registered", "registrations"),
+        ("confirmed", "confirmations"),
+        ("promoted", "promotions"),
+        ("cancelled", "cancellations"),
+    ):
+        per_channel = by(event, "channel", channels)
+        events[name] = {
+            "total": sum(per_channel.values()),
+            "by_channel": per_channel,
+            "by_basis": by(event, "basis", bases),
+        }
+    today = rules.today_in_bangkok().isoformat()
+    if day == today:
+        settings = get_settings()
+        counts = st.campaign.counts()
+        places: dict[str, Any] | None = {
+            "primary": max(0, settings.primary_capacity - counts.primary_taken + counts.parked),
+            "reserve": max(0, settings.reserve_capacity - counts.reserve_active),
+            "as_of": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    else:
+        places = st.campaign.places_snapshot(day)
+    return {
+        "date": day,
+        **events,
+        "removals": {
+            r: {s: of_day.get(f"removal_{r}_{s}", 0) for s in ("removed", "not_found", "failed")} for r in REGISTRIES
+        },
+        "places_left": places,
+    }
