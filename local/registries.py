@@ -1,8 +1,8 @@
 """Stand-ins for Mor Phrom and Khon Kaen Phrom: real HTTP servers on loopback speaking the
 registries' contract, holding a set of national IDs, with faults an operator or a test can switch on.
 
-``POST /_control`` with any of ``{"fail_rate": 0.3, "delay": 2.0, "down": true, "garbage": true,
-"add": ["1101700230708", ...]}`` changes the behaviour; ``GET /_control`` shows it with call counts.
+``POST /_control`` with any of ``{"fail_rate": 0.3, "fail_next": 4, "delay": 2.0, "down": true,
+"garbage": true, "add": ["1101700230708", ...]}`` changes the behaviour; ``GET /_control`` shows it with call counts.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class RegistryState:
         self.delay = 0.0
         self.down = False
         self.garbage = False
+        self.fail_next = 0
         self.calls: dict[str, int] = {"DELETE": 0, "GET": 0}
         self.removed: list[str] = []
         self.lock = threading.Lock()
@@ -40,6 +41,7 @@ class RegistryState:
             "delay": self.delay,
             "down": self.down,
             "garbage": self.garbage,
+            "fail_next": self.fail_next,
             "calls": dict(self.calls),
             "removed": len(self.removed),
         }
@@ -66,7 +68,8 @@ def _handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.calls[method] += 1
                 down, delay, garbage = state.down, state.delay, state.garbage
-                fail = state.rng.random() < state.fail_rate
+                fail = state.fail_next > 0 or state.rng.random() < state.fail_rate
+                state.fail_next = max(0, state.fail_next - 1)
             if down:
                 self.close_connection = True
                 self.connection.close()  # as if nobody listened
@@ -121,6 +124,7 @@ def _handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
                 state.delay = float(change.get("delay", state.delay))
                 state.down = bool(change.get("down", state.down))
                 state.garbage = bool(change.get("garbage", state.garbage))
+                state.fail_next = int(change.get("fail_next", state.fail_next))
                 state.people.update(str(p) for p in change.get("add", []))
                 self._send(200, state.view())
 

@@ -15,6 +15,7 @@ os.environ["KKREG_STAGE"] = "test"
 os.environ["KKREG_RESOURCE_PREFIX"] = "kkreg-test"
 os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
 os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+os.environ["LOCAL_RETRY_SECONDS"] = "0"  # a failed message is visible again at once: drain() retries it
 
 REGION = os.environ["AWS_DEFAULT_REGION"]
 STAGE = "test"
@@ -43,13 +44,23 @@ def _reset() -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """A fresh moto backend with the resources of infra/template.yaml."""
-    from infra import stack
+def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Mor Phrom and Khon Kaen Phrom stand-ins on loopback, the service pointed at them."""
     from local import registries
 
+    monkeypatch.setenv("REGISTRY_RETRY_BASE_SECONDS", "0.01")
+    started = registries.start_both()
+    yield started
+    for stand_in in started.values():
+        stand_in.stop()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, stand_ins: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """A fresh moto backend with the resources of infra/template.yaml."""
+    from infra import stack
+
     mock = engine.start()
-    stand_ins = registries.start_both()
     try:
         env = stack.environment(stack.create(STAGE, REGION), STAGE)
         for key, val in env.items():
@@ -57,8 +68,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         _reset()
         yield env
     finally:
-        for stand_in in stand_ins.values():
-            stand_in.stop()
         mock.stop()
         _reset()
 

@@ -94,9 +94,9 @@ def segment(run_id: str, seg: int, full: bool, cursor: Any, tally: dict[str, int
                 }
             )
             return
-    done = st.campaign.add_segment(run_id, seg, dict(counted))
-    run = st.campaign.run(run_id)
-    if done is not None and done >= int(run.get("segments", SEGMENTS)):
+    st.campaign.add_segment(run_id, seg, dict(counted))  # None again for a duplicate delivery
+    # Whichever delivery sees every segment in settles the run, once; a retried one too.
+    if st.campaign.claim_finish(run_id, int(st.campaign.run(run_id).get("segments", SEGMENTS))):
         finish(run_id)
 
 
@@ -167,13 +167,12 @@ def finish(run_id: str) -> dict[str, Any]:
             findings["drift"][key] = delta
     findings["registries"] = {k: v for k, v in tally.items() if k.startswith(("unreachable_", "reappeared_"))}
     _keep_places_of_the_day()
-    if st.campaign.finish_run(run_id, findings):
-        for _ in findings["repaired"]:
-            metrics.add("ReconcileRepair")
-        logger.info(
-            "reconciliation finished",
-            extra={"run_id": run_id, "quiescent": quiet, "repairs": len(findings["repaired"])},
-        )
+    st.campaign.finish_run(run_id, findings)
+    if findings["repaired"]:
+        metrics.add("ReconcileRepair", value=len(findings["repaired"]))
+    logger.info(
+        "reconciliation finished", extra={"run_id": run_id, "quiescent": quiet, "repairs": len(findings["repaired"])}
+    )
     return findings
 
 

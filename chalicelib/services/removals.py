@@ -30,17 +30,17 @@ SWEEP_AFTER = timedelta(minutes=16)
 
 def queue(reg: Registration, states: tuple[str, ...] = ("pending",)) -> int:
     """Queue a job per registry whose removal is in ``states``. A failed send is left to the sweep."""
-    sent = 0
-    for registry in REGISTRIES:
-        if reg.removals.get(registry) in states:
-            try:
-                stores().removal_jobs.send(
-                    {"kind": "remove", "registration_id": reg.registration_id, "registry": registry}
-                )
-                sent += 1
-            except Overloaded:
-                logger.warning("removal job not queued; the sweep will", extra={"registration_id": reg.registration_id})
-    return sent
+    jobs = [
+        {"kind": "remove", "registration_id": reg.registration_id, "registry": registry}
+        for registry in REGISTRIES
+        if reg.removals.get(registry) in states
+    ]
+    try:
+        stores().removal_jobs.send_many(jobs)
+    except Overloaded:
+        logger.warning("removal jobs not queued; the sweep will", extra={"registration_id": reg.registration_id})
+        return 0
+    return len(jobs)
 
 
 def process(registration_id: str, registry: str, receive_count: int) -> None:

@@ -341,19 +341,28 @@ class CampaignStore:
     def run(self, run_id: str) -> dict[str, Any]:
         return self._get(f"recon#{run_id}")
 
-    def finish_run(self, run_id: str, findings: dict[str, Any]) -> bool:
-        """Record the findings once; False if another delivery finished the run first."""
+    def claim_finish(self, run_id: str, segments: int) -> bool:
+        """The one delivery that settles a run once every segment is in (compare-and-set)."""
         try:
             self._update(
                 f"recon#{run_id}",
-                "SET findings = :f, #st = :done",
-                "#st = :running",
-                {":f": findings, ":done": "done", ":running": "running"},
+                "SET #st = :settling",
+                "#st = :running AND done_count >= :n",
+                {":settling": "settling", ":running": "running", ":n": segments},
                 names={"#st": "status"},
             )
             return True
         except Conflict:
             return False
+
+    def finish_run(self, run_id: str, findings: dict[str, Any]) -> None:
+        self._update(
+            f"recon#{run_id}",
+            "SET findings = :f, #st = :done",
+            None,
+            {":f": findings, ":done": "done"},
+            names={"#st": "status"},
+        )
 
     def raise_primary(self, places: int) -> None:
         """Count ``places`` more primary places as taken (a counter found too low). Always safe:
@@ -377,10 +386,10 @@ class CampaignStore:
             return False
 
     def put_places_snapshot(self, day: str, snapshot: dict[str, Any]) -> None:
-        self._update(f"places#{day}", "SET snapshot = :s", None, {":s": snapshot})
+        self._update(f"places#{day}", "SET places_left = :s", None, {":s": snapshot})
 
     def places_snapshot(self, day: str) -> dict[str, Any] | None:
-        snap = self._get(f"places#{day}").get("snapshot")
+        snap = self._get(f"places#{day}").get("places_left")
         return dict(snap) if snap else None
 
     def adjust_stat(self, key: str, delta: int) -> None:

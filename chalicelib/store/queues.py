@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.domain.errors import Overloaded
 from chalicelib.store.codec import translated_errors
 
 
@@ -17,7 +18,24 @@ class JobQueue:
     def send(self, body: dict[str, Any]) -> None:
         """Enqueue one job. Raises Overloaded if SQS refuses it after botocore's retries."""
         with translated_errors():
-            if self._url is None:
-                # Looked up once per container: the name is fixed by the infra template.
-                self._url = str(self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"])
-            self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(body, separators=(",", ":")))
+            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=_encode(body))
+
+    def send_many(self, bodies: list[dict[str, Any]]) -> None:
+        """Enqueue up to 10 jobs in one call. Raises Overloaded if any is refused."""
+        if not bodies:
+            return
+        entries = [{"Id": str(i), "MessageBody": _encode(b)} for i, b in enumerate(bodies)]
+        with translated_errors():
+            resp = self._sqs.send_message_batch(QueueUrl=self._queue_url(), Entries=entries)
+        if resp.get("Failed"):
+            raise Overloaded(retry_after=1)
+
+    def _queue_url(self) -> str:
+        if self._url is None:
+            # Looked up once per container: the name is fixed by the infra template.
+            self._url = str(self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"])
+        return self._url
+
+
+def _encode(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"))

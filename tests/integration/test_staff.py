@@ -55,7 +55,8 @@ def code(resp: Any) -> str | None:
 def test_the_role_by_route_matrix(client: Any, tokens: dict[str, str], app: Any) -> None:
     staff_paths = {p for p in app.routes if p.startswith(("/v1/counter", "/v1/org", "/v1/admin"))}
     assert {
-        p.split("?")[0].replace("b_x", "{batch_id}").replace("/app", "/{channel}") for _, p, _ in STAFF_ROUTES
+        p.split("?")[0].replace("b_x", "{batch_id}").replace("/app", "/{channel}").replace("rc_x", "{run_id}")
+        for _, p, _ in STAFF_ROUTES
     } == staff_paths
     n = 100
     for method, path, allowed in STAFF_ROUTES:

@@ -1,0 +1,286 @@
+"""Removal from Mor Phrom and Khon Kaen Phrom, reconciliation and the daily report."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.domain import rules
+from chalicelib.domain.errors import RegistrationFull
+from chalicelib.services import reconcile, removals
+from chalicelib.store.factory import stores
+from tests.helpers import body, national_id
+
+JSON = {"Content-Type": "application/json"}
+# Seeded in both stand-ins (IDs n with n % 6 == 0), in Mor Phrom only (n % 2 == 0), in neither (n % 6 == 1).
+IN_BOTH, IN_MOR_PHROM_ONLY, IN_NEITHER = 0, 2, 1
+
+
+def register(client: Any, n: int, **changes: Any) -> dict[str, Any]:
+    resp = client.http.post("/v1/registrations", body=json.dumps(body(n, **changes)), headers=JSON)
+    assert resp.status_code == 201, resp.body
+    return dict(resp.json_body)
+
+
+def removal_states(reg: dict[str, Any]) -> dict[str, str]:
+    return stores().registrations.get(reg["registration_id"]).removals
+
+
+def control(stand_in: Any, **change: Any) -> None:
+    import requests
+
+    requests.post(f"{stand_in.url}/_control", json=change, timeout=5).raise_for_status()
+
+
+def summary_removals() -> dict[str, dict[str, int]]:
+    from chalicelib.services import staff
+
+    return staff.summary().model_dump()["removals"]
+
+
+def dlq_depth(name: str) -> int:
+    from chalicelib.store import clients
+
+    sqs = clients.sqs()
+    url = sqs.get_queue_url(QueueName=f"kkreg-test-{name}-dlq")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_a_confirmed_person_is_removed_or_found_absent_in_each_registry(
+    client: Any, queues: Any, stand_ins: dict[str, Any]
+) -> None:
+    both, mor_only = register(client, IN_BOTH), register(client, IN_MOR_PHROM_ONLY)
+    assert removal_states(both) == {"mor_phrom": "pending", "khon_kaen_phrom": "pending"}
+    queues.drain()
+    assert removal_states(both) == {"mor_phrom": "removed", "khon_kaen_phrom": "removed"}
+    assert removal_states(mor_only) == {"mor_phrom": "removed", "khon_kaen_phrom": "not_found"}
+    assert national_id(IN_BOTH) not in stand_ins["mor_phrom"].state.people
+    assert national_id(IN_BOTH) not in stand_ins["khon_kaen_phrom"].state.people
+    assert summary_removals() == {
+        "mor_phrom": {"pending": 0, "removed": 2, "not_found": 0, "failed": 0},
+        "khon_kaen_phrom": {"pending": 0, "removed": 1, "not_found": 1, "failed": 0},
+    }
+
+
+def test_a_5xx_is_retried_until_the_registry_answers(client: Any, queues: Any, stand_ins: dict[str, Any]) -> None:
+    # Given Mor Phrom failing the next 4 calls: the client's 3 tries fail, the redelivery succeeds
+    control(stand_ins["mor_phrom"], fail_next=4)
+    reg = register(client, IN_BOTH)
+    queues.drain()
+    assert removal_states(reg)["mor_phrom"] == "removed"
+    assert stand_ins["mor_phrom"].state.calls["DELETE"] == 5
+    assert summary_removals()["mor_phrom"]["failed"] == 0
+
+
+@pytest.mark.parametrize("fault", [{"fail_rate": 1.0}, {"down": True}, {"garbage": True}])
+def test_a_registry_that_never_answers_properly_ends_failed_and_in_the_dead_letter_queue(
+    client: Any, queues: Any, stand_ins: dict[str, Any], fault: dict[str, Any]
+) -> None:
+    control(stand_ins["khon_kaen_phrom"], **fault)
+    reg = register(client, IN_BOTH)
+    queues.drain()
+    assert removal_states(reg) == {"mor_phrom": "removed", "khon_kaen_phrom": "failed"}
+    assert national_id(IN_BOTH) in stand_ins["khon_kaen_phrom"].state.people  # never taken for a success
+    assert dlq_depth("removals") == 1
+    assert summary_removals()["khon_kaen_phrom"] == {"pending": 0, "removed": 0, "not_found": 0, "failed": 1}
+    # When the registry is back, reconciliation re-drives the failed removal
+    control(stand_ins["khon_kaen_phrom"], fail_rate=0.0, down=False, garbage=False)
+    reconcile.start(full=False)
+    queues.drain()
+    assert removal_states(reg)["khon_kaen_phrom"] == "removed"
+    assert summary_removals()["khon_kaen_phrom"] == {"pending": 0, "removed": 1, "not_found": 0, "failed": 0}
+
+
+def test_every_job_delivered_twice_changes_nothing_more(client: Any, queues: Any, stand_ins: dict[str, Any]) -> None:
+    reg = register(client, IN_BOTH)
+    full = stores().registrations.get(reg["registration_id"])
+    removals.queue(full)  # a second delivery of both jobs
+    queues.drain()
+    removals.queue(full, ("pending", "removed", "not_found", "failed"))  # and a third, after they finished
+    queues.drain()
+    assert {name: s.state.calls["DELETE"] for name, s in stand_ins.items()} == {"mor_phrom": 1, "khon_kaen_phrom": 1}
+    assert summary_removals()["mor_phrom"] == {"pending": 0, "removed": 1, "not_found": 0, "failed": 0}
+
+
+def test_the_reserve_is_not_removed_and_a_promoted_person_is(
+    client: Any, queues: Any, stand_ins: dict[str, Any], campaign_env: Any
+) -> None:
+    campaign_env(primary=1, reserve=1)
+    first = register(client, IN_NEITHER)
+    waiting = register(client, IN_BOTH)
+    queues.drain()
+    assert waiting["status"] == "reserve" and removal_states(waiting) == {}
+    assert national_id(IN_BOTH) in stand_ins["mor_phrom"].state.people
+    client.http.post(
+        f"/v1/registrations/{first['registration_id']}/cancel",
+        body=json.dumps({"birth_date": "1980-01-31"}),
+        headers=JSON,
+    )
+    queues.drain()
+    assert removal_states(waiting) == {"mor_phrom": "removed", "khon_kaen_phrom": "removed"}
+
+
+def test_a_death_before_the_removal_jobs_are_queued_is_repaired(
+    client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the process dies right after writing the confirmed registration
+    monkeypatch.setattr(stores().removal_jobs, "send_many", lambda jobs: (_ for _ in ()).throw(SystemExit()))
+    with pytest.raises(SystemExit):
+        from chalicelib.domain.models import Channel, RegistrationRequest
+        from chalicelib.services import registrations
+
+        registrations.register(RegistrationRequest.model_validate(body(IN_BOTH)), Channel.APP)
+    monkeypatch.undo()
+    queues.drain()
+    assert national_id(IN_BOTH) in stand_ins["mor_phrom"].state.people
+    # When the minute sweep runs once the jobs are overdue
+    assert removals.sweep(datetime.now(UTC) + timedelta(minutes=20)) == 2
+    queues.drain()
+    assert national_id(IN_BOTH) not in stand_ins["mor_phrom"].state.people
+    assert national_id(IN_BOTH) not in stand_ins["khon_kaen_phrom"].state.people
+
+
+def test_full_reconciliation_removes_again_someone_booked_again(
+    client: Any, queues: Any, stand_ins: dict[str, Any]
+) -> None:
+    reg = register(client, IN_BOTH)
+    queues.drain()
+    control(stand_ins["mor_phrom"], add=[national_id(IN_BOTH)])  # booked there again
+    run_id = reconcile.start(full=True)
+    queues.drain()
+    assert national_id(IN_BOTH) not in stand_ins["mor_phrom"].state.people
+    assert removal_states(reg)["mor_phrom"] == "removed"
+    assert reconcile.status(run_id)["findings"]["registries"] == {"reappeared_mor_phrom": 1}
+
+
+def _confirmed_count() -> int:
+    return stores().campaign.stats().get("status_confirmed", 0)
+
+
+def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_oversell(
+    client: Any, queues: Any, campaign_env: Any
+) -> None:
+    campaign_env(primary=30, reserve=0, shards=3)
+    for n in range(10):
+        register(client, 100 + n)
+    # Given a counter made wrong on purpose: 5 places counted that nobody holds
+    stores().campaign.raise_primary(5)
+    # When reconciliation runs while registrations keep arriving
+    from chalicelib.domain.models import Channel, RegistrationRequest
+    from chalicelib.services import registrations
+
+    results: list[str] = []
+
+    def live() -> None:
+        for n in range(40):
+            try:
+                view = registrations.register(RegistrationRequest.model_validate(body(200 + n)), Channel.APP)
+                results.append(view.status.value)
+            except Exception as exc:  # registration_full once the places run out
+                results.append(type(exc).__name__)
+
+    traffic = threading.Thread(target=live)
+    traffic.start()
+    reconcile.start(full=False)
+    queues.drain()
+    traffic.join()
+    # Then no oversell, whatever the interleaving
+    assert results.count("confirmed") <= 20
+    # and once traffic is quiet, the next run returns the leaked places
+    run_id = reconcile.start(full=False)
+    queues.drain()
+    assert reconcile.status(run_id)["findings"]["quiescent"] is True
+    for n in range(20):
+        try:
+            registrations.register(RegistrationRequest.model_validate(body(300 + n)), Channel.APP)
+        except Exception:
+            pass
+    assert _confirmed_count() == 30
+    assert stores().campaign.counts().primary_taken - stores().campaign.counts().parked == 30
+
+
+def test_a_counter_made_too_low_is_raised_so_nothing_is_sold_twice(client: Any, queues: Any, campaign_env: Any) -> None:
+    campaign_env(primary=10, reserve=0, shards=2)
+    for n in range(8):
+        register(client, 400 + n)
+    stores().campaign.raise_primary(-4)  # the counter now says 4 taken, 8 are held
+    run_id = reconcile.start(full=False)
+    queues.drain()
+    assert "primary counter raised by 4" in reconcile.status(run_id)["findings"]["repaired"]
+    outcomes = [
+        client.http.post("/v1/registrations", body=json.dumps(body(500 + n)), headers=JSON).status_code
+        for n in range(5)
+    ]
+    assert outcomes == [201, 201, 409, 409, 409]
+    assert _confirmed_count() == 10
+
+
+def test_statistics_drift_is_corrected_when_quiet(client: Any, queues: Any) -> None:
+    register(client, 600)
+    queues.drain()  # its removals are done: the counters are still during the run
+    stores().campaign.adjust_stat("channel_app", 7)
+    run_id = reconcile.start(full=False)
+    queues.drain()
+    assert "channel_app -7" in reconcile.status(run_id)["findings"]["repaired"]
+    assert stores().campaign.stats()["channel_app"] == 1
+
+
+def test_the_daily_report_of_a_scripted_day(
+    client: Any, queues: Any, campaign_env: Any, tokens: dict[str, str]
+) -> None:
+    campaign_env(primary=2, reserve=2)
+    a = register(client, IN_BOTH)
+    register(client, IN_NEITHER, eligibility={"basis": "works_in_municipality", "detail": "ACME"})
+    counter = client.http.post(
+        "/v1/counter/registrations",
+        body=json.dumps(body(IN_MOR_PHROM_ONLY)),
+        headers={**JSON, "Authorization": f"Bearer {tokens['counter']}"},
+    )
+    assert counter.json_body["status"] == "reserve"
+    client.http.post(
+        f"/v1/registrations/{a['registration_id']}/cancel", body=json.dumps({"birth_date": "1980-01-31"}), headers=JSON
+    )
+    queues.drain()
+    day = rules.today_in_bangkok().isoformat()
+    report = client.http.get(
+        f"/v1/admin/reports/daily?date={day}", headers={"Authorization": f"Bearer {tokens['admin']}"}
+    ).json_body
+    assert report["registrations"] == {
+        "total": 3,
+        "by_channel": {"app": 2, "counter": 1, "org": 0},
+        "by_basis": {"house_registration": 2, "works_in_municipality": 1, "lives_without_house_number": 0},
+    }
+    assert report["confirmations"]["total"] == 3  # two at once, one by promotion
+    assert report["promotions"]["by_channel"] == {"app": 0, "counter": 1, "org": 0}
+    assert report["cancellations"]["total"] == 1
+    assert report["removals"] == {
+        "mor_phrom": {"removed": 2, "not_found": 1, "failed": 0},
+        "khon_kaen_phrom": {"removed": 1, "not_found": 2, "failed": 0},
+    }
+    assert report["places_left"]["primary"] == 0 and report["places_left"]["reserve"] == 2
+    other = client.http.get(
+        "/v1/admin/reports/daily?date=2026-02-30", headers={"Authorization": f"Bearer {tokens['admin']}"}
+    )
+    assert other.status_code == 400
+
+
+def test_poison_messages_end_in_the_dead_letter_queue_without_blocking_the_queue(
+    client: Any, queues: Any, stand_ins: dict[str, Any]
+) -> None:
+    from chalicelib.store import clients
+
+    sqs = clients.sqs()
+    for queue in ("removals", "promotion", "batches", "reconcile"):
+        url = sqs.get_queue_url(QueueName=f"kkreg-test-{queue}")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="{not json")
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": "unknown"}))
+    reg = register(client, IN_BOTH)
+    queues.drain()
+    assert removal_states(reg) == {"mor_phrom": "removed", "khon_kaen_phrom": "removed"}
+    assert [dlq_depth(q) for q in ("removals", "promotion", "batches", "reconcile")] == [2, 2, 2, 2]
