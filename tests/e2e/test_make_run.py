@@ -24,6 +24,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+STAND_INS: dict[str, str] = {}
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
@@ -41,11 +44,13 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
+    STAND_INS.clear()
     assert proc.stdout is not None
     for line in proc.stdout:
-        if line.startswith("Serving on"):
-            break
-        if time.monotonic() > deadline:
+        if "stand-in on" in line:
+            name, _, rest = line.strip().partition(" stand-in on ")
+            STAND_INS[name] = rest.split()[0]
+        if len(STAND_INS) == 2 or time.monotonic() > deadline:
             break
     try:
         yield url, proc
@@ -149,3 +154,40 @@ def test_make_token_issues_a_working_token_and_make_revoke_stops_it(
         capture_output=True,
     )
     assert requests.get(f"{url}/v1/admin/summary", headers=auth, timeout=10).status_code == 401
+
+
+@pytest.mark.e2e
+def test_a_confirmed_person_is_removed_from_both_stand_ins(served: tuple[str, subprocess.Popen[str]]) -> None:
+    url, _ = served
+    person = body(0)  # seeded in both stand-ins
+    assert requests.get(f"{STAND_INS['mor_phrom']}/registrants/{person['national_id']}", timeout=5).status_code == 401
+    assert requests.post(f"{url}/v1/registrations", json=person, timeout=10).status_code == 201
+    env = {**os.environ, "PORT": url.rsplit(":", 1)[1]}
+    token = (
+        subprocess.run(
+            ["make", "--no-print-directory", "token", "ROLE=admin", "LABEL=e2e"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    deadline = time.monotonic() + 30
+    removals: dict[str, dict[str, int]] = {}
+    while time.monotonic() < deadline:
+        removals = requests.get(
+            f"{url}/v1/admin/summary", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).json()["removals"]
+        if all(r["removed"] == 1 for r in removals.values()):
+            break
+        time.sleep(0.2)
+    assert removals == {
+        "mor_phrom": {"pending": 0, "removed": 1, "not_found": 0, "failed": 0},
+        "khon_kaen_phrom": {"pending": 0, "removed": 1, "not_found": 0, "failed": 0},
+    }
+    for stand_in in STAND_INS.values():
+        state = requests.get(f"{stand_in}/_control", timeout=5).json()
+        assert state["removed"] == 1 and state["calls"]["DELETE"] == 1
