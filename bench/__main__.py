@@ -59,7 +59,9 @@ def main() -> int:
     from tests.helpers import body
 
     figures: dict[str, Any] = {"registrations": REGISTRATIONS, "repeats": REPEATS}
-    with LocalStack(stage="bench") as stack:
+    # No background workers: the figures are of the request path alone (on AWS the queue
+    # handlers are other Lambda functions and do not share the API's CPU).
+    with LocalStack(stage="bench", workers=False) as stack:
         from chalicelib.store import clients
 
         calls: Counter[str] = Counter()

@@ -16,10 +16,11 @@ REGION = "ap-southeast-1"
 
 
 class LocalStack:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, stage: str = "local") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, stage: str = "local", workers: bool = True) -> None:
         self.host = host
         self.port = port
         self.stage = stage
+        self._with_workers = workers
         self._mock: Any = None
         self.server: Any = None
         self.workers: Any = None
@@ -56,7 +57,8 @@ class LocalStack:
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
         self.server = make_server(app, self.host, self.port)
         self.workers = BackgroundWorkers(app, REGION)
-        self.workers.start()
+        if self._with_workers:
+            self.workers.start()
         return self
 
     def serve_forever(self) -> None:
@@ -75,7 +77,7 @@ class LocalStack:
         if self._thread is not None:
             self.server.shutdown()
             self._thread.join(timeout=10)
-        if self.workers is not None:
+        if self.workers is not None and self.workers.is_alive():
             self.workers.stop()
         if self.server is not None:
             self.server.server_close()

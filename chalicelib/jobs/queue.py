@@ -15,6 +15,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import metrics
+
 logger = Logger(child=True)
 
 Job = dict[str, Any]
@@ -36,6 +38,7 @@ def handle_batch(event: dict[str, Any], context: Any, kinds: dict[str, Callable[
         handler = kinds.get(job.get("kind")) if isinstance(job, dict) else None  # type: ignore[arg-type]
         if handler is None or not isinstance(job, dict):
             logger.error("poison message", extra={"message_id": record.message_id})
+            metrics.add("PoisonMessage", queue=record.event_source_arn.rsplit(":", 1)[-1])
             raise PoisonMessage(record.message_id)
         handler(job, int(record.attributes.approximate_receive_count))
 

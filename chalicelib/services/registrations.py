@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
+from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ChannelClosed, Conflict, NotEligible, NotFound, RegistrationFull
@@ -95,6 +96,7 @@ def register(
     )
     st.registrations.put(reg)
     counters.registered(reg)
+    metrics.add("Registration", status=status.value, channel=channel.value)
     if confirmed:
         removals.queue(reg)
     logger.info("registered", extra={"registration_id": rid, "status": status.value, "channel": channel.value})
