@@ -8,6 +8,7 @@ documented answers count: 204/404 for a removal, 200/404 for a presence check. A
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Literal
 
 import urllib3
 
+# urllib3 logs each request line at DEBUG, and ours carry national IDs in the path.
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 Removal = Literal["removed", "not_found"]
 
 

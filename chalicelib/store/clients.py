@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any
 
@@ -20,13 +21,22 @@ _BOTO_CONFIG = Config(
 )
 
 
+def _quiet_sdk_logs() -> None:
+    # At DEBUG botocore logs whole request bodies (names, national IDs): never below WARNING here,
+    # whatever level the rest of the service runs at.
+    for name in ("botocore", "boto3", "s3transfer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @lru_cache(maxsize=1)
 def dynamodb() -> Any:
+    _quiet_sdk_logs()
     return boto3.client("dynamodb", region_name=get_settings().region, config=_BOTO_CONFIG)
 
 
 @lru_cache(maxsize=1)
 def sqs() -> Any:
+    _quiet_sdk_logs()
     return boto3.client("sqs", region_name=get_settings().region, config=_BOTO_CONFIG)
 
 
