@@ -42,7 +42,7 @@ def test_main_flows_log_no_national_id_phone_name_or_birth_date(
     queues.drain()
     logged = caplog.text + capsys.readouterr().out
     assert "registered" in logged  # the flows did log
-    for person in people + [body(6)]:
+    for person in [*people, body(6)]:
         for secret in (
             person["national_id"],
             person["phone"],
