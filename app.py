@@ -41,7 +41,8 @@ def batch_worker(event: Any) -> dict[str, Any]:
     return batches.handle(event.to_dict(), event.context)
 
 
-@app.on_sqs_message(queue=queue_name("removals"), batch_size=10, name="removal_worker")
+# One person a message: a registry that times out must not make a batch outlive the 30 s timeout.
+@app.on_sqs_message(queue=queue_name("removals"), batch_size=1, name="removal_worker")
 def removal_worker(event: Any) -> dict[str, Any]:
     from chalicelib.jobs import removals
 
@@ -53,6 +54,27 @@ def reconcile_worker(event: Any) -> dict[str, Any]:
     from chalicelib.jobs import reconcile
 
     return reconcile.handle(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=queue_name("appointments"), batch_size=1, name="appointment_worker")
+def appointment_worker(event: Any) -> dict[str, Any]:
+    from chalicelib.jobs import appointments
+
+    return appointments.handle_allocation(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=queue_name("sms"), batch_size=10, name="sms_worker")
+def sms_worker(event: Any) -> dict[str, Any]:
+    from chalicelib.jobs import appointments
+
+    return appointments.handle_sms(event.to_dict(), event.context)
+
+
+@app.schedule("rate(1 day)", name="allocate_daily")
+def allocate_daily(event: Any) -> None:
+    from chalicelib.services import appointments
+
+    appointments.start()
 
 
 @app.schedule("rate(1 minute)", name="sweep")

@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from chalicelib.domain.rules import today_in_bangkok
+from chalicelib.domain.schedule import DEFAULT_SITES, Schedule, parse_schedule
+
 DEFAULT_PREFIX = "kkreg-dev"
 
 
@@ -63,6 +66,10 @@ class Settings:
     stale_claim_seconds: int
     idempotency_ttl_seconds: int
     registries: dict[str, RegistrySettings]
+    registry_retry_base_seconds: float
+    schedule: Schedule
+    sms_url: str
+    sms_api_key: str
 
 
 @lru_cache(maxsize=1)
@@ -97,4 +104,20 @@ def get_settings() -> Settings:
             )
             for name in ("mor_phrom", "khon_kaen_phrom")
         },
+        registry_retry_base_seconds=float(os.environ.get("REGISTRY_RETRY_BASE_SECONDS", "0.2")),
+        schedule=_schedule(),
+        sms_url=os.environ.get("SMS_GATEWAY_URL", ""),
+        sms_api_key=os.environ.get("SMS_GATEWAY_API_KEY", ""),
     )
+
+
+def _schedule() -> Schedule:
+    try:
+        return parse_schedule(
+            os.environ.get("VACCINATION_FIRST_DAY", ""),
+            os.environ.get("VACCINATION_SITES", DEFAULT_SITES),
+            os.environ.get("VACCINATION_CLOSED_DAYS", ""),
+            today_in_bangkok(),
+        )
+    except ValueError as exc:
+        raise RuntimeError(f"the vaccination schedule is refused: {exc}") from None

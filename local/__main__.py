@@ -13,7 +13,12 @@ from local.stack import LocalStack
 
 def main() -> int:
     stack = LocalStack(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000")))
-    stack.start()
+    try:
+        stack.start()
+    except RuntimeError as exc:
+        stack.close()
+        print(f"make run: {exc}", file=sys.stderr, flush=True)
+        return 2
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -66,6 +66,9 @@ class ContractRequestHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         if self.path.startswith("/_local/"):
+            if self.client_address[0] not in ("127.0.0.1", "::1"):
+                self._send_envelope(RouteNotFound())  # operator commands answer on loopback only
+                return
             self._local_control(length)
             return
         if length > API_GATEWAY_BODY_LIMIT:

@@ -26,6 +26,7 @@ class LocalStack:
         self.workers: Any = None
         self._thread: threading.Thread | None = None
         self.registries: dict[str, Any] = {}
+        self.sms: Any = None
 
     @property
     def url(self) -> str:
@@ -39,6 +40,13 @@ class LocalStack:
         from local import registries
 
         self.registries = registries.start_both()
+        from local.sms import SmsStandIn
+
+        self.sms = SmsStandIn().start()
+        from chalicelib.config import get_settings
+
+        get_settings.cache_clear()
+        get_settings()  # a schedule (or any setting) that makes no sense stops the start here
 
         from infra import stack
 
@@ -47,13 +55,14 @@ class LocalStack:
         from chalice.local import LocalChalice
 
         from app import app
-        from chalicelib.services import registrations
+        from chalicelib.services import appointments, registrations
         from chalicelib.store import factory
         from local.driver import BackgroundWorkers
         from local.server import make_server
 
         factory.reset()
         registrations._channel_cache.clear()
+        appointments._sms.cache_clear()
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
         self.server = make_server(app, self.host, self.port)
         self.workers = BackgroundWorkers(app, REGION)
@@ -81,8 +90,9 @@ class LocalStack:
             self.workers.stop()
         if self.server is not None:
             self.server.server_close()
-        for stand_in in self.registries.values():
-            stand_in.stop()
+        for stand_in in [*self.registries.values(), self.sms]:
+            if stand_in is not None:
+                stand_in.stop()
         if self._mock is not None:
             self._mock.stop()
 

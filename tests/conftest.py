@@ -36,20 +36,22 @@ def campaign_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 
 def _reset() -> None:
-    from chalicelib.services import registrations
+    from chalicelib.services import appointments, registrations
     from chalicelib.store import factory
 
     factory.reset()
     registrations._channel_cache.clear()
+    appointments._sms.cache_clear()
 
 
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Mor Phrom and Khon Kaen Phrom stand-ins on loopback, the service pointed at them."""
     from local import registries
+    from local.sms import SmsStandIn
 
     monkeypatch.setenv("REGISTRY_RETRY_BASE_SECONDS", "0.01")
-    started = registries.start_both()
+    started: dict[str, Any] = {**registries.start_both(), "sms": SmsStandIn().start()}
     yield started
     for stand_in in started.values():
         stand_in.stop()

@@ -12,11 +12,12 @@ from chalicelib.api.http import JSON_TYPES, json_body, parse, query_param, respo
 from chalicelib.domain.errors import NotFound, ValidationFailed
 from chalicelib.domain.models import Status
 from chalicelib.domain.staff import AuditLog, ChannelSwitch, Principal
-from chalicelib.services import reconcile, staff
+from chalicelib.services import appointments, reconcile, staff
 
 admin = Blueprint(__name__)
 
-EXPORT_PAGE_ROWS = 20_000
+# Under Lambda's 6 MB response limit even for long Thai addresses (~350 bytes a row once encoded).
+EXPORT_PAGE_ROWS = 5_000
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURSOR = re.compile(r"^r_[A-Za-z0-9_-]{16,43}$")
 
@@ -39,7 +40,7 @@ def summary(principal: Principal) -> Response:
 def export(principal: Principal) -> Response:
     """One page of CSV; a ``Link: <…&cursor=…>; rel="next"`` header points at the next page.
 
-    A Lambda response stops at 6 MB, so 60,000 registrations come in pages of 20,000 rows.
+    A Lambda response stops at 6 MB, so 60,000 registrations come in pages of 5,000 rows.
     """
     status = _status(query_param(admin.current_request, "status"))
     cursor = query_param(admin.current_request, "cursor")
@@ -93,6 +94,27 @@ def daily_report(principal: Principal) -> Response:
     except ValueError:
         raise ValidationFailed(["date"]) from None
     return respond(reconcile.daily_report(day))
+
+
+@admin.route("/v1/admin/appointments/allocate", methods=["POST"], authorizer=staff_token)
+@staff_view(admin, "admin.appointments.allocate")
+def allocate_appointments(principal: Principal) -> Response:
+    appointments.start()
+    return respond({"status": "running"}, status=202)
+
+
+@admin.route("/v1/admin/appointments.csv", methods=["GET"], authorizer=staff_token)
+@staff_view(admin, "admin.appointments.export")
+def appointments_csv(principal: Principal) -> Response:
+    day = query_param(admin.current_request, "date")
+    if day is None or not _DAY.match(day):
+        raise ValidationFailed(["date"])
+    text = appointments.day_list(day, query_param(admin.current_request, "site"))
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="appointments-{day}.csv"',
+    }
+    return Response(body=text, status_code=200, headers=headers)
 
 
 def _status(raw: str | None) -> Status | None:

@@ -14,14 +14,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from chalice.app import AuthRequest, AuthResponse, Blueprint, Response
 
+from chalicelib import metrics
 from chalicelib.api.errors import Forbidden, Unauthorized, error_response
 from chalicelib.api.http import api_view
 from chalicelib.domain.staff import Principal, Role, bearer_token
 from chalicelib.services import staff as staff_service
 
 auth = Blueprint(__name__)
+logger = Logger(child=True)
 
 
 @auth.authorizer(ttl_seconds=0, name="staff_token")
@@ -64,7 +67,11 @@ def staff_view(
                 return error_response(exc)
             allowed = principal.may(*roles)
             response = inner(principal, **params) if allowed else error_response(Forbidden())
-            staff_service.audit(principal, action, response.status_code, _target(params, response))
+            try:
+                staff_service.audit(principal, action, response.status_code, _target(params, response))
+            except Exception:  # noqa: BLE001 - the action happened; say so, and flag the gap
+                logger.error("audit entry not written", extra={"action": action, "token_id": principal.token_id})
+                metrics.add("AuditWriteFailed")
             return response
 
         return wrapper

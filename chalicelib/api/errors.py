@@ -85,7 +85,7 @@ def envelope(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str | list[
     """(status, body, headers) of the contract's error envelope for ``exc``."""
     if not isinstance(exc, d.DomainError):
         exc = InternalError()
-    status = STATUS[type(exc)]
+    status = next((STATUS[k] for k in type(exc).__mro__ if k in STATUS), 500)
     headers: dict[str, str | list[str]] = {"Content-Type": JSON}
     if status == 429 or isinstance(exc, d.RequestInProgress):
         headers["Retry-After"] = str(getattr(exc, "retry_after", 1))

@@ -205,6 +205,28 @@ OPERATIONS: tuple[Operation, ...] = (
         roles=("admin",),
         query=(("date", True, "YYYY-MM-DD, Asia/Bangkok"),),
     ),
+    Operation(
+        "post",
+        "/v1/admin/appointments/allocate",
+        "Give every confirmed registration without an appointment the earliest day and site with room",
+        202,
+        None,
+        errors=(401, 403, 429),
+        tags=("admin",),
+        roles=("admin",),
+    ),
+    Operation(
+        "get",
+        "/v1/admin/appointments.csv",
+        "The day's list for a vaccination team (CSV, UTF-8 with BOM)",
+        200,
+        None,
+        errors=(400, 401, 403, 429),
+        tags=("admin",),
+        roles=("admin",),
+        media="text/csv",
+        query=(("date", True, "YYYY-MM-DD"), ("site", False, "one site's name")),
+    ),
 )
 
 _MODELS: tuple[type[BaseModel], ...] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalice.app import Blueprint, Response
@@ -9,7 +10,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.api import idempotency
 from chalicelib.api.auth import staff_token, staff_view
 from chalicelib.api.errors import PayloadTooLarge
-from chalicelib.api.http import json_body, parse, query_param, respond
+from chalicelib.api.http import REGISTRATION_BODY_LIMIT, json_body, parse, query_param, respond
 from chalicelib.domain.batches import MAX_ROWS, BatchRequest, rows_from_csv
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.staff import Principal, Role
@@ -26,6 +27,8 @@ def submit(principal: Principal) -> Response:
     request = org.current_request
     data = _batch_body(request)
     body = parse(BatchRequest, data)
+    if any(len(json.dumps(row, ensure_ascii=False).encode("utf-8")) > REGISTRATION_BODY_LIMIT for row in body.rows):
+        raise ValidationFailed(["rows"])  # one row is at most what a registration body may be
     key = idempotency.key_of(request)
 
     def action() -> dict[str, Any]:

@@ -127,6 +127,7 @@ class Registration(BaseModel):
     # Removal from the other registries, per registry: pending | removed | not_found | failed.
     removals: dict[str, str] = Field(default_factory=dict)
     appointment: Appointment | None = None
+    sms_sent_for: str | None = None
 
 
 class RegistrationView(BaseModel):
@@ -138,9 +139,13 @@ class RegistrationView(BaseModel):
     channel: Channel
     registered_at: str = Field(description="ISO 8601 UTC", examples=["2026-07-06T08:15:00Z"])
     appointment: Appointment | None
+    expected_date: date | None = Field(
+        default=None,
+        description="until an appointment is given: the estimated day (confirmed), or the day if promoted (reserve)",
+    )
 
     @classmethod
-    def of(cls, reg: Registration, rank: int | None) -> RegistrationView:
+    def of(cls, reg: Registration, rank: int | None, expected: date | None = None) -> RegistrationView:
         return cls(
             registration_id=reg.registration_id,
             status=reg.status,
@@ -148,6 +153,7 @@ class RegistrationView(BaseModel):
             channel=reg.channel,
             registered_at=iso_utc(reg.registered_at),
             appointment=reg.appointment,
+            expected_date=expected,
         )
 
 

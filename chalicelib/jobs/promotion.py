@@ -83,7 +83,9 @@ def _give_to_target(st: Stores, x: Registration) -> bool:
             removals.queue(y)
         except Conflict:
             y = st.registrations.get(x.release_target)
-    if y is not None and y.status is Status.CONFIRMED and y.promoted_by == x.registration_id:
+    # Promoted by this vacancy means done, whatever Y became since (it may have cancelled already):
+    # never choose a second person for one place.
+    if y is not None and y.promoted_by == x.registration_id:
         if y.ticket:
             st.campaign.reserve_exit(y.registration_id, y.ticket)
         st.registrations.finish_release(x.registration_id)

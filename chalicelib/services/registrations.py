@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
@@ -10,7 +11,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
-from chalicelib.domain.errors import ChannelClosed, Conflict, NotEligible, NotFound, RegistrationFull
+from chalicelib.domain.errors import ChannelClosed, Conflict, NotEligible, NotFound, Overloaded, RegistrationFull
 from chalicelib.domain.models import (
     REGISTRIES,
     CampaignView,
@@ -23,7 +24,7 @@ from chalicelib.domain.models import (
     RegistrationView,
     Status,
 )
-from chalicelib.services import counters, removals
+from chalicelib.services import appointments, counters, removals
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -94,18 +95,46 @@ def register(
         label=label,
         removals=dict.fromkeys(REGISTRIES, "pending") if confirmed else {},
     )
-    st.registrations.put(reg)
-    counters.registered(reg)
+    _store_or_give_back(reg, key)
+    # The registration stands from here on: what follows must not turn it into an error.
+    _best_effort(lambda: counters.registered(reg), "counters")
     metrics.add("Registration", status=status.value, channel=channel.value)
     if confirmed:
-        removals.queue(reg)
+        removals.queue(reg)  # a failure to queue is left to the sweep (the item says pending)
     logger.info("registered", extra={"registration_id": rid, "status": status.value, "channel": channel.value})
     return view(reg)
 
 
+def _store_or_give_back(reg: Registration, person: str) -> None:
+    """Write the registration, retrying a throttled write; if it cannot be written, give its place
+    back (to newcomers if nobody waits, else reconciliation finds it) and free the person."""
+    st = stores()
+    for attempt in range(3):
+        try:
+            st.registrations.put(reg)
+            return
+        except Overloaded:
+            time.sleep(0.1 * 2**attempt)
+    if reg.ticket is not None:
+        _best_effort(lambda: st.campaign.void_ticket(reg.ticket or 0, reg.registration_id), "void ticket")
+        _best_effort(lambda: st.campaign.reserve_exit(f"ticket-{reg.ticket}", reg.ticket or 0), "reserve exit")
+    else:
+        _best_effort(lambda: st.campaign.park(reg.registration_id), "give back")
+    _best_effort(lambda: st.registrations.release_claim(person, reg.registration_id), "claim")
+    raise Overloaded(retry_after=2)
+
+
+def _best_effort(action: Callable[[], object], what: str) -> None:
+    """Secondary writes (counters, slots): a failure is logged and left to reconciliation."""
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 - never fail a registration or a cancellation for these
+        logger.warning("secondary write failed", extra={"what": what, "error_type": type(exc).__name__})
+
+
 def view(reg: Registration) -> RegistrationView:
     rank = stores().campaign.rank(reg.ticket) if reg.status is Status.RESERVE and reg.ticket else None
-    return RegistrationView.of(reg, rank)
+    return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
 
 
 def get(registration_id: str) -> RegistrationView:
@@ -141,6 +170,8 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
         if reg is None or not rules.same_secret(reg.birth_date.isoformat(), birth_date):
             raise NotFound()
         if reg.status is Status.CANCELLED:
+            # A repeat may follow a cancel that failed half-way: make sure the person is free again.
+            st.registrations.end_claim(rules.person_key(reg.national_id, get_settings().hmac_key), registration_id)
             return view(reg)
         try:
             cancelled = st.registrations.cancel(reg, now)
@@ -149,15 +180,17 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
             continue  # promoted meanwhile: cancel what it is now
     else:
         raise Conflict("registration kept changing")
-    counters.cancelled(reg.status, cancelled)
+    # What matters to people first: they may register again, and the place moves on. The sweep
+    # re-sends the release if the process dies before it is queued.
     st.registrations.end_claim(rules.person_key(cancelled.national_id, get_settings().hmac_key), registration_id)
     if reg.status is Status.RESERVE and reg.ticket:
         # Leaving the reserve is two idempotent writes: ranks behind move up at once.
         st.campaign.reserve_exit(registration_id, reg.ticket)
         st.registrations.finish_release(registration_id)
     else:
-        # The scheduled sweep re-sends this if the process dies before it is queued.
         st.promotions.send({"kind": "release", "registration_id": registration_id})
+    _best_effort(lambda: counters.cancelled(reg.status, cancelled), "counters")
+    _best_effort(lambda: appointments.release(cancelled), "appointment slot")
     logger.info("cancelled", extra={"registration_id": registration_id, "was": reg.status.value})
     return view(cancelled)
 

@@ -308,6 +308,25 @@ class CampaignStore:
                     totals[key] = totals.get(key, 0) + int(val)
         return totals
 
+    # -- appointment slots -------------------------------------------------------------------------
+
+    def take_slot(self, day: str, site: int, capacity: int) -> bool:
+        """One place at ``site`` on ``day`` if it has room (conditional: never overfilled)."""
+        try:
+            self._update(
+                f"slot#{day}#{site}",
+                "ADD used :one",
+                "attribute_not_exists(used) OR used < :cap",
+                {":one": 1, ":cap": capacity},
+            )
+            return True
+        except Conflict:
+            return False
+
+    def free_slot(self, day: str, site: int) -> None:
+        with contextlib.suppress(Conflict):  # already empty: nothing to give back
+            self._update(f"slot#{day}#{site}", "ADD used :minus", "used > :zero", {":minus": -1, ":zero": 0})
+
     # -- reconciliation ----------------------------------------------------------------------------
 
     def start_run(self, run_id: str, record: dict[str, Any]) -> None:
@@ -368,6 +387,38 @@ class CampaignStore:
         """Count ``places`` more primary places as taken (a counter found too low). Always safe:
         it can only keep places from being given out, never give one twice."""
         self._update("quota#0", "ADD used :n", None, {":n": places})
+
+    def confirm_leak(self, leak: int, taken: int, parked: int, after_seconds: int) -> bool:
+        """True if an earlier run saw at least this leak with the same counters ``after_seconds``
+        ago or more; otherwise remember this sighting for the next run."""
+        now = int(time.time())
+        seen = self._get("recon#leak")
+        if (
+            seen
+            and int(seen.get("taken", -1)) == taken
+            and int(seen.get("parked", -1)) == parked
+            and int(seen.get("leak", 0)) >= leak
+            and now - int(seen.get("at", now)) >= after_seconds
+        ):
+            with translated_errors():
+                self._db.delete_item(TableName=self._table, Key={"pk": value("recon#leak")})
+            return True
+        if not seen or int(seen.get("taken", -1)) != taken or int(seen.get("parked", -1)) != parked:
+            with translated_errors():
+                self._db.put_item(
+                    TableName=self._table,
+                    Item={
+                        k: value(v)
+                        for k, v in {
+                            "pk": "recon#leak",
+                            "leak": leak,
+                            "taken": taken,
+                            "parked": parked,
+                            "at": now,
+                        }.items()
+                    },
+                )
+        return False
 
     def return_leaked(self, places: int) -> bool:
         """Give back places found taken by nobody, only if nobody waits on the reserve."""

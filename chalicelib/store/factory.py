@@ -24,6 +24,8 @@ class Stores:
     batch_jobs: JobQueue
     removal_jobs: JobQueue
     reconcile_jobs: JobQueue
+    appointment_jobs: JobQueue
+    sms_jobs: JobQueue
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +41,8 @@ def stores() -> Stores:
         batch_jobs=JobQueue(clients.sqs(), queue_name("batches")),
         removal_jobs=JobQueue(clients.sqs(), queue_name("removals")),
         reconcile_jobs=JobQueue(clients.sqs(), queue_name("reconcile")),
+        appointment_jobs=JobQueue(clients.sqs(), queue_name("appointments")),
+        sms_jobs=JobQueue(clients.sqs(), queue_name("sms")),
     )
 
 

@@ -13,12 +13,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.errors import AlreadyRegistered, Conflict
+from chalicelib.domain.errors import AlreadyRegistered, Conflict, RequestInProgress
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
 
 RELEASE_INDEX = "release-pending"
 REMOVAL_INDEX = "removal-pending"
+APPOINTMENT_PENDING_INDEX = "appointment-pending"
+APPOINTMENT_DAY_INDEX = "appointment-day"
 _OPEN_REMOVAL = ("pending", "failed")
 
 
@@ -56,8 +58,12 @@ class RegistrationStore:
         holder = old.get("active")
         if holder is None:
             raise Conflict("claim changed while reading")
-        if now.timestamp() - float(old.get("claimed_at", 0)) < stale_after or self.get(holder) is not None:
+        existing = self.get(holder)
+        if existing is not None and existing.status is not Status.CANCELLED:
             raise AlreadyRegistered()
+        if existing is None and now.timestamp() - float(old.get("claimed_at", 0)) < stale_after:
+            raise RequestInProgress(retry_after=2)  # the first attempt may still be writing it
+        # The holder was cancelled (its claim not yet dropped) or its request died: take over.
         if self._update_person(person_key, claim, "active = :old", {**values, ":old": holder}) is not None:
             raise AlreadyRegistered()
 
@@ -105,13 +111,17 @@ class RegistrationStore:
     # -- registrations --------------------------------------------------------------------------
 
     def put(self, reg: Registration) -> None:
-        """Store a new registration (its random ID is never reused)."""
+        """Store a new registration. A retried put whose first try landed counts as done."""
         with translated_errors():
-            self._db.put_item(
-                TableName=self._regs,
-                Item=encode(_to_item(reg)),
-                ConditionExpression="attribute_not_exists(registration_id)",
-            )
+            try:
+                self._db.put_item(
+                    TableName=self._regs,
+                    Item=encode(_to_item(reg)),
+                    ConditionExpression="attribute_not_exists(registration_id)",
+                )
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
 
     def get(self, registration_id: str) -> Registration | None:
         with translated_errors():
@@ -129,7 +139,8 @@ class RegistrationStore:
         held = "primary" if reg.status is Status.CONFIRMED else "reserve"
         return self._update(
             reg.registration_id,
-            "SET #s = :cancelled, cancelled_at = :now, held = :held, release_pending = :now, release_shard = :one",
+            "SET #s = :cancelled, cancelled_at = :now, held = :held, release_pending = :now, release_shard = :one"
+            " REMOVE appt_pending, appt_shard",
             "#s = :expected",
             {
                 ":cancelled": Status.CANCELLED.value,
@@ -150,7 +161,7 @@ class RegistrationStore:
         return self._update(
             registration_id,
             f"SET #s = :confirmed, promoted_by = :by, promoted_at = :now, {removals},"
-            " removal_due = :now, removal_shard = :one",
+            " removal_due = :now, removal_shard = :one, appt_pending = :now, appt_shard = :one",
             "#s = :reserve",
             {
                 ":confirmed": Status.CONFIRMED.value,
@@ -183,6 +194,67 @@ class RegistrationStore:
             )
         return True
 
+    def set_appointment(self, registration_id: str, day: str, site: str) -> bool:
+        """Give a confirmed registration its appointment, once. False if it has one or is not confirmed."""
+        try:
+            self._update(
+                registration_id,
+                "SET appt_date = :day, appt_site = :site REMOVE appt_pending, appt_shard",
+                "#s = :confirmed AND attribute_not_exists(appt_date)",
+                {":day": day, ":site": site, ":confirmed": Status.CONFIRMED.value},
+            )
+            return True
+        except Conflict:
+            return False
+
+    def waiting_for_appointment(
+        self, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Confirmed registrations without an appointment, in registration order, a page at a time."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._regs,
+            "IndexName": APPOINTMENT_PENDING_INDEX,
+            "KeyConditionExpression": "appt_shard = :one",
+            "ExpressionAttributeValues": {":one": value("1")},
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        with translated_errors():
+            resp = self._db.query(**kwargs)
+        return [decode(i)["registration_id"] for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    def appointments_on(self, day: str) -> list[Registration]:
+        """Everyone with an appointment on ``day``, in registration order."""
+        found: list[Registration] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._regs,
+            "IndexName": APPOINTMENT_DAY_INDEX,
+            "KeyConditionExpression": "appt_date = :day",
+            "ExpressionAttributeValues": {":day": value(day)},
+        }
+        while True:
+            with translated_errors():
+                resp = self._db.query(**kwargs)
+            found.extend(_from_item(decode(i)) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return found
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def mark_sms(self, registration_id: str, key: str) -> bool:
+        """Record that the SMS for this appointment was sent; False if it had been already."""
+        try:
+            self._update(
+                registration_id,
+                "SET sms_sent_for = :key",
+                "attribute_not_exists(sms_sent_for) OR sms_sent_for <> :key",
+                {":key": key},
+                {},
+            )
+            return True
+        except Conflict:
+            return False
+
     def reopen_removal(self, registration_id: str, registry: str, was: str) -> bool:
         """A removed person is booked in that registry again: back to pending (and into the index)."""
         try:
@@ -197,17 +269,22 @@ class RegistrationStore:
         except Conflict:
             return False
 
-    def open_removals(self, older_than: datetime, limit: int = 500) -> list[str]:
+    def open_removals(self, older_than: datetime) -> list[str]:
         """Confirmed registrations with a removal still pending or failed, due before ``older_than``."""
-        with translated_errors():
-            resp = self._db.query(
-                TableName=self._regs,
-                IndexName=REMOVAL_INDEX,
-                KeyConditionExpression="removal_shard = :one AND removal_due < :before",
-                ExpressionAttributeValues={":one": value("1"), ":before": value(older_than.isoformat())},
-                Limit=limit,
-            )
-        return [decode(i)["registration_id"] for i in resp.get("Items", [])]
+        found: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._regs,
+            "IndexName": REMOVAL_INDEX,
+            "KeyConditionExpression": "removal_shard = :one AND removal_due < :before",
+            "ExpressionAttributeValues": {":one": value("1"), ":before": value(older_than.isoformat())},
+        }
+        while True:
+            with translated_errors():
+                resp = self._db.query(**kwargs)
+            found.extend(decode(i)["registration_id"] for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return found
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
         """Compare-and-set the reserve registration a pending vacancy is being given to."""
@@ -258,7 +335,7 @@ class RegistrationStore:
         return found, decode(kwargs["ExclusiveStartKey"])["registration_id"]
 
     def scan_segment(
-        self, segment: int, total: int, cursor: dict[str, Any] | None, page: int = 1000
+        self, segment: int, total: int, cursor: dict[str, Any] | None, page: int = 100
     ) -> tuple[list[Registration], dict[str, Any] | None]:
         """One page of one segment of a parallel scan (reconciliation only, never a request path)."""
         kwargs: dict[str, Any] = {"TableName": self._regs, "Segment": segment, "TotalSegments": total, "Limit": page}
@@ -326,6 +403,7 @@ _ITEM_FIELDS = (
     "promoted_by",
     "release_target",
     "held",
+    "sms_sent_for",
 )
 
 
@@ -338,6 +416,12 @@ def _to_item(reg: Registration) -> dict[str, Any]:
     if any(s in _OPEN_REMOVAL for s in reg.removals.values()):
         data["removal_due"] = data["registered_at"]
         data["removal_shard"] = "1"
+    if reg.status is Status.CONFIRMED and reg.appointment is None:
+        data["appt_pending"] = data["registered_at"]
+        data["appt_shard"] = "1"
+    if reg.appointment is not None:
+        data["appt_date"] = reg.appointment.date.isoformat()
+        data["appt_site"] = reg.appointment.site
     return data
 
 
@@ -345,6 +429,8 @@ def _from_item(item: dict[str, Any]) -> Registration:
     item = dict(item)
     item["release_pending"] = "release_pending" in item
     item["removals"] = {r: item.pop(f"rm_{r}") for r in REGISTRIES if f"rm_{r}" in item}
+    if "appt_date" in item:
+        item["appointment"] = {"date": item.pop("appt_date"), "site": item.pop("appt_site")}
     if isinstance(item.get("registered_at"), str):
         item["registered_at"] = datetime.fromisoformat(item["registered_at"]).astimezone(UTC)
     return Registration.model_validate(item)

@@ -50,7 +50,15 @@ def test_register_returns_the_confirmed_resource(client: Any) -> None:
     resp = post(client, "/v1/registrations", body(1))
     assert resp.status_code == 201
     reg = resp.json_body
-    assert set(reg) == {"registration_id", "status", "reserve_rank", "channel", "registered_at", "appointment"}
+    assert set(reg) == {
+        "registration_id",
+        "status",
+        "reserve_rank",
+        "channel",
+        "registered_at",
+        "appointment",
+        "expected_date",
+    }
     assert reg["status"] == "confirmed" and reg["reserve_rank"] is None and reg["channel"] == "app"
     assert reg["registration_id"].startswith("r_") and reg["registered_at"].endswith("Z")
     assert reg["appointment"] is None

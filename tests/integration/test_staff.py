@@ -25,6 +25,8 @@ STAFF_ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/admin/reconcile", {"admin"}),
     ("GET", "/v1/admin/reconcile/rc_x", {"admin"}),
     ("GET", "/v1/admin/reports/daily?date=2026-07-06", {"admin"}),
+    ("POST", "/v1/admin/appointments/allocate", {"admin"}),
+    ("GET", "/v1/admin/appointments.csv?date=2026-07-06", {"admin"}),
 ]
 
 
@@ -55,7 +57,10 @@ def code(resp: Any) -> str | None:
 def test_the_role_by_route_matrix(client: Any, tokens: dict[str, str], app: Any) -> None:
     staff_paths = {p for p in app.routes if p.startswith(("/v1/counter", "/v1/org", "/v1/admin"))}
     assert {
-        p.split("?")[0].replace("b_x", "{batch_id}").replace("/app", "/{channel}").replace("rc_x", "{run_id}")
+        p.split("?")[0]
+        .replace("b_x", "{batch_id}")
+        .replace("/channels/app", "/channels/{channel}")
+        .replace("rc_x", "{run_id}")
         for _, p, _ in STAFF_ROUTES
     } == staff_paths
     n = 100

@@ -1,0 +1,1 @@
+"""Messages to registrants: the SMS gateway client."""

@@ -1,0 +1,53 @@
+"""A client for the SMS gateway: ``POST {base}/messages`` with ``{"to", "text"}``.
+
+Every message carries an ``Idempotency-Key``: a job delivered twice sends one SMS. 2xx is sent;
+anything else raises ``SmsUnavailable`` and the queue retries. The number is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import urllib3
+
+logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+class SmsUnavailable(Exception):
+    pass
+
+
+class SmsClient:
+    def __init__(self, base_url: str, api_key: str, pool: urllib3.PoolManager | None = None) -> None:
+        self._url = base_url.rstrip("/") + "/messages"
+        self._key = api_key
+        self._pool = pool or urllib3.PoolManager(maxsize=8, retries=False)
+
+    def send(self, to: str, text: str, idempotency_key: str) -> None:
+        """Raises SmsUnavailable unless the gateway accepts the message."""
+        try:
+            resp = self._pool.request(
+                "POST",
+                self._url,
+                body=json.dumps({"to": to, "text": text}, ensure_ascii=False).encode("utf-8"),
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Api-Key": self._key,
+                    "Idempotency-Key": idempotency_key,
+                },
+                timeout=urllib3.Timeout(connect=2.0, read=5.0),
+                redirect=False,
+            )
+        except (urllib3.exceptions.HTTPError, OSError):
+            raise SmsUnavailable() from None
+        if not 200 <= resp.status < 300:
+            raise SmsUnavailable()
+
+
+def appointment_text(day: str, site: str) -> str:
+    """The message, Thai first: "your appointment is on … at …"."""
+    return (
+        f"เทศบาลนครขอนแก่น: ท่านมีนัดฉีดวัคซีนซิโนฟาร์มวันที่ {day} ที่ {site} "
+        f"กรุณานำบัตรประชาชนมาด้วย / Your Sinopharm vaccination is on {day} at {site}."
+    )

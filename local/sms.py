@@ -1,0 +1,77 @@
+"""A stand-in SMS gateway on loopback: keeps each message once per Idempotency-Key.
+
+``GET /_messages`` lists what it received (for tests and operators on the local stack only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class SmsStandIn:
+    def __init__(self, api_key: str = "local-sms-key") -> None:
+        self.api_key = api_key
+        self.messages: dict[str, dict[str, str]] = {}
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name="sms-gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> SmsStandIn:
+        self._thread.start()
+        os.environ["SMS_GATEWAY_URL"] = self.url
+        os.environ["SMS_GATEWAY_API_KEY"] = self.api_key
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - no numbers in logs
+                return
+
+            def _send(self, status: int, body: Any) -> None:
+                raw = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path != "/messages" or self.headers.get("X-Api-Key") != gateway.api_key:
+                    self._send(401 if self.path == "/messages" else 404, {"error": "refused"})
+                    return
+                key = self.headers.get("Idempotency-Key") or ""
+                try:
+                    message = json.loads(data)
+                except ValueError:
+                    self._send(400, {"error": "json"})
+                    return
+                with gateway.lock:
+                    gateway.calls += 1
+                    gateway.messages.setdefault(key, message)
+                self._send(202, {"id": key})
+
+            def do_GET(self) -> None:
+                with gateway.lock:
+                    self._send(200, {"calls": gateway.calls, "messages": list(gateway.messages.values())})
+
+        return Handler

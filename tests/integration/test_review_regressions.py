@@ -1,0 +1,106 @@
+"""Faults found in review: each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.errors import Overloaded
+from chalicelib.domain.models import Status
+from chalicelib.jobs import promotion
+from chalicelib.store.factory import stores
+from tests.helpers import body
+
+JSON = {"Content-Type": "application/json"}
+BIRTH = json.dumps({"birth_date": "1980-01-31"})
+
+
+def register(client: Any, n: int) -> Any:
+    return client.http.post("/v1/registrations", body=json.dumps(body(n)), headers=JSON)
+
+
+def status(rid: str) -> Status:
+    return stores().registrations.get(rid).status
+
+
+def test_a_vacancy_whose_promoted_person_cancelled_before_the_job_finished_promotes_nobody_else(
+    client: Any, queues: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_env(primary=2, reserve=3)
+    regs = [register(client, n).json_body["registration_id"] for n in range(5)]  # 2 confirmed, 3 reserve
+    x, y = regs[0], regs[2]
+    client.http.post(f"/v1/registrations/{x}/cancel", body=BIRTH, headers=JSON)
+    # Given X's job promotes Y and dies before finishing
+    real = stores().registrations.finish_release
+    monkeypatch.setattr(stores().registrations, "finish_release", lambda rid: (_ for _ in ()).throw(RuntimeError()))
+    with pytest.raises(RuntimeError):
+        promotion.release(x)
+    monkeypatch.setattr(stores().registrations, "finish_release", real)
+    assert status(y) is Status.CONFIRMED
+    # and Y cancels, whose own place goes to the next person
+    client.http.post(f"/v1/registrations/{y}/cancel", body=BIRTH, headers=JSON)
+    promotion.release(y)
+    # When X's job is delivered again
+    promotion.release(x)
+    # Then only two are confirmed: X's place went to Y once, Y's to regs[3]
+    confirmed = [r for r in regs if status(r) is Status.CONFIRMED]
+    assert confirmed == [regs[1], regs[3]]
+    assert status(regs[4]) is Status.RESERVE
+
+
+def test_a_registration_that_cannot_be_written_gives_its_place_back_and_frees_the_person(
+    client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_env(primary=1, reserve=0)
+    monkeypatch.setattr(stores().registrations, "put", lambda reg: (_ for _ in ()).throw(Overloaded()))
+    monkeypatch.setattr("chalicelib.services.registrations.time.sleep", lambda s: None)
+    refused = register(client, 1)
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    monkeypatch.undo()
+    again = register(client, 1)
+    assert again.status_code == 201 and again.json_body["status"] == "confirmed"
+
+
+def test_a_cancellation_that_failed_half_way_can_be_repeated_and_frees_the_person(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import registrations
+
+    rid = register(client, 2).json_body["registration_id"]
+    monkeypatch.setattr(stores().registrations, "end_claim", lambda *a: (_ for _ in ()).throw(RuntimeError()))
+    with pytest.raises(RuntimeError):
+        registrations.cancel(rid, "1980-01-31")
+    monkeypatch.undo()
+    assert status(rid) is Status.CANCELLED
+    assert register(client, 2).status_code == 201  # the cancelled holder's claim is taken over
+    assert client.http.post(f"/v1/registrations/{rid}/cancel", body=BIRTH, headers=JSON).status_code == 200
+
+
+def test_a_retry_while_the_first_attempt_is_still_writing_is_in_progress_not_a_duplicate(client: Any) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib.config import get_settings
+    from chalicelib.domain import rules
+
+    key = rules.person_key(body(3)["national_id"], get_settings().hmac_key)
+    stores().registrations.claim_person(key, "r_stillwritingitsitem00", datetime.now(UTC), 120)
+    resp = register(client, 3)
+    assert resp.status_code == 409 and resp.json_body["error"]["code"] == "request_in_progress"
+    assert resp.headers["Retry-After"]
+
+
+def test_a_5000_digit_integer_is_a_validation_error(client: Any) -> None:
+    resp = client.http.post("/v1/registrations", body='{"national_id": ' + "9" * 5000 + "}", headers=JSON)
+    assert resp.status_code == 400 and resp.json_body["error"]["fields"] == ["body"]
+
+
+def test_a_batch_row_larger_than_a_registration_body_is_refused(client: Any, tokens: dict[str, str]) -> None:
+    row = body(4, eligibility={"basis": "house_registration", "detail": "x" * 20_000})
+    resp = client.http.post(
+        "/v1/org/batches",
+        body=json.dumps({"organisation": "ACME", "rows": [row]}),
+        headers={**JSON, "Authorization": f"Bearer {tokens['org']}"},
+    )
+    assert resp.status_code == 400 and resp.json_body["error"]["fields"] == ["rows"]
