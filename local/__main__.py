@@ -31,6 +31,7 @@ def main() -> int:
     print(f"Serving on {stack.url}", flush=True)
     for name, stand_in in stack.registries.items():
         print(f"  {name} stand-in on {stand_in.url} (faults: POST {stand_in.url}/_control)", flush=True)
+    print(f"  sms gateway stand-in on {stack.sms.url} (sent: GET {stack.sms.url}/_messages)", flush=True)
     try:
         stack.serve_forever()
     finally:
