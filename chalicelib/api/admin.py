@@ -60,9 +60,7 @@ def export(principal: Principal) -> Response:
 @admin.route("/v1/admin/audit", methods=["GET"], authorizer=staff_token)
 @staff_view(admin, "admin.audit")
 def audit(principal: Principal) -> Response:
-    day = query_param(admin.current_request, "date")
-    if day is None or not _DAY.match(day):
-        raise ValidationFailed(["date"])
+    day = _day()
     return respond(AuditLog(date=day, entries=staff.audit_log(day)))
 
 
@@ -86,14 +84,7 @@ def reconcile_run(principal: Principal, run_id: str) -> Response:
 @admin.route("/v1/admin/reports/daily", methods=["GET"], authorizer=staff_token)
 @staff_view(admin, "admin.report.daily")
 def daily_report(principal: Principal) -> Response:
-    day = query_param(admin.current_request, "date")
-    if day is None or not _DAY.match(day):
-        raise ValidationFailed(["date"])
-    try:
-        date.fromisoformat(day)
-    except ValueError:
-        raise ValidationFailed(["date"]) from None
-    return respond(reconcile.daily_report(day))
+    return respond(reconcile.daily_report(_day()))
 
 
 @admin.route("/v1/admin/appointments/allocate", methods=["POST"], authorizer=staff_token)
@@ -106,15 +97,25 @@ def allocate_appointments(principal: Principal) -> Response:
 @admin.route("/v1/admin/appointments.csv", methods=["GET"], authorizer=staff_token)
 @staff_view(admin, "admin.appointments.export")
 def appointments_csv(principal: Principal) -> Response:
-    day = query_param(admin.current_request, "date")
-    if day is None or not _DAY.match(day):
-        raise ValidationFailed(["date"])
+    day = _day()
     text = appointments.day_list(day, query_param(admin.current_request, "site"))
     headers: dict[str, str | list[str]] = {
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="appointments-{day}.csv"',
     }
     return Response(body=text, status_code=200, headers=headers)
+
+
+def _day() -> str:
+    """The ``date`` query parameter: a real ``YYYY-MM-DD`` date. Raises ValidationFailed."""
+    day = query_param(admin.current_request, "date")
+    if day is None or not _DAY.match(day):
+        raise ValidationFailed(["date"])
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise ValidationFailed(["date"]) from None
+    return day
 
 
 def _status(raw: str | None) -> Status | None:

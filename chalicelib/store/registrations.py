@@ -226,20 +226,8 @@ class RegistrationStore:
 
     def appointments_on(self, day: str) -> list[Registration]:
         """Everyone with an appointment on ``day``, in registration order."""
-        found: list[Registration] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._regs,
-            "IndexName": APPOINTMENT_DAY_INDEX,
-            "KeyConditionExpression": "appt_date = :day",
-            "ExpressionAttributeValues": {":day": value(day)},
-        }
-        while True:
-            with translated_errors():
-                resp = self._db.query(**kwargs)
-            found.extend(_from_item(decode(i)) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return found
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        items = self._query_all(APPOINTMENT_DAY_INDEX, "appt_date = :day", {":day": value(day)})
+        return [_from_item(i) for i in items]
 
     def mark_sms(self, registration_id: str, key: str) -> bool:
         """Record that the SMS for this appointment was sent; False if it had been already."""
@@ -271,17 +259,26 @@ class RegistrationStore:
 
     def open_removals(self, older_than: datetime) -> list[str]:
         """Confirmed registrations with a removal still pending or failed, due before ``older_than``."""
-        found: list[str] = []
+        items = self._query_all(
+            REMOVAL_INDEX,
+            "removal_shard = :one AND removal_due < :before",
+            {":one": value("1"), ":before": value(older_than.isoformat())},
+        )
+        return [i["registration_id"] for i in items]
+
+    def _query_all(self, index: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item an index query finds, page after page (decoded)."""
+        found: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._regs,
-            "IndexName": REMOVAL_INDEX,
-            "KeyConditionExpression": "removal_shard = :one AND removal_due < :before",
-            "ExpressionAttributeValues": {":one": value("1"), ":before": value(older_than.isoformat())},
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
         }
         while True:
             with translated_errors():
                 resp = self._db.query(**kwargs)
-            found.extend(decode(i)["registration_id"] for i in resp.get("Items", []))
+            found.extend(decode(i) for i in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 return found
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -113,6 +113,25 @@ def test_sigterm_to_make_stops_the_service(served: tuple[str, subprocess.Popen[s
         requests.get(f"{url}/v1/health", timeout=2)
 
 
+def make_token(url: str, role: str, label: str) -> tuple[str, str]:
+    """(token, token_id) from `make token` against the stack at ``url``."""
+    env = {**os.environ, "PORT": url.rsplit(":", 1)[1]}
+    env.pop("STAGE", None)
+    out = (
+        subprocess.run(
+            ["make", "--no-print-directory", "token", f"ROLE={role}", f"LABEL={label}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
+    return out[-1], out[0].split()[3]
+
+
 def assert_group_gone(pgid: int) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -129,21 +148,8 @@ def test_make_token_issues_a_working_token_and_make_revoke_stops_it(
     served: tuple[str, subprocess.Popen[str]],
 ) -> None:
     url, _ = served
+    token, token_id = make_token(url, "admin", "IT admin")
     env = {**os.environ, "PORT": url.rsplit(":", 1)[1]}
-    env.pop("STAGE", None)
-    out = (
-        subprocess.run(
-            ["make", "--no-print-directory", "token", "ROLE=admin", "LABEL=IT admin"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()
-    )
-    token, token_id = out[-1], out[0].split()[3]
     auth = {"Authorization": f"Bearer {token}"}
     assert requests.get(f"{url}/v1/admin/summary", headers=auth, timeout=10).status_code == 200
     subprocess.run(
@@ -162,19 +168,7 @@ def test_a_confirmed_person_is_removed_from_both_stand_ins(served: tuple[str, su
     person = body(0)  # seeded in both stand-ins
     assert requests.get(f"{STAND_INS['mor_phrom']}/registrants/{person['national_id']}", timeout=5).status_code == 401
     assert requests.post(f"{url}/v1/registrations", json=person, timeout=10).status_code == 201
-    env = {**os.environ, "PORT": url.rsplit(":", 1)[1]}
-    token = (
-        subprocess.run(
-            ["make", "--no-print-directory", "token", "ROLE=admin", "LABEL=e2e"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    token, _ = make_token(url, "admin", "e2e")
     deadline = time.monotonic() + 30
     removals: dict[str, dict[str, int]] = {}
     while time.monotonic() < deadline:
