@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -33,6 +33,8 @@ logger = Logger(child=True)
 
 # Outcomes a row keeps; anything else (throttling) fails the chunk so SQS delivers it again.
 ROW_ERRORS = (ValidationFailed, NotEligible, AlreadyRegistered, RegistrationFull, ChannelClosed)
+# Longer than a chunk's 5 deliveries take (720 s visibility each on AWS).
+STALLED_AFTER = timedelta(hours=1)
 
 
 def submit(principal: Principal, organisation: str, rows: list[Any]) -> BatchAccepted:
@@ -51,8 +53,7 @@ def submit(principal: Principal, organisation: str, rows: list[Any]) -> BatchAcc
         created_at=datetime.now(UTC),
     )
     st.batches.create(meta, chunks)
-    for k in range(len(chunks)):
-        st.batch_jobs.send({"kind": "batch_chunk", "batch_id": meta.batch_id, "chunk": k})
+    _queue_chunks(meta.batch_id, list(range(len(chunks))))
     logger.info("batch accepted", extra={"batch_id": meta.batch_id, "rows": len(rows), "chunks": len(chunks)})
     return BatchAccepted(batch_id=meta.batch_id, row_count=len(rows))
 
@@ -64,6 +65,8 @@ def status(principal: Principal, batch_id: str) -> BatchStatus:
     if meta is None or not (meta.owner == principal.token_id or principal.role.value == "admin"):
         raise NotFound()
     results = st.batches.results(batch_id)
+    if len(results) < meta.row_count and datetime.now(UTC) - meta.created_at > STALLED_AFTER:
+        _requeue_unfinished(meta, set(results))
     return BatchStatus(
         batch_id=batch_id,
         status="done" if len(results) >= meta.row_count else "processing",
@@ -106,8 +109,34 @@ def _register_row(meta: BatchMeta, n: int, row: Any) -> RowResult:
             return RowResult(row=n, outcome="rejected", error=exc.as_error())
     except ROW_ERRORS as exc:
         return RowResult(row=n, outcome="rejected", error=exc.as_error())
-    outcome = "confirmed" if view.status is Status.CONFIRMED else "reserve"
+    # What the row got when it was registered (the person may have cancelled since a retry began).
+    outcome = "reserve" if view.status is Status.RESERVE or _had_ticket(view.registration_id) else "confirmed"
     return RowResult(row=n, outcome=outcome, registration_id=view.registration_id)
+
+
+def _had_ticket(registration_id: str) -> bool:
+    reg = stores().registrations.get(registration_id)
+    return reg is not None and reg.status is Status.CANCELLED and reg.ticket is not None and reg.promoted_by is None
+
+
+def _queue_chunks(batch_id: str, chunks: list[int]) -> None:
+    jobs = [{"kind": "batch_chunk", "batch_id": batch_id, "chunk": k} for k in chunks]
+    for start in range(0, len(jobs), 10):
+        stores().batch_jobs.send_many(jobs[start : start + 10])
+
+
+def _requeue_unfinished(meta: BatchMeta, done_rows: set[int]) -> None:
+    """A batch still processing long after it should be done lost some chunk messages (a send that
+    failed half-way through submit, or messages in the dead-letter queue): queue those chunks again.
+    Processing is idempotent, so a chunk that was only slow is not harmed."""
+    st = stores()
+    missing = []
+    for k in range(meta.chunk_count):
+        first, rows = st.batches.chunk(meta.batch_id, k)
+        if any(first + i not in done_rows for i in range(len(rows))):
+            missing.append(k)
+    _queue_chunks(meta.batch_id, missing)
+    logger.warning("stalled batch chunks queued again", extra={"batch_id": meta.batch_id, "chunks": len(missing)})
 
 
 def _earlier_attempt(rid: str) -> Any:

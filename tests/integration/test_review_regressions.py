@@ -104,3 +104,26 @@ def test_a_batch_row_larger_than_a_registration_body_is_refused(client: Any, tok
         headers={**JSON, "Authorization": f"Bearer {tokens['org']}"},
     )
     assert resp.status_code == 400 and resp.json_body["error"]["fields"] == ["rows"]
+
+
+def test_a_batch_whose_chunk_messages_were_lost_is_healed_when_read_after_the_stall_period(
+    client: Any, queues: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import batches
+
+    # Given a batch whose chunk messages never reached the queue
+    monkeypatch.setattr(stores().batch_jobs, "send_many", lambda jobs: None)
+    auth = {**JSON, "Authorization": f"Bearer {tokens['org']}"}
+    resp = client.http.post(
+        "/v1/org/batches", body=json.dumps({"organisation": "ACME", "rows": [body(70)]}), headers=auth
+    )
+    batch_id = resp.json_body["batch_id"]
+    monkeypatch.undo()
+    queues.drain()
+    assert client.http.get(f"/v1/org/batches/{batch_id}", headers=auth).json_body["processed"] == 0
+    # When it is read after the stall period, its chunks are queued again and processed
+    monkeypatch.setattr(batches, "STALLED_AFTER", batches.timedelta(seconds=-1))
+    client.http.get(f"/v1/org/batches/{batch_id}", headers=auth)
+    queues.drain()
+    done = client.http.get(f"/v1/org/batches/{batch_id}", headers=auth).json_body
+    assert done["status"] == "done" and done["results"][0]["outcome"] == "confirmed"
