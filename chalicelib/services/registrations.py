@@ -77,7 +77,11 @@ def register(
         raise
     status = Status.CONFIRMED if ticket is None else Status.RESERVE
     if ticket is not None:
-        st.campaign.put_ticket(ticket, rid, now.timestamp())
+        try:
+            st.campaign.put_ticket(ticket, rid, now.timestamp())
+        except Overloaded:
+            _give_back(ticket, rid, key, ticket_written=False)
+            raise
     confirmed = status is Status.CONFIRMED
     reg = Registration(
         registration_id=rid,
@@ -115,13 +119,20 @@ def _store_or_give_back(reg: Registration, person: str) -> None:
             return
         except Overloaded:
             time.sleep(0.1 * 2**attempt)
-    if reg.ticket is not None:
-        _best_effort(lambda: st.campaign.void_ticket(reg.ticket or 0, reg.registration_id), "void ticket")
-        _best_effort(lambda: st.campaign.reserve_exit(f"ticket-{reg.ticket}", reg.ticket or 0), "reserve exit")
-    else:
-        _best_effort(lambda: st.campaign.park(reg.registration_id), "give back")
-    _best_effort(lambda: st.registrations.release_claim(person, reg.registration_id), "claim")
+    _give_back(reg.ticket, reg.registration_id, person, ticket_written=True)
     raise Overloaded(retry_after=2)
+
+
+def _give_back(ticket: int | None, rid: str, person: str, ticket_written: bool) -> None:
+    """Undo a registration that could not be completed: its place, then the person's claim."""
+    st = stores()
+    if ticket is not None:
+        holder = rid if ticket_written else None
+        _best_effort(lambda: st.campaign.void_ticket(ticket, holder), "void ticket")
+        _best_effort(lambda: st.campaign.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
+    else:
+        _best_effort(lambda: st.campaign.park(rid), "give back")
+    _best_effort(lambda: st.registrations.release_claim(person, rid), "claim")
 
 
 def _best_effort(action: Callable[[], object], what: str) -> None:
