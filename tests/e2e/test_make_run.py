@@ -185,3 +185,13 @@ def test_a_confirmed_person_is_removed_from_both_stand_ins(served: tuple[str, su
     for stand_in in STAND_INS.values():
         state = requests.get(f"{stand_in}/_control", timeout=5).json()
         assert state["removed"] == 1 and state["calls"]["DELETE"] == 1
+
+
+@pytest.mark.e2e
+def test_make_run_refuses_a_schedule_that_makes_no_sense() -> None:
+    env = {**os.environ, "PORT": str(free_port()), "VACCINATION_SITES": '[{"name": "Hall", "capacity": 0}]'}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "VACCINATION_SITES[0] (Hall) needs a daily capacity above 0" in done.stderr
