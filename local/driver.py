@@ -21,6 +21,8 @@ from chalice import Chalice
 from chalice.app import CloudWatchEventConfig, SQSEventConfig
 from chalice.local import LambdaContext
 
+from local.engine import ENGINE_LOCK
+
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -49,8 +51,17 @@ class QueueDriver:
                 self._sources.append(_Source(src.name, url, arn, src.batch_size))
 
     def poll_once(self) -> int:
-        """One receive per queue; returns how many messages were handled."""
-        return sum(self._poll(src) for src in self._sources)
+        """One receive per queue; returns how many messages were handled.
+
+        Each queue's turn holds the engine lock throughout: under a burst, dozens of request threads
+        contend for the lock one AWS call at a time, and a worker that had to win it for every call
+        would fall ever further behind (on AWS the workers are Lambdas of their own, not sharing).
+        """
+        handled = 0
+        for src in self._sources:
+            with ENGINE_LOCK:
+                handled += self._poll(src)
+        return handled
 
     def drain(self, max_rounds: int = 1000) -> int:
         """Handle messages until every queue reads empty (for tests)."""
@@ -65,7 +76,7 @@ class QueueDriver:
     def _poll(self, src: _Source) -> int:
         resp = self._sqs.receive_message(
             QueueUrl=src.queue_url,
-            MaxNumberOfMessages=min(src.batch_size, 10),
+            MaxNumberOfMessages=10,
             WaitTimeSeconds=0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
@@ -73,13 +84,17 @@ class QueueDriver:
         messages = resp.get("Messages", [])
         if not messages:
             return 0
-        event = {"Records": [self._record(m, src) for m in messages]}
-        context = LambdaContext(function_name=src.name, memory_size=256, max_runtime_ms=30_000)
-        try:
-            result = self._app.handler_map[src.name](event, context)
-            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        except Exception:  # noqa: BLE001 - as on Lambda: the whole batch is retried
-            failed = {m["MessageId"] for m in messages}
+        failed: set[str] = set()
+        # Up to 10 received at once, handed to the function in its own batch size.
+        for start in range(0, len(messages), src.batch_size):
+            batch = messages[start : start + src.batch_size]
+            event = {"Records": [self._record(m, src) for m in batch]}
+            context = LambdaContext(function_name=src.name, memory_size=256, max_runtime_ms=30_000)
+            try:
+                result = self._app.handler_map[src.name](event, context)
+                failed |= {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            except Exception:  # noqa: BLE001 - as on Lambda: the whole batch is retried
+                failed |= {m["MessageId"] for m in batch}
         # On Lambda a failed message waits out the queue's visibility timeout (minutes); here it is
         # retried after LOCAL_RETRY_SECONDS so that retries and dead letters show within seconds.
         for m in messages:
