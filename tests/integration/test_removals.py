@@ -193,7 +193,9 @@ def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_overs
     traffic.join()
     # Then no oversell, whatever the interleaving
     assert results.count("confirmed") <= 20
-    # and once traffic is quiet, a run sees the leak, and the next one (a while later) returns it
+    # and once traffic is quiet (its removals done too), a run sees the leak, and the next one
+    # (a while later) returns it
+    queues.drain()
     first = reconcile.start(full=False)
     queues.drain()
     assert reconcile.status(first)["findings"]["drift"]["primary_leaked"] == 5
