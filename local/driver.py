@@ -23,6 +23,7 @@ from chalice.local import LambdaContext
 
 from local.engine import ENGINE_LOCK
 
+IDLE_BACKOFF = 0.25
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -42,6 +43,7 @@ class QueueDriver:
         self._sqs: Any = boto3.client("sqs", region_name=region)
         self._sources: list[_Source] = []
         self.retry_seconds = int(os.environ.get("LOCAL_RETRY_SECONDS", "1"))
+        self._idle_until: dict[str, float] = {}
         for src in app.event_sources:
             if isinstance(src, SQSEventConfig) and src.queue:
                 url = self._sqs.get_queue_url(QueueName=src.queue)["QueueUrl"]
@@ -50,17 +52,26 @@ class QueueDriver:
                 ]
                 self._sources.append(_Source(src.name, url, arn, src.batch_size))
 
-    def poll_once(self) -> int:
+    def poll_once(self, backoff: bool = False) -> int:
         """One receive per queue; returns how many messages were handled.
+
+        With ``backoff``, a queue found empty is not asked again for ``IDLE_BACKOFF`` seconds: an
+        empty receive costs the engine as much as a full one, and during a burst most queues are empty.
 
         Each queue's turn holds the engine lock throughout: under a burst, dozens of request threads
         contend for the lock one AWS call at a time, and a worker that had to win it for every call
         would fall ever further behind (on AWS the workers are Lambdas of their own, not sharing).
         """
         handled = 0
+        now = time.monotonic()
         for src in self._sources:
+            if backoff and self._idle_until.get(src.name, 0.0) > now:
+                continue
             with ENGINE_LOCK:
-                handled += self._poll(src)
+                n = self._poll(src)
+            handled += n
+            if n == 0:
+                self._idle_until[src.name] = now + IDLE_BACKOFF
         return handled
 
     def drain(self, max_rounds: int = 1000) -> int:
@@ -180,7 +191,7 @@ class BackgroundWorkers(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
-                busy = self.queues.poll_once() + self.schedules.fire_due()
+                busy = self.queues.poll_once(backoff=True) + self.schedules.fire_due()
             except Exception:  # noqa: BLE001 - a failing handler must not stop the driver
                 busy = 0
             if not busy:
