@@ -30,3 +30,12 @@ def body(n: int | None = None, **changes: Any) -> dict[str, Any]:
         data["national_id"] = national_id(n)
     data.update(changes)
     return data
+
+
+def raising(exc: BaseException) -> Any:
+    """A stand-in for a store method that fails (a throttle, a crash) whatever it is called with."""
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return fail

@@ -123,11 +123,6 @@ class CampaignStore:
                 continue  # another newcomer took it: look again
         raise Conflict("gate kept changing")
 
-    def take_reserve(self) -> int | None:
-        """Join the reserve directly (tests use it to simulate a request that dies after this)."""
-        overflow = self.take_overflow()
-        return overflow.ticket if overflow else None
-
     def park(self, vacancy_id: str) -> bool:
         """Give a freed primary place back to newcomers, once per vacancy, only if nobody waits.
 

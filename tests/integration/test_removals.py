@@ -14,7 +14,7 @@ from chalicelib.domain import rules
 from chalicelib.domain.errors import RegistrationFull
 from chalicelib.services import reconcile, removals
 from chalicelib.store.factory import stores
-from tests.helpers import body, national_id
+from tests.helpers import body, national_id, raising
 
 JSON = {"Content-Type": "application/json"}
 # Seeded in both stand-ins (IDs n with n % 6 == 0), in Mor Phrom only (n % 2 == 0), in neither (n % 6 == 1).
@@ -131,7 +131,7 @@ def test_a_death_before_the_removal_jobs_are_queued_is_repaired(
     client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the process dies right after writing the confirmed registration
-    monkeypatch.setattr(stores().removal_jobs, "send_many", lambda jobs: (_ for _ in ()).throw(SystemExit()))
+    monkeypatch.setattr(stores().removal_jobs, "send_many", raising(SystemExit()))
     with pytest.raises(SystemExit):
         from chalicelib.domain.models import Channel, RegistrationRequest
         from chalicelib.services import registrations

@@ -11,7 +11,7 @@ from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
 from chalicelib.jobs import promotion
 from chalicelib.store.factory import stores
-from tests.helpers import body
+from tests.helpers import body, raising
 
 JSON = {"Content-Type": "application/json"}
 BIRTH = json.dumps({"birth_date": "1980-01-31"})
@@ -34,7 +34,7 @@ def test_a_vacancy_whose_promoted_person_cancelled_before_the_job_finished_promo
     client.http.post(f"/v1/registrations/{x}/cancel", body=BIRTH, headers=JSON)
     # Given X's job promotes Y and dies before finishing
     real = stores().registrations.finish_release
-    monkeypatch.setattr(stores().registrations, "finish_release", lambda rid: (_ for _ in ()).throw(RuntimeError()))
+    monkeypatch.setattr(stores().registrations, "finish_release", raising(RuntimeError()))
     with pytest.raises(RuntimeError):
         promotion.release(x)
     monkeypatch.setattr(stores().registrations, "finish_release", real)
@@ -54,7 +54,7 @@ def test_a_registration_that_cannot_be_written_gives_its_place_back_and_frees_th
     client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     campaign_env(primary=1, reserve=0)
-    monkeypatch.setattr(stores().registrations, "put", lambda reg: (_ for _ in ()).throw(Overloaded()))
+    monkeypatch.setattr(stores().registrations, "put", raising(Overloaded()))
     monkeypatch.setattr("chalicelib.services.registrations.time.sleep", lambda s: None)
     refused = register(client, 1)
     assert refused.status_code == 429 and refused.headers["Retry-After"]
@@ -69,7 +69,7 @@ def test_a_cancellation_that_failed_half_way_can_be_repeated_and_frees_the_perso
     from chalicelib.services import registrations
 
     rid = register(client, 2).json_body["registration_id"]
-    monkeypatch.setattr(stores().registrations, "end_claim", lambda *a: (_ for _ in ()).throw(RuntimeError()))
+    monkeypatch.setattr(stores().registrations, "end_claim", raising(RuntimeError()))
     with pytest.raises(RuntimeError):
         registrations.cancel(rid, "1980-01-31")
     monkeypatch.undo()

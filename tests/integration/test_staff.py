@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.models import Channel
-from tests.helpers import body
+from tests.helpers import body, raising
 
 ROLES = ("counter", "org", "admin")
 # route -> roles allowed (admin may do everything)
@@ -183,7 +183,7 @@ def test_a_chunk_interrupted_after_registering_a_row_records_that_registration(
 
     batch = submit(client, tokens["org"], [body(12)])
     real_record = stores().batches.record
-    monkeypatch.setattr(stores().batches, "record", lambda *a: (_ for _ in ()).throw(RuntimeError("died")))
+    monkeypatch.setattr(stores().batches, "record", raising(RuntimeError("died")))
     queues.drain()  # the worker dies after the registration, before the outcome: the message stays
     monkeypatch.setattr(stores().batches, "record", real_record)
     from chalicelib.services import batches
