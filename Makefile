@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# The IaC checkers live in their own venv: checkov pins versions the service must not be held to.
+IAC_VENV := .venv-iac
+IAC_STAMP := $(IAC_VENV)/.installed-$(shell cat requirements-iac.txt | cksum | cut -d' ' -f1)
+STAGE ?= dev
 
-.PHONY: run test lint bench token revoke clean
+.PHONY: run test lint iac bench token revoke deploy destroy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,18 +17,44 @@ $(STAMP): requirements.txt requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+$(IAC_STAMP): requirements-iac.txt
+	test -x $(IAC_VENV)/bin/python || $(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-iac.txt
+	rm -f $(IAC_VENV)/.installed-*
+	touch $(IAC_STAMP)
+
 ## Serve the whole service (API, queues, schedules, tables) on http://127.0.0.1:$${PORT:-8000}
 run: $(STAMP)
 	exec $(PY) -m local
 
-## Lint, type-check and run every test (unit, integration, race, e2e)
-test: $(STAMP) lint
+## Lint, type-check, check the templates and run every test (unit, integration, race, e2e)
+test: $(STAMP) lint iac
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+## cfn-lint and checkov on the infra template and on both stages' packaged templates
+iac: $(STAMP) $(IAC_STAMP)
+	$(PY) -m tools.deploy package --stage dev > /dev/null
+	$(PY) -m tools.deploy package --stage prod > /dev/null
+	$(IAC_VENV)/bin/cfn-lint infra/template.yaml out/dev/sam.json out/prod/sam.json
+	$(IAC_VENV)/bin/checkov --quiet --compact --framework cloudformation \
+		-f infra/template.yaml -f out/dev/sam.json -f out/prod/sam.json
+
+## Deploy to AWS: infra stack, then `chalice deploy`, then what Chalice cannot set (README)
+deploy: $(STAMP)
+	$(PY) -m tools.deploy deploy --stage "$(STAGE)"
+
+## Remove a stage from AWS (prod asks for CONFIRM=prod)
+destroy: $(STAMP)
+	$(PY) -m tools.deploy destroy --stage "$(STAGE)"
+
+## One CloudFormation/SAM template of the whole stage in out/$(STAGE)/ (`chalice package --merge-template`)
+package: $(STAMP)
+	$(PY) -m tools.deploy package --stage "$(STAGE)"
 
 ## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [STAGE=dev]
 token: $(STAMP)
@@ -39,4 +69,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(IAC_VENV) out .pytest_cache .mypy_cache .ruff_cache

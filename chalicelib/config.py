@@ -42,9 +42,9 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
 @dataclass(frozen=True)
 class RegistrySettings:
     base_url: str
-    # The key itself (local stack), or the name of an SSM SecureString holding it (deployed).
+    # The key itself (local stack), or the name of the Secrets Manager secret holding it (deployed).
     api_key: str
-    api_key_parameter: str
+    api_key_secret: str
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,6 @@ class Settings:
     idempotency_table: str
     staff_table: str
     batches_table: str
-    hmac_key: bytes
     region: str
     # A claim older than this belongs to a request that can no longer be running (API timeout x4).
     stale_claim_seconds: int
@@ -70,16 +69,12 @@ class Settings:
     schedule: Schedule
     sms_url: str
     sms_api_key: str
+    sms_api_key_secret: str
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     prefix = resource_prefix()
-    key = os.environ.get("KKREG_HMAC_KEY", "")
-    if not key:
-        if os.environ.get("KKREG_STAGE", "local") not in ("local", "test"):
-            raise RuntimeError("KKREG_HMAC_KEY must be set outside the local stack")
-        key = "local-development-key-not-secret"
     return Settings(
         campaign_name=os.environ.get("CAMPAIGN_NAME", "Khon Kaen City Municipality Sinopharm vaccination 2021"),
         primary_capacity=_int("CAMPAIGN_PRIMARY_CAPACITY", 50_000),
@@ -92,7 +87,6 @@ def get_settings() -> Settings:
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
         staff_table=os.environ.get("STAFF_TABLE", f"{prefix}-staff"),
         batches_table=os.environ.get("BATCHES_TABLE", f"{prefix}-batches"),
-        hmac_key=key.encode("utf-8"),
         region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")),
         stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 120, minimum=1),
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 90_000, minimum=86_400),
@@ -100,7 +94,7 @@ def get_settings() -> Settings:
             name: RegistrySettings(
                 base_url=os.environ.get(f"REGISTRY_{name.upper()}_URL", ""),
                 api_key=os.environ.get(f"REGISTRY_{name.upper()}_API_KEY", ""),
-                api_key_parameter=os.environ.get(f"REGISTRY_{name.upper()}_API_KEY_PARAM", ""),
+                api_key_secret=os.environ.get(f"REGISTRY_{name.upper()}_API_KEY_SECRET", ""),
             )
             for name in ("mor_phrom", "khon_kaen_phrom")
         },
@@ -108,7 +102,27 @@ def get_settings() -> Settings:
         schedule=_schedule(),
         sms_url=os.environ.get("SMS_GATEWAY_URL", ""),
         sms_api_key=os.environ.get("SMS_GATEWAY_API_KEY", ""),
+        sms_api_key_secret=os.environ.get("SMS_GATEWAY_API_KEY_SECRET", ""),
     )
+
+
+@lru_cache(maxsize=1)
+def hmac_key() -> bytes:
+    """The key of the HMAC that turns a national ID into the people table's key.
+
+    Read only by the functions that need it (not the authorizer, not the removal worker): from
+    ``KKREG_HMAC_KEY``, or from the Secrets Manager secret named by ``KKREG_HMAC_KEY_SECRET``.
+    """
+    key = os.environ.get("KKREG_HMAC_KEY", "")
+    if not key and os.environ.get("KKREG_HMAC_KEY_SECRET"):
+        from chalicelib.store.secrets import secret
+
+        key = secret(os.environ["KKREG_HMAC_KEY_SECRET"])
+    if not key:
+        if os.environ.get("KKREG_STAGE", "local") not in ("local", "test"):
+            raise RuntimeError("KKREG_HMAC_KEY or KKREG_HMAC_KEY_SECRET must be set outside the local stack")
+        key = "local-development-key-not-secret"
+    return key.encode("utf-8")
 
 
 def _schedule() -> Schedule:

@@ -62,7 +62,7 @@ class LocalStack:
 
         factory.reset()
         registrations._channel_cache.clear()
-        appointments._sms.cache_clear()
+        appointments._sms_client.cache_clear()
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
         self.server = make_server(app, self.host, self.port)
         self.workers = BackgroundWorkers(app, REGION)

@@ -41,7 +41,7 @@ def _reset() -> None:
 
     factory.reset()
     registrations._channel_cache.clear()
-    appointments._sms.cache_clear()
+    appointments._sms_client.cache_clear()
 
 
 @pytest.fixture

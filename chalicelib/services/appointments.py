@@ -102,12 +102,21 @@ def send_sms(registration_id: str) -> None:
     metrics.add("AppointmentSms")
 
 
-@lru_cache(maxsize=1)
 def _sms() -> SmsClient:
     settings = get_settings()
     if not settings.sms_url:
         raise RuntimeError("SMS_GATEWAY_URL is not configured")
-    return SmsClient(settings.sms_url, settings.sms_api_key)
+    key = settings.sms_api_key
+    if settings.sms_api_key_secret:
+        from chalicelib.store.secrets import secret
+
+        key = secret(settings.sms_api_key_secret)
+    return _sms_client(settings.sms_url, key)
+
+
+@lru_cache(maxsize=4)
+def _sms_client(url: str, key: str) -> SmsClient:
+    return SmsClient(url, key)
 
 
 def expected_date(reg: Registration, rank: int | None) -> date | None:

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from chalicelib.config import get_settings
+from chalicelib.config import hmac_key
 from chalicelib.domain.batches import BatchAccepted, BatchMeta, BatchStatus, RowResult
 from chalicelib.domain.errors import (
     AlreadyRegistered,
@@ -150,5 +150,5 @@ def _earlier_attempt(rid: str) -> Any:
 def _row_registration_id(batch_id: str, n: int) -> str:
     # Deterministic per row, so a redelivered chunk finds its own earlier registration; keyed with
     # the service's secret, so it is as unguessable as a random ID.
-    digest = hmac.new(get_settings().hmac_key, f"{batch_id}:{n}".encode(), hashlib.sha256).digest()[:16]
+    digest = hmac.new(hmac_key(), f"{batch_id}:{n}".encode(), hashlib.sha256).digest()[:16]
     return "r_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")

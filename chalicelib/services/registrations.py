@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
-from chalicelib.config import get_settings
+from chalicelib.config import get_settings, hmac_key
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ChannelClosed, Conflict, NotEligible, NotFound, Overloaded, RegistrationFull
 from chalicelib.domain.models import (
@@ -61,7 +61,7 @@ def register(
     if rules.age_on(req.birth, rules.today_in_bangkok(now)) < settings.min_age:
         raise NotEligible()
     st = stores()
-    key = rules.person_key(req.national_id, settings.hmac_key)
+    key = rules.person_key(req.national_id, hmac_key())
     rid = registration_id or rules.new_registration_id()
     st.registrations.claim_person(key, rid, now, settings.stale_claim_seconds)
     ticket = None
@@ -159,7 +159,7 @@ def get(registration_id: str) -> RegistrationView:
 def lookup(req: LookupRequest) -> RegistrationView:
     """The person's active registration, else their latest. Raises NotFound (also for a wrong birth date)."""
     st = stores()
-    person = st.registrations.person(rules.person_key(req.national_id, get_settings().hmac_key))
+    person = st.registrations.person(rules.person_key(req.national_id, hmac_key()))
     reg = None
     for rid in (person.active, person.latest) if person else ():
         if rid and (reg := st.registrations.get(rid)) is not None:
@@ -182,7 +182,7 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
             raise NotFound()
         if reg.status is Status.CANCELLED:
             # A repeat may follow a cancel that failed half-way: make sure the person is free again.
-            st.registrations.end_claim(rules.person_key(reg.national_id, get_settings().hmac_key), registration_id)
+            st.registrations.end_claim(rules.person_key(reg.national_id, hmac_key()), registration_id)
             return view(reg)
         try:
             cancelled = st.registrations.cancel(reg, now)
@@ -193,7 +193,7 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
         raise Conflict("registration kept changing")
     # What matters to people first: they may register again, and the place moves on. The sweep
     # re-sends the release if the process dies before it is queued.
-    st.registrations.end_claim(rules.person_key(cancelled.national_id, get_settings().hmac_key), registration_id)
+    st.registrations.end_claim(rules.person_key(cancelled.national_id, hmac_key()), registration_id)
     if reg.status is Status.RESERVE and reg.ticket:
         # Leaving the reserve is two idempotent writes: ranks behind move up at once.
         st.campaign.reserve_exit(registration_id, reg.ticket)

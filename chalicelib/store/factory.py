@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.config import get_settings, queue_name
+from chalicelib.config import get_settings, hmac_key, queue_name
 from chalicelib.store import clients, idempotency
 from chalicelib.store.batches import BatchStore
 from chalicelib.store.campaign import CampaignStore
@@ -52,6 +52,7 @@ def reset() -> None:
     idempotency.persistence_layer.cache_clear()
     from chalicelib.registries import factory as registries
 
-    registries.client.cache_clear()
+    registries.reset()
     clients.reset()
     get_settings.cache_clear()
+    hmac_key.cache_clear()

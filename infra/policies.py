@@ -1,0 +1,178 @@
+"""Least-privilege IAM policies, one per Lambda function and stage, written to ``.chalice/``.
+
+Chalice's generated policy reads only ``app.py`` and would miss every call made in ``chalicelib``,
+so ``autogen_policy`` is off and each function gets the file written here: named actions on the
+stage's named tables, indexes, queues and secrets. Account and region are left as ``*`` so the files
+do not depend on where they are deployed; the names carry the stage.
+
+``python -m infra.policies`` rewrites the files; a test fails when they are out of date, and another
+runs the service's flows and checks that every AWS call each function makes is allowed by its file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHALICE_DIR = Path(__file__).resolve().parent.parent / ".chalice"
+APP_NAME = "kk-vaccine-registration"
+STAGES = ("dev", "prod")
+
+READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+SCAN = ("dynamodb:Scan",)
+CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+SEND = ("sqs:SendMessage", "sqs:GetQueueUrl")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one function may touch: table -> actions, queues it sends to or consumes, secrets."""
+
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    send: tuple[str, ...] = ()
+    consume: str | None = None
+    secrets: tuple[str, ...] = ()
+
+
+_CORE = {"registrations": READ + WRITE, "people": READ + WRITE, "campaign": READ + WRITE}
+_REGISTRY_KEYS = ("mor-phrom-api-key", "khon-kaen-phrom-api-key")
+
+# Function name (as in app.py and .chalice/config.json) -> its access. A queue consumer may also
+# send to its own dead-letter queue (poison messages go there at once).
+FUNCTIONS: dict[str, Access] = {
+    "api_handler": Access(
+        tables={
+            **_CORE,
+            "registrations": READ + WRITE + SCAN,  # the admin's CSV export pages through it
+            "idempotency": ("dynamodb:GetItem", *WRITE),
+            "staff": READ + WRITE,
+            "batches": READ + WRITE,
+        },
+        send=("promotion", "batches", "removals", "reconcile", "appointments"),
+        secrets=("hmac-key",),
+    ),
+    "staff_token": Access(tables={"staff": ("dynamodb:GetItem",)}),
+    "promotion_worker": Access(
+        tables=_CORE, send=("promotion", "removals", "promotion-dlq"), consume="promotion", secrets=("hmac-key",)
+    ),
+    "batch_worker": Access(
+        tables={**_CORE, "batches": READ + WRITE},
+        send=("batches", "removals", "batches-dlq"),
+        consume="batches",
+        secrets=("hmac-key",),
+    ),
+    "removal_worker": Access(
+        tables={"registrations": READ + WRITE, "campaign": READ + WRITE},
+        send=("removals-dlq",),
+        consume="removals",
+        secrets=_REGISTRY_KEYS,
+    ),
+    "reconcile_worker": Access(
+        tables={**_CORE, "registrations": READ + WRITE + SCAN},
+        send=("reconcile", "removals", "promotion", "reconcile-dlq"),
+        consume="reconcile",
+        secrets=("hmac-key", *_REGISTRY_KEYS),
+    ),
+    "appointment_worker": Access(
+        tables={"registrations": READ + WRITE, "campaign": READ + WRITE},
+        send=("appointments", "sms", "appointments-dlq"),
+        consume="appointments",
+    ),
+    "sms_worker": Access(
+        tables={"registrations": READ + WRITE, "campaign": READ + WRITE},
+        send=("sms-dlq",),
+        consume="sms",
+        secrets=("sms-api-key",),
+    ),
+    "sweep": Access(tables=_CORE, send=("promotion", "removals")),
+    "allocate_daily": Access(tables={"campaign": READ + WRITE}, send=("appointments",)),
+    "reconcile_hourly": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
+    "reconcile_daily": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
+}
+
+
+def lambda_name(stage: str, function: str) -> str:
+    """The name Chalice gives the function's Lambda (the API handler is the bare app-stage name)."""
+    return f"{APP_NAME}-{stage}" if function == "api_handler" else f"{APP_NAME}-{stage}-{function}"
+
+
+def policy(stage: str, function: str) -> dict[str, Any]:
+    access = FUNCTIONS[function]
+    prefix = f"kkreg-{stage}"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:*:*:log-group:/aws/lambda/{lambda_name(stage, function)}:*"],
+        },
+        {
+            # X-Ray accepts no narrower resource than "*" for these two actions.
+            "Sid": "Tracing",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": ["*"],
+        },
+    ]
+    by_actions: dict[tuple[str, ...], list[str]] = {}
+    for table, actions in access.tables.items():
+        arn = f"arn:aws:dynamodb:*:*:table/{prefix}-{table}"
+        by_actions.setdefault(tuple(sorted(set(actions))), []).extend([arn, f"{arn}/index/*"])
+    for n, (actions, resources) in enumerate(sorted(by_actions.items())):
+        statements.append(
+            {"Sid": f"Tables{n}", "Effect": "Allow", "Action": list(actions), "Resource": sorted(resources)}
+        )
+    if access.send:
+        statements.append(
+            {
+                "Sid": "SendJobs",
+                "Effect": "Allow",
+                "Action": list(SEND),
+                "Resource": [f"arn:aws:sqs:*:*:{prefix}-{q}" for q in access.send],
+            }
+        )
+    if access.consume:
+        statements.append(
+            {
+                "Sid": "ConsumeQueue",
+                "Effect": "Allow",
+                "Action": list(CONSUME),
+                "Resource": [f"arn:aws:sqs:*:*:{prefix}-{access.consume}"],
+            }
+        )
+    if access.secrets:
+        statements.append(
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                # Secrets Manager appends 6 random characters to a secret's ARN.
+                "Resource": [f"arn:aws:secretsmanager:*:*:secret:{prefix}/{s}-??????" for s in access.secrets],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_file(stage: str, function: str) -> str:
+    """The file name, relative to ``.chalice/``, as ``iam_policy_file`` gives it."""
+    return f"policy-{stage}-{function}.json"
+
+
+def render(stage: str, function: str) -> str:
+    return json.dumps(policy(stage, function), indent=2) + "\n"
+
+
+def main() -> int:
+    for stage in STAGES:
+        for function in FUNCTIONS:
+            (CHALICE_DIR / policy_file(stage, function)).write_text(render(stage, function), encoding="utf-8")
+    print(f"wrote {len(STAGES) * len(FUNCTIONS)} policy files to {CHALICE_DIR}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,346 @@
+"""The deployment path (issue 6), as far as a machine without an AWS account can check it.
+
+- the infra template deploys (and redeploys) on moto's CloudFormation, and the service runs against
+  its outputs with its keys in Secrets Manager;
+- what `make deploy` does after `chalice deploy` (partial batch responses, stage throttling);
+- the least-privilege policies: up to date, no wildcard actions, and enough for every AWS call each
+  function makes while the service's flows run;
+- `.chalice/config.json` and the template agree (timeouts vs visibility timeouts, alarms, DLQs).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.client import BaseClient
+
+from chalicelib.domain import rules
+from infra import policies
+from tests.conftest import REGION
+from tests.helpers import body
+from tools import deploy
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+TEMPLATE = yaml.safe_load((ROOT / "infra" / "template.yaml").read_text(encoding="utf-8"))
+JSON = {"Content-Type": "application/json"}
+ACCOUNT = "123456789012"  # moto's
+
+
+def app_functions() -> set[str]:
+    from app import app
+
+    return {"api_handler", *(a.name for a in app.builtin_auth_handlers), *app.handler_map} - {
+        r.view_name for routes in app.routes.values() for r in routes.values()
+    }
+
+
+def test_every_function_has_its_own_policy_memory_timeout_and_concurrency_in_every_stage() -> None:
+    assert app_functions() == set(policies.FUNCTIONS)
+    for stage in policies.STAGES:
+        config = CONFIG["stages"][stage]
+        assert config["autogen_policy"] is False
+        for function in policies.FUNCTIONS:
+            settings = config["lambda_functions"][function]
+            assert settings["iam_policy_file"] == policies.policy_file(stage, function)
+            assert settings["lambda_memory_size"] >= 128
+            assert 1 <= settings["lambda_timeout"] <= 900
+            assert settings["reserved_concurrency"] >= 1
+
+
+def test_policy_files_are_up_to_date_and_name_their_actions() -> None:
+    for stage in policies.STAGES:
+        for function in policies.FUNCTIONS:
+            path = ROOT / ".chalice" / policies.policy_file(stage, function)
+            assert path.read_text(encoding="utf-8") == policies.render(stage, function), (
+                f"{path.name} is stale: run `python -m infra.policies`"
+            )
+            for statement in json.loads(path.read_text(encoding="utf-8"))["Statement"]:
+                assert statement["Effect"] == "Allow"
+                assert all("*" not in action for action in statement["Action"]), statement
+                if statement["Resource"] == ["*"]:
+                    assert statement["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+                else:
+                    assert all(
+                        f"kkreg-{stage}" in r or f"{policies.APP_NAME}-{stage}" in r for r in statement["Resource"]
+                    )
+
+
+def test_each_queue_outlives_six_of_its_consumers_timeouts_and_has_a_watched_dead_letter_queue() -> None:
+    resources = TEMPLATE["Resources"]
+    alarmed = {
+        r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"
+    }
+    for function, queue in deploy.QUEUE_OF_FUNCTION.items():
+        props = resources[queue]["Properties"]
+        for stage in policies.STAGES:
+            timeout = CONFIG["stages"][stage]["lambda_functions"][function]["lambda_timeout"]
+            assert props["VisibilityTimeout"] >= 6 * timeout, (queue, stage)
+        dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert dlq in alarmed, f"no alarm watches {dlq}"
+        assert resources[dlq]["Properties"]["MessageRetentionPeriod"] == 1_209_600
+
+
+def test_every_queue_worker_and_the_api_raise_an_alarm_when_they_fail() -> None:
+    watched = {
+        r["Properties"]["Dimensions"][0]["Value"]["Fn::Sub"]
+        for r in TEMPLATE["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == "Errors"
+    }
+    for function in [*deploy.QUEUE_OF_FUNCTION, "api_handler", "sweep"]:
+        name = policies.lambda_name("STAGE", function).replace("kk-vaccine-registration-STAGE", "${AppName}-${Stage}")
+        assert name in watched, function
+
+
+def test_packaged_template_merges_the_infra_outputs_batch_failures_and_throttling() -> None:
+    template = deploy.merge_template("prod")
+    resources = template["Resources"]
+    assert template["Parameters"]["Stage"]["Default"] == "prod"
+    for function, queue in deploy.QUEUE_OF_FUNCTION.items():
+        logical = deploy._logical_id(function)
+        events = resources[logical]["Properties"]["Events"]
+        assert events[f"{logical}SqsEventSource"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert resources[logical]["DependsOn"] == [queue]
+    env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert env["KKREG_HMAC_KEY_SECRET"] == {"Ref": "HmacKeySecret"}
+    settings = json.loads((ROOT / "infra" / "stages.json").read_text(encoding="utf-8"))["prod"]
+    throttle = resources["RestAPI"]["Properties"]["MethodSettings"][0]
+    assert (throttle["ThrottlingRateLimit"], throttle["ThrottlingBurstLimit"]) == (
+        settings["api_rate_limit"],
+        settings["api_burst_limit"],
+    )
+
+
+@pytest.fixture
+def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from local import engine
+
+    mock = engine.start()
+    try:
+        yield
+    finally:
+        mock.stop()
+
+
+def test_infra_stack_deploys_redeploys_and_protects_prod_tables(moto_account: None) -> None:
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    outputs = deploy.deploy_infra(cfn, "prod")
+    assert deploy.deploy_infra(cfn, "prod") == outputs  # nothing to update: converges
+    assert outputs["RegistrationsTable"] == "kkreg-prod-registrations"
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    for table in ("registrations", "people", "campaign", "idempotency", "staff", "batches"):
+        described = ddb.describe_table(TableName=f"kkreg-prod-{table}")["Table"]
+        assert described["DeletionProtectionEnabled"] is True
+        assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    sqs = boto3.client("sqs", region_name=REGION)
+    attrs = sqs.get_queue_attributes(QueueUrl=outputs["RemovalQueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 5
+    assert attrs["KmsMasterKeyId"] == "alias/aws/sqs"
+
+
+def test_recorded_outputs_reach_the_stage_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG), encoding="utf-8")
+    recorded = deploy.record_outputs(
+        "dev",
+        {"HmacKeySecret": "arn:…:secret:kkreg-dev/hmac-key-Ab12Cd", "MorPhromUrl": "https://mp", "Other": "x"},
+        config,
+    )
+    env = json.loads(config.read_text(encoding="utf-8"))["stages"]["dev"]["environment_variables"]
+    assert recorded == {
+        "KKREG_HMAC_KEY_SECRET": "arn:…:secret:kkreg-dev/hmac-key-Ab12Cd",
+        "REGISTRY_MOR_PHROM_URL": "https://mp",
+    }
+    assert env["KKREG_HMAC_KEY_SECRET"].endswith("Ab12Cd") and env["KKREG_STAGE"] == "dev"
+
+
+def test_after_chalice_deploy_turns_on_partial_batch_responses_and_throttles_the_stage(moto_account: None) -> None:
+    lam = boto3.client("lambda", region_name=REGION)
+    role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("app.py", "")
+    lam.create_function(
+        FunctionName="w", Runtime="python3.11", Role=role, Handler="app.h", Code={"ZipFile": code.getvalue()}
+    )
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="kkreg-dev-removals")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="w", BatchSize=1)["UUID"]
+    apigw = boto3.client("apigateway", region_name=REGION)
+    api = apigw.create_rest_api(name=policies.APP_NAME)["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api, stageName="api")
+    deployed = {
+        "resources": [
+            {"name": "removal_worker-sqs-event-source", "resource_type": "sqs_event", "event_uuid": mapping},
+            {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api},
+        ]
+    }
+    for _ in range(2):  # a second run changes nothing and does not fail
+        deploy.after_chalice_deploy("dev", lam, apigw, deployed)
+    assert lam.get_event_source_mapping(UUID=mapping)["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    settings = apigw.get_stage(restApiId=api, stageName="api")["methodSettings"]["*/*"]
+    assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (50, 100)
+
+
+@pytest.fixture
+def secrets_in_use(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Keys moved from the environment into Secrets Manager, as a deployed stage has them.
+
+    moto's CloudFormation does not create AWS::SecretsManager::Secret, so they are put here by hand
+    under the names the template gives them.
+    """
+    import os
+
+    from aws_lambda_powertools.utilities import parameters
+
+    from tests.conftest import _reset
+
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    for env, name in [
+        ("REGISTRY_MOR_PHROM_API_KEY", "mor-phrom-api-key"),
+        ("REGISTRY_KHON_KAEN_PHROM_API_KEY", "khon-kaen-phrom-api-key"),
+        ("SMS_GATEWAY_API_KEY", "sms-api-key"),
+    ]:
+        sm.create_secret(Name=f"kkreg-test/{name}", SecretString=os.environ[env])
+        monkeypatch.delenv(env)
+        monkeypatch.setenv(f"{env}_SECRET", f"kkreg-test/{name}")
+    sm.create_secret(Name="kkreg-test/hmac-key", SecretString="a-deployed-key")
+    monkeypatch.setenv("KKREG_HMAC_KEY_SECRET", "kkreg-test/hmac-key")
+    parameters.clear_caches()
+    _reset()
+    return _reset
+
+
+def _resources(service: str, operation: str, params: dict[str, Any]) -> list[str]:
+    if service == "dynamodb":
+        tables = list(params.get("RequestItems", {})) or [params["TableName"]]
+        arns = [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}" for t in tables]
+        if "IndexName" in params:
+            arns = [f"{a}/index/{params['IndexName']}" for a in arns]
+        return arns
+    if service == "sqs":
+        name = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[1]
+        return [f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"]
+    if service == "secretsmanager":
+        return [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{params['SecretId']}-AbCdEf"]
+    raise AssertionError(f"a function called {service}:{operation}, which no policy names")
+
+
+# SQS's batch calls are authorised by the single-message action (there is no IAM action for them).
+IAM_ACTION = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage"}
+
+
+def _allowed(stage_policy: dict[str, Any], action: str, resource: str) -> bool:
+    return any(
+        action in statement["Action"] and any(fnmatch.fnmatchcase(resource, r) for r in statement["Resource"])
+        for statement in stage_policy["Statement"]
+    )
+
+
+def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
+    client: Any, queues: Any, tokens: dict[str, str], app: Any, secrets_in_use: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local.driver import Schedules
+
+    tomorrow = rules.today_in_bangkok() + timedelta(days=1)
+    monkeypatch.setenv("VACCINATION_FIRST_DAY", tomorrow.isoformat())
+    secrets_in_use()
+    calls: list[tuple[str, str, str, dict[str, Any]]] = []
+    current = ["api_handler"]  # HTTP requests run the API function (and its authorizer)
+    real_call = BaseClient._make_api_call
+
+    def spy(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append((current[0], self.meta.service_model.service_name, operation, params))
+        return real_call(self, operation, params)
+
+    def as_function(name: str, handler: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            before, current[0] = current[0], name
+            try:
+                return handler(*args, **kwargs)
+            finally:
+                current[0] = before
+
+        return run
+
+    def drain() -> None:
+        current[0] = "lambda-service"
+        queues.drain()
+        current[0] = "api_handler"
+
+    for name, handler in list(app.handler_map.items()):
+        monkeypatch.setitem(app.handler_map, name, as_function(name, handler))
+    monkeypatch.setattr(BaseClient, "_make_api_call", spy)
+
+    admin = {"Authorization": f"Bearer {tokens['admin']}", **JSON}
+    regs = [client.http.post("/v1/registrations", body=json.dumps(body(n)), headers=JSON).json_body for n in range(3)]
+    assert all("registration_id" in r for r in regs), regs
+    counter = {"Authorization": f"Bearer {tokens['counter']}", **JSON}
+    assert client.http.post("/v1/counter/registrations", body=json.dumps(body(10)), headers=counter).status_code == 201
+    org = {"Authorization": f"Bearer {tokens['org']}", **JSON}
+    batch = client.http.post(
+        "/v1/org/batches", body=json.dumps({"organisation": "ACME", "rows": [body(20), body(21)]}), headers=org
+    )
+    assert batch.status_code == 202, batch.body
+    lookup = {"national_id": body(0)["national_id"], "birth_date": body(0)["birth_date"]}
+    assert client.http.post("/v1/registrations/lookup", body=json.dumps(lookup), headers=JSON).status_code == 200
+    cancel = json.dumps({"birth_date": body(1)["birth_date"]})
+    assert (
+        client.http.post(
+            f"/v1/registrations/{regs[1]['registration_id']}/cancel", body=cancel, headers=JSON
+        ).status_code
+        == 200
+    )
+    drain()
+    for path in ("/v1/admin/reconcile?full=true", "/v1/admin/appointments/allocate"):
+        assert client.http.post(path, headers=admin).status_code in (200, 202)
+    drain()
+    for path in (
+        "/v1/admin/summary",
+        "/v1/admin/registrations.csv",
+        f"/v1/admin/audit?date={rules.today_in_bangkok().isoformat()}",
+        f"/v1/admin/reports/daily?date={rules.today_in_bangkok().isoformat()}",
+        f"/v1/admin/appointments.csv?date={tomorrow.isoformat()}",
+    ):
+        assert client.http.get(path, headers=admin).status_code == 200, path
+    schedules = Schedules(app, REGION)
+    for name in ("sweep", "reconcile_hourly", "reconcile_daily", "allocate_daily"):
+        schedules.fire(name)
+    drain()
+
+    by_function: dict[str, set[str]] = {}
+    denied: set[str] = set()
+    for function, service, operation, params in calls:
+        if function == "lambda-service":
+            continue  # receive/delete by the mapping: the CONSUME statement, checked below
+        stage_policy = policies.policy("test", function)
+        action = f"{service}:{IAM_ACTION.get(operation, operation)}"
+        for resource in _resources(service, operation, params):
+            if not _allowed(stage_policy, action, resource):
+                denied.add(f"{function} may not {action} on {resource}")
+        by_function.setdefault(function, set()).add(action)
+    assert not denied, "\n".join(sorted(denied))
+    # The flows reached every queue worker, every schedule, the secrets and the registries.
+    assert set(policies.FUNCTIONS) - set(by_function) <= {"staff_token"}, set(policies.FUNCTIONS) - set(by_function)
+    assert "secretsmanager:GetSecretValue" in by_function["removal_worker"]
+    assert "secretsmanager:GetSecretValue" in by_function["api_handler"]
+    for function, queue in {"removal_worker": "removals", "promotion_worker": "promotion"}.items():
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:kkreg-test-{queue}"
+        for action in policies.CONSUME:
+            assert _allowed(policies.policy("test", function), action, arn)

@@ -1,0 +1,287 @@
+"""``make deploy|destroy|package STAGE=dev|prod``: the infra stack and the Chalice app, in order.
+
+deploy
+    1. creates or updates the CloudFormation stack ``kkreg-<stage>`` from ``infra/template.yaml``
+       (parameters from ``infra/stages.json``) and waits for it;
+    2. writes the stack's outputs (secret ARNs, registry and SMS URLs) into the stage's
+       ``environment_variables`` in ``.chalice/config.json``;
+    3. runs ``chalice deploy --stage <stage>``;
+    4. does what Chalice cannot: ``ReportBatchItemFailures`` on every SQS event-source mapping, and
+       the API Gateway stage's throttling (``infra/stages.json``).
+    Every step converges, so running it again is safe.
+destroy
+    ``chalice delete`` then deletes the stack (prod's tables have deletion protection: the stack
+    deletion stops there until an admin turns it off, on purpose).
+package
+    ``chalice package --merge-template`` into ``out/<stage>/sam.json``: one template with the app,
+    the infra resources, the stack's outputs as environment variables, partial batch responses
+    and the stage throttling, for teams that deploy with CloudFormation or SAM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra import policies
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "infra" / "template.yaml"
+STAGES_FILE = ROOT / "infra" / "stages.json"
+CONFIG = ROOT / ".chalice" / "config.json"
+CHALICE = str(Path(sys.executable).with_name("chalice"))  # the venv's command line
+
+# Stack output -> environment variable of every function (chalicelib.config reads them).
+ENV_OF_OUTPUT = {
+    "HmacKeySecret": "KKREG_HMAC_KEY_SECRET",
+    "MorPhromApiKeySecret": "REGISTRY_MOR_PHROM_API_KEY_SECRET",
+    "KhonKaenPhromApiKeySecret": "REGISTRY_KHON_KAEN_PHROM_API_KEY_SECRET",
+    "SmsApiKeySecret": "SMS_GATEWAY_API_KEY_SECRET",
+    "MorPhromUrl": "REGISTRY_MOR_PHROM_URL",
+    "KhonKaenPhromUrl": "REGISTRY_KHON_KAEN_PHROM_URL",
+    "SmsGatewayUrl": "SMS_GATEWAY_URL",
+}
+
+# Queue consumer -> the infra template's queue resource it reads.
+QUEUE_OF_FUNCTION = {
+    "promotion_worker": "PromotionQueue",
+    "batch_worker": "BatchQueue",
+    "removal_worker": "RemovalQueue",
+    "reconcile_worker": "ReconcileQueue",
+    "appointment_worker": "AppointmentQueue",
+    "sms_worker": "SmsQueue",
+}
+
+
+def stage_settings(stage: str) -> dict[str, Any]:
+    stages: dict[str, Any] = json.loads(STAGES_FILE.read_text(encoding="utf-8"))
+    if stage not in stages:
+        raise SystemExit(f"unknown stage {stage!r}: infra/stages.json has {', '.join(sorted(stages))}")
+    return dict(stages[stage])
+
+
+def stack_name(stage: str) -> str:
+    return f"kkreg-{stage}"
+
+
+def stack_parameters(stage: str) -> dict[str, str]:
+    params = {"Stage": stage, "AppName": policies.APP_NAME}
+    params.update({k: str(v) for k, v in stage_settings(stage).get("parameters", {}).items()})
+    return params
+
+
+def deploy_infra(cfn: Any, stage: str) -> dict[str, str]:
+    """Create or update the stack, wait for it, and return its outputs."""
+    name = stack_name(stage)
+    args = {
+        "StackName": name,
+        "TemplateBody": TEMPLATE.read_text(encoding="utf-8"),
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in stack_parameters(stage).items()],
+        "Tags": [{"Key": "project", "Value": "kk-vaccine-registration"}, {"Key": "stage", "Value": stage}],
+    }
+    waiter_config = {"Delay": 5, "MaxAttempts": 240}
+    if _stack_exists(cfn, name):
+        try:
+            cfn.update_stack(**args)
+        except cfn.exceptions.ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise
+        else:
+            cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=waiter_config)
+    else:
+        cfn.create_stack(**args, EnableTerminationProtection=stage == "prod")
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=waiter_config)
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _stack_exists(cfn: Any, name: str) -> bool:
+    try:
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
+    except cfn.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return False
+        raise
+    return any(s["StackStatus"] != "DELETE_COMPLETE" for s in stacks)
+
+
+def record_outputs(stage: str, outputs: dict[str, str], config_path: Path = CONFIG) -> dict[str, str]:
+    """Write the outputs the functions need into the stage's environment in ``.chalice/config.json``."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    env = config["stages"][stage].setdefault("environment_variables", {})
+    recorded = {ENV_OF_OUTPUT[k]: v for k, v in outputs.items() if k in ENV_OF_OUTPUT and v}
+    env.update(recorded)
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return recorded
+
+
+def after_chalice_deploy(stage: str, lambda_client: Any, apigateway: Any, deployed: dict[str, Any]) -> list[str]:
+    """Partial batch responses on every SQS mapping, throttling on the API stage. Returns what it did."""
+    done = []
+    for resource in deployed.get("resources", []):
+        if resource.get("resource_type") == "sqs_event":
+            mapping = lambda_client.get_event_source_mapping(UUID=resource["event_uuid"])
+            if "ReportBatchItemFailures" not in mapping.get("FunctionResponseTypes", []):
+                lambda_client.update_event_source_mapping(
+                    UUID=resource["event_uuid"], FunctionResponseTypes=["ReportBatchItemFailures"]
+                )
+            done.append(f"ReportBatchItemFailures on {resource['name']}")
+        elif resource.get("resource_type") == "rest_api":
+            settings = stage_settings(stage)
+            apigateway.update_stage(
+                restApiId=resource["rest_api_id"],
+                stageName="api",
+                patchOperations=[
+                    {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(settings["api_rate_limit"])},
+                    {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(settings["api_burst_limit"])},
+                ],
+            )
+            done.append(f"throttling {settings['api_rate_limit']}/s, burst {settings['api_burst_limit']} on the API")
+    return done
+
+
+def deploy(stage: str) -> int:
+    import boto3
+
+    session = boto3.session.Session()
+    print(f"1/4 infra stack {stack_name(stage)} in {session.region_name}…", flush=True)
+    outputs = deploy_infra(session.client("cloudformation"), stage)
+    print(f"2/4 {len(record_outputs(stage, outputs))} stack outputs recorded in .chalice/config.json", flush=True)
+    print("3/4 chalice deploy…", flush=True)
+    subprocess.run(  # noqa: S603 - fixed argument list, the stage is checked against infra/stages.json
+        [CHALICE, "deploy", "--stage", stage], cwd=ROOT, check=True
+    )
+    deployed = json.loads((ROOT / ".chalice" / "deployed" / f"{stage}.json").read_text(encoding="utf-8"))
+    for line in after_chalice_deploy(stage, session.client("lambda"), session.client("apigateway"), deployed):
+        print(f"4/4 {line}", flush=True)
+    return 0
+
+
+def destroy(stage: str) -> int:
+    import boto3
+
+    if stage == "prod" and os.environ.get("CONFIRM") != "prod":
+        raise SystemExit("refusing to destroy prod: run `make destroy STAGE=prod CONFIRM=prod` if you mean it")
+    subprocess.run(  # noqa: S603 - fixed argument list
+        [CHALICE, "delete", "--stage", stage], cwd=ROOT, check=True
+    )
+    cfn = boto3.client("cloudformation")
+    cfn.delete_stack(StackName=stack_name(stage))
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name(stage), WaiterConfig={"Delay": 5})
+    print(f"deleted {stack_name(stage)} (the HMAC key secret is retained on purpose)")
+    return 0
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    """The infra template plus what Chalice's template lacks, keyed by Chalice's logical IDs."""
+    template: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    for key, value in stack_parameters(stage).items():
+        template["Parameters"][key]["Default"] = value
+    # The functions' environment names this stage's resources: the template deploys this stage only.
+    template["Parameters"]["Stage"]["Description"] = f"Leave it {stage}: the functions were packaged for it"
+    env = {env: {"Ref": output} for output, env in ENV_OF_OUTPUT.items()}
+    settings = stage_settings(stage)
+    resources = template["Resources"]
+    for function in policies.FUNCTIONS:
+        logical = _logical_id(function)
+        addition: dict[str, Any] = {
+            "Properties": {
+                "FunctionName": policies.lambda_name(stage, function),
+                "Environment": {"Variables": env},
+            },
+            "Metadata": {"checkov": {"skip": _LAMBDA_SKIPS}},
+        }
+        queue = QUEUE_OF_FUNCTION.get(function)
+        if queue:
+            source = f"{logical}SqsEventSource"
+            addition["Properties"]["Events"] = {
+                source: {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+            }
+            # The mapping names the queue by ARN, not by reference: make the function wait for it.
+            addition["DependsOn"] = [queue]
+        resources[logical] = addition
+        log_group = resources.setdefault(f"{_role_prefix(function)}LogGroup", {})
+        log_group["Metadata"] = {"checkov": {"skip": _LOG_SKIPS}}
+    # Chalice names the API's log group after a logical ID that does not exist (``${ApiHandler}``).
+    resources["ApiHandlerLogGroup"]["Properties"] = {
+        "LogGroupName": f"/aws/lambda/{policies.lambda_name(stage, 'api_handler')}"
+    }
+    resources["RestAPI"] = {
+        "Properties": {
+            "TracingEnabled": True,
+            "MethodSettings": [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": settings["api_rate_limit"],
+                    "ThrottlingBurstLimit": settings["api_burst_limit"],
+                }
+            ],
+        },
+        "Metadata": {"checkov": {"skip": _API_SKIPS}},
+    }
+    return template
+
+
+def _logical_id(function: str) -> str:
+    return "APIHandler" if function == "api_handler" else _role_prefix(function)
+
+
+def _role_prefix(function: str) -> str:
+    """Chalice's prefix of a function's role and log group (``ApiHandlerRole`` for the API)."""
+    return "".join(part.capitalize() for part in function.split("_"))
+
+
+_LAMBDA_SKIPS = [
+    {"id": "CKV_AWS_116", "comment": "Queue consumers have a DLQ on their queue; the others are never invoked async."},
+    {"id": "CKV_AWS_117", "comment": "Talks only to public AWS endpoints and HTTPS registries; a VPC adds NAT cost."},
+    {"id": "CKV_AWS_173", "comment": "No secret is in the environment: it holds secret ARNs and public URLs."},
+]
+_API_SKIPS = [
+    {"id": "CKV_AWS_120", "comment": "Responses are per person and must never be served from a cache."},
+    {
+        "id": "CKV_AWS_76",
+        "comment": "Access logs need the account-wide API Gateway logging role, which a stack should not overwrite;"
+        " the API function logs every request.",
+    },
+]
+_LOG_SKIPS = [
+    {"id": "CKV_AWS_158", "comment": "CloudWatch encrypts logs at rest; they carry no personal data (tested)."},
+]
+
+
+def package(stage: str) -> int:
+    out = ROOT / "out" / stage
+    out.mkdir(parents=True, exist_ok=True)
+    merge = out / "merge.json"
+    merge.write_text(json.dumps(merge_template(stage), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")}
+    subprocess.run(  # noqa: S603 - fixed argument list
+        [CHALICE, "package", "--stage", stage, "--merge-template", str(merge), str(out)],
+        cwd=ROOT,
+        check=True,
+        env=env,
+    )
+    print(f"wrote {out / 'sam.json'} and {out / 'deployment.zip'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.deploy")
+    parser.add_argument("command", choices=["deploy", "destroy", "package"])
+    parser.add_argument("--stage", required=True)
+    args = parser.parse_args(argv)
+    stage_settings(args.stage)  # an unknown stage stops here
+    command = {"deploy": deploy, "destroy": destroy, "package": package}[args.command]
+    return command(args.stage)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
