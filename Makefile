@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench token revoke clean
+.PHONY: run test lint browser-deps bench token revoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,14 +17,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	exec $(PY) -m local
 
-## Lint, type-check and run every test (unit, integration, race, e2e)
-test: $(STAMP) lint
+## Lint, type-check and run every test (unit, integration, race, e2e, browser)
+test: $(STAMP) lint browser-deps
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER_PACKAGES := chromium chromium-driver fonts-thai-tlwg
+
+## Debian's headless Chromium, its driver and the Thai fonts for the browser tests (only when missing)
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! dpkg -s fonts-thai-tlwg >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); \
+	fi
 
 ## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [STAGE=dev]
 token: $(STAMP)
