@@ -11,6 +11,8 @@
     message_th: "โทเคนนี้ไม่ใช่โทเคนของผู้ดูแลระบบ" };
   const STATES = { pending: ["รอดำเนินการ", "pending"], removed: ["ถอดชื่อแล้ว", "removed"],
     not_found: ["ไม่พบชื่อ", "not found"], failed: ["ล้มเหลว", "failed"] };
+  const SHORT_STATUS = { confirmed: ["ยืนยันแล้ว", "confirmed"], reserve: ["สำรอง", "reserve"],
+    cancelled: ["ยกเลิกแล้ว", "cancelled"] };
   const REGISTRIES = { mor_phrom: "หมอพร้อม Mor Phrom", khon_kaen_phrom: "ขอนแก่นพร้อม Khon Kaen Phrom" };
 
   const $ = (id) => document.getElementById(id);
@@ -89,7 +91,7 @@
       barChart("การลงทะเบียนตามช่องทาง · By channel", ["app", "counter", "org"].map((name, i) => ({
         label: KK.label(KK.CHANNEL, name).join(" "), value: byChannel[name] || 0, cls: "c" + i }))),
       barChart("ตามสถานะ · By status", ["confirmed", "reserve", "cancelled"].map((name, i) => ({
-        label: KK.label(KK.STATUS, name)[1], value: byStatus[name] || 0, cls: "c" + [1, 2, 3][i] }))),
+        label: SHORT_STATUS[name].join(" "), value: byStatus[name] || 0, cls: "c" + [1, 2, 3][i] }))),
       barChart("การถอดชื่อจากระบบอื่น · Removals", removals));
     const [th, en] = KK.momentText(new Date().toISOString());
     clear($("updated"), bi("ปรับปรุงเมื่อ " + th, "updated " + en));
@@ -177,16 +179,17 @@
         }
         return showError($("export-error"), KK.envelopeError(data, response.status));
       }
-      parts.push(await response.text());
+      parts.push(await response.arrayBuffer()); // bytes as sent: the CSV's BOM stays for spreadsheets
       next = nextLink(response.headers.get("Link"));
     }
     if (show) {
+      const text = parts.map((part) => new TextDecoder().decode(part)).join("");
       const pre = $("report");
       pre.hidden = false;
       try {
-        pre.textContent = JSON.stringify(JSON.parse(parts.join("")), null, 2);
+        pre.textContent = JSON.stringify(JSON.parse(text), null, 2);
       } catch (e) {
-        pre.textContent = parts.join("");
+        pre.textContent = text;
       }
     }
     const url = URL.createObjectURL(new Blob(parts, { type }));
@@ -211,8 +214,8 @@
     const link = (id, th, en, action) => el("button", { type: "button", class: "secondary", id, onclick: action }, bi(th, en));
     clear($("csv-links"),
       link("csv-all", "ทั้งหมด", "all", () => download("v1/admin/registrations.csv", "registrations.csv", csv)),
-      ...["confirmed", "reserve", "cancelled"].map((status) => link("csv-" + status, KK.label(KK.STATUS, status)[0],
-        status, () => download("v1/admin/registrations.csv?status=" + status, "registrations-" + status + ".csv", csv))));
+      ...["confirmed", "reserve", "cancelled"].map((status) => link("csv-" + status, SHORT_STATUS[status][0],
+        SHORT_STATUS[status][1], () => download("v1/admin/registrations.csv?status=" + status, "registrations-" + status + ".csv", csv))));
     const today = KK.todayInBangkok();
     $("report-date").value = KK.iso(today.y, today.m, today.d);
     const day = (fn) => () => {
