@@ -3,12 +3,14 @@ sign-in and revocation."""
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import date, timedelta
 from typing import Any
 
 from playwright.sync_api import expect
 
+from chalicelib.domain.rules import age_on, thai_id_check_digit, today_in_bangkok
 from tests.browser.conftest import Stack, new_person
 
 
@@ -168,3 +170,20 @@ def test_a_wrong_token_stays_at_sign_in_and_a_revoked_one_is_sent_back_to_it(pag
     expect(page.locator("#signin-error")).to_contain_text("revoked")
     expect(page.locator("#desk")).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('kk.counter.token')") is None
+
+
+def test_the_pages_check_digit_and_age_agree_with_the_domain_rules(page: Any, stack: Stack) -> None:
+    page.goto(f"{stack.url}/counter/")
+    rng = random.Random(8)
+    prefixes = [f"{rng.randrange(10**12):012d}" for _ in range(300)]
+    digits = page.evaluate("(ps) => ps.map((p) => KK.checkDigit(p))", prefixes)
+    assert digits == [thai_id_check_digit(p) for p in prefixes]
+    # Thai digits, spaces and dashes are accepted as the contract says
+    thai = page.evaluate("KK.nationalId('๑-๑๐๑๗-๐๐๒๓๐-๗๐-๘')")
+    assert thai == {"ok": True, "value": "1101700230708", "reason": None}
+    today = today_in_bangkok()
+    for birth in ("1980-01-31", f"{today.year - 18}-{today.month:02d}-{today.day:02d}", "2000-02-29"):
+        shown = page.evaluate("(b) => KK.birthDate(b, 18)", birth)
+        assert shown["age"] == age_on(date.fromisoformat(birth), today)
+    assert page.evaluate("KK.birthDate('31/01/2523', 18).iso") == "1980-01-31"  # Buddhist Era
+    assert page.evaluate("KK.birthDate('30/02/1980', 18).reason") == "invalid"
