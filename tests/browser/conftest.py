@@ -93,7 +93,11 @@ def new_person(**changes: Any) -> dict[str, Any]:
 def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (make test does it)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Waits for what the page shows, not sleeps: generous, as the machine is shared. A switched channel
+    # reaches every server within 3 s, and the pages poll every 5 s.
+    expect.set_options(timeout=20_000)
 
     with sync_playwright() as pw:
         # A fresh profile every launch (Playwright makes a temporary user-data-dir).
@@ -130,7 +134,7 @@ def page(browser: Any, stack: Stack, admin_token: str) -> Iterator[Any]:
     """A fresh browser context (empty sessionStorage) at desktop size. Any script error, CSP
     violation or console error on the page fails the test."""
     context = browser.new_context(viewport=DESKTOP, locale="th-TH")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(20_000)
     tab = context.new_page()
     problems: list[str] = []
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))

@@ -41,9 +41,10 @@
 
   // Horizontal bars. rows: [{label, value, max?, cls}]; a row with max draws its track (used / capacity).
   function barChart(title, rows) {
+    // 400 units wide: legible on a 360-px phone, and not blown up on a desktop (max-width in CSS).
     const rowH = 30;
-    const labelW = 190;
-    const barW = 230;
+    const labelW = 170;
+    const barW = 140;
     const width = labelW + barW + 90;
     const height = rows.length * rowH + 30;
     const top = Math.max(1, ...rows.map((r) => r.max || r.value));
