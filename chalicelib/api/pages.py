@@ -74,11 +74,12 @@ def page(name: str) -> str:
 
 
 def _page_response(route: str) -> Response:
+    # The path as asked for, with any stage prefix (API Gateway's "/api/counter", or "/api" for "/").
     path = str(pages.current_request.context.get("path") or route)
-    if route != "/" and not path.endswith("/"):
-        # The pages link their assets relatively ("../static/…"), which needs the trailing slash;
-        # a relative Location keeps any stage prefix in front of the route.
-        location = route.rsplit("/", 1)[1] + "/"
+    if not path.endswith("/"):
+        # The pages link their assets and the API relatively ("../static/…"), which needs the
+        # trailing slash; a relative Location keeps any stage prefix in front of the route.
+        location = path.rsplit("/", 1)[1] + "/"
         return Response(body="", status_code=308, headers={"Location": location, "Content-Type": "text/plain"})
     return Response(
         body=page(PAGES[route]),

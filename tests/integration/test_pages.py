@@ -58,3 +58,31 @@ def test_a_page_asked_for_without_its_slash_is_sent_to_it_relatively(client: Any
             response = client.http.get(route)
             assert response.status_code == 308
             assert response.headers["Location"] == route.lstrip("/") + "/"
+
+
+@pytest.mark.parametrize(
+    ("resource", "asked", "location"), [("/", "/api", "api/"), ("/counter", "/api/counter", "counter/")]
+)
+def test_behind_a_stage_prefix_the_redirect_keeps_the_prefix(
+    app: Any, resource: str, asked: str, location: str
+) -> None:
+    # As API Gateway calls the function: the path asked for, stage prefix included, is in the context.
+    event = {
+        "resource": resource,
+        "path": resource,
+        "httpMethod": "GET",
+        "headers": {},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": resource, "path": asked, "httpMethod": "GET", "stage": "api"},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    response = app(event, None)
+    assert response["statusCode"] == 308
+    assert response["headers"]["Location"] == location
+    event["requestContext"]["path"] = asked + "/"
+    assert app(event, None)["statusCode"] == 200
