@@ -8,7 +8,7 @@ IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed-$(shell cat requirements-iac.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint iac bench token revoke deploy destroy package clean
+.PHONY: run test lint iac browser-deps bench token revoke deploy destroy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,8 @@ $(IAC_STAMP): requirements-iac.txt
 run: $(STAMP)
 	exec $(PY) -m local
 
-## Lint, type-check, check the templates and run every test (unit, integration, race, e2e)
-test: $(STAMP) lint iac
+## Lint, type-check, check the templates and run every test (unit, integration, race, e2e, browser)
+test: $(STAMP) lint iac browser-deps
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -55,6 +55,16 @@ destroy: $(STAMP)
 ## One CloudFormation/SAM template of the whole stage in out/$(STAGE)/ (`chalice package --merge-template`)
 package: $(STAMP)
 	$(PY) -m tools.deploy package --stage "$(STAGE)"
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER_PACKAGES := chromium chromium-driver fonts-thai-tlwg
+
+## Debian's headless Chromium, its driver and the Thai fonts for the browser tests (only when missing)
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! dpkg -s fonts-thai-tlwg >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); \
+	fi
 
 ## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [STAGE=dev]
 token: $(STAMP)

@@ -12,6 +12,7 @@ from chalicelib.api.auth import auth
 from chalicelib.api.counter import counter
 from chalicelib.api.middleware import contract_errors
 from chalicelib.api.org import org
+from chalicelib.api.pages import pages
 from chalicelib.api.public import public
 from chalicelib.config import queue_name
 
@@ -21,6 +22,7 @@ app.register_blueprint(public)
 app.register_blueprint(counter)
 app.register_blueprint(org)
 app.register_blueprint(admin)
+app.register_blueprint(pages)
 app.register_middleware(contract_errors, "http")
 logger = Logger(service="kk-vaccine-registration")
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api.openapi import OPERATIONS
+from chalicelib.api.pages import PAGE_ROUTES
 
 
 def test_every_route_is_documented_and_every_documented_path_is_a_route(client: Any, app: Any) -> None:
     doc = client.http.get("/v1/openapi.json").json_body
+    # The web pages are not API: they are left out of the document, and only they are.
+    assert all(not path.startswith("/v1/") for path in PAGE_ROUTES)
+    assert set(PAGE_ROUTES) <= set(app.routes)
     served = {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
+    served -= {(path, "get") for path in PAGE_ROUTES}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert served == documented
 
