@@ -15,6 +15,7 @@ Repairs never race a live registration into an oversell:
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter
 from datetime import UTC, datetime
@@ -173,15 +174,20 @@ def finish(run_id: str) -> dict[str, Any]:
     if reserve_held != counts.reserve_active:
         # Reported, not repaired: abandoned tickets count here but hold no registration.
         findings["drift"]["reserve_active"] = reserve_held - counts.reserve_active
-    for key in sorted(set(tally) | {k for k in after if k.startswith(STAT_PREFIXES)}):
-        if not key.startswith(STAT_PREFIXES):
-            continue
-        delta = tally.get(key, 0) - after.get(key, 0)
-        if delta and quiet:
+    deltas = {
+        key: tally.get(key, 0) - after.get(key, 0)
+        for key in sorted(set(tally) | {k for k in after if k.startswith(STAT_PREFIXES)})
+        if key.startswith(STAT_PREFIXES) and tally.get(key, 0) != after.get(key, 0)
+    }
+    # A registration between writing its item and counting it shows as +1 even in a quiet run:
+    # statistics are corrected only when the next run finds the same drift with the same counters.
+    sighting = json.dumps({"deltas": deltas, "counters": after}, sort_keys=True)
+    if deltas and quiet and st.campaign.confirm_sighting("stats", sighting):
+        for key, delta in deltas.items():
             st.campaign.adjust_stat(key, delta)
             findings["repaired"].append(f"{key} {delta:+d}")
-        elif delta:
-            findings["drift"][key] = delta
+    else:
+        findings["drift"].update(deltas)
     findings["registries"] = {k: v for k, v in tally.items() if k.startswith(("unreachable_", "reappeared_"))}
     _keep_places_of_the_day()
     st.campaign.finish_run(run_id, findings)

@@ -415,6 +415,19 @@ class CampaignStore:
                 )
         return False
 
+    def confirm_sighting(self, kind: str, fingerprint: str) -> bool:
+        """True if the previous run saw exactly this ``fingerprint`` of ``kind`` (and forget it);
+        otherwise remember this one for the next run. A drift that is only a write in flight is
+        gone, or changed, by the next run; a real one is seen again unchanged."""
+        pk = f"recon#{kind}"
+        if self._get(pk).get("fingerprint") == fingerprint:
+            with translated_errors():
+                self._db.delete_item(TableName=self._table, Key={"pk": value(pk)})
+            return True
+        with translated_errors():
+            self._db.put_item(TableName=self._table, Item={"pk": value(pk), "fingerprint": value(fingerprint)})
+        return False
+
     def return_leaked(self, places: int) -> bool:
         """Give back places found taken by nobody, only if nobody waits on the reserve."""
         self._ensure_gate()
