@@ -8,12 +8,18 @@ interleave *between* calls as they do on AWS.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import threading
 from typing import Any
 
+import botocore.signers
+import botocore.useragent
 from moto import mock_aws
+from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
 ENGINE_LOCK = threading.RLock()
 _FAKE_ENV = {
@@ -42,11 +48,48 @@ def fake_credentials() -> None:
         os.environ.pop(key, None)
 
 
+def _unsigned(self: botocore.signers.RequestSigner, operation_name: str, request: Any, *args: Any, **kw: Any) -> None:
+    # moto reads the account from the credential's access key: keep that part of the header.
+    request.headers["Authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={_FAKE_ENV['AWS_ACCESS_KEY_ID']}/20210706/{self.region_name}/"
+        f"{self.signing_name}/aws4_request, SignedHeaders=host, Signature=0"
+    )
+
+
+def _lighter_calls() -> None:
+    """Work an in-process engine need not do on every call, found by profiling the stack under load.
+
+    Measured on one conditional UpdateItem (the commonest call of a registration): 5.7 ms -> 4.6 ms
+    from the first two, and more from the last two (``make bench`` has the figures).
+    - No SigV4 signature (a fixed header) and a fixed User-Agent: moto checks neither, and botocore spends ~1 ms of
+      each call building them. Only ever applied with moto started: nothing here can reach AWS.
+    - moto lists a response class's methods with ``inspect.getmembers`` on every call: once is enough.
+    - moto parses an UpdateExpression up to three times a call: parse each distinct one once and
+      hand out copies (the validator rewrites the tree it is given).
+    """
+    botocore.useragent.UserAgentString.to_string = lambda self: "kkreg-local-stack"  # type: ignore[method-assign]
+    botocore.signers.RequestSigner.sign = _unsigned  # type: ignore[method-assign]
+    moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(  # type: ignore[assignment]
+        moto_responses.method_names_from_class
+    )
+    parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+
+    @functools.lru_cache(maxsize=1024)
+    def parsed(cls: Any, expression: str) -> Any:
+        return parse(cls, expression)
+
+    def make(cls: Any, expression: str) -> Any:
+        return copy.deepcopy(parsed(cls, expression))
+
+    UpdateExpressionParser.make = classmethod(make)  # type: ignore[method-assign,assignment]
+
+
 def start() -> Any:
     """Start moto in this process (serialised); returns the mock, whose ``stop()`` ends it."""
     fake_credentials()
     if not hasattr(BotocoreStubber.process_request, "__wrapped__"):
         BotocoreStubber.process_request = _serialised(BotocoreStubber.process_request)  # type: ignore[method-assign]
+        _lighter_calls()
     mock = mock_aws()
     mock.start()
     return mock
