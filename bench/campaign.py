@@ -201,7 +201,6 @@ class Server:
 def _client(server: Server, attempts: list[Attempt], cursor: Any, out: Outcomes, start: float) -> None:
     conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
     headers = {"Content-Type": "application/json"}
-    rows: list[tuple[float, float, int, str]] = []
     rids: list[str] = []
     while True:
         try:
@@ -232,11 +231,8 @@ def _client(server: Server, attempts: list[Attempt], cursor: Any, out: Outcomes,
                 code = data.get("error", {}).get("code", "no_envelope")
         except (ValueError, AttributeError, KeyError):
             code = "no_envelope"
-        rows.append((done - start, done - t, status, code))
-        if len(rows) >= 50:
-            out.add(rows, rids)
-            rows, rids = [], []
-    out.add(rows, rids)
+        out.add([(done - start, done - t, status, code)], rids)
+        rids = []
     conn.close()
 
 
@@ -353,12 +349,15 @@ def run(plan: Plan) -> dict[str, Any]:
         for th in threads:
             th.start()
         peak_rss = 0.0
+        ticks = 0
         while any(th.is_alive() for th in threads):
             time.sleep(1.0)
+            ticks += 1
             peak_rss = max(peak_rss, server.peak_rss_mb())
-            with out.lock:
-                done, accepted = len(out.status), out.status.count(201)
-            _progress(done, len(attempts), accepted, time.perf_counter() - start)
+            if sys.stderr.isatty() or ticks % 10 == 0:
+                with out.lock:
+                    done, accepted = len(out.status), out.status.count(201)
+                _progress(done, len(attempts), accepted, time.perf_counter() - start)
         burst_s = time.perf_counter() - start
         server_cpu_burst = server.cpu_seconds() - cpu_before
         sys.stderr.write("\n")
@@ -371,10 +370,12 @@ def run(plan: Plan) -> dict[str, Any]:
         while _removals_settled(summary) < summary["registrations"]["by_status"]["confirmed"]:
             if time.perf_counter() - drain_start > DRAIN_TIMEOUT_S:
                 break
-            sys.stderr.write(
-                f"\rbackground: removals settled {_removals_settled(summary):,}"
-                f" of {summary['registrations']['by_status']['confirmed']:,} "
-            )
+            if sys.stderr.isatty() or int(time.perf_counter() - drain_start) % 20 < 2:
+                sys.stderr.write(
+                    f"\rbackground: removals settled {_removals_settled(summary):,}"
+                    f" of {summary['registrations']['by_status']['confirmed']:,} "
+                    + ("" if sys.stderr.isatty() else "\n")
+                )
             time.sleep(2.0)
             summary = _summary(server, token)
         drain_s = time.perf_counter() - drain_start

@@ -8,6 +8,7 @@ Medians over repeated runs; ratios rather than seconds because the machine is sh
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -22,6 +23,26 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 REGISTRATIONS = int(os.environ.get("BENCH_REGISTRATIONS", "300"))
+BACKGROUND_SAMPLE = 20
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it, roughly: names plus values (numbers ~ their digits)."""
+    size = 0
+    for name, val in item.items():
+        size += len(name.encode())
+        kind, raw = next(iter(val.items()))
+        if kind in ("S", "N"):
+            size += len(str(raw).encode())
+        elif kind == "BOOL":
+            size += 1
+        elif kind == "M":
+            size += 3 + item_bytes(raw)
+        elif kind in ("SS", "NS"):
+            size += sum(len(str(x).encode()) for x in raw)
+        else:
+            size += len(json.dumps(raw))
+    return size
 
 
 def import_seconds(module: str, cwd: Path) -> float:
@@ -55,9 +76,20 @@ def _empty(sqs: Any, url: str) -> None:
         sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
 
+def _scan(db: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        page = db.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def measure() -> dict[str, Any]:
     """Figures (a), (b), (c); the local stack runs in this process, without its workers."""
-    os.environ["CAMPAIGN_PRIMARY_CAPACITY"] = str(REGISTRATIONS // 2)
+    os.environ["CAMPAIGN_PRIMARY_CAPACITY"] = str(REGISTRATIONS // 2 + BACKGROUND_SAMPLE)
     os.environ["CAMPAIGN_RESERVE_CAPACITY"] = str(REGISTRATIONS)
     import requests
 
@@ -76,7 +108,8 @@ def measure() -> dict[str, Any]:
             if threading.current_thread() is not threading.main_thread():  # the server's, not the bench's
                 calls[event_name.split(".", 1)[1]] += 1
 
-        for client in (clients.dynamodb(), clients.sqs()):
+        # The driver's own SQS client too: its receives and deletes are what Lambda's poller does.
+        for client in (clients.dynamodb(), clients.sqs(), stack.workers.queues._sqs):
             client.meta.events.register("before-call.*.*", count)
 
         session = requests.Session()
@@ -84,6 +117,15 @@ def measure() -> dict[str, Any]:
         session.post(url, json=body(10_000_000), timeout=30)  # warm: first gate write, first connections
         db = clients.dynamodb()
         table = os.environ["CAMPAIGN_TABLE"]
+        # The background work one confirmation causes (two removal jobs), counted on a worker thread.
+        for n in range(BACKGROUND_SAMPLE):
+            session.post(url, json=body(20_000_000 + n), timeout=30)
+        calls.clear()
+        drain = threading.Thread(target=stack.workers.queues.drain, name="bench-drain")
+        drain.start()
+        drain.join()
+        figures["background_aws_requests_per_confirmation"] = sum(calls.values()) / BACKGROUND_SAMPLE
+        figures["background_aws_requests_by_operation"] = dict(sorted(calls.items()))
         calls.clear()
         request_times: list[float] = []
         put_times: list[float] = []
@@ -112,6 +154,12 @@ def measure() -> dict[str, Any]:
         figures["registration_request_median_s"] = statistics.median(request_times)
         figures["bare_conditional_put_median_s"] = statistics.median(put_times)
         figures["request_to_put_ratio"] = statistics.median(request_times) / statistics.median(put_times)
+        figures["item_bytes"] = {
+            "registration": max(item_bytes(i) for i in _scan(db, os.environ["REGISTRATIONS_TABLE"])),
+            "person": max(item_bytes(i) for i in _scan(db, os.environ["PEOPLE_TABLE"])),
+            "campaign_stats_shard": max(item_bytes(i) for i in _scan(db, table) if i["pk"]["S"].startswith("stats#")),
+            "campaign_gate": max(item_bytes(i) for i in _scan(db, table) if i["pk"]["S"] == "gate"),
+        }
 
     figures.update(import_ratio())
     return figures
@@ -120,6 +168,11 @@ def measure() -> dict[str, Any]:
 def report(figures: dict[str, Any]) -> None:
     print(f"(a) AWS requests per accepted registration: {figures['aws_requests_per_accepted_registration']:.2f}")
     print(f"    by operation: {figures['aws_requests_by_operation']}")
+    print(
+        f"    background per confirmation: {figures['background_aws_requests_per_confirmation']:.2f}"
+        f" {figures['background_aws_requests_by_operation']}"
+    )
+    print(f"    item sizes (bytes, largest seen): {figures['item_bytes']}")
     print(
         f"(b) registration request / bare conditional PutItem: {figures['request_to_put_ratio']:.1f}x"
         f"  ({figures['registration_request_median_s'] * 1000:.2f} ms"
