@@ -19,7 +19,9 @@ import botocore.useragent
 from moto import mock_aws
 from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.utils import unix_time_millis
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.sqs.models import Queue, SQSBackend
 
 ENGINE_LOCK = threading.RLock()
 _FAKE_ENV = {
@@ -82,6 +84,44 @@ def _lighter_calls() -> None:
         return copy.deepcopy(parsed(cls, expression))
 
     UpdateExpressionParser.make = classmethod(make)  # type: ignore[method-assign,assignment]
+    _queues_walked_once()
+
+
+def _queues_walked_once() -> None:
+    """moto's SQS walks the whole queue, reading the clock once per message, three times for every
+    message sent (the queue's approximate counts) and nine times for every message received (its
+    retention check reads all the queue's attributes): quadratic in the queue's depth, which grows
+    while the workers lag behind a burst. Same rules here (visible: now > visible_at; delayed:
+    now < delayed_until), one clock reading per walk, and the retention read from the queue itself.
+    """
+
+    def counted(test: Any) -> property:
+        def count(self: Queue) -> int:
+            now = unix_time_millis()
+            return sum(1 for m in self._messages if test(m, now))
+
+        return property(count)
+
+    def ready(self: Queue) -> list[Any]:
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    Queue.messages = property(ready)  # type: ignore[method-assign,assignment]
+    Queue.approximate_number_of_messages = counted(  # type: ignore[method-assign,assignment]
+        lambda m, now: now > m.visible_at and not now < m.delayed_until
+    )
+    Queue.approximate_number_of_messages_not_visible = counted(  # type: ignore[method-assign,assignment]
+        lambda m, now: not now > m.visible_at
+    )
+    Queue.approximate_number_of_messages_delayed = counted(  # type: ignore[method-assign,assignment]
+        lambda m, now: now < m.delayed_until
+    )
+
+    def retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > unix_time_millis() / 1000)
+
+    SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
 
 
 def start() -> Any:
