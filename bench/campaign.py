@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INVALID_SHARE = 0.03
 UNDERAGE_SHARE = 0.01
 REPEAT_SHARE = 0.05
-DRAIN_TIMEOUT_S = 900.0
+DRAIN_STALL_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -367,9 +367,12 @@ def run(plan: Plan) -> dict[str, Any]:
         # The background (two removal jobs per confirmation) may still be working: wait for it.
         drain_start = time.perf_counter()
         summary = _summary(server, token)
+        progress_at, settled = time.perf_counter(), _removals_settled(summary)
         while _removals_settled(summary) < summary["registrations"]["by_status"]["confirmed"]:
-            if time.perf_counter() - drain_start > DRAIN_TIMEOUT_S:
-                break
+            if _removals_settled(summary) != settled:
+                progress_at, settled = time.perf_counter(), _removals_settled(summary)
+            elif time.perf_counter() - progress_at > DRAIN_STALL_S:
+                break  # no removal settled for minutes: report it rather than wait forever
             if sys.stderr.isatty() or int(time.perf_counter() - drain_start) % 20 < 2:
                 sys.stderr.write(
                     f"\rbackground: removals settled {_removals_settled(summary):,}"
