@@ -74,9 +74,10 @@ token: $(STAMP)
 revoke: $(STAMP)
 	@$(PY) -m tools.token revoke --token-id "$(TOKEN_ID)"
 
-## Benchmark figures (printed and written to bench/results/latest.json)
+## Benchmark: the full campaign over HTTP, then the ratios (bench/results/latest.json and campaign.png).
+## make bench SIZE=small for 5,000 attempts; BENCH_ATTEMPTS=N for any size; BENCH_RATIOS=0 skips the ratios.
 bench: $(STAMP)
-	$(PY) -m bench
+	$(if $(SIZE),BENCH_SIZE="$(SIZE)") $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) out .pytest_cache .mypy_cache .ruff_cache

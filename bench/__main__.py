@@ -1,135 +1,70 @@
-"""`make bench`: ratios measured in one run against the local engine, printed and written to JSON.
+"""`make bench`: the full-campaign run over HTTP, then the request-path ratios; JSON and a chart.
 
-(a) AWS requests per accepted registration, counted with botocore's event hooks;
-(b) a full registration request over HTTP / one bare conditional PutItem on the same engine;
-(c) import time of ``app`` / import time of a bare Chalice hello-world app.
-Medians over repeated runs; ratios rather than seconds because the machine is shared and noisy.
+Size: ``BENCH_SIZE=full`` (default: 100,000 attempts, 50,000 + 10,000 places) or ``small``
+(5,000 attempts, same proportions), or ``BENCH_ATTEMPTS=N``; ``BENCH_CLIENTS`` (64) clients.
+``BENCH_RATIOS=0`` skips the ratios. Exits 1 when an exact-count check fails.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench import campaign, chart, ratios
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "latest.json"
-REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
-REGISTRATIONS = int(os.environ.get("BENCH_REGISTRATIONS", "300"))
+CHART = ROOT / "bench" / "results" / "campaign.png"
+SIZES = {"full": 100_000, "small": 5_000}
 
 
-def import_seconds(module: str, cwd: Path) -> float:
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+def _plan() -> campaign.Plan:
+    size = os.environ.get("BENCH_SIZE", "full") or "full"
+    if size not in SIZES:
+        raise SystemExit(f"BENCH_SIZE must be one of {', '.join(SIZES)}, not {size!r}")
+    attempts = int(os.environ.get("BENCH_ATTEMPTS") or SIZES[size])
+    return campaign.Plan.of_size(attempts, int(os.environ.get("BENCH_CLIENTS") or 64))
 
 
-def import_ratio() -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        hello = Path(tmp)
-        (hello / "hello_app.py").write_text(
-            "from chalice import Chalice\napp = Chalice(app_name='hello')\n\n"
-            "@app.route('/')\ndef index():\n    return {'hello': 'world'}\n"
-        )
-        import_seconds("hello_app", hello)  # warm the bytecode caches of both
-        import_seconds("app", ROOT)
-        ours = [import_seconds("app", ROOT) for _ in range(REPEATS)]
-        bare = [import_seconds("hello_app", hello) for _ in range(REPEATS)]
-    return {
-        "import_app_s": statistics.median(ours),
-        "import_hello_chalice_s": statistics.median(bare),
-        "import_ratio": statistics.median(ours) / statistics.median(bare),
-    }
-
-
-def _empty(sqs: Any, url: str) -> None:
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
-        sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+def report(c: dict[str, Any]) -> None:
+    plan = c["plan"]
+    lat = c["latency_ms"]
+    print(
+        f"campaign: {plan['attempts']:,} attempts from {plan['clients']} clients against "
+        f"{plan['primary_capacity']:,} + {plan['reserve_capacity']:,} places"
+    )
+    print(
+        f"  burst {c['burst_s']:,.1f} s ({c['attempts_per_s']:,.0f} attempts/s, {c['accepted_per_s']:,.0f} accepted/s);"
+        f" background drained {c['drain_after_burst_s']:,.1f} s later; full read {c['full_read_s']:,.1f} s;"
+        f" total {c['total_s']:,.1f} s"
+    )
+    print(
+        f"  latency p50 {lat['p50']:,.0f} ms, p95 {lat['p95']:,.0f} ms,"
+        f" p99 {lat['p99']:,.0f} ms, max {lat['max']:,.0f} ms"
+    )
+    print(f"  responses {c['responses_by_status']}  codes {c['responses_by_code']}")
+    print(
+        f"  peak memory: server {c['server_peak_rss_mb']:,.0f} MB RSS, client {c['client_peak_rss_mb']:,.0f} MB RSS;"
+        f" server CPU during the burst {c['server_cpu_s_during_burst']:,.0f} s"
+    )
+    for name, ok in c["checks"].items():
+        print(f"  {'ok  ' if ok else 'FAIL'} {name}")
 
 
 def main() -> int:
-    os.environ["CAMPAIGN_PRIMARY_CAPACITY"] = str(REGISTRATIONS // 2)
-    os.environ["CAMPAIGN_RESERVE_CAPACITY"] = str(REGISTRATIONS)
-    import requests
-
-    from local.stack import LocalStack
-    from tests.helpers import body
-
-    figures: dict[str, Any] = {"registrations": REGISTRATIONS, "repeats": REPEATS}
-    # No background workers: the figures are of the request path alone (on AWS the queue
-    # handlers are other Lambda functions and do not share the API's CPU).
-    with LocalStack(stage="bench", workers=False) as stack:
-        from chalicelib.store import clients
-
-        calls: Counter[str] = Counter()
-
-        def count(event_name: str, **kwargs: Any) -> None:
-            if threading.current_thread() is not threading.main_thread():  # the server's, not the bench's
-                calls[event_name.split(".", 1)[1]] += 1
-
-        for client in (clients.dynamodb(), clients.sqs()):
-            client.meta.events.register("before-call.*.*", count)
-
-        session = requests.Session()
-        url = f"{stack.url}/v1/registrations"
-        session.post(url, json=body(10_000_000), timeout=30)  # warm: first gate write, first connections
-        db = clients.dynamodb()
-        table = os.environ["CAMPAIGN_TABLE"]
-        calls.clear()
-        request_times: list[float] = []
-        put_times: list[float] = []
-        accepted = 0
-        # Interleaved, one request then one bare put, so that the machine's noise falls on both alike.
-        sqs = clients.sqs()
-        removal_queue = sqs.get_queue_url(QueueName="kkreg-bench-removals")["QueueUrl"]
-        for n in range(REGISTRATIONS):
-            if n % 20 == 0:
-                # No workers run, and moto's SendMessage costs grow with the queue's depth (it counts
-                # every message): empty it between measurements, as the removal workers would.
-                _empty(sqs, removal_queue)
-            t = time.perf_counter()
-            resp = session.post(url, json=body(n), timeout=30)
-            request_times.append(time.perf_counter() - t)
-            accepted += resp.status_code == 201
-            t = time.perf_counter()
-            db.put_item(
-                TableName=table,
-                Item={"pk": {"S": f"bench#{n}"}, "v": {"N": "1"}},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-            put_times.append(time.perf_counter() - t)
-        figures["aws_requests_per_accepted_registration"] = sum(calls.values()) / accepted
-        figures["aws_requests_by_operation"] = dict(sorted(calls.items()))
-        figures["registration_request_median_s"] = statistics.median(request_times)
-        figures["bare_conditional_put_median_s"] = statistics.median(put_times)
-        figures["request_to_put_ratio"] = statistics.median(request_times) / statistics.median(put_times)
-
-    figures.update(import_ratio())
+    figures: dict[str, Any] = {"campaign": campaign.run(_plan())}
+    report(figures["campaign"])
+    chart.draw(figures["campaign"], CHART)
+    if os.environ.get("BENCH_RATIOS", "1") != "0":
+        figures["ratios"] = ratios.measure()
+        ratios.report(figures["ratios"])
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    print(f"(a) AWS requests per accepted registration: {figures['aws_requests_per_accepted_registration']:.2f}")
-    print(f"    by operation: {figures['aws_requests_by_operation']}")
-    print(
-        f"(b) registration request / bare conditional PutItem: {figures['request_to_put_ratio']:.1f}x"
-        f"  ({figures['registration_request_median_s'] * 1000:.2f} ms"
-        f" / {figures['bare_conditional_put_median_s'] * 1000:.2f} ms)"
-    )
-    print(
-        f"(c) import app / import bare Chalice app: {figures['import_ratio']:.1f}x"
-        f"  ({figures['import_app_s'] * 1000:.0f} ms / {figures['import_hello_chalice_s'] * 1000:.0f} ms)"
-    )
-    print(f"written to {OUT.relative_to(ROOT)}")
-    return 0
+    print(f"written to {OUT.relative_to(ROOT)} and {CHART.relative_to(ROOT)}")
+    return 0 if figures["campaign"]["checks_passed"] else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,450 @@
+"""The full-campaign run: the local stack in its own process, a burst of registrations over HTTP.
+
+The server is ``python -m local`` (what ``make run`` serves) on a free port, in a process of its
+own; the load comes from this process, one keep-alive connection per client thread, so the
+clients' CPU does not share the server's GIL. At the end the exact counts are checked against
+the admin summary and a full read of the registrations (the admin CSV export, every page).
+"""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import io
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.helpers import body, national_id
+
+ROOT = Path(__file__).resolve().parents[1]
+INVALID_SHARE = 0.03
+UNDERAGE_SHARE = 0.01
+REPEAT_SHARE = 0.05
+DRAIN_STALL_S = 300.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    attempts: int
+    primary: int
+    reserve: int
+    clients: int
+    seed: int = 7
+
+    @staticmethod
+    def of_size(attempts: int, clients: int) -> Plan:
+        """The campaign's proportions at any size: half the attempts find a place, a tenth the reserve."""
+        return Plan(attempts=attempts, primary=attempts // 2, reserve=attempts // 10, clients=clients)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    payload: bytes
+    kind: str  # "new", "repeat", "invalid", "underage"
+
+
+def _invalid(rng: random.Random, n: int) -> bytes:
+    """A body the contract rejects with 400: a sample of the mistakes apps and people make."""
+    good = body(n)
+    choice = rng.randrange(6)
+    if choice == 0:
+        good["national_id"] = good["national_id"][:-1] + str((int(good["national_id"][-1]) + 1) % 10)
+    elif choice == 1:
+        good["consent"] = False
+    elif choice == 2:
+        good["phone"] = "0212345678"
+    elif choice == 3:
+        good["eligibility"] = {"basis": "tourist", "detail": "x"}
+    elif choice == 4:
+        good["nickname"] = "unknown field"
+    else:
+        return b'{"national_id": "1101700230708", '  # cut off mid-body
+    return json.dumps(good, ensure_ascii=False).encode()
+
+
+def workload(plan: Plan) -> list[Attempt]:
+    """The attempts in arrival order: new people, repeats of people already sent, invalid bodies."""
+    rng = random.Random(plan.seed)
+    out: list[Attempt] = []
+    sent: list[bytes] = []
+    person = 0
+    for _ in range(plan.attempts):
+        roll = rng.random()
+        if roll < INVALID_SHARE:
+            out.append(Attempt(_invalid(rng, 50_000_000 + len(out)), "invalid"))
+        elif roll < INVALID_SHARE + UNDERAGE_SHARE:
+            minor = body(60_000_000 + len(out), birth_date=f"{time.gmtime().tm_year - 10}-01-01")
+            out.append(Attempt(json.dumps(minor, ensure_ascii=False).encode(), "underage"))
+        elif roll < INVALID_SHARE + UNDERAGE_SHARE + REPEAT_SHARE and sent:
+            out.append(Attempt(rng.choice(sent), "repeat"))
+        else:
+            payload = json.dumps(body(person), ensure_ascii=False).encode()
+            person += 1
+            sent.append(payload)
+            out.append(Attempt(payload, "new"))
+    return out
+
+
+@dataclass
+class Outcomes:
+    """What the clients saw; each list is indexed like the others (one entry per response)."""
+
+    done_at: list[float] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+    status: list[int] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    registration_ids: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, rows: list[tuple[float, float, int, str]], rids: list[str]) -> None:
+        with self.lock:
+            for done, lat, status, code in rows:
+                self.done_at.append(done)
+                self.latency.append(lat)
+                self.status.append(status)
+                self.code.append(code)
+            self.registration_ids.extend(rids)
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+
+class Server:
+    """``python -m local`` on a free port, with the campaign's capacities."""
+
+    def __init__(self, plan: Plan) -> None:
+        env = {
+            **os.environ,
+            "PORT": "0",
+            "CAMPAIGN_PRIMARY_CAPACITY": str(plan.primary),
+            "CAMPAIGN_RESERVE_CAPACITY": str(plan.reserve),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "local"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = ""
+        self.output: list[str] = []
+        for line in self.proc.stdout:
+            self.output.append(line)
+            if line.startswith("Serving on "):
+                self.url = line.split()[-1]
+                break
+        if not self.url:
+            raise RuntimeError("the local stack did not start:\n" + "".join(self.output))
+        threading.Thread(target=self._drain_output, daemon=True).start()
+        parts = urlsplit(self.url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+
+    def _drain_output(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def peak_rss_mb(self) -> float:
+        """The server process's peak resident memory (Linux: VmHWM)."""
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far (Linux: /proc/<pid>/stat)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            return float("nan")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def call(self, method: str, path: str, payload: Any = None, token: str | None = None) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            conn.request(method, path, body=None if payload is None else json.dumps(payload), headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+
+def _client(server: Server, attempts: list[Attempt], cursor: Any, out: Outcomes, start: float) -> None:
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
+    headers = {"Content-Type": "application/json"}
+    rids: list[str] = []
+    while True:
+        try:
+            i = next(cursor)
+        except StopIteration:
+            break
+        if i >= len(attempts):
+            break
+        t = time.perf_counter()
+        try:
+            conn.request("POST", "/v1/registrations", body=attempts[i].payload, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            status = resp.status
+            if resp.getheader("Connection", "").lower() == "close":
+                conn.close()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
+            raw, status = b"", 0
+        done = time.perf_counter()
+        code = "created"
+        try:
+            data = json.loads(raw) if raw else {}
+            if status == 201:
+                rids.append(data["registration_id"])
+            else:
+                code = data.get("error", {}).get("code", "no_envelope")
+        except (ValueError, AttributeError, KeyError):
+            code = "no_envelope"
+        out.add([(done - start, done - t, status, code)], rids)
+        rids = []
+    conn.close()
+
+
+def _progress(done: int, total: int, accepted: int, elapsed: float) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    rate = done / elapsed if elapsed > 0 else 0.0
+    eta = (total - done) / rate if rate > 0 else 0.0
+    bar = "#" * filled + "." * (width - filled)
+    line = (
+        f"\r[{bar}] {done:,}/{total:,} attempts  {accepted:,} accepted  {rate:,.0f}/s"
+        f"  {elapsed:,.0f}s elapsed, ~{eta:,.0f}s left "
+    )
+    sys.stderr.write(line if sys.stderr.isatty() else line.strip("\r") + "\n")
+    sys.stderr.flush()
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def timeline(out: Outcomes, step: float = 5.0) -> list[dict[str, float]]:
+    """Per ``step`` seconds of the burst: attempts and accepted per second, latency percentiles."""
+    buckets: dict[int, list[int]] = {}
+    for i, t in enumerate(out.done_at):
+        buckets.setdefault(int(t // step), []).append(i)
+    rows = []
+    for b in sorted(buckets):
+        idx = buckets[b]
+        lat = sorted(out.latency[i] for i in idx)
+        rows.append(
+            {
+                "t_s": (b + 1) * step,
+                "attempts_per_s": len(idx) / step,
+                "accepted_per_s": sum(1 for i in idx if out.status[i] == 201) / step,
+                "p50_ms": _percentile(lat, 50) * 1000,
+                "p95_ms": _percentile(lat, 95) * 1000,
+                "p99_ms": _percentile(lat, 99) * 1000,
+            }
+        )
+    return rows
+
+
+def _admin_token(server: Server) -> str:
+    status, raw = server.call("POST", "/_local/tokens", {"role": "admin", "label": "bench"})
+    if status != 201:
+        raise RuntimeError(f"could not issue an admin token: {status} {raw[:200]!r}")
+    return str(json.loads(raw)["token"])
+
+
+def _summary(server: Server, token: str) -> dict[str, Any]:
+    status, raw = server.call("GET", "/v1/admin/summary", token=token)
+    if status != 200:
+        raise RuntimeError(f"admin summary answered {status}")
+    return dict(json.loads(raw))
+
+
+def _removals_settled(summary: dict[str, Any]) -> int:
+    """Removals with an outcome (removed, not found or failed) in the registry that has fewest."""
+    return min(r["removed"] + r["not_found"] + r["failed"] for r in summary["removals"].values())
+
+
+def _full_read(server: Server, token: str) -> list[dict[str, str]]:
+    """Every registration, through the admin CSV export, page by page."""
+    rows: list[dict[str, str]] = []
+    path = "/v1/admin/registrations.csv"
+    header: list[str] | None = None
+    while path:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=600)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8-sig")
+            if resp.status != 200:
+                raise RuntimeError(f"CSV export answered {resp.status}")
+            link = resp.getheader("Link") or ""
+        finally:
+            conn.close()
+        reader = csv.reader(io.StringIO(text))
+        if header is None:
+            header = next(reader)
+        rows.extend(dict(zip(header, r, strict=True)) for r in reader if r)
+        path = link[link.index("<") + 1 : link.index(">")] if link else ""
+    return rows
+
+
+def run(plan: Plan) -> dict[str, Any]:
+    """Run the campaign; returns its figures and checks (``checks_passed`` says whether all held)."""
+    attempts = workload(plan)
+    kinds = Counter(a.kind for a in attempts)
+    distinct_people = kinds["new"]
+    server = Server(plan)
+    try:
+        token = _admin_token(server)
+        out = Outcomes()
+        counter = iter(range(len(attempts)))
+        cursor_lock = threading.Lock()
+
+        class _Cursor:
+            def __next__(self) -> int:
+                with cursor_lock:
+                    return next(counter)
+
+        cursor = _Cursor()
+        cpu_before = server.cpu_seconds()
+        start = time.perf_counter()
+        threads = [
+            threading.Thread(target=_client, args=(server, attempts, cursor, out, start), daemon=True)
+            for _ in range(plan.clients)
+        ]
+        for th in threads:
+            th.start()
+        peak_rss = 0.0
+        ticks = 0
+        while any(th.is_alive() for th in threads):
+            time.sleep(1.0)
+            ticks += 1
+            peak_rss = max(peak_rss, server.peak_rss_mb())
+            if sys.stderr.isatty() or ticks % 10 == 0:
+                with out.lock:
+                    done, accepted = len(out.status), out.status.count(201)
+                _progress(done, len(attempts), accepted, time.perf_counter() - start)
+        burst_s = time.perf_counter() - start
+        server_cpu_burst = server.cpu_seconds() - cpu_before
+        sys.stderr.write("\n")
+        expected_confirmed = min(plan.primary, distinct_people)
+        expected_reserve = min(plan.reserve, max(0, distinct_people - plan.primary))
+
+        # The background (two removal jobs per confirmation) may still be working: wait for it.
+        drain_start = time.perf_counter()
+        summary = _summary(server, token)
+        progress_at, settled = time.perf_counter(), _removals_settled(summary)
+        while _removals_settled(summary) < summary["registrations"]["by_status"]["confirmed"]:
+            if _removals_settled(summary) != settled:
+                progress_at, settled = time.perf_counter(), _removals_settled(summary)
+            elif time.perf_counter() - progress_at > DRAIN_STALL_S:
+                break  # no removal settled for minutes: report it rather than wait forever
+            if sys.stderr.isatty() or int(time.perf_counter() - drain_start) % 20 < 2:
+                sys.stderr.write(
+                    f"\rbackground: removals settled {_removals_settled(summary):,}"
+                    f" of {summary['registrations']['by_status']['confirmed']:,} "
+                    + ("" if sys.stderr.isatty() else "\n")
+                )
+            time.sleep(2.0)
+            summary = _summary(server, token)
+        drain_s = time.perf_counter() - drain_start
+        sys.stderr.write("\n")
+        peak_rss = max(peak_rss, server.peak_rss_mb())
+        read_start = time.perf_counter()
+        rows = _full_read(server, token)
+        read_s = time.perf_counter() - read_start
+        total_s = time.perf_counter() - start
+    finally:
+        exit_code = server.stop()
+
+    statuses = Counter(out.status)
+    codes = Counter(out.code)
+    lat = sorted(out.latency)
+    active = [r for r in rows if r["status"] in ("confirmed", "reserve")]
+    by_status = Counter(r["status"] for r in rows)
+    ids_active = Counter(r["national_id"] for r in active)
+    accepted_ids = set(out.registration_ids)
+    checks = {
+        "confirmed_exact": summary["primary"]["used"] == expected_confirmed == by_status["confirmed"],
+        "reserve_exact": summary["reserve"]["used"] == expected_reserve == by_status["reserve"],
+        "accepted_responses_match_places": statuses[201] == expected_confirmed + expected_reserve,
+        "every_accepted_registration_stored": accepted_ids == {r["registration_id"] for r in active},
+        "nobody_twice": all(n == 1 for n in ids_active.values()),
+        "no_5xx": not any(s >= 500 for s in statuses),
+        "no_lost_connection": statuses[0] == 0,
+        "every_error_in_envelope": codes["no_envelope"] == 0,
+        "invalid_bodies_rejected_400": statuses[400] == kinds["invalid"],
+        "underage_rejected_422": statuses[422] == kinds["underage"],
+        "background_drained": _removals_settled(summary) == expected_confirmed,
+        "summary_counts_match": summary["registrations"]["by_status"]["confirmed"] == expected_confirmed
+        and summary["registrations"]["by_status"]["reserve"] == expected_reserve,
+        "server_stopped_cleanly": exit_code == 0,
+    }
+    return {
+        "plan": {
+            "attempts": plan.attempts,
+            "clients": plan.clients,
+            "primary_capacity": plan.primary,
+            "reserve_capacity": plan.reserve,
+            "attempt_kinds": dict(kinds),
+        },
+        "burst_s": burst_s,
+        "drain_after_burst_s": drain_s,
+        "full_read_s": read_s,
+        "total_s": total_s,
+        "attempts_per_s": len(attempts) / burst_s,
+        "accepted_per_s": statuses[201] / burst_s,
+        "latency_ms": {
+            "p50": _percentile(lat, 50) * 1000,
+            "p95": _percentile(lat, 95) * 1000,
+            "p99": _percentile(lat, 99) * 1000,
+            "max": (lat[-1] if lat else float("nan")) * 1000,
+        },
+        "responses_by_status": {str(k): v for k, v in sorted(statuses.items())},
+        "responses_by_code": dict(sorted(codes.items())),
+        "server_peak_rss_mb": peak_rss,
+        "server_cpu_s_during_burst": server_cpu_burst,
+        "client_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "summary": summary,
+        "table_read": {"rows": len(rows), "by_status": dict(by_status)},
+        "timeline": timeline(out),
+        "checks": checks,
+        "checks_passed": all(checks.values()),
+    }
+
+
+__all__ = ["Plan", "national_id", "run"]

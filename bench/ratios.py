@@ -1,0 +1,184 @@
+"""The request-path ratios of `make bench`, measured in one run against an in-process local engine.
+
+(a) AWS requests per accepted registration, counted with botocore's event hooks;
+(b) a full registration request over HTTP / one bare conditional PutItem on the same engine;
+(c) import time of ``app`` / import time of a bare Chalice hello-world app.
+Medians over repeated runs; ratios rather than seconds because the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
+REGISTRATIONS = int(os.environ.get("BENCH_REGISTRATIONS", "300"))
+BACKGROUND_SAMPLE = 20
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it, roughly: names plus values (numbers ~ their digits)."""
+    size = 0
+    for name, val in item.items():
+        size += len(name.encode())
+        kind, raw = next(iter(val.items()))
+        if kind in ("S", "N"):
+            size += len(str(raw).encode())
+        elif kind == "BOOL":
+            size += 1
+        elif kind == "M":
+            size += 3 + item_bytes(raw)
+        elif kind in ("SS", "NS"):
+            size += sum(len(str(x).encode()) for x in raw)
+        else:
+            size += len(json.dumps(raw))
+    return size
+
+
+def import_seconds(module: str, cwd: Path) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def import_ratio() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        hello = Path(tmp)
+        (hello / "hello_app.py").write_text(
+            "from chalice import Chalice\napp = Chalice(app_name='hello')\n\n"
+            "@app.route('/')\ndef index():\n    return {'hello': 'world'}\n"
+        )
+        import_seconds("hello_app", hello)  # warm the bytecode caches of both
+        import_seconds("app", ROOT)
+        ours = [import_seconds("app", ROOT) for _ in range(REPEATS)]
+        bare = [import_seconds("hello_app", hello) for _ in range(REPEATS)]
+    return {
+        "import_app_s": statistics.median(ours),
+        "import_hello_chalice_s": statistics.median(bare),
+        "import_ratio": statistics.median(ours) / statistics.median(bare),
+    }
+
+
+def _empty(sqs: Any, url: str) -> None:
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+
+
+def _scan(db: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        page = db.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def measure() -> dict[str, Any]:
+    """Figures (a), (b), (c); the local stack runs in this process, without its workers."""
+    os.environ["CAMPAIGN_PRIMARY_CAPACITY"] = str(REGISTRATIONS // 2 + BACKGROUND_SAMPLE)
+    os.environ["CAMPAIGN_RESERVE_CAPACITY"] = str(REGISTRATIONS)
+    import requests
+
+    from local.stack import LocalStack
+    from tests.helpers import body
+
+    figures: dict[str, Any] = {"registrations": REGISTRATIONS, "repeats": REPEATS}
+    # No background workers: the figures are of the request path alone (on AWS the queue
+    # handlers are other Lambda functions and do not share the API's CPU).
+    with LocalStack(stage="bench", workers=False) as stack:
+        from chalicelib.store import clients
+
+        calls: Counter[str] = Counter()
+
+        def count(event_name: str, **kwargs: Any) -> None:
+            if threading.current_thread() is not threading.main_thread():  # the server's, not the bench's
+                calls[event_name.split(".", 1)[1]] += 1
+
+        # The driver's own SQS client too: its receives and deletes are what Lambda's poller does.
+        for client in (clients.dynamodb(), clients.sqs(), stack.workers.queues._sqs):
+            client.meta.events.register("before-call.*.*", count)
+
+        session = requests.Session()
+        url = f"{stack.url}/v1/registrations"
+        session.post(url, json=body(10_000_000), timeout=30)  # warm: first gate write, first connections
+        db = clients.dynamodb()
+        table = os.environ["CAMPAIGN_TABLE"]
+        # The background work one confirmation causes (two removal jobs), counted on a worker thread.
+        for n in range(BACKGROUND_SAMPLE):
+            session.post(url, json=body(20_000_000 + n), timeout=30)
+        calls.clear()
+        drain = threading.Thread(target=stack.workers.queues.drain, name="bench-drain")
+        drain.start()
+        drain.join()
+        figures["background_aws_requests_per_confirmation"] = sum(calls.values()) / BACKGROUND_SAMPLE
+        figures["background_aws_requests_by_operation"] = dict(sorted(calls.items()))
+        calls.clear()
+        request_times: list[float] = []
+        put_times: list[float] = []
+        accepted = 0
+        # Interleaved, one request then one bare put, so that the machine's noise falls on both alike.
+        sqs = clients.sqs()
+        removal_queue = sqs.get_queue_url(QueueName="kkreg-bench-removals")["QueueUrl"]
+        for n in range(REGISTRATIONS):
+            if n % 20 == 0:
+                # No workers run, and moto's SendMessage costs grow with the queue's depth (it counts
+                # every message): empty it between measurements, as the removal workers would.
+                _empty(sqs, removal_queue)
+            t = time.perf_counter()
+            resp = session.post(url, json=body(n), timeout=30)
+            request_times.append(time.perf_counter() - t)
+            accepted += resp.status_code == 201
+            t = time.perf_counter()
+            db.put_item(
+                TableName=table,
+                Item={"pk": {"S": f"bench#{n}"}, "v": {"N": "1"}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            put_times.append(time.perf_counter() - t)
+        figures["aws_requests_per_accepted_registration"] = sum(calls.values()) / accepted
+        figures["aws_requests_by_operation"] = dict(sorted(calls.items()))
+        figures["registration_request_median_s"] = statistics.median(request_times)
+        figures["bare_conditional_put_median_s"] = statistics.median(put_times)
+        figures["request_to_put_ratio"] = statistics.median(request_times) / statistics.median(put_times)
+        figures["item_bytes"] = {
+            "registration": max(item_bytes(i) for i in _scan(db, os.environ["REGISTRATIONS_TABLE"])),
+            "person": max(item_bytes(i) for i in _scan(db, os.environ["PEOPLE_TABLE"])),
+            "campaign_stats_shard": max(item_bytes(i) for i in _scan(db, table) if i["pk"]["S"].startswith("stats#")),
+            "campaign_gate": max(item_bytes(i) for i in _scan(db, table) if i["pk"]["S"] == "gate"),
+        }
+
+    figures.update(import_ratio())
+    return figures
+
+
+def report(figures: dict[str, Any]) -> None:
+    print(f"(a) AWS requests per accepted registration: {figures['aws_requests_per_accepted_registration']:.2f}")
+    print(f"    by operation: {figures['aws_requests_by_operation']}")
+    print(
+        f"    background per confirmation: {figures['background_aws_requests_per_confirmation']:.2f}"
+        f" {figures['background_aws_requests_by_operation']}"
+    )
+    print(f"    item sizes (bytes, largest seen): {figures['item_bytes']}")
+    print(
+        f"(b) registration request / bare conditional PutItem: {figures['request_to_put_ratio']:.1f}x"
+        f"  ({figures['registration_request_median_s'] * 1000:.2f} ms"
+        f" / {figures['bare_conditional_put_median_s'] * 1000:.2f} ms)"
+    )
+    print(
+        f"(c) import app / import bare Chalice app: {figures['import_ratio']:.1f}x"
+        f"  ({figures['import_app_s'] * 1000:.0f} ms / {figures['import_hello_chalice_s'] * 1000:.0f} ms)"
+    )
