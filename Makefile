@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench token revoke clean
+.PHONY: run test test-full lint bench token revoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,16 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest
 
+## The same with the fault, duplicate and hostile-input suites at full size (every fault kind at every
+## AWS call; 1,000 generated requests an endpoint). Takes a while.
+test-full: $(STAMP) lint
+	KKREG_FULL=1 $(PY) -m pytest tests/fault tests/hostile
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m bandit -r app.py chalicelib local tools -q
 
 ## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [STAGE=dev]
 token: $(STAMP)
