@@ -110,7 +110,13 @@ def run_main_flows(client: Any, queues: Any, tokens: dict[str, str]) -> None:
 
 
 def test_main_flows_log_no_national_id_phone_name_or_birth_date(
-    client: Any, queues: Any, tokens: dict[str, str], campaign_env: Any, every_log_at_debug: Any, capfd: Any
+    client: Any,
+    queues: Any,
+    tokens: dict[str, str],
+    campaign_env: Any,
+    every_log_at_debug: Any,
+    capfd: Any,
+    stand_ins: dict[str, Any],
 ) -> None:
     # Given a campaign of one confirmed place and a reserve
     campaign_env(primary=1, reserve=10)
@@ -120,6 +126,7 @@ def test_main_flows_log_no_national_id_phone_name_or_birth_date(
     logged = every_log_at_debug.text + out + err
     # Then they did log, and no personal data is in what they logged, in any common format
     assert "registered" in logged and "promoted" in logged and "reconciliation finished" in logged
+    assert stand_ins["sms"].messages and stand_ins["mor_phrom"].state.calls["DELETE"]  # SMS and removals ran
     for person in PEOPLE:
         for secret in secrets_of(person):
             assert secret not in logged, secret
