@@ -8,7 +8,8 @@ plumbing is never faulted). It numbers each AWS call of a flow and makes call ``
                    the SDK's own retries: nothing applied;
 - ``unavailable``  the connection fails (EndpointConnectionError): nothing applied;
 - ``timeout``      the call IS applied but its answer is lost (ReadTimeoutError after the call);
-- ``condition``    a conditional write loses a race (ConditionalCheckFailed, with the item as it is);
+- ``condition``    a conditional write loses a race (ConditionalCheckFailed, with the item as it is;
+                   not create-only puts, which fail only if the item exists);
 - ``rejected``     SQS answers a SendMessageBatch with every entry in ``Failed``;
 - ``crash``        the process dies right after the call (``ProcessDied``, a BaseException that no
                    ``except Exception`` in the service can swallow): nothing after it runs.
@@ -16,6 +17,7 @@ plumbing is never faulted). It numbers each AWS call of a flow and makes call ``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +90,7 @@ class Injector:
             return None
         params = self._api_params
         service = model.service_model.service_name
-        call = Call(service, model.name, "ConditionExpression" in params)
+        call = Call(service, model.name, _can_lose_a_race(model.name, params))
         self.calls.append(call)
         kind = self._hit(("throttle", "unavailable", "condition", "rejected"))
         if kind == "throttle":
@@ -122,3 +124,15 @@ class Injector:
 class _Http:
     status_code = 200
     headers: dict[str, str] = {}  # noqa: RUF012 - read-only stand-in of an HTTP response
+
+
+_CREATE_ONLY = re.compile(r"^attribute_not_exists\(\w+\)$")
+
+
+def _can_lose_a_race(operation: str, params: dict[str, Any]) -> bool:
+    """A conditional write another writer can make fail. Not a create-only put
+    (``attribute_not_exists(key)``): that fails only if the item exists, which a fault cannot fake."""
+    condition = params.get("ConditionExpression")
+    if not isinstance(condition, str):
+        return False
+    return not (operation == "PutItem" and _CREATE_ONLY.match(condition.strip()))
