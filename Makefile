@@ -8,7 +8,7 @@ IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed-$(shell cat requirements-iac.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint iac browser-deps bench token revoke deploy destroy package clean
+.PHONY: run test test-full lint iac browser-deps bench token revoke deploy destroy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,16 @@ run: $(STAMP)
 test: $(STAMP) lint iac browser-deps
 	$(PY) -m pytest
 
+## The same with the fault, duplicate and hostile-input suites at full size (every fault kind at every
+## AWS call; 1,000 generated requests an endpoint). Takes a while.
+test-full: $(STAMP) lint
+	KKREG_FULL=1 $(PY) -m pytest tests/fault tests/hostile
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m bandit -r app.py chalicelib local tools -q
 
 ## cfn-lint and checkov on the infra template and on both stages' packaged templates
 iac: $(STAMP) $(IAC_STAMP)

@@ -23,10 +23,11 @@ from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.sqs.models import Queue, SQSBackend
 
 ENGINE_LOCK = threading.RLock()
+_NOTHING_REAL = "local"  # moto takes any credentials; these open no AWS account
 _FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_SESSION_TOKEN": "local",
+    "AWS_SECRET_ACCESS_KEY": _NOTHING_REAL,
+    "AWS_SESSION_TOKEN": _NOTHING_REAL,
     "AWS_DEFAULT_REGION": "ap-southeast-1",
     "AWS_REGION": "ap-southeast-1",
 }

@@ -31,7 +31,7 @@ class RegistryState:
         self.calls: dict[str, int] = {"DELETE": 0, "GET": 0}
         self.removed: list[str] = []
         self.lock = threading.Lock()
-        self.rng = random.Random(7)  # noqa: S311 - fault injection, not a secret
+        self.rng = random.Random(7)  # noqa: S311 - fault injection, not a secret  # nosec B311
 
     def view(self) -> dict[str, Any]:
         return {

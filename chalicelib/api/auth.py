@@ -20,6 +20,7 @@ from chalice.app import AuthRequest, AuthResponse, Blueprint, Response
 from chalicelib import metrics
 from chalicelib.api.errors import Forbidden, Unauthorized, error_response
 from chalicelib.api.http import api_view
+from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.staff import Principal, Role, bearer_token
 from chalicelib.services import staff as staff_service
 
@@ -30,7 +31,12 @@ logger = Logger(child=True)
 @auth.authorizer(ttl_seconds=0, name="staff_token")
 def staff_token(request: AuthRequest) -> AuthResponse:
     token = bearer_token(request.token)
-    principal = staff_service.authenticate(token) if token else None
+    try:
+        principal = staff_service.authenticate(token) if token else None
+    except Overloaded:
+        # The token table is throttled. An authorizer can only deny (401) or fail (a bare 500 from
+        # API Gateway), so the request goes on unverified and its view answers 429 in the envelope.
+        return AuthResponse(routes=["*"], principal_id="unverified", context={"unverified": "overloaded"})
     if principal is None:
         raise Unauthorized()
     return AuthResponse(
@@ -41,7 +47,10 @@ def staff_token(request: AuthRequest) -> AuthResponse:
 
 
 def principal_of(context: dict[str, Any]) -> Principal:
+    """The caller the authorizer verified. Raises Unauthorized, or Overloaded if it could not check."""
     authorizer = context.get("authorizer") or {}
+    if authorizer.get("unverified"):
+        raise Overloaded(retry_after=1)
     try:
         return Principal(token_id=authorizer["token_id"], role=Role(authorizer["role"]), label=authorizer["label"])
     except (KeyError, ValueError):
@@ -63,7 +72,7 @@ def staff_view(
         def wrapper(**params: str) -> Response:
             try:
                 principal = principal_of(bp.current_request.context)
-            except Unauthorized as exc:
+            except (Unauthorized, Overloaded) as exc:
                 return error_response(exc)
             allowed = principal.may(*roles)
             response = inner(principal, **params) if allowed else error_response(Forbidden())

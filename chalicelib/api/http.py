@@ -51,7 +51,12 @@ def json_body(request: Request, limit: int = REGISTRATION_BODY_LIMIT) -> Any:
     if len(raw) > limit:
         raise PayloadTooLarge()
     try:
-        return json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
+        if b"\\ud" in raw.lower():
+            # An escaped lone surrogate ("\ud800") decodes to a str that is not text: refused here,
+            # before it reaches a store that must encode it (UnicodeEncodeError is a ValueError).
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return data
     except (ValueError, RecursionError):  # bad UTF-8, bad JSON, an integer of 5,000 digits
         raise ValidationFailed(["body"]) from None
 

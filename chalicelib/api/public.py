@@ -37,7 +37,7 @@ def campaign() -> Response:
 @public.route("/v1/registrations", methods=["POST"], content_types=JSON_IN)
 @api_view
 def register() -> Response:
-    return register_on(Channel.APP, label=None, token_scope="-")  # noqa: S106 - not a secret
+    return register_on(Channel.APP, label=None, token_scope="-")  # noqa: S106 - a scope name, not a secret  # nosec B106
 
 
 def register_on(channel: Channel, label: str | None, token_scope: str) -> Response:

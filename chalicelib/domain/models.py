@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from chalicelib.domain import rules
 
@@ -49,6 +49,12 @@ def _birth_date(value: str) -> str:
     return rules.parse_birth_date(value, rules.today_in_bangkok()).isoformat()
 
 
+def _consented(value: bool) -> bool:
+    if value is not True:
+        raise ValueError("consent must be true")
+    return value
+
+
 def _detail(value: str) -> str:
     return rules.clean_text(value, 300)
 
@@ -81,7 +87,10 @@ class RegistrationRequest(_Body):
     birth_date: BirthDate
     phone: Phone
     eligibility: Eligibility
-    consent: Literal[True] = Field(description="personal data consent; must be true")
+    # Strict: a JSON 1 or "true" is not consent (Literal[True] alone lets 1 through, as 1 == True).
+    consent: Annotated[StrictBool, AfterValidator(_consented), Field(json_schema_extra={"const": True})] = Field(
+        description="personal data consent; must be true"
+    )
 
     @property
     def birth(self) -> date:

@@ -19,9 +19,11 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Thai consonants, vowels, tone and other marks (U+0E01-U+0E3A, U+0E40-U+0E4E), Latin letters with
 # accents (precomposed or combining), inner spaces and . - '
 _THAI_LETTER = "\u0e01-\u0e3a\u0e40-\u0e4e"
+# A name starts with a letter that stands on its own: a Thai vowel or tone mark has nothing to sit on.
+_THAI_BASE = "\u0e01-\u0e30\u0e32\u0e33\u0e40-\u0e46"
 _LATIN_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _COMBINING = "\u0300-\u036f"
-_NAME = re.compile(rf"^[{_THAI_LETTER}{_LATIN_LETTER}][{_THAI_LETTER}{_LATIN_LETTER}{_COMBINING} .'\-]*$")
+_NAME = re.compile(rf"^[{_THAI_BASE}{_LATIN_LETTER}][{_THAI_LETTER}{_LATIN_LETTER}{_COMBINING} .'\-]*$")
 
 
 def today_in_bangkok(now: datetime | None = None) -> date:
@@ -86,6 +88,8 @@ def clean_text(raw: str, max_len: int) -> str:
         raise ValueError("text length out of range")
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
         raise ValueError("text has control characters")
+    if all(unicodedata.category(ch)[0] in ("C", "Z", "M") for ch in value):
+        raise ValueError("text is blank")  # only zero-width, format or combining characters
     return value
 
 

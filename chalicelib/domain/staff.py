@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-TOKEN_PREFIX = "kkt_"  # noqa: S105 - a prefix, not a secret
+TOKEN_PREFIX = "kkt_"  # noqa: S105 - a public prefix, not a secret  # nosec B105
 
 
 class Role(StrEnum):

@@ -57,7 +57,7 @@ def release(registration_id: str, attempts: int = 20) -> None:
                 return
             continue
         try:
-            candidate = _first_waiting(st)
+            candidate = first_waiting(st)
         except RetryLater:
             time.sleep(min(0.05 * (attempt + 1), 0.5))
             continue
@@ -74,7 +74,7 @@ def release(registration_id: str, attempts: int = 20) -> None:
 
 
 def _give_to_target(st: Stores, x: Registration) -> bool:
-    assert x.release_target is not None
+    assert x.release_target is not None  # narrows the type; the caller checked it  # nosec B101
     y = st.registrations.get(x.release_target)
     if y is not None and y.status is Status.RESERVE:
         try:
@@ -97,32 +97,43 @@ def _give_to_target(st: Stores, x: Registration) -> bool:
     return False
 
 
-def _first_waiting(st: Stores) -> str | None:
+def first_waiting(st: Stores) -> str | None:
     """The registration holding the lowest ticket still on the reserve, or None if nobody waits."""
-    stale = get_settings().stale_claim_seconds
     for number in st.campaign.waiting_tickets(limit=50):
-        ticket = st.campaign.ticket(number)
-        if ticket.void:
-            st.campaign.reserve_exit(f"ticket-{number}", number)
-            continue
-        holder = st.registrations.get(ticket.registration_id) if ticket.registration_id else None
+        holder = settle_ticket(st, number)
         if holder is not None:
-            if holder.status is Status.RESERVE:
-                return holder.registration_id
-            # It left the reserve but its exit was not recorded yet; recording it is idempotent.
-            st.campaign.reserve_exit(holder.registration_id, number)
-            continue
-        # A ticket without a stored registration: still being written, or its request died.
-        now = time.time()
-        first_seen = st.campaign.watch_ticket(number, now)
-        if now - max(first_seen, ticket.issued_at or 0) < stale:
-            raise RetryLater(f"ticket {number} in flight")
-        try:
-            st.campaign.void_ticket(number, ticket.registration_id)
-        except Conflict:
-            raise RetryLater(f"ticket {number} changed") from None
+            return holder
+    return None
+
+
+def settle_ticket(st: Stores, number: int) -> str | None:
+    """The reserve registration holding ticket ``number``; None once a ticket that no longer holds
+    anyone waiting (its holder left, or its request died before storing it) has left the reserve.
+
+    Raises RetryLater while the ticket's registration may still be being written.
+    """
+    ticket = st.campaign.ticket(number)
+    if ticket.void:
         st.campaign.reserve_exit(f"ticket-{number}", number)
-        logger.warning("abandoned reserve ticket voided", extra={"ticket": number})
+        return None
+    holder = st.registrations.get(ticket.registration_id) if ticket.registration_id else None
+    if holder is not None:
+        if holder.status is Status.RESERVE:
+            return holder.registration_id
+        # It left the reserve but its exit was not recorded yet; recording it is idempotent.
+        st.campaign.reserve_exit(holder.registration_id, number)
+        return None
+    # A ticket without a stored registration: still being written, or its request died.
+    now = time.time()
+    first_seen = st.campaign.watch_ticket(number, now)
+    if now - max(first_seen, ticket.issued_at or 0) < get_settings().stale_claim_seconds:
+        raise RetryLater(f"ticket {number} in flight")
+    try:
+        st.campaign.void_ticket(number, ticket.registration_id)
+    except Conflict:
+        raise RetryLater(f"ticket {number} changed") from None
+    st.campaign.reserve_exit(f"ticket-{number}", number)
+    logger.warning("abandoned reserve ticket voided", extra={"ticket": number})
     return None
 
 

@@ -73,5 +73,5 @@ class RegistryClient:
                 pass  # a timeout, a refused or broken connection: retried like a 5xx
             if attempt + 1 < self._attempts:
                 # Full jitter: many workers retrying one registry do not hit it in step.
-                time.sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - jitter
+                time.sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - backoff jitter, not a secret  # nosec B311
         raise RegistryUnavailable(self.name)

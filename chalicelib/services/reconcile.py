@@ -26,6 +26,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.registries.factory import client
@@ -164,15 +165,23 @@ def finish(run_id: str) -> dict[str, Any]:
         # A registration between taking its place and writing its item looks like a leak; it has
         # finished within seconds. Only a leak seen again, unchanged, a while later is given back.
         if settled and st.campaign.confirm_leak(leak, counts.primary_taken, counts.parked, LEAK_CONFIRM_SECONDS):
-            if st.campaign.return_leaked(leak):
-                findings["repaired"].append(f"{leak} leaked places returned")
-            else:
-                findings["drift"]["primary_leaked"] = leak  # someone waits: reconcile when the reserve is empty
+            promoted = _leaked_to_reserve(run_id, leak)
+            if promoted:
+                findings["repaired"].append(f"{promoted} leaked places given to the reserve")
+            if promoted < leak and st.campaign.return_leaked(leak - promoted):
+                findings["repaired"].append(f"{leak - promoted} leaked places returned")
+            elif promoted < leak:
+                findings["drift"]["primary_leaked"] = leak - promoted
         else:
             findings["drift"]["primary_leaked"] = leak
     reserve_held = tally.get("held_reserve", 0)
+    if reserve_held < counts.reserve_active and settled:
+        # Tickets counted on the reserve that hold nobody waiting (a request died between taking
+        # its ticket and storing its registration): they leave the reserve, and ranks behind move up.
+        if voided := _settle_reserve(counts.reserve_seq):
+            findings["repaired"].append(f"{voided} abandoned reserve tickets voided")
+        counts = st.campaign.counts()
     if reserve_held != counts.reserve_active:
-        # Reported, not repaired: abandoned tickets count here but hold no registration.
         findings["drift"]["reserve_active"] = reserve_held - counts.reserve_active
     deltas = {
         key: tally.get(key, 0) - after.get(key, 0)
@@ -197,6 +206,48 @@ def finish(run_id: str) -> dict[str, Any]:
         "reconciliation finished", extra={"run_id": run_id, "quiescent": quiet, "repairs": len(findings["repaired"])}
     )
     return findings
+
+
+def _settle_reserve(limit: int) -> int:
+    """Let every ticket still counted on the reserve that holds nobody waiting leave it. Returns how many."""
+    from chalicelib.jobs import promotion
+
+    st = stores()
+    before = st.campaign.counts().reserve_active
+    for number in st.campaign.waiting_tickets(limit=limit):
+        try:
+            promotion.settle_ticket(st, number)
+        except promotion.RetryLater:
+            continue  # being written: the next run looks again
+    return before - st.campaign.counts().reserve_active
+
+
+def _leaked_to_reserve(run_id: str, leak: int) -> int:
+    """Hand confirmed leaked places to the reserve, rank 1 first, as a cancellation's place would be
+    (while anyone waits, a place may not go back to newcomers, so it would otherwise stay lost).
+    Each place is its own vacancy, so a promotion is recorded as made by it. Returns how many."""
+    from chalicelib.jobs import promotion
+
+    st = stores()
+    given = 0
+    for n in range(leak):
+        try:
+            candidate = promotion.first_waiting(st)
+        except promotion.RetryLater:
+            break  # a ticket is in flight: the next run sees the leak again
+        if candidate is None:
+            break
+        try:
+            y = st.registrations.promote(candidate, f"leak-{run_id}-{n}", datetime.now(UTC))
+        except Conflict:
+            break
+        if y.ticket:
+            st.campaign.reserve_exit(y.registration_id, y.ticket)
+        counters.promoted(y)
+        removals.queue(y)
+        given += 1
+        logger.info("leaked place given to the reserve", extra={"run_id": run_id, "promoted": y.registration_id})
+    return given
 
 
 def _keep_places_of_the_day() -> None:

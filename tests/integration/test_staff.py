@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.pages import PAGE_ROUTES
 from chalicelib.domain.models import Channel
 from tests.helpers import body, raising
 
@@ -54,15 +55,53 @@ def code(resp: Any) -> str | None:
     return resp.json_body["error"]["code"] if resp.status_code >= 400 else None
 
 
-def test_the_role_by_route_matrix(client: Any, tokens: dict[str, str], app: Any) -> None:
-    staff_paths = {p for p in app.routes if p.startswith(("/v1/counter", "/v1/org", "/v1/admin"))}
-    assert {
-        p.split("?")[0]
+# Public routes: no token needed, and a token of any role changes nothing.
+PUBLIC_ROUTES: list[tuple[str, str]] = [
+    ("GET", "/v1/health"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/v1/campaign"),
+    ("POST", "/v1/registrations"),
+    ("GET", "/v1/registrations/r_x"),
+    ("POST", "/v1/registrations/lookup"),
+    ("POST", "/v1/registrations/r_x/cancel"),
+    # The web pages (they call the API with the token the person types)
+    *(("GET", path.replace("{name}", "style.css")) for path in PAGE_ROUTES),
+]
+
+
+def route_of(path: str) -> str:
+    """The app's route pattern of a sample path of the matrix."""
+    return (
+        path.split("?")[0]
         .replace("b_x", "{batch_id}")
         .replace("/channels/app", "/channels/{channel}")
         .replace("rc_x", "{run_id}")
-        for _, p, _ in STAFF_ROUTES
-    } == staff_paths
+        .replace("r_x", "{registration_id}")
+        .replace("style.css", "{name}")
+    )
+
+
+def test_the_matrix_names_every_route_and_method_of_the_app(app: Any) -> None:
+    # Given every (method, route) the Chalice app serves
+    served = {(method, path) for path, methods in app.routes.items() for method in methods}
+    # Then each is in the matrix exactly once, as staff (with its roles) or public: a new route
+    # fails here until it is given its place
+    staff = [(m, route_of(p)) for m, p, _ in STAFF_ROUTES]
+    public = [(m, route_of(p)) for m, p in PUBLIC_ROUTES]
+    assert len(set(staff + public)) == len(staff + public)
+    assert set(staff) | set(public) == served
+    assert all(p.startswith(("/v1/counter", "/v1/org", "/v1/admin")) for _, p in staff)
+
+
+def test_public_routes_need_no_token_and_ignore_any(client: Any, tokens: dict[str, str]) -> None:
+    for method, path in PUBLIC_ROUTES:
+        for token in (None, "not a token", tokens["revoked"], tokens["counter"], tokens["admin"]):
+            data = {"birth_date": "1980-01-31"} if method == "POST" else None
+            resp = call(client, method, path, token, data)
+            assert resp.status_code not in (401, 403), (method, path, token, resp.body)
+
+
+def test_the_role_by_route_matrix(client: Any, tokens: dict[str, str], app: Any) -> None:
     n = 100
     for method, path, allowed in STAFF_ROUTES:
         for who in ("none", "malformed", "wrong-scheme", "unknown", "revoked", *ROLES):
