@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,13 @@ def report(c: dict[str, Any]) -> None:
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
 
 
+def _stop(signum: int, frame: Any) -> None:
+    # A terminated bench unwinds (SystemExit), so the served stack it started is stopped with it.
+    sys.exit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     figures: dict[str, Any] = {"campaign": campaign.run(_plan())}
     report(figures["campaign"])
     chart.draw(figures["campaign"], CHART)
