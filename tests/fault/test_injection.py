@@ -37,6 +37,11 @@ def plan(calls: list[Call]) -> list[tuple[int, str]]:
     return runs
 
 
+class NotReached(Exception):
+    """The run took a shorter path than the clean run (a time-dependent branch, e.g. a reserve
+    ticket judged still in flight on a loaded machine), so call k was not made at all."""
+
+
 def run(world: World, flow: Flow, target: tuple[int, str] | None) -> list[Call]:
     state = flow.setup(world)
     world.injector.arm(target)
@@ -45,8 +50,8 @@ def run(world: World, flow: Flow, target: tuple[int, str] | None) -> list[Call]:
     finally:
         world.injector.disarm()
     calls = list(world.injector.calls)
-    if target is not None:
-        assert world.injector.fired, f"call {target} was never reached ({len(calls)} calls)"
+    if target is not None and not world.injector.fired:
+        raise NotReached(f"call {target} was never reached ({len(calls)} calls)")
     world.recover()
     world.check()
     return calls
@@ -66,13 +71,19 @@ def test_every_aws_call_of_the_flow_can_fail_and_nothing_is_lost(world: World, f
     # When each call fails in turn, then the invariants hold after recovery
     for k, kind in plan(calls):
         try:
-            run(world, flow, (k, kind))
+            for attempt in range(3):
+                try:
+                    run(world, flow, (k, kind))
+                    break
+                except NotReached:
+                    if attempt == 2:
+                        raise
             if kind in SAME_END:
                 assert world.outcome() == expected, (world.outcome(), world.answers, world.batch_rows())
             elif kind != "condition":
                 assert world.confirmed() == confirmed, (world.outcome(), world.answers, world.batch_rows())
             injected.add(k)
-        except AssertionError as exc:
+        except (AssertionError, NotReached) as exc:
             failures.append(f"call {k} {calls[k].service}.{calls[k].operation} [{kind}]: {exc}"[:1500])
     assert not failures, "\n".join(failures)
     # And every call index of the flow was faulted
