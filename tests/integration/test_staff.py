@@ -93,6 +93,16 @@ def test_the_matrix_names_every_route_and_method_of_the_app(app: Any) -> None:
     assert all(p.startswith(("/v1/counter", "/v1/org", "/v1/admin")) for _, p in staff)
 
 
+def test_every_route_behind_the_authorizer_checks_its_caller_in_the_view(app: Any) -> None:
+    # The authorizer lets an unverified caller through when the token table is throttled (it can
+    # only deny or fail), and staff_view answers 429: a route without it would run unverified.
+    guarded = [e for methods in app.routes.values() for e in methods.values() if e.authorizer is not None]
+    assert len(guarded) == len(STAFF_ROUTES)
+    assert all(getattr(e.view_function, "checks_staff", False) for e in guarded), [
+        e.view_name for e in guarded if not getattr(e.view_function, "checks_staff", False)
+    ]
+
+
 def test_public_routes_need_no_token_and_ignore_any(client: Any, tokens: dict[str, str]) -> None:
     for method, path in PUBLIC_ROUTES:
         for token in (None, "not a token", tokens["revoked"], tokens["counter"], tokens["admin"]):
