@@ -118,20 +118,14 @@ def _queues_walked_once() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
 
 
-def start(served: bool = False) -> Any:
-    """Start moto in this process (serialised); returns the mock, whose ``stop()`` ends it.
-
-    ``served``: the stack that ``make run``, the race tests and the bench serve also gets moto's SQS
-    without its quadratic walks. The integration suite keeps moto's own SQS timing for now: with
-    faster queues, its reconciliation test exposes a race in the statistics repair (a registration
-    between its write and its count is counted twice), which is reported, not fixed, here.
-    """
+def start() -> Any:
+    """Start moto in this process (serialised, lighter calls, SQS without its quadratic walks);
+    returns the mock, whose ``stop()`` ends it."""
     fake_credentials()
     if not hasattr(BotocoreStubber.process_request, "__wrapped__"):
         BotocoreStubber.process_request = _serialised(BotocoreStubber.process_request)  # type: ignore[method-assign]
         _lighter_calls()
-    if served:
-        _queues_walked_once()
+    _queues_walked_once()
     mock = mock_aws()
     mock.start()
     return mock

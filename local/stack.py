@@ -35,7 +35,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         os.environ.setdefault("KKREG_STAGE", "local")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        self._mock = engine.start(served=True)
+        self._mock = engine.start()
 
         from local import registries
 
