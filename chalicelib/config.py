@@ -126,12 +126,22 @@ def hmac_key() -> bytes:
 
 
 def _schedule() -> Schedule:
+    today = today_in_bangkok()
     try:
-        return parse_schedule(
+        schedule = parse_schedule(
             os.environ.get("VACCINATION_FIRST_DAY", ""),
             os.environ.get("VACCINATION_SITES", DEFAULT_SITES),
             os.environ.get("VACCINATION_CLOSED_DAYS", ""),
-            today_in_bangkok(),
+            today,
         )
     except ValueError as exc:
         raise RuntimeError(f"the vaccination schedule is refused: {exc}") from None
+    if schedule.first_day < today:
+        # Weeks into the campaign this is normal; an operator still wants to see it once per start.
+        from aws_lambda_powertools import Logger
+
+        Logger(child=True).warning(
+            "VACCINATION_FIRST_DAY has passed: appointments are given from today on",
+            extra={"first_day": schedule.first_day.isoformat(), "today": today.isoformat()},
+        )
+    return schedule

@@ -27,6 +27,10 @@ class Schedule:
     sites: tuple[Site, ...]
     closed_days: frozenset[date]
 
+    def first_open_from(self, today: date) -> date:
+        """The day appointments start from: the configured first day, or today once it has passed."""
+        return max(self.first_day, today)
+
     @property
     def daily_capacity(self) -> int:
         return sum(s.capacity for s in self.sites)
@@ -48,13 +52,15 @@ class Schedule:
 
 
 def parse_schedule(first_day: str, sites: str, closed_days: str, today: date) -> Schedule:
-    """The schedule from its settings. Raises ValueError with a message an operator can act on."""
+    """The schedule from its settings. Raises ValueError with a message an operator can act on.
+
+    A first day in the past is not an error: the campaign runs for weeks after it, and a function
+    started then must keep serving (appointments are simply given from today on).
+    """
     try:
         first = date.fromisoformat(first_day) if first_day else today + timedelta(days=1)
     except ValueError:
         raise ValueError(f"VACCINATION_FIRST_DAY must be YYYY-MM-DD, got {first_day!r}") from None
-    if first < today:
-        raise ValueError(f"VACCINATION_FIRST_DAY {first} is in the past (today is {today} in Bangkok)")
     try:
         raw_sites = json.loads(sites)
     except ValueError:

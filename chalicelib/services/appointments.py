@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -53,14 +53,13 @@ def allocate_chunk(cursor: dict[str, Any] | None) -> int:
 
 
 def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> bool:
-    """The earliest day and site with room, from tomorrow on. False if it has one, or none is left."""
+    """The earliest day and site with room, from today on. False if it has one, or none is left."""
     if reg.status is not Status.CONFIRMED or reg.appointment is not None:
         return False
     schedule = get_settings().schedule
     st = stores()
     full = set() if full is None else full
-    tomorrow = rules.today_in_bangkok() + timedelta(days=1)
-    for day in schedule.open_days(tomorrow):
+    for day in schedule.open_days(schedule.first_open_from(rules.today_in_bangkok())):
         iso = day.isoformat()
         for i, site in enumerate(schedule.sites):
             if (iso, i) in full:
@@ -129,10 +128,11 @@ def expected_date(reg: Registration, rank: int | None) -> date | None:
     settings = get_settings()
     if reg.appointment is not None:
         return None
+    start = settings.schedule.first_open_from(rules.today_in_bangkok())
     if reg.status is Status.CONFIRMED:
-        return settings.schedule.slot_day(max(0, settings.primary_capacity - 1))
+        return settings.schedule.slot_day(max(0, settings.primary_capacity - 1), start)
     if reg.status is Status.RESERVE and rank:
-        return settings.schedule.slot_day(settings.primary_capacity + rank - 1)
+        return settings.schedule.slot_day(settings.primary_capacity + rank - 1, start)
     return None
 
 

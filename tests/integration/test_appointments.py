@@ -150,7 +150,6 @@ def test_the_days_list_for_a_vaccination_team(
     [
         ({"VACCINATION_SITES": "[]"}, "at least one site"),
         ({"VACCINATION_SITES": '[{"name": "Hall", "capacity": 0}]'}, "capacity above 0"),
-        ({"VACCINATION_FIRST_DAY": "2020-01-01"}, "in the past"),
         ({"VACCINATION_SITES": "not json"}, "must be JSON"),
         ({"VACCINATION_CLOSED_DAYS": "tomorrow"}, "not a YYYY-MM-DD"),
     ],
@@ -166,3 +165,25 @@ def test_a_schedule_that_makes_no_sense_is_refused_at_start(
     with pytest.raises(RuntimeError, match=message):
         get_settings()
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("offset_days", [-30, -1, 0])
+def test_a_first_day_that_has_passed_or_is_today_keeps_the_service_serving(
+    monkeypatch: pytest.MonkeyPatch, client: Any, campaign_env: Any, offset_days: int
+) -> None:
+    """Given a first vaccination day weeks ago, yesterday or today (the campaign runs for weeks after it)."""
+    today = rules.today_in_bangkok()
+    monkeypatch.setenv("VACCINATION_FIRST_DAY", (today + timedelta(days=offset_days)).isoformat())
+    monkeypatch.setenv("VACCINATION_SITES", json.dumps([{"name": "ศาลาว่าการ", "capacity": 5}], ensure_ascii=False))
+    campaign_env(primary=3, reserve=1)
+    # When a new container reads its settings and a person registers, then allocation runs
+    from chalicelib.config import get_settings
+
+    assert get_settings().schedule.first_day == today + timedelta(days=offset_days)
+    reg = register(client, 1)
+    assert reg["status"] == "confirmed"
+    assert client.http.get("/v1/campaign").status_code == 200
+    appointments.allocate(stores().registrations.get(reg["registration_id"]))
+    # Then the appointment is given from today on, never on a day that has passed
+    got = get(client, reg)["appointment"]
+    assert got is not None and got["date"] == today.isoformat()
