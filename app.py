@@ -14,11 +14,13 @@ from chalicelib.api.middleware import contract_errors
 from chalicelib.api.org import org
 from chalicelib.api.pages import pages
 from chalicelib.api.public import public
+from chalicelib.api.verifications import verification
 from chalicelib.config import queue_name
 
 app = Chalice(app_name="kk-vaccine-registration")
 app.register_blueprint(auth)
 app.register_blueprint(public)
+app.register_blueprint(verification)
 app.register_blueprint(counter)
 app.register_blueprint(org)
 app.register_blueprint(admin)

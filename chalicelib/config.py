@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from chalicelib.domain.rules import today_in_bangkok
 from chalicelib.domain.schedule import DEFAULT_SITES, Schedule, parse_schedule
+from chalicelib.domain.verification import Keys
 
 DEFAULT_PREFIX = "kkreg-dev"
 
@@ -60,6 +61,8 @@ class Settings:
     idempotency_table: str
     staff_table: str
     batches_table: str
+    # Short-lived items with a TTL: phone verifications, code limits, wrong-birth-date counters.
+    attempts_table: str
     region: str
     # A claim older than this belongs to a request that can no longer be running (API timeout x4).
     stale_claim_seconds: int
@@ -70,6 +73,8 @@ class Settings:
     sms_url: str
     sms_api_key: str
     sms_api_key_secret: str
+    # The app channel takes a registration only with a signed token for its phone (PHONE_VERIFICATION).
+    phone_verification: bool
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +92,7 @@ def get_settings() -> Settings:
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
         staff_table=os.environ.get("STAFF_TABLE", f"{prefix}-staff"),
         batches_table=os.environ.get("BATCHES_TABLE", f"{prefix}-batches"),
+        attempts_table=os.environ.get("ATTEMPTS_TABLE", f"{prefix}-attempts"),
         region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")),
         stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 120, minimum=1),
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 90_000, minimum=86_400),
@@ -103,7 +109,15 @@ def get_settings() -> Settings:
         sms_url=os.environ.get("SMS_GATEWAY_URL", ""),
         sms_api_key=os.environ.get("SMS_GATEWAY_API_KEY", ""),
         sms_api_key_secret=os.environ.get("SMS_GATEWAY_API_KEY_SECRET", ""),
+        phone_verification=_phone_verification(),
     )
+
+
+def _phone_verification() -> bool:
+    raw = (os.environ.get("PHONE_VERIFICATION") or "required").strip().lower()
+    if raw not in ("required", "off"):
+        raise RuntimeError(f"PHONE_VERIFICATION must be required or off, got {raw!r}")
+    return raw == "required"
 
 
 @lru_cache(maxsize=1)
@@ -123,6 +137,12 @@ def hmac_key() -> bytes:
             raise RuntimeError("KKREG_HMAC_KEY or KKREG_HMAC_KEY_SECRET must be set outside the local stack")
         key = "local-development-key-not-secret"
     return key.encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def verification_keys() -> Keys:
+    """The sub-keys of phone verification (codes, tokens, phone hashes), derived from :func:`hmac_key`."""
+    return Keys.derive(hmac_key())
 
 
 def _schedule() -> Schedule:

@@ -24,6 +24,7 @@ ENV_OF_OUTPUT = {
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
     "StaffTable": "STAFF_TABLE",
     "BatchesTable": "BATCHES_TABLE",
+    "AttemptsTable": "ATTEMPTS_TABLE",
 }
 
 

@@ -1,6 +1,7 @@
 """A stand-in SMS gateway on loopback: keeps each message once per Idempotency-Key.
 
-``GET /_messages`` lists what it received (for tests and operators on the local stack only).
+``GET /_messages`` lists what it received (for tests and operators on the local stack only);
+``GET /_messages?to=0812345678`` only what went to that number.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 class SmsStandIn:
@@ -71,7 +73,9 @@ class SmsStandIn:
                 self._send(202, {"id": key})
 
             def do_GET(self) -> None:
+                to = parse_qs(urlsplit(self.path).query).get("to", [None])[0]
                 with gateway.lock:
-                    self._send(200, {"calls": gateway.calls, "messages": list(gateway.messages.values())})
+                    messages = [m for m in gateway.messages.values() if to is None or m.get("to") == to]
+                    self._send(200, {"calls": gateway.calls, "messages": messages})
 
         return Handler

@@ -73,8 +73,11 @@ STATUS: dict[type[d.DomainError], int] = {
     UnsupportedMediaType: 415,
     d.NotEligible: 422,
     d.IdempotencyKeyReused: 422,
+    d.InvalidCode: 422,
+    d.PhoneNotVerified: 422,
     d.Overloaded: 429,
     d.Conflict: 429,
+    d.TooManyAttempts: 429,
     InternalError: 500,
 }
 

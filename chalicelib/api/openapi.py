@@ -23,6 +23,16 @@ from chalicelib.domain.models import (
     RegistrationView,
 )
 from chalicelib.domain.staff import AuditLog, ChannelState, ChannelSwitch, Summary
+from chalicelib.domain.verification import (
+    AppRegistrationRequest,
+    ConfirmRequest,
+    LookupView,
+    ReceiptRequest,
+    ReceiptSent,
+    VerificationRequest,
+    VerificationStarted,
+    VerificationToken,
+)
 
 ERROR_TEXT = {
     400: "validation_error (fields names every bad field)",
@@ -33,8 +43,8 @@ ERROR_TEXT = {
     409: "already_registered, registration_full or request_in_progress",
     413: "payload_too_large (registration bodies over 16 KB, batches over 1 MB)",
     415: "unsupported_media_type",
-    422: "not_eligible or idempotency_key_reused",
-    429: "rate_limited (see Retry-After)",
+    422: "not_eligible, idempotency_key_reused, phone_not_verified (app channel) or invalid_code",
+    429: "rate_limited or too_many_attempts (see Retry-After)",
 }
 
 
@@ -62,10 +72,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "post",
         "/v1/registrations",
-        "Register through the app",
+        "Register through the app (with the phone's verification_token unless verification is off)",
         201,
         RegistrationView,
-        RegistrationRequest,
+        AppRegistrationRequest,
         (400, 403, 409, 413, 415, 422, 429),
         idempotent=True,
     ),
@@ -75,16 +85,44 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "post",
         "/v1/registrations/lookup",
-        "Find a person's active (else latest) registration",
+        "Find a person's active (else latest) registration, without its receipt code; 5 wrong birth dates"
+        " an hour lock the national ID (429)",
         200,
-        RegistrationView,
+        LookupView,
         LookupRequest,
         (400, 404, 413, 415, 429),
     ),
     Operation(
         "post",
+        "/v1/registrations/receipt",
+        "Send the receipt code by SMS to the phone of the person's active registration (always 202)",
+        202,
+        ReceiptSent,
+        ReceiptRequest,
+        (400, 413, 415, 429),
+    ),
+    Operation(
+        "post",
+        "/v1/verifications",
+        "Send a 6-digit code to a phone (one a minute, five a day per phone)",
+        202,
+        VerificationStarted,
+        VerificationRequest,
+        (400, 413, 415, 429),
+    ),
+    Operation(
+        "post",
+        "/v1/verifications/{verification_id}/confirm",
+        "Trade the code for a verification token (24 hours); 5 wrong codes spend the verification",
+        200,
+        VerificationToken,
+        ConfirmRequest,
+        (400, 404, 413, 415, 422, 429),
+    ),
+    Operation(
+        "post",
         "/v1/registrations/{registration_id}/cancel",
-        "Cancel a registration (again 200 if already cancelled)",
+        "Cancel a registration (again 200 if already cancelled); 5 wrong birth dates an hour lock it (429)",
         200,
         RegistrationView,
         CancelRequest,
@@ -233,9 +271,17 @@ _MODELS: tuple[type[BaseModel], ...] = (
     Health,
     CampaignView,
     RegistrationRequest,
+    AppRegistrationRequest,
     RegistrationView,
     LookupRequest,
+    LookupView,
     CancelRequest,
+    ReceiptRequest,
+    ReceiptSent,
+    VerificationRequest,
+    VerificationStarted,
+    ConfirmRequest,
+    VerificationToken,
     ErrorEnvelope,
     BatchRequest,
     BatchAccepted,
@@ -311,8 +357,8 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Khon Kaen City Municipality vaccine registration",
-            "version": "1",
-            "description": "Public contract of the registration API, version 1.",
+            "version": "1.1",
+            "description": "Public contract of the registration API, version 1.1.",
         },
         "paths": paths,
         "components": {

@@ -10,7 +10,8 @@ from chalicelib.api import idempotency
 from chalicelib.api.http import JSON_TYPES, api_view, json_body, parse, respond
 from chalicelib.api.openapi import document
 from chalicelib.domain.models import CancelRequest, Channel, LookupRequest, RegistrationRequest
-from chalicelib.services import registrations
+from chalicelib.domain.verification import AppRegistrationRequest, lookup_view
+from chalicelib.services import lockouts, registrations, verifications
 
 public = Blueprint(__name__)
 JSON_IN = list(JSON_TYPES)
@@ -44,10 +45,13 @@ def register_on(channel: Channel, label: str | None, token_scope: str) -> Respon
     """The one registration path of every channel (app, counter, employer rows go through it too)."""
     request = public.current_request
     data = json_body(request)
-    body = parse(RegistrationRequest, data)
+    body = parse(AppRegistrationRequest if channel is Channel.APP else RegistrationRequest, data)
     key = idempotency.key_of(request)
 
     def action() -> dict[str, Any]:
+        if channel is Channel.APP and registrations.channel_states()[channel.value]:
+            # After the body's 400s; a closed channel still answers 403 first.
+            verifications.require_verified(body.phone, getattr(body, "verification_token", None))
         return {"status": 201, "body": registrations.register(body, channel, label).model_dump(mode="json")}
 
     if key is None:
@@ -66,11 +70,14 @@ def get_registration(registration_id: str) -> Response:
 @public.route("/v1/registrations/lookup", methods=["POST"], content_types=JSON_IN)
 @api_view
 def lookup() -> Response:
-    return respond(registrations.lookup(parse(LookupRequest, json_body(public.current_request))))
+    body = parse(LookupRequest, json_body(public.current_request))
+    found = lockouts.guarded(lockouts.of_person(body.national_id), lambda: registrations.lookup(body))
+    return respond(lookup_view(found))
 
 
 @public.route("/v1/registrations/{registration_id}/cancel", methods=["POST"], content_types=JSON_IN)
 @api_view
 def cancel(registration_id: str) -> Response:
     body = parse(CancelRequest, json_body(public.current_request))
-    return respond(registrations.cancel(registration_id, body.birth_date))
+    key = lockouts.of_registration(registration_id)
+    return respond(lockouts.guarded(key, lambda: registrations.cancel(registration_id, body.birth_date)))

@@ -97,3 +97,29 @@ class Conflict(Overloaded):
     def __init__(self, what: str = "") -> None:
         super().__init__(retry_after=1)
         self.args = (what,)
+
+
+class TooManyAttempts(DomainError):
+    """A limit on codes, wrong codes or wrong birth dates was reached; it lifts after ``retry_after``."""
+
+    code = "too_many_attempts"
+    message = "Too many attempts; please try again after the time given."
+    message_th = "ทำรายการหลายครั้งเกินไป กรุณาลองใหม่ตามเวลาที่กำหนด"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many attempts")
+        self.retry_after = max(1, retry_after)
+
+
+class InvalidCode(DomainError):
+    code = "invalid_code"
+    message = "The code is wrong or has expired."
+    message_th = "รหัสยืนยันไม่ถูกต้องหรือหมดอายุแล้ว"
+
+
+class PhoneNotVerified(DomainError):
+    code = "phone_not_verified"
+    message = (
+        "Verify this phone number first: the verification token is missing, invalid, expired or for another number."
+    )
+    message_th = "กรุณายืนยันเบอร์โทรศัพท์ก่อน: ไม่มีรหัสยืนยัน หรือรหัสไม่ถูกต้อง หมดอายุ หรือเป็นของเบอร์อื่น"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.jobs.messages import SMS_KINDS
 from chalicelib.jobs.queue import Job, PoisonMessage, handle_batch, text
 from chalicelib.services import appointments
 
@@ -24,4 +25,4 @@ def handle_allocation(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle_sms(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_batch(event, context, {"appointment_sms": _sms})
+    return handle_batch(event, context, {"appointment_sms": _sms, **SMS_KINDS})

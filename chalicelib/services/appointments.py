@@ -96,12 +96,13 @@ def send_sms(registration_id: str) -> None:
         return
     # The gateway keeps one message per key, so a send repeated after a crash is not a second SMS.
     header_key = hashlib.sha256(key.encode("utf-8")).hexdigest()  # site names are Thai: not header-safe
-    _sms().send(reg.phone, appointment_text(reg.appointment.date.isoformat(), reg.appointment.site), header_key)
+    sms().send(reg.phone, appointment_text(reg.appointment.date.isoformat(), reg.appointment.site), header_key)
     st.registrations.mark_sms(registration_id, key)
     metrics.add("AppointmentSms")
 
 
-def _sms() -> SmsClient:
+def sms() -> SmsClient:
+    """The SMS gateway client (its key read from Secrets Manager when deployed). Raises RuntimeError if unset."""
     settings = get_settings()
     if not settings.sms_url:
         raise RuntimeError("SMS_GATEWAY_URL is not configured")

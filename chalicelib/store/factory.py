@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.config import get_settings, hmac_key, queue_name
+from chalicelib.config import get_settings, hmac_key, queue_name, verification_keys
 from chalicelib.store import clients, idempotency
+from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
 from chalicelib.store.campaign import CampaignStore
 from chalicelib.store.queues import JobQueue
@@ -26,6 +27,8 @@ class Stores:
     reconcile_jobs: JobQueue
     appointment_jobs: JobQueue
     sms_jobs: JobQueue
+    verifications: VerificationStore
+    attempts: AttemptStore
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +46,8 @@ def stores() -> Stores:
         reconcile_jobs=JobQueue(clients.sqs(), queue_name("reconcile")),
         appointment_jobs=JobQueue(clients.sqs(), queue_name("appointments")),
         sms_jobs=JobQueue(clients.sqs(), queue_name("sms")),
+        verifications=VerificationStore(db, s.attempts_table),
+        attempts=AttemptStore(db, s.attempts_table),
     )
 
 
@@ -56,3 +61,4 @@ def reset() -> None:
     clients.reset()
     get_settings.cache_clear()
     hmac_key.cache_clear()
+    verification_keys.cache_clear()

@@ -144,16 +144,20 @@ def test_cancel_with_a_wrong_birth_date_is_not_found_and_changes_nothing(client:
 
 
 def test_lookup_finds_active_else_latest_and_hides_behind_birth_date(client: Any) -> None:
+    # v1.1: the lookup answers the resource without its receipt code (registration_id)
     ident = {"national_id": body(9)["national_id"], "birth_date": "1980-01-31"}
     assert_envelope(post(client, "/v1/registrations/lookup", ident), 404, "not_found")
     reg = post(client, "/v1/registrations", body(9)).json_body
-    assert post(client, "/v1/registrations/lookup", ident).json_body == reg
+    found = post(client, "/v1/registrations/lookup", ident).json_body
+    assert "registration_id" not in found
+    assert found == {k: v for k, v in reg.items() if k != "registration_id"}
     assert_envelope(post(client, "/v1/registrations/lookup", {**ident, "birth_date": "1981-01-31"}), 404, "not_found")
     post(client, f"/v1/registrations/{reg['registration_id']}/cancel", {"birth_date": "1980-01-31"})
     latest = post(client, "/v1/registrations/lookup", ident).json_body
-    assert latest["registration_id"] == reg["registration_id"] and latest["status"] == "cancelled"
+    assert latest["status"] == "cancelled" and latest["registered_at"] == reg["registered_at"]
     again = post(client, "/v1/registrations", body(9)).json_body
-    assert post(client, "/v1/registrations/lookup", ident).json_body["registration_id"] == again["registration_id"]
+    active = post(client, "/v1/registrations/lookup", ident).json_body
+    assert active["status"] == again["status"] and active["registered_at"] == again["registered_at"]
 
 
 def test_unknown_registration_is_not_found(client: Any) -> None:
@@ -245,11 +249,10 @@ def test_idempotency_key_with_another_body_is_refused(client: Any) -> None:
 
 
 def test_409_outcomes_are_replayed_but_other_errors_are_not(client: Any) -> None:
-    post(client, "/v1/registrations", body(23))
+    reg = post(client, "/v1/registrations", body(23))
     dup = post(client, "/v1/registrations", body(23), {"Idempotency-Key": "k-3"})
     assert_envelope(dup, 409, "already_registered")
     # The first registration is cancelled, yet the key replays its 409.
-    reg = post(client, "/v1/registrations/lookup", {"national_id": body(23)["national_id"], "birth_date": "1980-01-31"})
     post(client, f"/v1/registrations/{reg.json_body['registration_id']}/cancel", {"birth_date": "1980-01-31"})
     assert_envelope(post(client, "/v1/registrations", body(23), {"Idempotency-Key": "k-3"}), 409, "already_registered")
     # A 422 is not kept: the same key works once the person is old enough under another body.

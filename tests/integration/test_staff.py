@@ -64,6 +64,9 @@ PUBLIC_ROUTES: list[tuple[str, str]] = [
     ("GET", "/v1/registrations/r_x"),
     ("POST", "/v1/registrations/lookup"),
     ("POST", "/v1/registrations/r_x/cancel"),
+    ("POST", "/v1/registrations/receipt"),
+    ("POST", "/v1/verifications"),
+    ("POST", "/v1/verifications/v_x/confirm"),
     # The web pages (they call the API with the token the person types)
     *(("GET", path.replace("{name}", "style.css")) for path in PAGE_ROUTES),
 ]
@@ -77,6 +80,7 @@ def route_of(path: str) -> str:
         .replace("/channels/app", "/channels/{channel}")
         .replace("rc_x", "{run_id}")
         .replace("r_x", "{registration_id}")
+        .replace("v_x", "{verification_id}")
         .replace("style.css", "{name}")
     )
 
@@ -247,7 +251,8 @@ def test_a_chunk_interrupted_after_registering_a_row_records_that_registration(
         None,
         {"national_id": body(12)["national_id"], "birth_date": "1980-01-31"},
     )
-    assert lookup.json_body["registration_id"] == result["registration_id"]
+    assert lookup.json_body["status"] == "confirmed"
+    assert call(client, "GET", f"/v1/registrations/{result['registration_id']}", None).status_code == 200
 
 
 def test_one_org_cannot_read_another_orgs_batch(client: Any, tokens: dict[str, str]) -> None:

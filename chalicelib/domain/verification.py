@@ -1,0 +1,188 @@
+"""Phone verification and lockouts: the pure rules (codes, signed tokens, keys). No AWS, no HTTP.
+
+Every secret here is derived from the service's HMAC key with a label of its own, so a code, a
+token signature and a phone's hash can never stand in for one another or for a person key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StrictStr, create_model
+
+from chalicelib.domain.models import (
+    LookupRequest,
+    Phone,
+    RegistrationRequest,
+    RegistrationView,
+    _Body,
+)
+
+CODE_DIGITS = 6
+CODE_TTL_SECONDS = 600
+RESEND_AFTER_SECONDS = 60
+CODES_PER_DAY = 5
+DAY_SECONDS = 86_400
+WRONG_CODES_ALLOWED = 5
+TOKEN_TTL_SECONDS = DAY_SECONDS
+# A verification is kept a day after its code expired: a late confirm gets 422, not 404.
+VERIFICATION_KEEP_SECONDS = DAY_SECONDS
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW_SECONDS = 3600
+# One receipt-code SMS per registration per minute, however often it is asked for.
+RECEIPT_RESEND_SECONDS = 60
+
+_TOKEN_VERSION = "pv1"  # noqa: S105 - the token format's version tag, not a secret  # nosec B105
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Sub-keys of the service's HMAC key, one per purpose."""
+
+    code: bytes
+    token: bytes
+    phone: bytes
+
+    @classmethod
+    def derive(cls, master: bytes) -> Keys:
+        def sub(label: str) -> bytes:
+            return hmac.new(master, f"kkreg/{label}/v1".encode("ascii"), hashlib.sha256).digest()
+
+        return cls(code=sub("verification-code"), token=sub("verification-token"), phone=sub("phone"))
+
+
+def new_verification_id() -> str:
+    """``v_`` + 128 random bits (URL-safe base64, no padding)."""
+    return "v_" + secrets.token_urlsafe(16)
+
+
+def code_for(verification_id: str, keys: Keys) -> str:
+    """The verification's 6-digit code: a keyed hash of its ID, so it is stored nowhere at all.
+
+    Only a holder of the key (the API and the SMS worker) can compute it; the 256-bit MAC reduced
+    mod 10^6 is uniform to within 2^-236.
+    """
+    mac = hmac.new(keys.code, verification_id.encode("utf-8"), hashlib.sha256).digest()
+    return str(int.from_bytes(mac, "big") % 10**CODE_DIGITS).zfill(CODE_DIGITS)
+
+
+def same_code(given: str, verification_id: str, keys: Keys) -> bool:
+    return hmac.compare_digest(given.encode("ascii", "replace"), code_for(verification_id, keys).encode("ascii"))
+
+
+def phone_hash(phone: str, keys: Keys) -> str:
+    """Keyed hash of a normalised phone number: how limits and tokens name a phone."""
+    return hmac.new(keys.phone, phone.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _signature(payload: str, keys: Keys) -> str:
+    return _b64(hmac.new(keys.token, payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def sign_token(phone: str, expires_at: int, keys: Keys) -> str:
+    """``pv1.<phone hash>.<expiry, epoch s>.<HMAC-SHA256>``: checked with the key alone, no read."""
+    payload = f"{_TOKEN_VERSION}.{phone_hash(phone, keys)}.{expires_at}"
+    return f"{payload}.{_signature(payload, keys)}"
+
+
+def token_valid(token: object, phone: str, now: int, keys: Keys) -> bool:
+    """True if ``token`` was signed with this key, for this (normalised) phone, and has not expired.
+
+    The signature and the phone's hash are compared in constant time; anything malformed is False.
+    """
+    if not isinstance(token, str) or len(token) > 200 or not token.isascii():
+        return False
+    parts = token.split(".")
+    if len(parts) != 4 or parts[0] != _TOKEN_VERSION or not parts[2].isdigit() or len(parts[2]) > 12:
+        return False
+    payload = ".".join(parts[:3])
+    signed = hmac.compare_digest(parts[3].encode("ascii"), _signature(payload, keys).encode("ascii"))
+    same_phone = hmac.compare_digest(parts[1].encode("ascii"), phone_hash(phone, keys).encode("ascii"))
+    return signed and same_phone and int(parts[2]) > now
+
+
+def verification_text(code: str) -> str:
+    """The SMS, Thai first: "your code is …, valid 10 minutes; tell it to nobody"."""
+    return (
+        f"เทศบาลนครขอนแก่น: รหัสยืนยันเบอร์โทรของท่านคือ {code} ใช้ได้ 10 นาที ห้ามบอกผู้อื่น / "
+        f"Khon Kaen vaccine registration: your code is {code}, valid for 10 minutes. Do not share it."
+    )
+
+
+def receipt_text(registration_id: str) -> str:
+    """The SMS that carries a registration's receipt code, Thai first."""
+    return (
+        f"เทศบาลนครขอนแก่น: รหัสรับรองการลงทะเบียนวัคซีนของท่านคือ {registration_id} / "
+        f"Your vaccine registration receipt code is {registration_id}."
+    )
+
+
+_CODE = re.compile(r"\A[0-9]{6}\Z")
+
+
+def _code(value: str) -> str:
+    if not _CODE.match(value):
+        raise ValueError("code must be 6 digits")
+    return value
+
+
+class VerificationRequest(_Body):
+    phone: Phone
+
+
+class VerificationStarted(BaseModel):
+    verification_id: str = Field(description="v_ + 128 random bits")
+    expires_in: int = Field(description="seconds the code is good for", examples=[CODE_TTL_SECONDS])
+    resend_after: int = Field(description="seconds before another code may be sent", examples=[RESEND_AFTER_SECONDS])
+
+
+class ConfirmRequest(_Body):
+    code: Annotated[
+        StrictStr, AfterValidator(_code), Field(description="the 6 digits sent by SMS", examples=["123456"])
+    ]
+
+
+class VerificationToken(BaseModel):
+    verification_token: str = Field(description="send it with the registration; good for 24 hours")
+    phone: str = Field(examples=["0812345678"])
+    expires_at: str = Field(description="ISO 8601 UTC", examples=["2026-07-06T08:15:00Z"])
+
+
+class AppRegistrationRequest(RegistrationRequest):
+    """The registration body on the app channel: the contract's body and the phone's verification token."""
+
+    verification_token: StrictStr | None = Field(
+        default=None, description="from POST /v1/verifications/{id}/confirm; required unless verification is off"
+    )
+
+
+class ReceiptRequest(LookupRequest):
+    """Same fields as a lookup: the receipt code goes by SMS to the registration's phone."""
+
+
+class ReceiptSent(BaseModel):
+    status: Literal["sent"] = "sent"
+
+
+# The registration resource without its receipt code (``registration_id``), as a lookup answers: built
+# from the resource's own fields, so a field the resource gains appears here too.
+_LOOKUP_FIELDS: dict[str, Any] = {
+    name: (f.annotation, f) for name, f in RegistrationView.model_fields.items() if name != "registration_id"
+}
+LookupView: type[BaseModel] = create_model(
+    "LookupView", __doc__="The registration resource without registration_id (the receipt code).", **_LOOKUP_FIELDS
+)
+
+
+def lookup_view(view: RegistrationView) -> BaseModel:
+    return LookupView.model_validate(view.model_dump(exclude={"registration_id"}))

@@ -1,0 +1,101 @@
+"""Phone verification on the app channel: a code by SMS, then a signed token the registration carries.
+
+The code is a keyed hash of the verification's ID (see ``domain.verification``): it is stored
+nowhere, not even as a hash, and the SMS worker computes it again to send it. The token is signed
+with a key of its own and checked without any read, so verification adds no AWS call to the
+registration request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import metrics
+from chalicelib.config import get_settings, verification_keys
+from chalicelib.domain import verification as v
+from chalicelib.domain.errors import InvalidCode, NotFound, PhoneNotVerified, TooManyAttempts
+from chalicelib.domain.models import iso_utc
+from chalicelib.domain.verification import (
+    ConfirmRequest,
+    VerificationRequest,
+    VerificationStarted,
+    VerificationToken,
+)
+from chalicelib.services import appointments
+from chalicelib.store.factory import stores
+
+logger = Logger(child=True)
+
+
+def start(req: VerificationRequest) -> VerificationStarted:
+    """Send a code to the phone. Raises TooManyAttempts (one a minute, five a day per phone)."""
+    now = int(time.time())
+    st = stores()
+    wait = st.verifications.take_send(v.phone_hash(req.phone, verification_keys()), now)
+    if wait:
+        metrics.add("VerificationRefused", reason="send_limit")
+        raise TooManyAttempts(retry_after=wait)
+    verification_id = v.new_verification_id()
+    st.verifications.put(verification_id, req.phone, now)
+    st.sms_jobs.send({"kind": "verification_sms", "verification_id": verification_id})
+    metrics.add("VerificationStarted")
+    logger.info("verification started", extra={"verification_id": verification_id})
+    return VerificationStarted(
+        verification_id=verification_id, expires_in=v.CODE_TTL_SECONDS, resend_after=v.RESEND_AFTER_SECONDS
+    )
+
+
+def confirm(verification_id: str, req: ConfirmRequest) -> VerificationToken:
+    """A token for the verification's phone, good for 24 hours.
+
+    Raises NotFound (no such verification), InvalidCode (wrong or expired code, or spent by
+    ``WRONG_CODES_ALLOWED`` wrong ones: every try counts with a conditional write, so concurrent
+    guesses cannot get past the limit).
+    """
+    if not verification_id.startswith("v_") or len(verification_id) > 64:
+        raise NotFound()
+    now = int(time.time())
+    keys = verification_keys()
+    right = v.same_code(req.code, verification_id, keys)
+    outcome, phone = stores().verifications.settle(verification_id, right, now)
+    if outcome == "unknown":
+        raise NotFound()
+    if outcome != "ok" or phone is None:
+        metrics.add("VerificationRefused", reason=outcome)
+        raise InvalidCode()
+    expires = now + v.TOKEN_TTL_SECONDS
+    metrics.add("VerificationConfirmed")
+    logger.info("verification confirmed", extra={"verification_id": verification_id})
+    return VerificationToken(
+        verification_token=v.sign_token(phone, expires, keys),
+        phone=phone,
+        expires_at=iso_utc(datetime.fromtimestamp(expires, UTC)),
+    )
+
+
+def require_verified(phone: str, token: str | None) -> None:
+    """When verification is required, the token must be ours, live, and for this phone.
+
+    No read at all: the signature says it all. Raises PhoneNotVerified.
+    """
+    if not get_settings().phone_verification:
+        return
+    if not v.token_valid(token, phone, int(time.time()), verification_keys()):
+        metrics.add("VerificationRefused", reason="token")
+        raise PhoneNotVerified()
+
+
+def send_code(verification_id: str) -> None:
+    """The SMS worker's half: send the code while it is still good. Raises SmsUnavailable."""
+    pending = stores().verifications.pending(verification_id)
+    if pending is None or pending.code_expires <= int(time.time()):
+        return  # expired before the SMS could go: a new code must be asked for
+    code = v.code_for(verification_id, verification_keys())
+    # The gateway keeps one message per key: a job delivered twice is one SMS.
+    key = hashlib.sha256(f"verification:{verification_id}".encode()).hexdigest()
+    appointments.sms().send(pending.phone, v.verification_text(code), key)
+    metrics.add("VerificationSms")
