@@ -11,34 +11,10 @@ import pytest
 from botocore.client import BaseClient
 
 from tests.helpers import body
+from tests.integration.conftest import Clock
 from tests.integration.test_public_api import assert_envelope, post
 
 pytestmark = pytest.mark.usefixtures("verification_required")
-
-
-class Clock:
-    """The services' clock, moved by hand (they read ``time.time()`` through their ``time`` module)."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    import time
-
-    from chalicelib.services import lockouts, receipts, verifications
-
-    fake = Clock(time.time())
-    for module in (verifications, lockouts, receipts):
-        monkeypatch.setattr(module, "time", fake)
-    return fake
 
 
 def sms_to(stand_ins: dict[str, Any], phone: str) -> list[str]:
