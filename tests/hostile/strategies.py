@@ -37,6 +37,8 @@ FRAGMENTS = [
     "%00",
     "${jndi:x}",
     "r_",
+    "v_",
+    "pv1.",
     "b_",
     "rc_",
     "9" * 40,
@@ -59,6 +61,10 @@ json_values = st.recursive(
 
 VALID: dict[str, Any] = {
     "RegistrationRequest": body(),
+    "AppRegistrationRequest": {**body(), "verification_token": "pv1.x.1.y"},
+    "ReceiptRequest": {"national_id": "1101700230708", "birth_date": "1980-01-31"},
+    "VerificationRequest": {"phone": "0812345678"},
+    "ConfirmRequest": {"code": "123456"},
     "LookupRequest": {"national_id": "1101700230708", "birth_date": "1980-01-31"},
     "CancelRequest": {"birth_date": "1980-01-31"},
     "BatchRequest": {"organisation": "ACME", "rows": [body()]},
@@ -132,7 +138,7 @@ content_types = st.sampled_from(
         "",
     ]
 )
-path_values = st.one_of(hostile_text, st.sampled_from(["r_x", "b_x", "rc_x", "app", "counter", "org"])).map(
+path_values = st.one_of(hostile_text, st.sampled_from(["r_x", "v_x", "b_x", "rc_x", "app", "counter", "org"])).map(
     lambda s: _quoted(s) or "x"
 )
 

@@ -254,7 +254,13 @@ def _allowed(stage_policy: dict[str, Any], action: str, resource: str) -> bool:
 
 
 def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
-    client: Any, queues: Any, tokens: dict[str, str], app: Any, secrets_in_use: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any,
+    queues: Any,
+    tokens: dict[str, str],
+    app: Any,
+    secrets_in_use: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    stand_ins: dict[str, Any],
 ) -> None:
     from local.driver import Schedules
 
@@ -307,6 +313,21 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
         ).status_code
         == 200
     )
+    # v1.1: phone verification (its SMS worker derives the code), receipt code, a lockout
+    started = client.http.post("/v1/verifications", body=json.dumps({"phone": "0812345678"}), headers=JSON)
+    assert started.status_code == 202, started.body
+    vid = started.json_body["verification_id"]
+    drain()
+    assert stand_ins["sms"].messages, "the verification SMS was not sent"
+    from chalicelib.config import verification_keys
+    from chalicelib.domain.verification import code_for
+
+    code = json.dumps({"code": code_for(vid, verification_keys())})
+    assert client.http.post(f"/v1/verifications/{vid}/confirm", body=code, headers=JSON).status_code == 200
+    assert client.http.post("/v1/registrations/receipt", body=json.dumps(lookup), headers=JSON).status_code == 202
+    for day in range(1, 7):
+        wrong = json.dumps({"birth_date": f"1970-01-0{day}"})
+        client.http.post(f"/v1/registrations/{regs[0]['registration_id']}/cancel", body=wrong, headers=JSON)
     drain()
     for path in ("/v1/admin/reconcile?full=true", "/v1/admin/appointments/allocate"):
         assert client.http.post(path, headers=admin).status_code in (200, 202)
@@ -340,6 +361,8 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
     assert set(policies.FUNCTIONS) - set(by_function) <= {"staff_token"}, set(policies.FUNCTIONS) - set(by_function)
     assert "secretsmanager:GetSecretValue" in by_function["removal_worker"]
     assert "secretsmanager:GetSecretValue" in by_function["api_handler"]
+    assert "secretsmanager:GetSecretValue" in by_function["sms_worker"]  # the HMAC key: codes are derived
+    assert "dynamodb:UpdateItem" in by_function["api_handler"] and "dynamodb:GetItem" in by_function["sms_worker"]
     for function, queue in {"removal_worker": "removals", "promotion_worker": "promotion"}.items():
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:kkreg-test-{queue}"
         for action in policies.CONSUME:

@@ -102,6 +102,18 @@ def run_main_flows(client: Any, queues: Any, tokens: dict[str, str]) -> None:
     )
     post("/v1/registrations/lookup", {"national_id": PEOPLE[1]["national_id"], "birth_date": "1991-12-25"})
     assert post(f"/v1/registrations/{first['registration_id']}/cancel", {"birth_date": "1980-01-31"}).status_code == 200
+    # phone verification (a wrong code, then the right one), the receipt code by SMS, a lockout
+    from chalicelib.config import verification_keys
+    from chalicelib.domain.verification import code_for
+
+    vid = post("/v1/verifications", {"phone": PEOPLE[2]["phone"]}).json_body["verification_id"]
+    code = code_for(vid, verification_keys())
+    post(f"/v1/verifications/{vid}/confirm", {"code": "000000" if code != "000000" else "111111"})
+    assert post(f"/v1/verifications/{vid}/confirm", {"code": code}).status_code == 200
+    receipt = {"national_id": PEOPLE[1]["national_id"], "birth_date": "1991-12-24"}
+    assert post("/v1/registrations/receipt", receipt).status_code == 202
+    for day in range(1, 7):
+        post("/v1/registrations/lookup", {"national_id": PEOPLE[2]["national_id"], "birth_date": f"1970-01-0{day}"})
     queues.drain()
     # reconciliation (full: it asks the registries about each person), appointments and their SMS
     reconcile.start(full=True)
@@ -126,6 +138,7 @@ def test_main_flows_log_no_national_id_phone_name_or_birth_date(
     logged = every_log_at_debug.text + out + err
     # Then they did log, and no personal data is in what they logged, in any common format
     assert "registered" in logged and "promoted" in logged and "reconciliation finished" in logged
+    assert "verification confirmed" in logged and "receipt code sent" in logged
     assert stand_ins["sms"].messages and stand_ins["mor_phrom"].state.calls["DELETE"]  # SMS and removals ran
     for person in PEOPLE:
         for secret in secrets_of(person):

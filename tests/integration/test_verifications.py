@@ -249,3 +249,34 @@ def test_the_token_check_adds_no_aws_call_to_a_registration(
     assert post(client, "/v1/registrations", body(11)).status_code == 201
     # Then the checked one made exactly the calls of the unchecked one (the cold start's queue URL aside)
     assert [c for c in with_check if c != "GetQueueUrl"] == [c for c in calls if c != "GetQueueUrl"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        " ",
+        "\u202e",
+        "\x00",
+        "pv1." + "0" * 64 + ".99999999999.x",
+        "pv1.\u0e01.1.x",
+        "pv1..." * 1000,
+        "${jndi:x}",
+        "<script>",
+        "ข" * 3000,
+        "pv1.a.1.b\n",
+    ],
+)
+def test_a_hostile_token_is_422_and_registers_nobody(client: Any, token: str) -> None:
+    assert_envelope(
+        post(client, "/v1/registrations", {**body(12), "verification_token": token}), 422, "phone_not_verified"
+    )
+    assert client.http.get("/v1/campaign").json_body["primary"]["remaining"] == 50_000
+
+
+@pytest.mark.parametrize("token", [1, 1.5, True, [], {}, ["pv1"]])
+def test_a_token_that_is_not_a_string_is_400(client: Any, token: Any) -> None:
+    err = assert_envelope(
+        post(client, "/v1/registrations", {**body(13), "verification_token": token}), 400, "validation_error"
+    )
+    assert err["fields"] == ["verification_token"]
