@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ _people = itertools.count(910_000)
 @dataclass
 class Stack:
     url: str
+    sms_url: str
 
     def token(self, role: str, label: str = "browser test") -> tuple[str, str]:
         """(token, token_id), issued through the local stack's operator endpoint (as `make token`)."""
@@ -55,10 +58,36 @@ class Stack:
         r = requests.post(f"{self.url}/_local/tokens/revoke", json={"token_id": token_id}, timeout=10)
         assert r.status_code == 200, r.text
 
+    def sms_code(self, phone: str) -> str:
+        """The latest verification code the SMS gateway stand-in got for ``phone`` (waits for it)."""
+        return self.sms_text(phone, re.compile(r"code is (\d{6})")).group(1)
+
+    def sms_text(self, phone: str, pattern: re.Pattern[str]) -> re.Match[str]:
+        """The latest SMS to ``phone`` matching ``pattern``, once the SMS worker has sent it."""
+        deadline = time.monotonic() + 20
+        while True:
+            r = requests.get(f"{self.sms_url}/_messages", params={"to": phone}, timeout=10)
+            found = [m for m in (pattern.search(x["text"]) for x in r.json()["messages"]) if m]
+            if found:
+                return found[-1]
+            assert time.monotonic() < deadline, f"no SMS matching {pattern.pattern}"
+            time.sleep(0.1)  # polling the stand-in for a condition, not waiting out a timing
+
+    def verification_token(self, phone: str) -> str:
+        """Through the API, as the app does: a code by SMS, confirmed for a token."""
+        r = requests.post(f"{self.url}/v1/verifications", json={"phone": phone}, timeout=10)
+        assert r.status_code == 202, r.text
+        vid = r.json()["verification_id"]
+        code = self.sms_code(phone)
+        r = requests.post(f"{self.url}/v1/verifications/{vid}/confirm", json={"code": code}, timeout=10)
+        assert r.status_code == 200, r.text
+        return str(r.json()["verification_token"])
+
     def register(self, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """(body, resource) of a new registration on the app channel, for a person no other test uses."""
-        person = body(next(_people), **changes)
-        r = requests.post(f"{self.url}/v1/registrations", json=person, timeout=10)
+        person = new_person(**changes)
+        token = self.verification_token(person["phone"])
+        r = requests.post(f"{self.url}/v1/registrations", json={**person, "verification_token": token}, timeout=10)
         assert r.status_code == 201, r.text
         return person, r.json()
 
@@ -85,8 +114,9 @@ class Stack:
 
 
 def new_person(**changes: Any) -> dict[str, Any]:
-    """A registration body for a person no other test uses."""
-    return body(next(_people), **changes)
+    """A registration body for a person no other test uses, with a phone of their own."""
+    n = next(_people)
+    return body(n, **{"phone": f"08{n:08d}", **changes})
 
 
 @pytest.fixture(scope="session")
@@ -113,9 +143,10 @@ def stack() -> Iterator[Stack]:
     env.setenv("CAMPAIGN_PRIMARY_CAPACITY", str(PRIMARY))
     env.setenv("CAMPAIGN_RESERVE_CAPACITY", str(RESERVE))
     env.setenv("QUOTA_SHARDS", "1")
+    env.setenv("PHONE_VERIFICATION", "required")  # the default of `make run`
     local = LocalStack(stage=STAGE).__enter__()
     try:
-        yield Stack(local.url)
+        yield Stack(local.url, local.sms.url)
     finally:
         local.close()
         env.undo()
@@ -148,6 +179,17 @@ def page(browser: Any, stack: Stack, admin_token: str) -> Iterator[Any]:
             stack.set_channel(admin_token, channel, True)
     expected = [p for p in problems if "the server responded with a status of" not in p]
     assert expected == [], expected
+
+
+def verify_phone(page: Any, stack: Stack, phone: str) -> None:
+    """On the public page: send a code to ``phone``, read it from the SMS, confirm it."""
+    page.locator("#verify-phone").fill(phone)
+    page.locator("#verify-send").click()
+    expect_visible = page.locator("#code-form")
+    expect_visible.wait_for(state="visible")
+    page.locator("#verify-code").fill(stack.sms_code(phone))
+    page.locator("#verify-confirm").click()
+    page.locator("#verify-done").wait_for(state="visible")
 
 
 def shoot(tab: Any, name: str) -> Path:

@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, Stack, new_person, shoot
+from tests.browser.conftest import DESKTOP, PHONE, Stack, new_person, shoot, verify_phone
 from tests.browser.test_counter_desk import fill_registration, sign_in
 
 
@@ -17,34 +17,63 @@ def registrations_on_app(stack: Stack, admin: str) -> int:
     return int(stack.get("/v1/admin/summary", admin)["registrations"]["by_channel"]["app"])
 
 
-def test_the_public_page_registers_looks_up_and_cancels(page: Any, stack: Stack) -> None:
-    # Given the public page, in Thai by default
+def test_the_public_page_verifies_the_phone_registers_sends_the_receipt_code_and_cancels(
+    page: Any, stack: Stack
+) -> None:
+    # Given the public page, in Thai by default, which offers the details form only after the phone
     page.goto(f"{stack.url}/")
     expect(page.locator("html")).to_have_attribute("lang", "th")
     expect(page.locator("#register-title")).to_have_text("ลงทะเบียน", use_inner_text=True)
-    # When a person registers
+    expect(page.locator("#reg-form")).to_be_hidden()
     person = new_person()
+    # When a person asks for a code and types a wrong one
+    page.locator("#verify-phone").fill(person["phone"])
+    page.locator("#verify-send").click()
+    code = stack.sms_code(person["phone"])
+    page.locator("#verify-code").fill(f"{(int(code) + 1) % 1_000_000:06d}")
+    page.locator("#verify-confirm").click()
+    # Then the page says so, in both languages
+    expect(page.locator("#verify-error")).to_contain_text("รหัสยืนยันไม่ถูกต้อง")
+    expect(page.locator("#verify-error")).to_contain_text("wrong or has expired")
+    # When they type the code from the SMS
+    page.locator("#verify-code").fill(code)
+    page.locator("#verify-confirm").click()
+    # Then the phone is verified and fixed in the details form
+    expect(page.locator("#verify-done")).to_contain_text(person["phone"])
+    expect(page.locator("#reg-phone")).to_have_value(person["phone"])
+    expect(page.locator("#reg-phone")).not_to_be_editable()
+    # When they fill in their details and register
     fill_registration(page, person)
     page.locator("#reg-submit").click()
     # Then they see their status and receipt code
-    code = page.locator("#reg-result").get_by_test_id("receipt-code")
-    expect(code).to_have_text(re.compile(r"^r_"))
-    # And looking up with national ID and birth date finds it, with the status the API gives
+    receipt = page.locator("#reg-result").get_by_test_id("receipt-code")
+    expect(receipt).to_have_text(re.compile(r"^r_"))
+    registration_id = receipt.text_content() or ""
+    # And looking up with national ID and birth date finds it, with no receipt code shown
     page.locator("#lookup-national_id").fill(person["national_id"])
     page.locator("#lookup-birth_date").fill("31/01/2523")
     page.locator("#lookup-birth_date").press("Enter")
     result = page.locator("#lookup-result")
-    expect(result.get_by_test_id("receipt-code")).to_have_text(code.text_content() or "")
-    resource = stack.get(f"/v1/registrations/{code.text_content()}")
+    resource = stack.get(f"/v1/registrations/{registration_id}")
     expect(result.locator(".result")).to_have_attribute("data-status", resource["status"])
+    expect(result.get_by_test_id("receipt-code")).to_have_count(0)
+    assert registration_id not in (result.text_content() or "")
     if resource["status"] == "reserve":
         expect(result.get_by_test_id("status-headline")).to_contain_text(f"ลำดับที่ {resource['reserve_rank']}")
-    # When they cancel, after confirming
+    # When they ask for their receipt code by SMS
+    page.locator("#receipt-send").click()
+    expect(page.locator("#receipt-done")).to_contain_text("รหัสรับลงทะเบียนจะส่งไปยังเบอร์โทรศัพท์")
+    # Then it reaches the phone they registered with
+    sent = stack.sms_text(person["phone"], re.compile(r"receipt code is (r_[A-Za-z0-9_-]+)"))
+    assert sent.group(1) == registration_id
+    shoot(page, "public-verified-registration")
+    # When they cancel with that code, after confirming
     page.locator("#cancel-start").click()
+    page.locator("#cancel-code").fill(sent.group(1))
     page.locator("#cancel-confirm").click()
     # Then the page and the API both say cancelled
     expect(result.locator(".result")).to_have_attribute("data-status", "cancelled")
-    assert stack.get(f"/v1/registrations/{code.text_content()}")["status"] == "cancelled"
+    assert stack.get(f"/v1/registrations/{registration_id}")["status"] == "cancelled"
 
 
 def test_the_english_switch_translates_the_page(page: Any, stack: Stack) -> None:
@@ -81,7 +110,9 @@ def test_a_429_is_retried_with_the_same_key_and_registers_once(page: Any, stack:
     page.route("**/v1/registrations", flaky)
     before = registrations_on_app(stack, admin_token)
     page.goto(f"{stack.url}/")
-    fill_registration(page, new_person())
+    person = new_person()
+    verify_phone(page, stack, person["phone"])
+    fill_registration(page, person)
     # When the person presses register once
     page.locator("#reg-submit").click()
     # Then the page says how long to wait, and sends again by itself

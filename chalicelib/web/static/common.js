@@ -241,12 +241,14 @@ window.KK = (function () {
   }
 
   function viewBox(view) {
-    const rows = [
+    // A lookup answers without the receipt code (contract v1.1): the row shows only when it is known.
+    const rows = view.registration_id ? [
       [["รหัสรับลงทะเบียน", "Receipt code"], null, el("span", { class: "code", "data-testid": "receipt-code",
         text: view.registration_id })],
+    ] : [];
+    rows.push(
       [["ลงทะเบียนทาง", "Channel"], label(CHANNEL, view.channel)],
-      [["ลงทะเบียนเมื่อ", "Registered at"], momentText(view.registered_at)],
-    ];
+      [["ลงทะเบียนเมื่อ", "Registered at"], momentText(view.registered_at)]);
     const shot = shotText(view);
     if (shot) rows.push([shot[0], shot[1]]);
     const dl = el("dl");

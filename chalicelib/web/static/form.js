@@ -202,13 +202,15 @@ KK.registrationForm = function (form, minAge, o) {
   // Submitting: validate, then POST with an Idempotency-Key. On 429 (or a retry that finds the first
   // still running) wait Retry-After seconds and send the same body with the same key again, so a
   // retry can never register anyone twice. The same details keep their key across presses too.
-  // o: {path, token(), submit, errorBox, waitBox, onDone(view, body), onError(r) -> true if handled}
+  // o: {path, token(), submit, errorBox, waitBox, onDone(view, body), onError(r) -> true if handled,
+  //     extra() -> fields added to the body (the public page's verification_token)}
   let pending = null;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     KK.hide(o.errorBox);
     const body = validate();
     if (!body || o.submit.disabled) return;
+    if (o.extra) Object.assign(body, o.extra());
     const json = JSON.stringify(body);
     if (!pending || pending.json !== json) pending = { json, key: KK.newKey() };
     o.submit.disabled = true;

@@ -1,4 +1,5 @@
-// The public page: register on POST /v1/registrations, look up, cancel. Thai by default.
+// The public page: verify the phone (a code by SMS), register on POST /v1/registrations with the
+// verification token, look up, have the receipt code sent by SMS, cancel with it. Thai by default.
 // On 429 it says how long to wait (Retry-After) and sends the same body with the same
 // Idempotency-Key again, so a retry can never register anyone twice.
 "use strict";
@@ -18,19 +19,119 @@
       "I consent to Khon Kaen municipality using these personal data for vaccination"],
     lang,
   });
+  // The phone's verification: {phone, token} once confirmed. The token lives in this page only.
+  let verified = null;
+  let verificationId = null;
+  const phoneInput = $("reg-form").elements.namedItem("phone");
+
+  $("verify-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    hide($("verify-error"));
+    const phone = KK.phone($("verify-phone").value);
+    if (!phone.ok) {
+      showError($("verify-error"), { message_th: KK.FIELD_TEXT.phone[0], message: KK.FIELD_TEXT.phone[1] });
+      $("verify-phone").focus();
+      return;
+    }
+    $("verify-send").disabled = true;
+    const r = await api("POST", "v1/verifications", { body: { phone: phone.value } });
+    $("verify-send").disabled = false;
+    if (!r.ok) {
+      showError($("verify-error"), waitText(r));
+      return;
+    }
+    verificationId = r.data.verification_id;
+    verified = { phone: phone.value, token: null };
+    $("code-form").hidden = false;
+    $("verify-code").value = "";
+    $("verify-code").focus();
+  });
+
+  $("code-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    hide($("verify-error"));
+    const code = $("verify-code").value.trim();
+    if (!/^[0-9]{6}$/.test(code) || !verificationId) {
+      showError($("verify-error"), { message_th: "กรุณากรอกรหัส 6 หลักจาก SMS", message: "Enter the 6 digits from the SMS." });
+      return;
+    }
+    $("verify-confirm").disabled = true;
+    const r = await api("POST", "v1/verifications/" + encodeURIComponent(verificationId) + "/confirm", { body: { code } });
+    $("verify-confirm").disabled = false;
+    if (!r.ok) {
+      showError($("verify-error"), r.error);
+      return;
+    }
+    verified = { phone: r.data.phone, token: r.data.verification_token };
+    $("verify-form").hidden = true;
+    $("code-form").hidden = true;
+    const done = $("verify-done");
+    done.hidden = false;
+    clear(done, bi("ยืนยันเบอร์ " + r.data.phone + " แล้ว", "Phone " + r.data.phone + " is verified"));
+    $("reg-form").hidden = false;
+    phoneInput.value = r.data.phone;
+    phoneInput.readOnly = true;
+    $("reg-form").elements.namedItem("national_id").focus();
+  });
+
+  // A 429 says how long to wait; anything else is the error as the service gave it.
+  function waitText(r) {
+    if (r.status !== 429 || r.retryAfter === null) return r.error;
+    const minutes = Math.ceil(r.retryAfter / 60);
+    return { message_th: r.error.message_th + " (อีกประมาณ " + minutes + " นาที)",
+      message: r.error.message + " (about " + minutes + " min)" };
+  }
+
   const reg = KK.registrationForm($("reg-form"), () => (campaign ? campaign.min_age : 18), {
     path: "v1/registrations",
     token: () => null,
+    extra: () => (verified && verified.token ? { verification_token: verified.token } : {}),
     submit: $("reg-submit"),
     errorBox: $("reg-error"),
     waitBox: $("reg-wait"),
     onDone: registered,
     onError: (r) => {
       if (r.error.code === "channel_closed") refresh();
+      if (r.error.code === "phone_not_verified") restartVerification();
       return false;
     },
   });
   KK.lookupForm($("lookup-form"), "lookup", $("lookup-error"), showLookup, lang);
+
+  // The token expired (24 hours): verify again, the details stay as typed.
+  function restartVerification() {
+    verified = null;
+    verificationId = null;
+    phoneInput.readOnly = false;
+    $("verify-form").hidden = false;
+    hide($("verify-done"));
+    $("verify-phone").value = phoneInput.value;
+  }
+
+  // "Send me my receipt code": the same national ID and birth date as the look-up. The answer is the
+  // same whether or not they match (only the registration's own phone gets the code).
+  $("receipt-send").addEventListener("click", async () => {
+    hide($("lookup-error"));
+    hide($("receipt-done"));
+    const form = $("lookup-form");
+    const id = KK.nationalId(form.elements.namedItem("national_id").value);
+    const birth = KK.birthDate(form.elements.namedItem("birth_date").value, null);
+    if (!id.ok || !birth.ok) {
+      form.requestSubmit();  // marks the bad fields as the look-up does
+      return;
+    }
+    $("receipt-send").disabled = true;
+    const r = await api("POST", "v1/registrations/receipt", { body: { national_id: id.value, birth_date: birth.iso } });
+    $("receipt-send").disabled = false;
+    if (!r.ok) {
+      showError($("lookup-error"), waitText(r));
+      return;
+    }
+    const done = $("receipt-done");
+    done.hidden = false;
+    clear(done, bi("หากข้อมูลตรงกับการลงทะเบียน รหัสรับลงทะเบียนจะส่งไปยังเบอร์โทรศัพท์ที่ลงทะเบียนไว้",
+      "If these match a registration, its receipt code has been sent by SMS to the phone it was registered with."));
+  });
 
   function setLang(next) {
     lang = next;
@@ -49,6 +150,8 @@
 
   function registered(view) {
     reg.reset();
+    // The token serves the whole family on this phone for its 24 hours: the phone stays filled in.
+    if (verified && verified.token) phoneInput.value = verified.phone;
     const box = KK.viewBox(view);
     clear($("reg-result"),
       el("h3", {}, bi("ลงทะเบียนเรียบร้อย", "You are registered")),
@@ -75,20 +178,30 @@
       const yes = el("button", { type: "button", class: "danger", id: "cancel-confirm" },
         bi("ยืนยัน ยกเลิก", "Yes, cancel"));
       const no = el("button", { type: "button", class: "secondary" }, bi("ไม่ยกเลิก", "No, keep it"));
+      const codeInput = el("input", { type: "text", id: "cancel-code", autocomplete: "off", maxlength: "40" });
       confirmBox.append(
         el("p", {}, bi("ยกเลิกแล้วที่นั่งจะส่งต่อให้ผู้อื่น ต้องการยกเลิกหรือไม่", "Your place will go to someone else. Cancel?")),
+        el("div", { class: "field" },
+          el("label", { for: "cancel-code" }, bi("รหัสรับลงทะเบียน (จากการลงทะเบียน หรือ SMS)",
+            "Receipt code (from your registration, or by SMS)")), codeInput),
         el("div", { class: "actions" }, yes, no));
       ask.addEventListener("click", () => {
         confirmBox.hidden = false;
-        yes.focus();
+        if (view.registration_id) codeInput.value = view.registration_id;
+        codeInput.focus();
       });
       no.addEventListener("click", () => {
         confirmBox.hidden = true;
         ask.focus();
       });
       yes.addEventListener("click", async () => {
+        const receipt = codeInput.value.trim();
+        if (!receipt) {
+          codeInput.focus();
+          return;
+        }
         yes.disabled = true;
-        const r = await api("POST", "v1/registrations/" + encodeURIComponent(view.registration_id) + "/cancel",
+        const r = await api("POST", "v1/registrations/" + encodeURIComponent(receipt) + "/cancel",
           { body: { birth_date: birthIso } });
         yes.disabled = false;
         if (!r.ok) {
@@ -123,6 +236,9 @@
       hide(banner);
     }
     $("reg-fieldset").disabled = closed;
+    for (const form of ["verify-form", "code-form"]) {
+      for (const control of $(form).elements) control.disabled = closed;
+    }
   }
 
   async function refresh() {
