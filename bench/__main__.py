@@ -47,6 +47,12 @@ def report(c: dict[str, Any]) -> None:
         f" p99 {lat['p99']:,.0f} ms, max {lat['max']:,.0f} ms"
     )
     print(f"  responses {c['responses_by_status']}  codes {c['responses_by_code']}")
+    v = c["verification"]
+    print(
+        f"  before the burst: {v['phones']:,} phones verified in {v['total_s']:,.1f} s ({v['phones_per_s']:,.0f}/s:"
+        f" codes asked {v['codes_asked_s']:,.1f} s, SMS delivered {v['sms_delivered_s']:,.1f} s later,"
+        f" confirmed {v['confirmed_s']:,.1f} s); {v['tokens']:,} tokens"
+    )
     print(
         f"  peak memory: server {c['server_peak_rss_mb']:,.0f} MB RSS, client {c['client_peak_rss_mb']:,.0f} MB RSS;"
         f" server CPU during the burst {c['server_cpu_s_during_burst']:,.0f} s"

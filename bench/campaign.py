@@ -14,6 +14,7 @@ import io
 import json
 import os
 import random
+import re
 import resource
 import signal
 import subprocess
@@ -53,6 +54,12 @@ class Plan:
 class Attempt:
     payload: bytes
     kind: str  # "new", "repeat", "invalid", "underage"
+    phone: str | None = None  # verified before the burst (None: an invalid body, refused before it matters)
+
+
+def _own_phone(n: int) -> str:
+    """A phone of the person's own (each phone gets five codes a day): 08 or 09 and 8 digits of n."""
+    return f"{'08' if n < 10**8 else '09'}{n % 10**8:08d}"
 
 
 def _invalid(rng: random.Random, n: int) -> bytes:
@@ -85,15 +92,31 @@ def workload(plan: Plan) -> list[Attempt]:
         if roll < INVALID_SHARE:
             out.append(Attempt(_invalid(rng, 50_000_000 + len(out)), "invalid"))
         elif roll < INVALID_SHARE + UNDERAGE_SHARE:
-            minor = body(60_000_000 + len(out), birth_date=f"{time.gmtime().tm_year - 10}-01-01")
-            out.append(Attempt(json.dumps(minor, ensure_ascii=False).encode(), "underage"))
+            n = 60_000_000 + len(out)
+            minor = body(n, birth_date=f"{time.gmtime().tm_year - 10}-01-01", phone=_own_phone(10**8 + n))
+            out.append(Attempt(json.dumps(minor, ensure_ascii=False).encode(), "underage", minor["phone"]))
         elif roll < INVALID_SHARE + UNDERAGE_SHARE + REPEAT_SHARE and sent:
-            out.append(Attempt(rng.choice(sent), "repeat"))
+            earlier = rng.choice(sent)
+            out.append(Attempt(earlier.payload, "repeat", earlier.phone))
         else:
-            payload = json.dumps(body(person), ensure_ascii=False).encode()
+            data = body(person, phone=_own_phone(person))
+            attempt = Attempt(json.dumps(data, ensure_ascii=False).encode(), "new", data["phone"])
             person += 1
-            sent.append(payload)
-            out.append(Attempt(payload, "new"))
+            sent.append(attempt)
+            out.append(attempt)
+    return out
+
+
+def with_tokens(attempts: list[Attempt], tokens: dict[str, str]) -> list[Attempt]:
+    """Each body with its phone's verification token (the same person's repeats stay identical)."""
+    out = []
+    for a in attempts:
+        if a.phone is None:
+            out.append(a)
+            continue
+        data = json.loads(a.payload)
+        data["verification_token"] = tokens.get(a.phone, "not verified")
+        out.append(Attempt(json.dumps(data, ensure_ascii=False).encode(), a.kind, a.phone))
     return out
 
 
@@ -130,6 +153,7 @@ class Server:
             "PORT": "0",
             "CAMPAIGN_PRIMARY_CAPACITY": str(plan.primary),
             "CAMPAIGN_RESERVE_CAPACITY": str(plan.reserve),
+            "PHONE_VERIFICATION": "required",
             "PYTHONUNBUFFERED": "1",
         }
         self.proc = subprocess.Popen(
@@ -153,6 +177,17 @@ class Server:
         threading.Thread(target=self._drain_output, daemon=True).start()
         parts = urlsplit(self.url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+
+    def sms_gateway(self) -> tuple[str, int]:
+        """(host, port) of the SMS gateway stand-in, as `make run` prints it."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for line in list(self.output):
+                if "sms gateway stand-in on " in line:
+                    parts = urlsplit(line.split(" on ", 1)[1].split()[0])
+                    return parts.hostname or "127.0.0.1", parts.port or 80
+            time.sleep(0.1)
+        raise RuntimeError("the local stack did not say where its SMS gateway stand-in is")
 
     def _drain_output(self) -> None:
         assert self.proc.stdout is not None
@@ -234,6 +269,118 @@ def _client(server: Server, attempts: list[Attempt], cursor: Any, out: Outcomes,
         out.add([(done - start, done - t, status, code)], rids)
         rids = []
     conn.close()
+
+
+def _post_all(server: Server, calls: list[tuple[str, bytes]], clients: int) -> list[tuple[int, bytes, float]]:
+    """POST every (path, body) from ``clients`` threads on keep-alive connections.
+
+    Returns (status, body, latency) per call, in the order given (status 0: the connection failed).
+    """
+    results: list[tuple[int, bytes, float]] = [(0, b"", 0.0)] * len(calls)
+    cursor = iter(range(len(calls)))
+    lock = threading.Lock()
+    headers = {"Content-Type": "application/json"}
+
+    def work() -> None:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                break
+            t = time.perf_counter()
+            try:
+                conn.request("POST", calls[i][0], body=calls[i][1], headers=headers)
+                resp = conn.getresponse()
+                results[i] = (resp.status, resp.read(), time.perf_counter() - t)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
+        conn.close()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return results
+
+
+def _sms_get(host: str, port: int, path: str) -> dict[str, Any]:
+    conn = http.client.HTTPConnection(host, port, timeout=600)
+    try:
+        conn.request("GET", path)
+        return dict(json.loads(conn.getresponse().read()))
+    finally:
+        conn.close()
+
+
+_CODE_IN_SMS = re.compile(r"code is (\d{6})")
+
+
+def verify_phones(server: Server, phones: list[str], clients: int) -> tuple[dict[str, str], dict[str, Any]]:
+    """The days before the burst: every phone asks for a code, reads it from the SMS, confirms it.
+
+    Returns (phone -> verification token, the phase's figures).
+    """
+    start = time.perf_counter()
+    asked = _post_all(server, [("/v1/verifications", json.dumps({"phone": p}).encode()) for p in phones], clients)
+    asked_s = time.perf_counter() - start
+    ids = {
+        p: json.loads(raw)["verification_id"]
+        for p, (status, raw, _) in zip(phones, asked, strict=True)
+        if status == 202
+    }
+    # The SMS worker sends the codes in the background: wait for the gateway stand-in to have them all.
+    host, port = server.sms_gateway()
+    sms_start = time.perf_counter()
+    codes: dict[str, str] = {}
+    progress_at, sent_before = time.perf_counter(), -1
+    while len(codes) < len(ids) and time.perf_counter() - progress_at < DRAIN_STALL_S:
+        sent = int(_sms_get(host, port, "/_messages?to=-")["calls"])
+        if sent != sent_before:
+            progress_at, sent_before = time.perf_counter(), sent
+        if sent >= len(ids):
+            for message in _sms_get(host, port, "/_messages")["messages"]:
+                found = _CODE_IN_SMS.search(message["text"])
+                if found and message["to"] in ids:
+                    codes[message["to"]] = found.group(1)
+        if len(codes) < len(ids):
+            time.sleep(1.0)
+    sms_s = time.perf_counter() - sms_start
+    confirm_start = time.perf_counter()
+    ready = [p for p in phones if p in codes]
+    confirmed = _post_all(
+        server,
+        [(f"/v1/verifications/{ids[p]}/confirm", json.dumps({"code": codes[p]}).encode()) for p in ready],
+        clients,
+    )
+    confirm_s = time.perf_counter() - confirm_start
+    tokens = {
+        p: json.loads(raw)["verification_token"]
+        for p, (status, raw, _) in zip(ready, confirmed, strict=True)
+        if status == 200
+    }
+    statuses = Counter(str(status) for status, _, _ in asked + confirmed)
+    ask_lat = sorted(lat for _, _, lat in asked)
+    confirm_lat = sorted(lat for _, _, lat in confirmed)
+    figures = {
+        "phones": len(phones),
+        "codes_asked_s": asked_s,
+        "sms_delivered_s": sms_s,
+        "confirmed_s": confirm_s,
+        "total_s": time.perf_counter() - start,
+        "phones_per_s": len(phones) / (time.perf_counter() - start),
+        "responses_by_status": dict(sorted(statuses.items())),
+        "ask_latency_ms": {"p50": _percentile(ask_lat, 50) * 1000, "p95": _percentile(ask_lat, 95) * 1000},
+        "confirm_latency_ms": {
+            "p50": _percentile(confirm_lat, 50) * 1000,
+            "p95": _percentile(confirm_lat, 95) * 1000,
+        },
+        "codes_sent_by_sms": len(codes),
+        "tokens": len(tokens),
+    }
+    return tokens, figures
 
 
 def _progress(done: int, total: int, accepted: int, elapsed: float) -> None:
@@ -327,9 +474,15 @@ def run(plan: Plan) -> dict[str, Any]:
     attempts = workload(plan)
     kinds = Counter(a.kind for a in attempts)
     distinct_people = kinds["new"]
+    phones = sorted({a.phone for a in attempts if a.phone is not None})
     server = Server(plan)
     try:
         token = _admin_token(server)
+        # Phase 1, the days before: everyone verifies their phone (reported on its own).
+        sys.stderr.write(f"verifying {len(phones):,} phones before the burst\n")
+        tokens, verification = verify_phones(server, phones, plan.clients)
+        attempts = with_tokens(attempts, tokens)
+        # Phase 2, the burst: registrations carrying their tokens.
         out = Outcomes()
         counter = iter(range(len(attempts)))
         cursor_lock = threading.Lock()
@@ -409,6 +562,8 @@ def run(plan: Plan) -> dict[str, Any]:
         "every_error_in_envelope": codes["no_envelope"] == 0,
         "invalid_bodies_rejected_400": statuses[400] == kinds["invalid"],
         "underage_rejected_422": statuses[422] == kinds["underage"],
+        "every_phone_verified_before_the_burst": verification["tokens"] == len(phones),
+        "no_phone_not_verified": codes["phone_not_verified"] == 0,
         "background_drained": _removals_settled(summary) == expected_confirmed,
         "summary_counts_match": summary["registrations"]["by_status"]["confirmed"] == expected_confirmed
         and summary["registrations"]["by_status"]["reserve"] == expected_reserve,
@@ -421,7 +576,9 @@ def run(plan: Plan) -> dict[str, Any]:
             "primary_capacity": plan.primary,
             "reserve_capacity": plan.reserve,
             "attempt_kinds": dict(kinds),
+            "phone_verification": "required",
         },
+        "verification": verification,
         "burst_s": burst_s,
         "drain_after_burst_s": drain_s,
         "full_read_s": read_s,
