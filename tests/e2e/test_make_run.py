@@ -90,7 +90,8 @@ def test_make_run_serves_the_contract_and_stops_cleanly(served: tuple[str, subpr
         json={"national_id": body(1)["national_id"], "birth_date": "1980-01-31"},
         timeout=10,
     )
-    assert lookup.json()["registration_id"] == regs[1].json()["registration_id"]
+    # v1.1: the lookup answers without the receipt code
+    assert lookup.json() == {k: v for k, v in regs[1].json().items() if k != "registration_id"}
     missing = requests.get(f"{url}/v1/nowhere", timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
