@@ -28,7 +28,8 @@ def of_person(national_id: str) -> str:
 
 
 def of_registration(registration_id: str) -> str:
-    return "reg#" + hashlib.sha256(registration_id.encode("utf-8")).hexdigest()
+    # Any path value is hashed (a lone surrogate too): the counter's key is fixed-size and plain.
+    return "reg#" + hashlib.sha256(registration_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def guarded(key: str, action: Callable[[], T]) -> T:

@@ -9,6 +9,7 @@ registration request.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from datetime import UTC, datetime
 
@@ -29,6 +30,7 @@ from chalicelib.services import appointments
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
+_VERIFICATION_ID = re.compile(r"\Av_[A-Za-z0-9_-]{22}\Z")
 
 
 def start(req: VerificationRequest) -> VerificationStarted:
@@ -56,8 +58,8 @@ def confirm(verification_id: str, req: ConfirmRequest) -> VerificationToken:
     ``WRONG_CODES_ALLOWED`` wrong ones: every try counts with a conditional write, so concurrent
     guesses cannot get past the limit).
     """
-    if not verification_id.startswith("v_") or len(verification_id) > 64:
-        raise NotFound()
+    if not _VERIFICATION_ID.match(verification_id):
+        raise NotFound()  # nothing else was ever issued: no read for it
     now = int(time.time())
     keys = verification_keys()
     right = v.same_code(req.code, verification_id, keys)

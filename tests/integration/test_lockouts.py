@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.helpers import body
 from tests.integration.conftest import Clock
@@ -207,3 +208,11 @@ def test_a_right_code_racing_wrong_ones_wins_only_ahead_of_the_fifth(
     assert item["wrong"] == 5 and results[:8] == ["InvalidCode"] * 8
     # The right code got a token only if it was settled before the fifth wrong one
     assert results[8] == ("ok" if "confirmed_at" in item else "InvalidCode")
+
+
+@pytest.mark.parametrize("rid", ["r_\ud800", "\U0001f600" * 40, "r_" + "x" * 3000, "%00", "r_/../x"])
+def test_a_hostile_registration_id_on_cancel_is_counted_under_a_hash(rid: str) -> None:
+    from chalicelib.services import lockouts
+
+    key = lockouts.of_registration(rid)
+    assert key.startswith("reg#") and len(key) == 4 + 64
