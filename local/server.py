@@ -88,6 +88,8 @@ class ContractRequestHandler(ChaliceRequestHandler):
 
     # The base class binds its do_* names to its own _generic_handle: bind them to ours.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+    # Methods no route has reach the app too, which answers 405 in the envelope (not http.server's 501).
+    do_TRACE = do_CONNECT = _generic_handle
 
     def _local_control(self, length: int) -> None:
         """Operator commands of the local stack only (``make token``): never part of a deployment."""

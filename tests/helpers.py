@@ -1,8 +1,9 @@
-"""Test data: valid Thai national IDs and registration bodies."""
+"""Test data and steps shared by the suites: valid Thai national IDs, registration bodies, registering."""
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from chalicelib.domain.rules import thai_id_check_digit
@@ -30,6 +31,21 @@ def body(n: int | None = None, **changes: Any) -> dict[str, Any]:
         data["national_id"] = national_id(n)
     data.update(changes)
     return data
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def post_registration(client: Any, n: int, **changes: Any) -> Any:
+    """The answer to registering the n-th test person through the app (``chalice.test`` client)."""
+    return client.http.post("/v1/registrations", body=json.dumps(body(n, **changes)), headers=JSON)
+
+
+def register(client: Any, n: int, **changes: Any) -> dict[str, Any]:
+    """Register the n-th test person through the app; the registration resource (201 asserted)."""
+    resp = post_registration(client, n, **changes)
+    assert resp.status_code == 201, resp.body
+    return dict(resp.json_body)
 
 
 def raising(exc: BaseException) -> Any:

@@ -27,13 +27,12 @@ from botocore.client import BaseClient
 from chalicelib.domain import rules
 from infra import policies
 from tests.conftest import REGION
-from tests.helpers import body
+from tests.helpers import JSON, body
 from tools import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
 TEMPLATE = yaml.safe_load((ROOT / "infra" / "template.yaml").read_text(encoding="utf-8"))
-JSON = {"Content-Type": "application/json"}
 ACCOUNT = "123456789012"  # moto's
 
 
@@ -209,7 +208,7 @@ def secrets_in_use(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Call
 
     from aws_lambda_powertools.utilities import parameters
 
-    from tests.conftest import _reset
+    from chalicelib.caches import reset_caches
 
     sm = boto3.client("secretsmanager", region_name=REGION)
     for env, name in [
@@ -223,8 +222,8 @@ def secrets_in_use(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Call
     sm.create_secret(Name="kkreg-test/hmac-key", SecretString="a-deployed-key")
     monkeypatch.setenv("KKREG_HMAC_KEY_SECRET", "kkreg-test/hmac-key")
     parameters.clear_caches()
-    _reset()
-    return _reset
+    reset_caches()
+    return reset_caches
 
 
 def _resources(service: str, operation: str, params: dict[str, Any]) -> list[str]:
