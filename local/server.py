@@ -91,6 +91,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
     # Methods no route has reach the app too, which answers 405 in the envelope (not http.server's 501).
     do_TRACE = do_CONNECT = _generic_handle
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (QUERY, PROPFIND, …) too: http.server would answer a bare 501 page.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
     def _local_control(self, length: int) -> None:
         """Operator commands of the local stack only (``make token``): never part of a deployment."""
         from chalicelib.domain.errors import DomainError, NotFound, ValidationFailed

@@ -3,13 +3,18 @@ reconciliation, the daily report and appointments."""
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from typing import Any
 
-from chalicelib.api.routes import route
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.routes import Link, route
+from chalicelib.config import get_settings
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.models import ABSENT_NOT_NULL, Channel
 from chalicelib.domain.reports import (
-    AppointmentsQuery,
     DailyReport,
+    Day,
     DayQuery,
     ExportQuery,
     ReconcileQuery,
@@ -28,6 +33,18 @@ CSV = "text/csv"
 EXPORT_PAGE_ROWS = 5_000
 
 
+def _configured_sites(schema: dict[str, Any]) -> None:
+    ABSENT_NOT_NULL(schema)
+    schema["enum"] = [site.name for site in get_settings().schedule.sites]
+
+
+class AppointmentsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    date: Day
+    site: str | None = Field(default=None, description="one of the sites", json_schema_extra=_configured_sites)
+
+
 @route(
     admin,
     "PUT",
@@ -37,6 +54,7 @@ EXPORT_PAGE_ROWS = 5_000
     roles=ADMIN,
     audit="admin.channel.set",
     errors=(NotFound,),
+    path_schemas={"channel": {"type": "string", "enum": [c.value for c in Channel]}},
     summary="Open or close a channel (app, counter, org); seen everywhere within 5 seconds",
 )
 def set_channel(channel: str, body: ChannelSwitch) -> ChannelState:
@@ -98,6 +116,7 @@ def audit(query: DayQuery) -> AuditLog:
     query=ReconcileQuery,
     response=ReconcileStarted,
     roles=ADMIN,
+    links={"read": Link("admin.reconcile_run", {"run_id": "$response.body#/run_id"})},
     audit="admin.reconcile",
     summary="Start a reconciliation run now (?full=true also asks the other registries)",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint
 
-from chalicelib.api.public import REGISTRATION_ERRORS
+from chalicelib.api.public import REGISTRATION_ERRORS, REGISTRATION_LINKS
 from chalicelib.api.routes import route
 from chalicelib.domain.models import Channel, RegistrationRequest, RegistrationView
 from chalicelib.domain.staff import Principal, Role
@@ -24,6 +24,7 @@ counter = Blueprint(__name__)
     audit="counter.register",
     errors=REGISTRATION_ERRORS,
     idempotent=Channel.COUNTER.value,
+    links=REGISTRATION_LINKS,
     summary="Register a walk-in person at a counter (open while the app channel is closed)",
 )
 def register(body: RegistrationRequest, principal: Principal) -> RegistrationView:

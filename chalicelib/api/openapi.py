@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.errors import STATUS
 from chalicelib.api.idempotency import KEY_PATTERN
-from chalicelib.api.routes import ROUTES, Route
+from chalicelib.api.routes import ROUTES, Link, Route
 from chalicelib.domain.models import ErrorEnvelope
 from chalicelib.domain.staff import Role
 
@@ -28,6 +28,8 @@ def _responses(route: Route) -> dict[str, Any]:
     if route.response is not None:
         ok = _ref(route.response)
     responses: dict[str, Any] = {str(route.status): {"description": "OK", "content": {route.media: {"schema": ok}}}}
+    if route.links:
+        responses[str(route.status)]["links"] = {name: _link(link) for name, link in route.links.items()}
     codes: dict[int, list[str]] = defaultdict(list)
     for error in route.errors:
         status = next(STATUS[k] for k in error.__mro__ if k in STATUS)
@@ -41,9 +43,23 @@ def _responses(route: Route) -> dict[str, Any]:
     return responses
 
 
+def _link(link: Link) -> dict[str, Any]:
+    if not any(r.operation_id == link.operation_id for r in ROUTES):
+        raise ValueError(f"a link to {link.operation_id}, which no route declares")
+    out: dict[str, Any] = {"operationId": link.operation_id, "parameters": link.parameters}
+    if link.request_body is not None:
+        out["requestBody"] = link.request_body
+    return out
+
+
 def _parameters(route: Route, schemas: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {
+            "name": part[1:-1],
+            "in": "path",
+            "required": True,
+            "schema": route.path_schemas.get(part[1:-1], {"type": "string", "minLength": 1}),
+        }
         for part in route.path.split("/")
         if part.startswith("{")
     ]
@@ -70,7 +86,7 @@ def _parameters(route: Route, schemas: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "operationId": f"{route.method}{route.path}",
+        "operationId": route.operation_id,
         "summary": route.summary,
         "tags": route.tags,
         "responses": _responses(route),

@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Request
 
 from chalicelib.api.errors import PayloadTooLarge
 from chalicelib.api.http import json_body, query_param
-from chalicelib.api.routes import route
+from chalicelib.api.routes import Link, route
 from chalicelib.domain.batches import CSV_COLUMNS, MAX_ROWS, BatchAccepted, BatchRequest, BatchStatus, rows_from_csv
 from chalicelib.domain.errors import ChannelClosed, NotFound, ValidationFailed
 from chalicelib.domain.reports import BatchQuery
@@ -51,6 +51,7 @@ def _batch_body(request: Request) -> Any:
     audit="org.batch.submit",
     errors=(ChannelClosed,),
     idempotent=Role.ORG.value,
+    links={"read": Link("org.read", {"batch_id": "$response.body#/batch_id"})},
     read_body=_batch_body,
     content_types=("application/json", "text/csv"),
     summary="Submit an employer's list; rows are registered in the background",

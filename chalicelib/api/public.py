@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.api.openapi import document
-from chalicelib.api.routes import route
+from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import AlreadyRegistered, ChannelClosed, NotEligible, NotFound, RegistrationFull
 from chalicelib.domain.models import (
     CampaignView,
@@ -24,6 +24,15 @@ public = Blueprint(__name__)
 
 # What a registration can answer besides 400, on every channel.
 REGISTRATION_ERRORS = (NotEligible, AlreadyRegistered, RegistrationFull, ChannelClosed)
+# From a new registration to what its person may do next (a stateful client follows these).
+THE_REGISTRATION = {"registration_id": "$response.body#/registration_id"}
+REGISTRATION_LINKS = {
+    "read": Link("public.get_registration", THE_REGISTRATION),
+    "cancel": Link("public.cancel", THE_REGISTRATION, {"birth_date": "$request.body#/birth_date"}),
+    "lookup": Link(
+        "public.lookup", {}, {"national_id": "$request.body#/national_id", "birth_date": "$request.body#/birth_date"}
+    ),
+}
 
 
 @route(public, "GET", "/v1/health", response=Health, summary="Liveness")
@@ -50,6 +59,7 @@ def campaign() -> CampaignView:
     response=RegistrationView,
     errors=REGISTRATION_ERRORS,
     idempotent=Channel.APP.value,
+    links=REGISTRATION_LINKS,
     summary="Register through the app",
 )
 def register(body: RegistrationRequest) -> RegistrationView:

@@ -63,10 +63,22 @@ class Route:
     idempotent: str | None  # the scope of Idempotency-Key (a channel name), or None
     media: str
     description: str | None
+    operation_id: str
+    # OpenAPI links from this route's answer to the routes that take its IDs (what a stateful test
+    # client follows): name -> (operationId, {parameter: runtime expression}, request body or None).
+    links: dict[str, Link]
+    path_schemas: dict[str, dict[str, Any]]  # a path parameter's JSON Schema, when more than a string
 
     @property
     def tags(self) -> list[str]:
-        return [self.path.split("/")[2] if self.roles else "public"]
+        return [_area(self.path, self.roles)]
+
+
+@dataclass(frozen=True)
+class Link:
+    operation_id: str
+    parameters: dict[str, str]
+    request_body: dict[str, str] | None = None
 
 
 ROUTES: list[Route] = []
@@ -88,6 +100,8 @@ def route(
     idempotent: str | None = None,
     media: str = JSON_MEDIA,
     description: str | None = None,
+    links: dict[str, Link] | None = None,
+    path_schemas: dict[str, dict[str, Any]] | None = None,
     read_body: Callable[[Request], Any] | None = None,
     content_types: tuple[str, ...] = (JSON_MEDIA,),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
@@ -104,25 +118,28 @@ def route(
         implied += [Unauthorized, Forbidden]
     if idempotent:
         implied += [ValidationFailed, RequestInProgress, IdempotencyKeyReused]
-    declared = Route(
-        method=method.lower(),
-        path=path,
-        summary=summary,
-        status=status,
-        response=response,
-        body=body,
-        query=query,
-        roles=roles,
-        audit=audit,
-        errors=tuple(dict.fromkeys([*errors, *implied])),
-        idempotent=idempotent,
-        media=media,
-        description=description,
-    )
     read = read_body or json_body
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
         wants = set(inspect.signature(view).parameters)
+        declared = Route(
+            method=method.lower(),
+            path=path,
+            summary=summary,
+            status=status,
+            response=response,
+            body=body,
+            query=query,
+            roles=roles,
+            audit=audit,
+            errors=tuple(dict.fromkeys([*errors, *implied])),
+            idempotent=idempotent,
+            media=media,
+            description=description,
+            operation_id=f"{_area(path, roles)}.{view.__name__}",
+            links=links or {},
+            path_schemas=path_schemas or {},
+        )
 
         def handle(principal: Principal | None, params: dict[str, str]) -> Response:
             request = bp.current_request
@@ -194,6 +211,11 @@ def _staff(
     # wrapper stops it, so a test checks that every route behind the authorizer has it.
     wrapper.checks_staff = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _area(path: str, roles: tuple[Role, ...]) -> str:
+    """public, or the staff area (counter, org, admin) the path is under."""
+    return path.split("/")[2] if roles else "public"
 
 
 def _query_of(request: Request) -> dict[str, str]:

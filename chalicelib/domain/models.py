@@ -103,7 +103,8 @@ BirthDate = Annotated[
     Field(
         description="YYYY-MM-DD, a real date from 1900 on, not in the future (Asia/Bangkok)",
         examples=["1980-01-31"],
-        json_schema_extra={"pattern": DATE_PATTERN, "format": "date"},
+        # No pattern: a pattern-built date could be in the future, which no schema can rule out.
+        json_schema_extra={"format": "birth-date"},
     ),
 ]
 

@@ -50,11 +50,6 @@ class ReconcileQuery(_Query):
     )
 
 
-class AppointmentsQuery(_Query):
-    date: Day
-    site: str | None = Field(default=None, description="one site's name", json_schema_extra=ABSENT_NOT_NULL)
-
-
 class BatchQuery(_Query):
     organisation: str | None = Field(
         default=None, description="employer name, required with a text/csv body", json_schema_extra=ABSENT_NOT_NULL
