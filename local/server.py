@@ -21,6 +21,25 @@ from chalicelib.domain.errors import Overloaded
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 MAX_IN_FLIGHT = 256
+# The names a request for the operator endpoints may be addressed to. A web page that rebinds its own
+# DNS name to 127.0.0.1 reaches this server from the operator's browser, but with its own name in Host.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def is_loopback_host(header: str | None) -> bool:
+    """True when a Host header names this machine's loopback (``localhost:8000``, ``[::1]``...)."""
+    if not header:
+        return False
+    host = header.strip().lower()
+    if host.startswith("["):
+        host, _, rest = host.partition("]")
+        host += "]"
+        port = rest.removeprefix(":") if rest else ""
+        if rest and not rest.startswith(":"):
+            return False
+    else:
+        host, _, port = host.partition(":")
+    return host in LOOPBACK_HOSTS and (port == "" or port.isdigit())
 
 
 def _as_lambda_response(exc: Exception) -> dict[str, Any]:
@@ -66,8 +85,10 @@ class ContractRequestHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         if self.path.startswith("/_local/"):
-            if self.client_address[0] not in ("127.0.0.1", "::1"):
-                self._send_envelope(RouteNotFound())  # operator commands answer on loopback only
+            # Operator commands answer on loopback only, to requests addressed to loopback by name.
+            if self.client_address[0] not in ("127.0.0.1", "::1") or not is_loopback_host(self.headers.get("host")):
+                self._read_and_drop(min(length, 4096))
+                self._send_envelope(RouteNotFound())
                 return
             self._local_control(length)
             return
@@ -91,21 +112,27 @@ class ContractRequestHandler(ChaliceRequestHandler):
 
     def _local_control(self, length: int) -> None:
         """Operator commands of the local stack only (``make token``): never part of a deployment."""
+        from chalicelib.api.errors import UnsupportedMediaType
         from chalicelib.domain.errors import DomainError, NotFound, ValidationFailed
-        from chalicelib.domain.staff import Role
+        from chalicelib.domain.staff import DEFAULT_TOKEN_DAYS, Role
         from chalicelib.services import staff
 
         try:
-            data = json.loads(self.rfile.read(length) or b"{}") if length <= 4096 else {}
+            raw = self.rfile.read(length) if length <= 4096 else b""
+            # A form or text/plain post is a "simple" cross-site request a browser sends without asking.
+            content_type = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise UnsupportedMediaType()
+            data = json.loads(raw or b"{}")
+            if not isinstance(data, dict):
+                raise ValidationFailed(["body"])
             if self.command == "POST" and self.path == "/_local/tokens":
                 try:
                     role = Role(data.get("role"))
                 except ValueError:
                     raise ValidationFailed(["role"]) from None
-                label = str(data.get("label") or "").strip()
-                if not 1 <= len(label) <= 100:
-                    raise ValidationFailed(["label"])
-                token, record = staff.issue_token(role, label)
+                label = str(data.get("label") or "")
+                token, record = staff.issue_token(role, label, data.get("days", DEFAULT_TOKEN_DAYS))
                 body = {"token": token, **record.model_dump(mode="json")}
                 self._send_http_response(201, {"Content-Type": "application/json"}, json.dumps(body))
             elif self.command == "POST" and self.path == "/_local/tokens/revoke":

@@ -44,7 +44,7 @@ def export(principal: Principal) -> Response:
     """
     status = _status(query_param(admin.current_request, "status"))
     cursor = query_param(admin.current_request, "cursor")
-    if cursor is not None and not _CURSOR.match(cursor):
+    if cursor is not None and not _CURSOR.fullmatch(cursor):
         raise ValidationFailed(["cursor"])
     text, next_cursor = staff.export_csv(status, cursor, EXPORT_PAGE_ROWS)
     headers: dict[str, str | list[str]] = {
@@ -109,7 +109,7 @@ def appointments_csv(principal: Principal) -> Response:
 def _day() -> str:
     """The ``date`` query parameter: a real ``YYYY-MM-DD`` date. Raises ValidationFailed."""
     day = query_param(admin.current_request, "date")
-    if day is None or not _DAY.match(day):
+    if day is None or not _DAY.fullmatch(day):
         raise ValidationFailed(["date"])
     try:
         date.fromisoformat(day)
