@@ -18,6 +18,7 @@ from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGateway, L
 
 from chalicelib.api.errors import RouteNotFound, Unauthorized, envelope
 from chalicelib.domain.errors import Overloaded
+from local.edge import RateLimiter, is_public_post
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 MAX_IN_FLIGHT = 256
@@ -73,6 +74,7 @@ class ContractGateway(LocalGateway):
 class ContractRequestHandler(ChaliceRequestHandler):
     gateway: ContractGateway
     slots: threading.BoundedSemaphore
+    limiter: RateLimiter | None
     # Headers and body go out in separate writes; with Nagle on, each keep-alive request
     # waits for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
@@ -98,6 +100,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
             self._send_envelope(PayloadTooLarge())
             self.close_connection = True
             return
+        if self.limiter is not None and is_public_post(self.command, self.path):
+            wait = self.limiter.hit(self.client_address[0])
+            if wait is not None:
+                self._read_and_drop(length)
+                self._send_envelope(Overloaded(retry_after=wait))
+                return
         if not self.slots.acquire(blocking=False):
             self._read_and_drop(length)
             self._send_envelope(Overloaded(retry_after=1))
@@ -162,12 +170,17 @@ class LocalHTTPServer(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
 
 
-def make_server(app: Chalice, host: str, port: int) -> LocalHTTPServer:
+def make_server(app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0) -> LocalHTTPServer:
+    """The local HTTP server; ``rate_limit_per_5min`` > 0 limits each address on the public POST routes."""
     config = Config.create(chalice_stage="local", app_name=app.app_name, lambda_timeout=30, lambda_memory_size=512)
     handler = type(
         "BoundHandler",
         (ContractRequestHandler,),
-        {"gateway": ContractGateway(app, config), "slots": threading.BoundedSemaphore(MAX_IN_FLIGHT)},
+        {
+            "gateway": ContractGateway(app, config),
+            "slots": threading.BoundedSemaphore(MAX_IN_FLIGHT),
+            "limiter": RateLimiter(rate_limit_per_5min) if rate_limit_per_5min > 0 else None,
+        },
     )
 
     def factory(request: Any, client_address: Any, server: Any) -> ContractRequestHandler:
