@@ -89,8 +89,8 @@ class ContractRequestHandler(ChaliceRequestHandler):
         if self.path.startswith("/_local/"):
             # Operator commands answer on loopback only, to requests addressed to loopback by name.
             if self.client_address[0] not in ("127.0.0.1", "::1") or not is_loopback_host(self.headers.get("host")):
-                self._read_and_drop(min(length, 4096))
                 self._send_envelope(RouteNotFound())
+                self.close_connection = True  # its body, unread, must not be taken for a request
                 return
             self._local_control(length)
             return
