@@ -87,9 +87,10 @@ browser-deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); \
 	fi
 
-## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [STAGE=dev]
+## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [DAYS=30] [STAGE=dev]
+DAYS ?= 30
 token: $(STAMP)
-	@$(PY) -m tools.token issue --role "$(ROLE)" --label "$(LABEL)"
+	@$(PY) -m tools.token issue --role "$(ROLE)" --label "$(LABEL)" --days "$(DAYS)"
 
 ## Revoke one: make revoke TOKEN_ID=t_... [STAGE=dev]
 revoke: $(STAMP)

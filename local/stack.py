@@ -63,7 +63,7 @@ class LocalStack:
 
         reset_caches()
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
-        self.server = make_server(app, self.host, self.port)
+        self.server = make_server(app, self.host, self.port, get_settings().edge_rate_limit_per_5min)
         self.workers = BackgroundWorkers(app, REGION)
         if self._with_workers:
             self.workers.start()

@@ -50,6 +50,16 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
+def moto_account() -> Iterator[None]:
+    """An empty moto backend (the deployment tests create what they need)."""
+    mock = engine.start()
+    try:
+        yield
+    finally:
+        mock.stop()
+
+
+@pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, stand_ins: dict[str, Any]) -> Iterator[dict[str, str]]:
     """A fresh moto backend with the resources of infra/template.yaml."""
     from infra import stack

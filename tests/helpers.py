@@ -55,3 +55,15 @@ def raising(exc: BaseException) -> Any:
         raise exc
 
     return fail
+
+
+def deployed_rest_api(apigw: Any) -> str:
+    """The ID of a REST API named as the app, with one method and the stage ``api``, as `chalice deploy` leaves it."""
+    from infra import policies
+
+    api = str(apigw.create_rest_api(name=policies.APP_NAME)["id"])
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api, stageName="api")
+    return api

@@ -1,6 +1,6 @@
 """Staff authentication: a Chalice token authorizer, and the caller it hands to staff routes.
 
-The authorizer answers only "is this a live token": an unknown, revoked or malformed token raises
+The authorizer answers only "is this a live token": an unknown, revoked, expired or malformed token raises
 ``Unauthorized`` (API Gateway turns that exact message into 401; the local stack does the same), a
 live one is allowed on every route with its role and label in the request context. Each staff
 route's declaration (``routes.py``) then checks the role, answers 403 ``forbidden`` in the contract's
@@ -10,6 +10,7 @@ a revoked token stops at once.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -38,16 +39,33 @@ def staff_token(request: AuthRequest) -> AuthResponse:
     return AuthResponse(
         routes=["*"],
         principal_id=principal.token_id,
-        context={"token_id": principal.token_id, "role": principal.role.value, "label": principal.label},
+        context={
+            "token_id": principal.token_id,
+            "role": principal.role.value,
+            "label": principal.label,
+            "expires_at": principal.expires_at.isoformat(),
+        },
     )
 
 
-def principal_of(context: dict[str, Any]) -> Principal:
-    """The caller the authorizer verified. Raises Unauthorized, or Overloaded if it could not check."""
+def principal_of(context: dict[str, Any], now: datetime | None = None) -> Principal:
+    """The caller the authorizer verified. Raises Unauthorized, or Overloaded if it could not check.
+
+    The expiry is checked again here: a token that expires between the authorizer and the view, or
+    an authorizer answer kept in a cache, must not outlive the token.
+    """
     authorizer = context.get("authorizer") or {}
     if authorizer.get("unverified"):
         raise Overloaded(retry_after=1)
     try:
-        return Principal(token_id=authorizer["token_id"], role=Role(authorizer["role"]), label=authorizer["label"])
-    except (KeyError, ValueError):
+        principal = Principal(
+            token_id=authorizer["token_id"],
+            role=Role(authorizer["role"]),
+            label=authorizer["label"],
+            expires_at=datetime.fromisoformat(authorizer["expires_at"]),
+        )
+    except (KeyError, ValueError, TypeError):
         raise Unauthorized() from None
+    if principal.expires_at.tzinfo is None or (now or datetime.now(UTC)) >= principal.expires_at:
+        raise Unauthorized()
+    return principal

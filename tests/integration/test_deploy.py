@@ -14,7 +14,7 @@ import fnmatch
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from botocore.client import BaseClient
 from chalicelib.domain import rules
 from infra import policies
 from tests.conftest import REGION
-from tests.helpers import JSON, body
+from tests.helpers import JSON, body, deployed_rest_api
 from tools import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,17 +122,6 @@ def test_packaged_template_merges_the_infra_outputs_batch_failures_and_throttlin
     )
 
 
-@pytest.fixture
-def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from local import engine
-
-    mock = engine.start()
-    try:
-        yield
-    finally:
-        mock.stop()
-
-
 def test_infra_stack_deploys_redeploys_and_protects_prod_tables(moto_account: None) -> None:
     cfn = boto3.client("cloudformation", region_name=REGION)
     outputs = deploy.deploy_infra(cfn, "prod")
@@ -179,11 +168,7 @@ def test_after_chalice_deploy_turns_on_partial_batch_responses_and_throttles_the
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="w", BatchSize=1)["UUID"]
     apigw = boto3.client("apigateway", region_name=REGION)
-    api = apigw.create_rest_api(name=policies.APP_NAME)["id"]
-    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
-    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    apigw.create_deployment(restApiId=api, stageName="api")
+    api = deployed_rest_api(apigw)
     deployed = {
         "resources": [
             {"name": "removal_worker-sqs-event-source", "resource_type": "sqs_event", "event_uuid": mapping},
