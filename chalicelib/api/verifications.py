@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint
 
-from chalicelib.api.http import JSON_TYPES, api_view, json_body, parse, respond
-from chalicelib.domain.verification import ConfirmRequest, ReceiptRequest, VerificationRequest
+from chalicelib.api.routes import Link, route
+from chalicelib.domain.errors import InvalidCode, NotFound, TooManyAttempts
+from chalicelib.domain.verification import (
+    VERIFICATION_ID_PATTERN,
+    ConfirmRequest,
+    ReceiptRequest,
+    ReceiptSent,
+    VerificationRequest,
+    VerificationStarted,
+    VerificationToken,
+)
 from chalicelib.services import receipts, verifications
 
 verification = Blueprint(__name__)
-JSON_IN = list(JSON_TYPES)
 
 
-@verification.route("/v1/verifications", methods=["POST"], content_types=JSON_IN)
-@api_view
-def start() -> Response:
-    body = parse(VerificationRequest, json_body(verification.current_request))
-    return respond(verifications.start(body), status=202)
+@route(
+    verification,
+    "POST",
+    "/v1/verifications",
+    status=202,
+    body=VerificationRequest,
+    response=VerificationStarted,
+    errors=(TooManyAttempts,),
+    links={"confirm": Link("public.confirm_verification", {"verification_id": "$response.body#/verification_id"})},
+    summary="Send a 6-digit code to a phone by SMS (one a minute, five a day per phone)",
+)
+def start_verification(body: VerificationRequest) -> VerificationStarted:
+    return verifications.start(body)
 
 
-@verification.route("/v1/verifications/{verification_id}/confirm", methods=["POST"], content_types=JSON_IN)
-@api_view
-def confirm(verification_id: str) -> Response:
-    body = parse(ConfirmRequest, json_body(verification.current_request))
-    return respond(verifications.confirm(verification_id, body))
+@route(
+    verification,
+    "POST",
+    "/v1/verifications/{verification_id}/confirm",
+    body=ConfirmRequest,
+    response=VerificationToken,
+    errors=(NotFound, InvalidCode),
+    path_schemas={"verification_id": {"type": "string", "pattern": VERIFICATION_ID_PATTERN}},
+    summary="Trade the code for a verification token (24 hours); 5 wrong codes spend the verification",
+)
+def confirm_verification(verification_id: str, body: ConfirmRequest) -> VerificationToken:
+    return verifications.confirm(verification_id, body)
 
 
-@verification.route("/v1/registrations/receipt", methods=["POST"], content_types=JSON_IN)
-@api_view
-def receipt() -> Response:
-    body = parse(ReceiptRequest, json_body(verification.current_request))
-    return respond(receipts.request(body), status=202)
+@route(
+    verification,
+    "POST",
+    "/v1/registrations/receipt",
+    status=202,
+    body=ReceiptRequest,
+    response=ReceiptSent,
+    errors=(TooManyAttempts,),
+    summary="Send the receipt code by SMS to the phone of the person's active registration (always 202); 5 wrong"
+    " birth dates an hour lock the national ID (429)",
+)
+def receipt(body: ReceiptRequest) -> ReceiptSent:
+    return receipts.request(body)

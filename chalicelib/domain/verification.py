@@ -23,6 +23,7 @@ from chalicelib.domain.models import (
     RegistrationView,
     _Body,
 )
+from chalicelib.domain.rules import has_hidden_characters
 
 CODE_DIGITS = 6
 CODE_TTL_SECONDS = 600
@@ -55,6 +56,11 @@ class Keys:
             return hmac.new(master, f"kkreg/{label}/v1".encode("ascii"), hashlib.sha256).digest()
 
         return cls(code=sub("verification-code"), token=sub("verification-token"), phone=sub("phone"))
+
+
+# What ``new_verification_id`` makes, as a JSON Schema pattern (used with fullmatch).
+VERIFICATION_ID_PATTERN = "^v_[A-Za-z0-9_-]{22}$"
+TOKEN_MAX_LENGTH = 200
 
 
 def new_verification_id() -> str:
@@ -100,7 +106,7 @@ def token_valid(token: object, phone: str, now: int, keys: Keys) -> bool:
 
     The signature and the phone's hash are compared in constant time; anything malformed is False.
     """
-    if not isinstance(token, str) or len(token) > 200 or not token.isascii():
+    if not isinstance(token, str) or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
         return False
     parts = token.split(".")
     if len(parts) != 4 or parts[0] != _TOKEN_VERSION or not parts[2].isdigit() or len(parts[2]) > 12:
@@ -136,6 +142,21 @@ def _code(value: str) -> str:
     return value
 
 
+def _token(value: str) -> str:
+    # Hidden characters are a 400 as in every text field; anything else that is not our token is
+    # left to ``token_valid``, a 422 phone_not_verified.
+    if has_hidden_characters(value):
+        raise ValueError("verification_token has control or format characters")
+    return value
+
+
+# Any text without hidden characters: whether it is our token is the view's 422, not a 400. The
+# format tells a generated client (Schemathesis' hooks) to send token-shaped text.
+VerificationTokenText = Annotated[
+    StrictStr, AfterValidator(_token), Field(json_schema_extra={"format": "verification-token"})
+]
+
+
 class VerificationRequest(_Body):
     phone: Phone
 
@@ -161,7 +182,7 @@ class VerificationToken(BaseModel):
 class AppRegistrationRequest(RegistrationRequest):
     """The registration body on the app channel: the contract's body and the phone's verification token."""
 
-    verification_token: StrictStr | None = Field(
+    verification_token: VerificationTokenText | None = Field(
         default=None, description="from POST /v1/verifications/{id}/confirm; required unless verification is off"
     )
 

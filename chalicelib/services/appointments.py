@@ -9,9 +9,7 @@ chunk handing the rest to the next message.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -22,6 +20,7 @@ from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.exports import CsvSheet
 from chalicelib.domain.models import Registration, Status
 from chalicelib.notify.sms import SmsClient, appointment_text
 from chalicelib.store.factory import stores
@@ -138,7 +137,7 @@ def expected_date(reg: Registration, rank: int | None) -> date | None:
 
 
 def day_list(day: str, site: str | None) -> str:
-    """The list a vaccination team works from: CSV (UTF-8 with BOM)."""
+    """The list a vaccination team works from: CSV (UTF-8 with BOM), every cell safe for spreadsheets."""
     try:
         date.fromisoformat(day)
     except ValueError:
@@ -146,18 +145,14 @@ def day_list(day: str, site: str | None) -> str:
     sites = [s.name for s in get_settings().schedule.sites]
     if site is not None and site not in sites:
         raise ValidationFailed(["site"])
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(
-        ["date", "site", "registration_id", "national_id", "first_name", "last_name", "birth_date", "phone"]
-    )
+    sheet = CsvSheet(bom=True)
+    sheet.row(["date", "site", "registration_id", "national_id", "first_name", "last_name", "birth_date", "phone"])
     for reg in stores().registrations.appointments_on(day):
         if reg.status is not Status.CONFIRMED or reg.appointment is None:
             continue
         if site is not None and reg.appointment.site != site:
             continue
-        writer.writerow(
+        sheet.row(
             [
                 day,
                 reg.appointment.site,
@@ -169,4 +164,4 @@ def day_list(day: str, site: str | None) -> str:
                 reg.phone,
             ]
         )
-    return out.getvalue()
+    return sheet.text()

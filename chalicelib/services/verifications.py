@@ -30,7 +30,7 @@ from chalicelib.services import appointments
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
-_VERIFICATION_ID = re.compile(r"\Av_[A-Za-z0-9_-]{22}\Z")
+_VERIFICATION_ID = re.compile(v.VERIFICATION_ID_PATTERN)
 
 
 def start(req: VerificationRequest) -> VerificationStarted:
@@ -58,7 +58,7 @@ def confirm(verification_id: str, req: ConfirmRequest) -> VerificationToken:
     ``WRONG_CODES_ALLOWED`` wrong ones: every try counts with a conditional write, so concurrent
     guesses cannot get past the limit).
     """
-    if not _VERIFICATION_ID.match(verification_id):
+    if not _VERIFICATION_ID.fullmatch(verification_id):
         raise NotFound()  # nothing else was ever issued: no read for it
     now = int(time.time())
     keys = verification_keys()
