@@ -22,7 +22,9 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _THAI_LETTER = "\u0e01-\u0e3a\u0e40-\u0e4e"
 # A name starts with a letter that stands on its own: a Thai vowel or tone mark has nothing to sit on.
 _THAI_BASE = "\u0e01-\u0e30\u0e32\u0e33\u0e40-\u0e46"
-_LATIN_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+# Latin Extended Additional (U+1E00-U+1EFF) too: Vietnamese letters, and what NFC makes of a Latin
+# letter and its combining marks (t + U+0308 is U+1E97), so a name's NFC form stays in this set.
+_LATIN_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
 _COMBINING = "\u0300-\u036f"
 _NAME = re.compile(rf"[{_THAI_BASE}{_LATIN_LETTER}][{_THAI_LETTER}{_LATIN_LETTER}{_COMBINING} .'\-]*")
 # Control (Cc: newline, tab, NUL) and format (Cf: bidirectional overrides such as U+202E, zero-width
@@ -61,12 +63,14 @@ def has_hidden_characters(text: str) -> bool:
 def normalise_name(raw: str) -> str:
     """Trimmed name of 1-100 characters made of letters, inner spaces, '.', '-' and "'", in NFC.
 
-    NFC: "é" typed as e + U+0301 and as U+00E9 is one name, stored one way.
+    NFC: "é" typed as e + U+0301 and as U+00E9 is one name, stored one way. The rule is judged on
+    the name as sent, as the OpenAPI pattern describes it: NFC can make a name longer (a mark that
+    decomposes, marks reordered), and its characters stay in the allowed set.
     """
-    value = unicodedata.normalize("NFC", raw).strip(" ")
+    value = raw.strip(" ")
     if not 1 <= len(value) <= 100 or has_hidden_characters(value) or not _NAME.fullmatch(value):
         raise ValueError("name has characters that are not allowed")
-    return value
+    return unicodedata.normalize("NFC", value)
 
 
 def normalise_phone(raw: str) -> str:

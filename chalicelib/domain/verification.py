@@ -133,11 +133,13 @@ def receipt_text(registration_id: str) -> str:
     )
 
 
-_CODE = re.compile(r"\A[0-9]{6}\Z")
+# The code's JSON Schema pattern is the rule itself (used with fullmatch: a trailing newline is invalid).
+CODE_PATTERN = f"^[0-9]{{{CODE_DIGITS}}}$"
+_CODE = re.compile(CODE_PATTERN)
 
 
 def _code(value: str) -> str:
-    if not _CODE.match(value):
+    if not _CODE.fullmatch(value):
         raise ValueError("code must be 6 digits")
     return value
 
@@ -169,7 +171,9 @@ class VerificationStarted(BaseModel):
 
 class ConfirmRequest(_Body):
     code: Annotated[
-        StrictStr, AfterValidator(_code), Field(description="the 6 digits sent by SMS", examples=["123456"])
+        StrictStr,
+        AfterValidator(_code),
+        Field(description="the 6 digits sent by SMS", examples=["123456"], json_schema_extra={"pattern": CODE_PATTERN}),
     ]
 
 

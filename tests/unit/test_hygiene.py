@@ -52,6 +52,26 @@ def test_names_are_stored_in_nfc() -> None:
     assert unicodedata.is_normalized("NFC", rules.normalise_name("ณัฐวุฒิ"))
 
 
+def test_a_name_whose_nfc_form_leaves_the_basic_latin_blocks_is_taken() -> None:
+    # Given a name whose marks NFC composes into Latin Extended Additional (t + U+0308 is U+1E97),
+    # and a Vietnamese name typed with precomposed letters
+    composed_elsewhere = "Mat\u0308\u0301"
+    # When normalised / Then both are names, stored in NFC
+    assert rules.normalise_name(composed_elsewhere) == "Ma\u1e97\u0301"
+    assert rules.normalise_name("Nguy\u1ec5n") == "Nguy\u1ec5n"
+
+
+def test_a_name_is_measured_as_sent_though_nfc_makes_it_longer() -> None:
+    # Given 100 characters as sent, whose marks decompose under NFC (U+0344 is U+0308 U+0301)
+    sent = "a" + "\u0344" * 99
+    # When normalised / Then it is taken (the length the OpenAPI pattern states is the sent one)
+    stored = rules.normalise_name(sent)
+    assert len(stored) > 100 and unicodedata.is_normalized("NFC", stored)
+    # And one character more is still refused
+    with pytest.raises(ValueError):
+        rules.normalise_name(sent + "a")
+
+
 def test_legit_text_still_passes() -> None:
     assert rules.normalise_name("  O'Brien-Smith Jr. ") == "O'Brien-Smith Jr."
     assert rules.clean_text("  12/3 ม.4 ต.ในเมือง (ตรงข้ามตลาด) ", 300) == "12/3 ม.4 ต.ในเมือง (ตรงข้ามตลาด)"
