@@ -54,8 +54,10 @@ ERRORS: dict[str, Callable[[], domain.DomainError]] = {
     "RESOURCE_NOT_FOUND": _not_found,
     "UNAUTHORIZED": http.Unauthorized,  # no Authorization header, or the authorizer said Unauthorized
     "ACCESS_DENIED": http.Forbidden,  # the authorizer's policy denied the route
-    # The authorizer function failed or could not be reached: API Gateway's 500, with no detail.
-    "AUTHORIZER_FAILURE": http.InternalError,
+    # The authorizer function could not answer: in a burst that is its reserved concurrency being
+    # reached, and the contract never answers load with a 5xx. A broken authorizer shows in its
+    # errors alarm, not here.
+    "AUTHORIZER_FAILURE": domain.Overloaded,
     "AUTHORIZER_CONFIGURATION_ERROR": http.InternalError,
     "API_CONFIGURATION_ERROR": http.InternalError,
     "THROTTLED": domain.Overloaded,  # the stage's throttle (infra/stages.json)

@@ -30,7 +30,7 @@ EXPECTED = {
     "INVALID_SIGNATURE": ("404", "not_found"),  # an unknown route asked with `Authorization: Bearer`
     "UNAUTHORIZED": ("401", "unauthorized"),
     "ACCESS_DENIED": ("403", "forbidden"),
-    "AUTHORIZER_FAILURE": ("500", "internal_error"),
+    "AUTHORIZER_FAILURE": ("429", "rate_limited"),
     "AUTHORIZER_CONFIGURATION_ERROR": ("500", "internal_error"),
     "API_CONFIGURATION_ERROR": ("500", "internal_error"),
     "THROTTLED": ("429", "rate_limited"),
@@ -90,7 +90,8 @@ def test_the_answers_use_the_services_own_words() -> None:
     assert body_of(responses["THROTTLED"]) == envelope(Overloaded())[1]
     # a 5xx says nothing of what failed
     assert body_of(responses["DEFAULT_5XX"]) == envelope(InternalError())[1]
-    assert body_of(responses["AUTHORIZER_FAILURE"]) == envelope(InternalError())[1]
+    assert body_of(responses["AUTHORIZER_FAILURE"]) == envelope(Overloaded())[1]
+    assert body_of(responses["AUTHORIZER_CONFIGURATION_ERROR"]) == envelope(InternalError())[1]
 
 
 def test_the_waf_answer_is_the_web_acls_own_forbidden_answer() -> None:
