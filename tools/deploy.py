@@ -7,8 +7,10 @@ deploy
        ``environment_variables`` in ``.chalice/config.json``;
     3. runs ``chalice deploy --stage <stage>``;
     4. does what Chalice cannot: ``ReportBatchItemFailures`` on every SQS event-source mapping, the
-       API Gateway stage's throttling (``infra/stages.json``), and the association of the stack's
-       AWS WAF web ACL with the API stage (the stage exists only now).
+       API's gateway responses in the contract's error envelope (``infra/gateway_responses.py``; a
+       new deployment of the stage when any changed), the API Gateway stage's throttling
+       (``infra/stages.json``), and the association of the stack's AWS WAF web ACL with the API
+       stage (the stage exists only now).
     Every step converges, so running it again is safe.
 destroy
     ``chalice delete`` then deletes the stack (prod's tables have deletion protection: the stack
@@ -16,7 +18,8 @@ destroy
 package
     ``chalice package --merge-template`` into ``out/<stage>/sam.json``: one template with the app,
     the infra resources, the stack's outputs as environment variables, partial batch responses,
-    the stage throttling and the web ACL's association, for teams that deploy with CloudFormation or SAM.
+    the gateway responses, the stage throttling and the web ACL's association, for teams that deploy
+    with CloudFormation or SAM.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 import yaml
 
 from infra import policies
+from infra.gateway_responses import gateway_responses
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -163,6 +167,33 @@ def associate_web_acl(wafv2: Any, web_acl_arn: str, resource_arn: str, tries: in
     return True
 
 
+_GATEWAY_RESPONSE_FIELDS = ("statusCode", "responseParameters", "responseTemplates")
+
+
+def put_gateway_responses(apigateway: Any, rest_api_id: str) -> list[str]:
+    """Put each gateway response of ``infra/gateway_responses.py`` that the API does not have yet, then
+    deploy the stage so that it serves them (gateway responses, like methods, take effect only in a
+    deployment). Returns the response types it changed: none on a second run."""
+    have, kwargs = {}, {"restApiId": rest_api_id, "limit": 500}
+    while True:
+        page = apigateway.get_gateway_responses(**kwargs)
+        have.update({item["responseType"]: item for item in page.get("items", [])})
+        if not page.get("position"):
+            break
+        kwargs["position"] = page["position"]
+    changed = []
+    for response_type, wanted in gateway_responses().items():
+        current = have.get(response_type, {})
+        if any(current.get(field) != wanted.get(field) for field in _GATEWAY_RESPONSE_FIELDS):
+            apigateway.put_gateway_response(restApiId=rest_api_id, responseType=response_type, **wanted)
+            changed.append(response_type)
+    if changed:
+        apigateway.create_deployment(
+            restApiId=rest_api_id, stageName=API_STAGE, description="gateway responses (make deploy)"
+        )
+    return changed
+
+
 def after_chalice_deploy(
     stage: str,
     lambda_client: Any,
@@ -171,8 +202,8 @@ def after_chalice_deploy(
     wafv2: Any = None,
     web_acl_arn: str = "",
 ) -> list[str]:
-    """Partial batch responses on every SQS mapping, throttling on the API stage, and the stage's web
-    ACL (when given). Returns what it did."""
+    """Partial batch responses on every SQS mapping, the API's gateway responses, throttling on the API
+    stage, and the stage's web ACL (when given). Returns what it did."""
     done = []
     for resource in deployed.get("resources", []):
         if resource.get("resource_type") == "sqs_event":
@@ -183,6 +214,13 @@ def after_chalice_deploy(
                 )
             done.append(f"ReportBatchItemFailures on {resource['name']}")
         elif resource.get("resource_type") == "rest_api":
+            # First: AWS keeps the stage's settings through a new deployment, moto does not.
+            changed = put_gateway_responses(apigateway, resource["rest_api_id"])
+            done.append(
+                f"gateway responses: {len(changed)} put and the stage deployed"
+                if changed
+                else "gateway responses: as they were"
+            )
             settings = stage_settings(stage)
             apigateway.update_stage(
                 restApiId=resource["rest_api_id"],
@@ -272,6 +310,11 @@ def merge_template(stage: str) -> dict[str, Any]:
     }
     resources["RestAPI"] = {
         "Properties": {
+            # In the OpenAPI document rather than as AWS::ApiGateway::GatewayResponse resources: SAM
+            # names the API's deployment after a hash of this document, so a change to a response
+            # makes a new deployment of the stage, and the first deployment already has them. A
+            # separate resource would change no hash, and SAM's deployment would not wait for it.
+            "DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()},
             "TracingEnabled": True,
             "MethodSettings": [
                 {
