@@ -12,7 +12,7 @@ from chalicelib.api.http import JSON_TYPES, json_body, parse, query_param, respo
 from chalicelib.domain.errors import NotFound, ValidationFailed
 from chalicelib.domain.models import Status
 from chalicelib.domain.staff import AuditLog, ChannelSwitch, Principal
-from chalicelib.services import appointments, reconcile, staff
+from chalicelib.services import appointments, doses, reconcile, staff
 
 admin = Blueprint(__name__)
 
@@ -104,6 +104,12 @@ def appointments_csv(principal: Principal) -> Response:
         "Content-Disposition": f'attachment; filename="appointments-{day}.csv"',
     }
     return Response(body=text, status_code=200, headers=headers)
+
+
+@admin.route("/v1/admin/days/{date}/close", methods=["POST"], authorizer=staff_token)
+@staff_view(admin, "admin.day.close")
+def close_day(principal: Principal, date: str) -> Response:
+    return respond(doses.close(date), status=202)
 
 
 def _day() -> str:

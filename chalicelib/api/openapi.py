@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.domain.batches import CSV_COLUMNS, BatchAccepted, BatchRequest, BatchStatus
+from chalicelib.domain.doses import CheckIn, CheckInRequest, DayClosing
 from chalicelib.domain.models import (
     CampaignView,
     CancelRequest,
@@ -30,7 +31,8 @@ ERROR_TEXT = {
     403: "channel_closed, or forbidden: the token's role may not do this",
     404: "not_found",
     405: "method_not_allowed",
-    409: "already_registered, registration_full or request_in_progress",
+    409: "already_registered, registration_full or request_in_progress; on a check-in: already_done, not_due"
+    " or not_confirmed; on closing a day: day_not_over",
     413: "payload_too_large (registration bodies over 16 KB, batches over 1 MB)",
     415: "unsupported_media_type",
     422: "not_eligible or idempotency_key_reused",
@@ -125,6 +127,28 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(401, 403, 404, 429),
         tags=("org",),
         roles=("org", "admin"),
+    ),
+    Operation(
+        "post",
+        "/v1/site/check-ins",
+        "Record the person's next dose as given today (by receipt code, typed or scanned, or national ID)",
+        200,
+        CheckIn,
+        CheckInRequest,
+        (400, 401, 403, 404, 409, 413, 415, 429),
+        tags=("site",),
+        roles=("site", "admin"),
+    ),
+    Operation(
+        "post",
+        "/v1/admin/days/{date}/close",
+        "Close a past day: its appointments still booked become missed (rebooked, or a second missed first"
+        " dose cancels as a no-show); also runs every morning for the day before",
+        202,
+        DayClosing,
+        errors=(400, 401, 403, 409, 429),
+        tags=("admin",),
+        roles=("admin",),
     ),
     Operation(
         "get",
@@ -244,6 +268,9 @@ _MODELS: tuple[type[BaseModel], ...] = (
     ChannelSwitch,
     ChannelState,
     AuditLog,
+    CheckInRequest,
+    CheckIn,
+    DayClosing,
 )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from chalicelib.domain import rules
+from chalicelib.domain.doses import Visit, VisitStatus
 
 # The other booking systems every confirmed person is removed from.
 REGISTRIES = ("mor_phrom", "khon_kaen_phrom")
@@ -137,6 +138,19 @@ class Registration(BaseModel):
     removals: dict[str, str] = Field(default_factory=dict)
     appointment: Appointment | None = None
     sms_sent_for: str | None = None
+    # Every appointment of every dose (missed ones stay), and the version they are written under.
+    visits: list[Visit] = Field(default_factory=list)
+    appt_rev: int = 0
+    cancel_reason: Literal["no_show"] | None = None
+
+
+class AppointmentView(BaseModel):
+    """One appointment of the resource's ``appointments``."""
+
+    dose: int
+    date: date
+    site: str
+    status: VisitStatus
 
 
 class RegistrationView(BaseModel):
@@ -147,7 +161,13 @@ class RegistrationView(BaseModel):
     reserve_rank: int | None = Field(description="1 = next to be promoted; null unless status is reserve")
     channel: Channel
     registered_at: str = Field(description="ISO 8601 UTC", examples=["2026-07-06T08:15:00Z"])
-    appointment: Appointment | None
+    appointment: Appointment | None = Field(description="the next appointment not yet done (null when none)")
+    appointments: list[AppointmentView] = Field(
+        default_factory=list, description="every appointment of every dose: booked, done or missed"
+    )
+    cancel_reason: Literal["no_show"] | None = Field(
+        default=None, description="no_show: cancelled after a second missed first dose"
+    )
     expected_date: date | None = Field(
         default=None,
         description="until an appointment is given: the estimated day (confirmed), or the day if promoted (reserve)",
@@ -162,6 +182,8 @@ class RegistrationView(BaseModel):
             channel=reg.channel,
             registered_at=iso_utc(reg.registered_at),
             appointment=reg.appointment,
+            appointments=[AppointmentView(dose=v.dose, date=v.date, site=v.site, status=v.status) for v in reg.visits],
+            cancel_reason=reg.cancel_reason,
             expected_date=expected,
         )
 

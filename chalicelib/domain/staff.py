@@ -15,6 +15,7 @@ TOKEN_PREFIX = "kkt_"  # noqa: S105 - a public prefix, not a secret  # nosec B10
 class Role(StrEnum):
     COUNTER = "counter"
     ORG = "org"
+    SITE = "site"  # vaccination-site staff: check people in
     ADMIN = "admin"
 
 

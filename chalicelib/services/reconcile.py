@@ -323,4 +323,5 @@ def daily_report(day: str) -> dict[str, Any]:
             r: {s: of_day.get(f"removal_{r}_{s}", 0) for s in ("removed", "not_found", "failed")} for r in REGISTRIES
         },
         "places_left": places,
+        "doses": counters.doses_of_day(of_day, [s.name for s in get_settings().schedule.sites], get_settings().doses),
     }
