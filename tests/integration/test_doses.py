@@ -330,3 +330,34 @@ def test_the_scheduled_close_runs_for_yesterday(
     queues.drain()
     assert visits(client, reg)[0][3] == "missed"
     assert doses.close_one(reg["registration_id"], D0) is False  # a duplicate delivery changes nothing
+
+
+def test_reconciliation_checks_bookings_against_the_slot_counters_and_doses_against_check_ins(
+    client: Any, queues: Any, schedule: None, tokens: dict[str, str]
+) -> None:
+    from chalicelib.services import reconcile
+
+    regs = [register(client, n) for n in range(4)]
+    appointments.start()
+    queues.drain()
+    assert check_in(client, tokens["site"], registration_id=regs[0]["registration_id"]).status_code == 200
+
+    def run() -> dict[str, Any]:
+        run_id = reconcile.start(full=False)
+        queues.drain()
+        return dict(reconcile.status(run_id)["findings"])
+
+    # Given a campaign whose counters agree: nothing about the days is found
+    clean = run()
+    assert not [k for k in clean["drift"] if k.startswith(("slot", "check_ins"))] and clean["repaired"] == []
+    # When a day's counter lost a booking (too low), a place is counted that nobody holds, and a
+    # check-in record is lost
+    stores().campaign.free_slot(day(7), 0)
+    assert stores().campaign.take_slot(day(2), 1, 1)
+    stores().campaign._update(f"slot#{day(0)}#0", "DELETE came :m", None, {":m": {f"{regs[0]['registration_id']}:1"}})
+    found = run()
+    # Then the low counter is raised at once, the others are reported
+    assert found["repaired"] == [f"bookings of {day(7)}/{SITES[0]['name']} raised by 1"]
+    assert found["drift"][f"slot_unheld {day(2)}/{SITES[1]['name']}"] == 1
+    assert found["drift"][f"check_ins {day(0)}/{SITES[0]['name']}"] == 1
+    assert slot_use()[(day(7), 0)] == 2
