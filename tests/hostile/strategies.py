@@ -63,6 +63,7 @@ VALID: dict[str, Any] = {
     "CancelRequest": {"birth_date": "1980-01-31"},
     "BatchRequest": {"organisation": "ACME", "rows": [body()]},
     "ChannelSwitch": {"open": True},
+    "CheckInRequest": {"national_id": "1101700230708"},
 }
 
 
