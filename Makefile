@@ -6,9 +6,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 # The IaC checkers live in their own venv: checkov pins versions the service must not be held to.
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed-$(shell cat requirements-iac.txt | cksum | cut -d' ' -f1)
+# Schemathesis too: its own venv, as a client generated from the OpenAPI document would be.
+ST_VENV := .venv-schemathesis
+ST_STAMP := $(ST_VENV)/.installed-$(shell cat requirements-schemathesis.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test test-full lint iac browser-deps bench token revoke deploy destroy package clean
+.PHONY: run test test-full lint iac api-fuzz browser-deps bench token revoke deploy destroy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,13 +26,25 @@ $(IAC_STAMP): requirements-iac.txt
 	rm -f $(IAC_VENV)/.installed-*
 	touch $(IAC_STAMP)
 
+$(ST_STAMP): requirements-schemathesis.txt
+	test -x $(ST_VENV)/bin/python || $(PYTHON) -m venv $(ST_VENV)
+	$(ST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-schemathesis.txt
+	rm -f $(ST_VENV)/.installed-*
+	touch $(ST_STAMP)
+
 ## Serve the whole service (API, queues, schedules, tables) on http://127.0.0.1:$${PORT:-8000}
 run: $(STAMP)
 	exec $(PY) -m local
 
-## Lint, type-check, check the templates and run every test (unit, integration, race, e2e, browser)
+## Lint, type-check, check the templates, run every test (unit, integration, race, e2e, browser) and Schemathesis
 test: $(STAMP) lint iac browser-deps
 	$(PY) -m pytest
+	$(MAKE) api-fuzz
+
+## Schemathesis 4, every check on every operation, against a local stack it starts on a free port
+## with an admin token (schemathesis.toml; API_FUZZ_EXAMPLES=60 cases an operation)
+api-fuzz: $(STAMP) $(ST_STAMP)
+	$(PY) -m tools.api_fuzz
 
 ## The same with the fault, duplicate and hostile-input suites at full size (every fault kind at every
 ## AWS call; 1,000 generated requests an endpoint). Takes a while.
@@ -72,9 +87,10 @@ browser-deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); \
 	fi
 
-## Issue a staff token: make token ROLE=counter|org|site|admin LABEL="Counter 3" [STAGE=dev]
+## Issue a staff token: make token ROLE=counter|org|site|admin LABEL="Counter 3" [DAYS=30] [STAGE=dev]
+DAYS ?= 30
 token: $(STAMP)
-	@$(PY) -m tools.token issue --role "$(ROLE)" --label "$(LABEL)"
+	@$(PY) -m tools.token issue --role "$(ROLE)" --label "$(LABEL)" --days "$(DAYS)"
 
 ## Revoke one: make revoke TOKEN_ID=t_... [STAGE=dev]
 revoke: $(STAMP)
@@ -86,4 +102,4 @@ bench: $(STAMP)
 	$(if $(SIZE),BENCH_SIZE="$(SIZE)") $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(IAC_VENV) $(ST_VENV) out .pytest_cache .mypy_cache .ruff_cache

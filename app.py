@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from chalice import Chalice, Cron
 
 from chalicelib.api.admin import admin
 from chalicelib.api.auth import auth
+from chalicelib.api.correlation import correlated
 from chalicelib.api.counter import counter
 from chalicelib.api.middleware import contract_errors
 from chalicelib.api.org import org
@@ -26,7 +26,7 @@ app.register_blueprint(site)
 app.register_blueprint(admin)
 app.register_blueprint(pages)
 app.register_middleware(contract_errors, "http")
-logger = Logger(service="kk-vaccine-registration")
+app.register_middleware(correlated, "http")
 
 
 @app.on_sqs_message(queue=queue_name("promotion"), batch_size=10, name="promotion_worker")

@@ -74,6 +74,8 @@ class Settings:
     sms_url: str
     sms_api_key: str
     sms_api_key_secret: str
+    # Local stack only: public POSTs per client address in 5 minutes (0: no limit). Deployed, AWS WAF.
+    edge_rate_limit_per_5min: int
 
 
 @lru_cache(maxsize=1)
@@ -110,6 +112,7 @@ def get_settings() -> Settings:
         sms_url=os.environ.get("SMS_GATEWAY_URL", ""),
         sms_api_key=os.environ.get("SMS_GATEWAY_API_KEY", ""),
         sms_api_key_secret=os.environ.get("SMS_GATEWAY_API_KEY_SECRET", ""),
+        edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
     )
 
 

@@ -31,8 +31,9 @@ def create(stage: str, region: str) -> dict[str, str]:
     """Create the stack ``kkreg-<stage>`` and return its outputs (OutputKey -> OutputValue)."""
     cfn: Any = boto3.client("cloudformation", region_name=region)
     name = f"kkreg-{stage}"
-    # moto's CloudFormation skips the alarms and the secrets (it has no model of them), saying so
-    # for each; locally the keys come from the environment and nothing watches the alarms.
+    # moto's CloudFormation skips the alarms, the secrets and the web ACL (it has no model of them),
+    # saying so for each; locally the keys come from the environment, nothing watches the alarms,
+    # and the local server enforces the edge limit itself (local/edge.py).
     logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)

@@ -129,7 +129,11 @@ class QueueDriver:
             "receiptHandle": m["ReceiptHandle"],
             "body": m["Body"],
             "attributes": m.get("Attributes", {}),
-            "messageAttributes": m.get("MessageAttributes", {}),
+            # Lambda's event spells the attributes in camel case, the SQS API in Pascal case.
+            "messageAttributes": {
+                name: {"stringValue": value.get("StringValue"), "dataType": value["DataType"]}
+                for name, value in m.get("MessageAttributes", {}).items()
+            },
             "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode(), usedforsecurity=False).hexdigest(),
             "eventSource": "aws:sqs",
             "eventSourceARN": src.queue_arn,

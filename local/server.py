@@ -18,9 +18,29 @@ from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGateway, L
 
 from chalicelib.api.errors import RouteNotFound, Unauthorized, envelope
 from chalicelib.domain.errors import Overloaded
+from local.edge import RateLimiter, is_public_post
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 MAX_IN_FLIGHT = 256
+# The names a request for the operator endpoints may be addressed to. A web page that rebinds its own
+# DNS name to 127.0.0.1 reaches this server from the operator's browser, but with its own name in Host.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def is_loopback_host(header: str | None) -> bool:
+    """True when a Host header names this machine's loopback (``localhost:8000``, ``[::1]``...)."""
+    if not header:
+        return False
+    host = header.strip().lower()
+    if host.startswith("["):
+        host, _, rest = host.partition("]")
+        host += "]"
+        port = rest.removeprefix(":") if rest else ""
+        if rest and not rest.startswith(":"):
+            return False
+    else:
+        host, _, port = host.partition(":")
+    return host in LOOPBACK_HOSTS and (port == "" or port.isdigit())
 
 
 def _as_lambda_response(exc: Exception) -> dict[str, Any]:
@@ -54,6 +74,7 @@ class ContractGateway(LocalGateway):
 class ContractRequestHandler(ChaliceRequestHandler):
     gateway: ContractGateway
     slots: threading.BoundedSemaphore
+    limiter: RateLimiter | None
     # Headers and body go out in separate writes; with Nagle on, each keep-alive request
     # waits for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
@@ -66,8 +87,10 @@ class ContractRequestHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         if self.path.startswith("/_local/"):
-            if self.client_address[0] not in ("127.0.0.1", "::1"):
-                self._send_envelope(RouteNotFound())  # operator commands answer on loopback only
+            # Operator commands answer on loopback only, to requests addressed to loopback by name.
+            if self.client_address[0] not in ("127.0.0.1", "::1") or not is_loopback_host(self.headers.get("host")):
+                self._send_envelope(RouteNotFound())
+                self.close_connection = True  # its body, unread, must not be taken for a request
                 return
             self._local_control(length)
             return
@@ -77,6 +100,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
             self._send_envelope(PayloadTooLarge())
             self.close_connection = True
             return
+        if self.limiter is not None and is_public_post(self.command, self.path):
+            wait = self.limiter.hit(self.client_address[0])
+            if wait is not None:
+                self._read_and_drop(length)
+                self._send_envelope(Overloaded(retry_after=wait))
+                return
         if not self.slots.acquire(blocking=False):
             self._read_and_drop(length)
             self._send_envelope(Overloaded(retry_after=1))
@@ -88,24 +117,38 @@ class ContractRequestHandler(ChaliceRequestHandler):
 
     # The base class binds its do_* names to its own _generic_handle: bind them to ours.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+    # Methods no route has reach the app too, which answers 405 in the envelope (not http.server's 501).
+    do_TRACE = do_CONNECT = _generic_handle
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (QUERY, PROPFIND, …) too: http.server would answer a bare 501 page.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
     def _local_control(self, length: int) -> None:
         """Operator commands of the local stack only (``make token``): never part of a deployment."""
+        from chalicelib.api.errors import UnsupportedMediaType
         from chalicelib.domain.errors import DomainError, NotFound, ValidationFailed
-        from chalicelib.domain.staff import Role
+        from chalicelib.domain.staff import DEFAULT_TOKEN_DAYS, Role
         from chalicelib.services import staff
 
         try:
-            data = json.loads(self.rfile.read(length) or b"{}") if length <= 4096 else {}
+            raw = self.rfile.read(length) if length <= 4096 else b""
+            # A form or text/plain post is a "simple" cross-site request a browser sends without asking.
+            content_type = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise UnsupportedMediaType()
+            data = json.loads(raw or b"{}")
+            if not isinstance(data, dict):
+                raise ValidationFailed(["body"])
             if self.command == "POST" and self.path == "/_local/tokens":
                 try:
                     role = Role(data.get("role"))
                 except ValueError:
                     raise ValidationFailed(["role"]) from None
-                label = str(data.get("label") or "").strip()
-                if not 1 <= len(label) <= 100:
-                    raise ValidationFailed(["label"])
-                token, record = staff.issue_token(role, label)
+                label = str(data.get("label") or "")
+                token, record = staff.issue_token(role, label, data.get("days", DEFAULT_TOKEN_DAYS))
                 body = {"token": token, **record.model_dump(mode="json")}
                 self._send_http_response(201, {"Content-Type": "application/json"}, json.dumps(body))
             elif self.command == "POST" and self.path == "/_local/tokens/revoke":
@@ -135,12 +178,17 @@ class LocalHTTPServer(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
 
 
-def make_server(app: Chalice, host: str, port: int) -> LocalHTTPServer:
+def make_server(app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0) -> LocalHTTPServer:
+    """The local HTTP server; ``rate_limit_per_5min`` > 0 limits each address on the public POST routes."""
     config = Config.create(chalice_stage="local", app_name=app.app_name, lambda_timeout=30, lambda_memory_size=512)
     handler = type(
         "BoundHandler",
         (ContractRequestHandler,),
-        {"gateway": ContractGateway(app, config), "slots": threading.BoundedSemaphore(MAX_IN_FLIGHT)},
+        {
+            "gateway": ContractGateway(app, config),
+            "slots": threading.BoundedSemaphore(MAX_IN_FLIGHT),
+            "limiter": RateLimiter(rate_limit_per_5min) if rate_limit_per_5min > 0 else None,
+        },
     )
 
     def factory(request: Any, client_address: Any, server: Any) -> ContractRequestHandler:

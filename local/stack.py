@@ -36,6 +36,8 @@ class LocalStack:
     def start(self) -> LocalStack:
         os.environ.setdefault("KKREG_STAGE", "local")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        # One line per registration would cost a burst its speed: warnings and errors only, unless asked.
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         self._mock = engine.start()
 
         from local import registries
@@ -56,16 +58,13 @@ class LocalStack:
         from chalice.local import LocalChalice
 
         from app import app
-        from chalicelib.services import appointments, registrations
-        from chalicelib.store import factory
+        from chalicelib.caches import reset_caches
         from local.driver import BackgroundWorkers
         from local.server import make_server
 
-        factory.reset()
-        registrations._channel_cache.clear()
-        appointments._sms_client.cache_clear()
+        reset_caches()
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
-        self.server = make_server(app, self.host, self.port)
+        self.server = make_server(app, self.host, self.port, get_settings().edge_rate_limit_per_5min)
         if os.environ.get("PUBLIC_PAGE_URL") is None:
             # The appointment SMS links to this stack's public page (which shows the receipt QR code).
             os.environ["PUBLIC_PAGE_URL"] = self.url

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.caches import reset_caches
 from local import engine
 
 engine.fake_credentials()
@@ -30,18 +31,9 @@ def campaign_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         monkeypatch.setenv("CAMPAIGN_RESERVE_CAPACITY", str(reserve))
         monkeypatch.setenv("QUOTA_SHARDS", str(shards))
         monkeypatch.setenv("CAMPAIGN_MIN_AGE", str(min_age))
-        _reset()
+        reset_caches()
 
     return apply
-
-
-def _reset() -> None:
-    from chalicelib.services import appointments, registrations
-    from chalicelib.store import factory
-
-    factory.reset()
-    registrations._channel_cache.clear()
-    appointments._sms_client.cache_clear()
 
 
 @pytest.fixture
@@ -58,6 +50,16 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
+def moto_account() -> Iterator[None]:
+    """An empty moto backend (the deployment tests create what they need)."""
+    mock = engine.start()
+    try:
+        yield
+    finally:
+        mock.stop()
+
+
+@pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, stand_ins: dict[str, Any]) -> Iterator[dict[str, str]]:
     """A fresh moto backend with the resources of infra/template.yaml."""
     from infra import stack
@@ -67,11 +69,11 @@ def aws(monkeypatch: pytest.MonkeyPatch, stand_ins: dict[str, Any]) -> Iterator[
         env = stack.environment(stack.create(STAGE, REGION), STAGE)
         for key, val in env.items():
             monkeypatch.setenv(key, val)
-        _reset()
+        reset_caches()
         yield env
     finally:
         mock.stop()
-        _reset()
+        reset_caches()
 
 
 @pytest.fixture
@@ -82,16 +84,16 @@ def app(aws: dict[str, str]) -> Any:
 
 
 @pytest.fixture
-def client(app: Any) -> Iterator[Any]:
-    from chalice.test import Client
+def client(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    import chalice.test
 
     from local.server import ContractGateway
 
+    # API Gateway's own answers (unknown route, authorizer's 401) in the contract's envelope, as the
+    # local server and a deployment's gateway responses give them: the test client's gateway is ours.
+    monkeypatch.setattr(chalice.test, "LocalGateway", ContractGateway)
     # A stage absent from .chalice/config.json: only its top-level variables are applied.
-    with Client(app, stage_name="test") as c:
-        # API Gateway's own answers (unknown route, authorizer's 401) in the contract's envelope,
-        # as the local server and a deployment's gateway responses give them.
-        c.http._local_gateway = ContractGateway(app, c.http._config)
+    with chalice.test.Client(app, stage_name="test") as c:
         yield c
 
 

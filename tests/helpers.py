@@ -1,8 +1,9 @@
-"""Test data: valid Thai national IDs and registration bodies."""
+"""Test data and steps shared by the suites: valid Thai national IDs, registration bodies, registering."""
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from chalicelib.domain.rules import thai_id_check_digit
@@ -32,6 +33,21 @@ def body(n: int | None = None, **changes: Any) -> dict[str, Any]:
     return data
 
 
+JSON = {"Content-Type": "application/json"}
+
+
+def post_registration(client: Any, n: int, **changes: Any) -> Any:
+    """The answer to registering the n-th test person through the app (``chalice.test`` client)."""
+    return client.http.post("/v1/registrations", body=json.dumps(body(n, **changes)), headers=JSON)
+
+
+def register(client: Any, n: int, **changes: Any) -> dict[str, Any]:
+    """Register the n-th test person through the app; the registration resource (201 asserted)."""
+    resp = post_registration(client, n, **changes)
+    assert resp.status_code == 201, resp.body
+    return dict(resp.json_body)
+
+
 def raising(exc: BaseException) -> Any:
     """A stand-in for a store method that fails (a throttle, a crash) whatever it is called with."""
 
@@ -39,3 +55,15 @@ def raising(exc: BaseException) -> Any:
         raise exc
 
     return fail
+
+
+def deployed_rest_api(apigw: Any) -> str:
+    """The ID of a REST API named as the app, with one method and the stage ``api``, as `chalice deploy` leaves it."""
+    from infra import policies
+
+    api = str(apigw.create_rest_api(name=policies.APP_NAME)["id"])
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api, stageName="api")
+    return api

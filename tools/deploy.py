@@ -6,16 +6,17 @@ deploy
     2. writes the stack's outputs (secret ARNs, registry and SMS URLs) into the stage's
        ``environment_variables`` in ``.chalice/config.json``;
     3. runs ``chalice deploy --stage <stage>``;
-    4. does what Chalice cannot: ``ReportBatchItemFailures`` on every SQS event-source mapping, and
-       the API Gateway stage's throttling (``infra/stages.json``).
+    4. does what Chalice cannot: ``ReportBatchItemFailures`` on every SQS event-source mapping, the
+       API Gateway stage's throttling (``infra/stages.json``), and the association of the stack's
+       AWS WAF web ACL with the API stage (the stage exists only now).
     Every step converges, so running it again is safe.
 destroy
     ``chalice delete`` then deletes the stack (prod's tables have deletion protection: the stack
     deletion stops there until an admin turns it off, on purpose).
 package
     ``chalice package --merge-template`` into ``out/<stage>/sam.json``: one template with the app,
-    the infra resources, the stack's outputs as environment variables, partial batch responses
-    and the stage throttling, for teams that deploy with CloudFormation or SAM.
+    the infra resources, the stack's outputs as environment variables, partial batch responses,
+    the stage throttling and the web ACL's association, for teams that deploy with CloudFormation or SAM.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import subprocess  # runs the venv's chalice command, with fixed arguments  # nosec B404
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +124,55 @@ def record_outputs(stage: str, outputs: dict[str, str], config_path: Path = CONF
     return recorded
 
 
-def after_chalice_deploy(stage: str, lambda_client: Any, apigateway: Any, deployed: dict[str, Any]) -> list[str]:
-    """Partial batch responses on every SQS mapping, throttling on the API stage. Returns what it did."""
+API_STAGE = "api"  # .chalice/config.json's api_gateway_stage
+
+
+def stage_arn(web_acl_arn: str, region: str, rest_api_id: str) -> str:
+    """The API stage's ARN as AWS WAF names it (in the web ACL's partition)."""
+    partition = web_acl_arn.split(":")[1]
+    return f"arn:{partition}:apigateway:{region}::/restapis/{rest_api_id}/stages/{API_STAGE}"
+
+
+def web_acl_arn_of(wafv2: Any, stage: str) -> str:
+    """The ARN of the stack's web ACL (``kkreg-<stage>-api``), found by name. Raises SystemExit if none."""
+    name, kwargs = f"{stack_name(stage)}-api", {"Scope": "REGIONAL", "Limit": 100}
+    while True:
+        page = wafv2.list_web_acls(**kwargs)
+        for acl in page.get("WebACLs", []):
+            if acl["Name"] == name:
+                return str(acl["ARN"])
+        if not page.get("NextMarker"):
+            raise SystemExit(f"the infra stack has no web ACL {name}: deploy the infra stack first")
+        kwargs["NextMarker"] = page["NextMarker"]
+
+
+def associate_web_acl(wafv2: Any, web_acl_arn: str, resource_arn: str, tries: int = 6) -> bool:
+    """Put the web ACL in front of the stage; False if it already was (nothing changed)."""
+    current = wafv2.get_web_acl_for_resource(ResourceArn=resource_arn).get("WebACL") or {}
+    if current.get("ARN") == web_acl_arn:
+        return False
+    for attempt in range(tries):
+        try:
+            wafv2.associate_web_acl(WebACLArn=web_acl_arn, ResourceArn=resource_arn)
+            return True
+        except wafv2.exceptions.WAFUnavailableEntityException:
+            # A stage created seconds ago is not yet visible to WAF.
+            if attempt == tries - 1:
+                raise
+            time.sleep(5)
+    return True
+
+
+def after_chalice_deploy(
+    stage: str,
+    lambda_client: Any,
+    apigateway: Any,
+    deployed: dict[str, Any],
+    wafv2: Any = None,
+    web_acl_arn: str = "",
+) -> list[str]:
+    """Partial batch responses on every SQS mapping, throttling on the API stage, and the stage's web
+    ACL (when given). Returns what it did."""
     done = []
     for resource in deployed.get("resources", []):
         if resource.get("resource_type") == "sqs_event":
@@ -137,13 +186,17 @@ def after_chalice_deploy(stage: str, lambda_client: Any, apigateway: Any, deploy
             settings = stage_settings(stage)
             apigateway.update_stage(
                 restApiId=resource["rest_api_id"],
-                stageName="api",
+                stageName=API_STAGE,
                 patchOperations=[
                     {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(settings["api_rate_limit"])},
                     {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(settings["api_burst_limit"])},
                 ],
             )
             done.append(f"throttling {settings['api_rate_limit']}/s, burst {settings['api_burst_limit']} on the API")
+            if wafv2 is not None and web_acl_arn:
+                region = apigateway.meta.region_name
+                changed = associate_web_acl(wafv2, web_acl_arn, stage_arn(web_acl_arn, region, resource["rest_api_id"]))
+                done.append(f"web ACL {web_acl_arn.rsplit('/', 2)[-2]} {'put' if changed else 'already'} on the API")
     return done
 
 
@@ -159,7 +212,11 @@ def deploy(stage: str) -> int:
         [CHALICE, "deploy", "--stage", stage], cwd=ROOT, check=True
     )
     deployed = json.loads((ROOT / ".chalice" / "deployed" / f"{stage}.json").read_text(encoding="utf-8"))
-    for line in after_chalice_deploy(stage, session.client("lambda"), session.client("apigateway"), deployed):
+    wafv2 = session.client("wafv2")
+    acl = web_acl_arn_of(wafv2, stage)
+    for line in after_chalice_deploy(
+        stage, session.client("lambda"), session.client("apigateway"), deployed, wafv2, acl
+    ):
         print(f"4/4 {line}", flush=True)
     return 0
 
@@ -226,6 +283,18 @@ def merge_template(stage: str) -> dict[str, Any]:
             ],
         },
         "Metadata": {"checkov": {"skip": _API_SKIPS}},
+    }
+    # The web ACL in front of the stage, as `make deploy` puts it there after `chalice deploy`.
+    # SAM names the stage of RestAPI's StageName "api" RestAPIapiStage.
+    resources["ApiWebAclAssociation"] = {
+        "Type": "AWS::WAFv2::WebACLAssociation",
+        "DependsOn": [f"RestAPI{API_STAGE}Stage"],
+        "Properties": {
+            "ResourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/" + API_STAGE
+            },
+            "WebACLArn": {"Fn::GetAtt": ["ApiWebAcl", "Arn"]},
+        },
     }
     return template
 

@@ -1,8 +1,8 @@
-"""Issue or revoke a staff token: ``make token ROLE=counter LABEL="Counter 3"``.
+"""Issue or revoke a staff token: ``make token ROLE=counter LABEL="Counter 3" [DAYS=30]``.
 
 Without STAGE it asks the running local stack (``make run``) on 127.0.0.1:$PORT. With STAGE=dev|prod
 it writes to that stage's staff table with your AWS credentials. The token is printed once, as the
-last line; only its hash is stored.
+last line; only its hash is stored. A token stops working DAYS days after it is issued (default 30).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main(argv: list[str]) -> int:
     issue = sub.add_parser("issue")
     issue.add_argument("--role", required=True, choices=["counter", "org", "site", "admin"])
     issue.add_argument("--label", required=True)
+    issue.add_argument("--days", type=int, default=30, help="days the token stays good (1-366, default 30)")
     revoke = sub.add_parser("revoke")
     revoke.add_argument("--token-id", required=True)
     args = parser.parse_args(argv)
@@ -51,16 +52,21 @@ def main(argv: list[str]) -> int:
             raise SystemExit("LABEL must name the counter, employer or admin the token is for")
         if stage:
             _deployed(stage)
+            from chalicelib.domain.errors import ValidationFailed
             from chalicelib.domain.staff import Role
             from chalicelib.services import staff
 
-            token, record = staff.issue_token(Role(args.role), args.label.strip())
-            token_id = record.token_id
+            try:
+                token, record = staff.issue_token(Role(args.role), args.label.strip(), args.days)
+            except ValidationFailed as exc:
+                raise SystemExit(f"refused: {', '.join(exc.fields).upper()} is not valid") from None
+            token_id, expires_at = record.token_id, record.expiry().strftime("%Y-%m-%dT%H:%M:%SZ")
         else:
-            issued = _local("/_local/tokens", {"role": args.role, "label": args.label})
-            token, token_id = issued["token"], issued["token_id"]
+            issued = _local("/_local/tokens", {"role": args.role, "label": args.label, "days": args.days})
+            token, token_id, expires_at = issued["token"], issued["token_id"], issued["expires_at"]
         print(
-            f"issued {args.role} token {token_id} for {args.label.strip()!r} (revoke: make revoke TOKEN_ID={token_id})"
+            f"issued {args.role} token {token_id} for {args.label.strip()!r}, good until {expires_at}"
+            f" (revoke: make revoke TOKEN_ID={token_id})"
         )
         print(token)
     else:

@@ -1,133 +1,205 @@
-"""The municipality's admins: channel control, the summary, the CSV export and the audit trail."""
+"""The municipality's admins: channel control, the summary, the CSV exports, the audit trail,
+reconciliation, the daily report and appointments."""
 
 from __future__ import annotations
 
-import re
-from datetime import date
+from typing import Any
 
 from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.auth import staff_token, staff_view
-from chalicelib.api.http import JSON_TYPES, json_body, parse, query_param, respond
-from chalicelib.domain.errors import NotFound, ValidationFailed
-from chalicelib.domain.models import Status
-from chalicelib.domain.staff import AuditLog, ChannelSwitch, Principal
+from chalicelib.api.routes import Link, route
+from chalicelib.config import get_settings
+from chalicelib.domain.errors import DayNotOver, NotFound, ValidationFailed
+from chalicelib.domain.models import ABSENT_NOT_NULL, DATE_PATTERN, Channel, DayClosing
+from chalicelib.domain.reports import (
+    DailyReport,
+    Day,
+    DayQuery,
+    ExportQuery,
+    ReconcileQuery,
+    ReconcileRun,
+    ReconcileStarted,
+    Started,
+)
+from chalicelib.domain.staff import AuditLog, ChannelState, ChannelSwitch, Role, Summary
 from chalicelib.services import appointments, doses, reconcile, staff
 
 admin = Blueprint(__name__)
 
+ADMIN = (Role.ADMIN,)
+CSV = "text/csv"
 # Under Lambda's 6 MB response limit even for long Thai addresses (~350 bytes a row once encoded).
 EXPORT_PAGE_ROWS = 5_000
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CURSOR = re.compile(r"^r_[A-Za-z0-9_-]{16,43}$")
 
 
-@admin.route("/v1/admin/channels/{channel}", methods=["PUT"], authorizer=staff_token, content_types=list(JSON_TYPES))
-@staff_view(admin, "admin.channel.set")
-def set_channel(principal: Principal, channel: str) -> Response:
-    body = parse(ChannelSwitch, json_body(admin.current_request))
-    return respond(staff.set_channel(channel, body.open))
+def _configured_sites(schema: dict[str, Any]) -> None:
+    ABSENT_NOT_NULL(schema)
+    schema["enum"] = [site.name for site in get_settings().schedule.sites]
 
 
-@admin.route("/v1/admin/summary", methods=["GET"], authorizer=staff_token)
-@staff_view(admin, "admin.summary")
-def summary(principal: Principal) -> Response:
-    return respond(staff.summary())
+class AppointmentsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    date: Day
+    site: str | None = Field(default=None, description="one of the sites", json_schema_extra=_configured_sites)
 
 
-@admin.route("/v1/admin/registrations.csv", methods=["GET"], authorizer=staff_token)
-@staff_view(admin, "admin.export")
-def export(principal: Principal) -> Response:
-    """One page of CSV; a ``Link: <…&cursor=…>; rel="next"`` header points at the next page.
+@route(
+    admin,
+    "PUT",
+    "/v1/admin/channels/{channel}",
+    body=ChannelSwitch,
+    response=ChannelState,
+    roles=ADMIN,
+    audit="admin.channel.set",
+    errors=(NotFound,),
+    path_schemas={"channel": {"type": "string", "enum": [c.value for c in Channel]}},
+    summary="Open or close a channel (app, counter, org); seen everywhere within 5 seconds",
+)
+def set_channel(channel: str, body: ChannelSwitch) -> ChannelState:
+    return staff.set_channel(channel, body.open)
 
-    A Lambda response stops at 6 MB, so 60,000 registrations come in pages of 5,000 rows.
-    """
-    status = _status(query_param(admin.current_request, "status"))
-    cursor = query_param(admin.current_request, "cursor")
-    if cursor is not None and not _CURSOR.match(cursor):
-        raise ValidationFailed(["cursor"])
-    text, next_cursor = staff.export_csv(status, cursor, EXPORT_PAGE_ROWS)
-    headers: dict[str, str | list[str]] = {
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="registrations.csv"',
-    }
+
+@route(
+    admin,
+    "GET",
+    "/v1/admin/summary",
+    response=Summary,
+    roles=ADMIN,
+    audit="admin.summary",
+    summary="Places, registrations by channel and status, removals by registry",
+)
+def summary() -> Summary:
+    return staff.summary()
+
+
+@route(
+    admin,
+    "GET",
+    "/v1/admin/registrations.csv",
+    query=ExportQuery,
+    media=CSV,
+    roles=ADMIN,
+    audit="admin.export",
+    summary=f'Registrations as CSV (UTF-8 with BOM), {EXPORT_PAGE_ROWS:,} rows a page; a Link rel="next" header gives '
+    "the next (a Lambda response stops at 6 MB)",
+)
+def export(query: ExportQuery) -> Response:
+    text, next_cursor = staff.export_csv(query.status, query.cursor, EXPORT_PAGE_ROWS)
+    headers: dict[str, str | list[str]] = {"Content-Disposition": 'attachment; filename="registrations.csv"'}
     if next_cursor:
-        query = f"status={status.value}&" if status else ""
-        headers["Link"] = f'</v1/admin/registrations.csv?{query}cursor={next_cursor}>; rel="next"'
-    return Response(body=text, status_code=200, headers=headers)
+        status = f"status={query.status.value}&" if query.status else ""
+        headers["Link"] = f'</v1/admin/registrations.csv?{status}cursor={next_cursor}>; rel="next"'
+    return csv_response(text, headers)
 
 
-@admin.route("/v1/admin/audit", methods=["GET"], authorizer=staff_token)
-@staff_view(admin, "admin.audit")
-def audit(principal: Principal) -> Response:
-    day = _day()
-    return respond(AuditLog(date=day, entries=staff.audit_log(day)))
+@route(
+    admin,
+    "GET",
+    "/v1/admin/audit",
+    query=DayQuery,
+    response=AuditLog,
+    roles=ADMIN,
+    audit="admin.audit",
+    summary="Every staff action of one day (who, token label, what, outcome, when)",
+)
+def audit(query: DayQuery) -> AuditLog:
+    return AuditLog(date=query.date, entries=staff.audit_log(query.date))
 
 
-@admin.route("/v1/admin/reconcile", methods=["POST"], authorizer=staff_token)
-@staff_view(admin, "admin.reconcile")
-def reconcile_now(principal: Principal) -> Response:
-    full = query_param(admin.current_request, "full") == "true"
-    run_id = reconcile.start(full=full)
-    return respond({"run_id": run_id, "status": "running", "full": full}, status=202)
+@route(
+    admin,
+    "POST",
+    "/v1/admin/reconcile",
+    status=202,
+    query=ReconcileQuery,
+    response=ReconcileStarted,
+    roles=ADMIN,
+    links={"read": Link("admin.reconcile_run", {"run_id": "$response.body#/run_id"})},
+    audit="admin.reconcile",
+    summary="Start a reconciliation run now (?full=true also asks the other registries)",
+)
+def reconcile_now(query: ReconcileQuery) -> ReconcileStarted:
+    full = query.full == "true"
+    return ReconcileStarted(run_id=reconcile.start(full=full), full=full)
 
 
-@admin.route("/v1/admin/reconcile/{run_id}", methods=["GET"], authorizer=staff_token)
-@staff_view(admin, "admin.reconcile.read")
-def reconcile_run(principal: Principal, run_id: str) -> Response:
-    run = reconcile.status(run_id)
-    if run is None:
-        raise NotFound()
-    return respond(run)
+@route(
+    admin,
+    "GET",
+    "/v1/admin/reconcile/{run_id}",
+    response=ReconcileRun,
+    roles=ADMIN,
+    audit="admin.reconcile.read",
+    errors=(NotFound,),
+    summary="Progress and findings of a reconciliation run",
+)
+def reconcile_run(run_id: str) -> ReconcileRun:
+    return reconcile.status(run_id)
 
 
-@admin.route("/v1/admin/reports/daily", methods=["GET"], authorizer=staff_token)
-@staff_view(admin, "admin.report.daily")
-def daily_report(principal: Principal) -> Response:
-    return respond(reconcile.daily_report(_day()))
+@route(
+    admin,
+    "GET",
+    "/v1/admin/reports/daily",
+    query=DayQuery,
+    response=DailyReport,
+    roles=ADMIN,
+    audit="admin.report.daily",
+    summary="The day's registrations, confirmations, promotions, cancellations, removals, places left and doses",
+)
+def daily_report(query: DayQuery) -> DailyReport:
+    return reconcile.daily_report(query.date)
 
 
-@admin.route("/v1/admin/appointments/allocate", methods=["POST"], authorizer=staff_token)
-@staff_view(admin, "admin.appointments.allocate")
-def allocate_appointments(principal: Principal) -> Response:
+@route(
+    admin,
+    "POST",
+    "/v1/admin/appointments/allocate",
+    status=202,
+    response=Started,
+    roles=ADMIN,
+    audit="admin.appointments.allocate",
+    summary="Give every confirmed registration without an appointment the earliest day and site with room",
+)
+def allocate_appointments() -> Started:
     appointments.start()
-    return respond({"status": "running"}, status=202)
+    return Started()
 
 
-@admin.route("/v1/admin/appointments.csv", methods=["GET"], authorizer=staff_token)
-@staff_view(admin, "admin.appointments.export")
-def appointments_csv(principal: Principal) -> Response:
-    day = _day()
-    text = appointments.day_list(day, query_param(admin.current_request, "site"))
-    headers: dict[str, str | list[str]] = {
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="appointments-{day}.csv"',
-    }
-    return Response(body=text, status_code=200, headers=headers)
+@route(
+    admin,
+    "GET",
+    "/v1/admin/appointments.csv",
+    query=AppointmentsQuery,
+    media=CSV,
+    roles=ADMIN,
+    audit="admin.appointments.export",
+    summary="The day's list for a vaccination team, and afterwards who came: one row per appointment with its dose, "
+    "status and given_on (CSV, UTF-8 with BOM)",
+)
+def appointments_csv(query: AppointmentsQuery) -> Response:
+    text = appointments.day_list(query.date, query.site)
+    return csv_response(text, {"Content-Disposition": f'attachment; filename="appointments-{query.date}.csv"'})
 
 
-@admin.route("/v1/admin/days/{date}/close", methods=["POST"], authorizer=staff_token)
-@staff_view(admin, "admin.day.close")
-def close_day(principal: Principal, date: str) -> Response:
-    return respond(doses.close(date), status=202)
+@route(
+    admin,
+    "POST",
+    "/v1/admin/days/{date}/close",
+    status=202,
+    response=DayClosing,
+    roles=ADMIN,
+    audit="admin.day.close",
+    errors=(ValidationFailed, DayNotOver),
+    path_schemas={"date": {"type": "string", "pattern": DATE_PATTERN, "format": "date"}},
+    summary="Close a past day: its appointments still booked become missed (rebooked, or a second missed first"
+    " dose cancels as a no-show); also runs every morning for the day before",
+)
+def close_day(date: str) -> DayClosing:
+    return doses.close(date)
 
 
-def _day() -> str:
-    """The ``date`` query parameter: a real ``YYYY-MM-DD`` date. Raises ValidationFailed."""
-    day = query_param(admin.current_request, "date")
-    if day is None or not _DAY.match(day):
-        raise ValidationFailed(["date"])
-    try:
-        date.fromisoformat(day)
-    except ValueError:
-        raise ValidationFailed(["date"]) from None
-    return day
-
-
-def _status(raw: str | None) -> Status | None:
-    if raw is None:
-        return None
-    try:
-        return Status(raw)
-    except ValueError:
-        raise ValidationFailed(["status"]) from None
+def csv_response(text: str, headers: dict[str, str | list[str]]) -> Response:
+    return Response(body=text, status_code=200, headers={"Content-Type": "text/csv; charset=utf-8", **headers})

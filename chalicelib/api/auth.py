@@ -1,25 +1,22 @@
-"""Staff authentication: a Chalice token authorizer, and the role check each staff view makes.
+"""Staff authentication: a Chalice token authorizer, and the caller it hands to staff routes.
 
-The authorizer answers only "is this a live token": an unknown, revoked or malformed token raises
+The authorizer answers only "is this a live token": an unknown, revoked, expired or malformed token raises
 ``Unauthorized`` (API Gateway turns that exact message into 401; the local stack does the same), a
-live one is allowed on every route with its role and label in the request context. Each view then
-checks the role and answers 403 ``forbidden`` in the contract's envelope, and records the action in
-the audit trail. Results are not cached (``ttl_seconds=0``): a revoked token stops at once.
+live one is allowed on every route with its role and label in the request context. Each staff
+route's declaration (``routes.py``) then checks the role, answers 403 ``forbidden`` in the contract's
+envelope, and records the action in the audit trail. Results are not cached (``ttl_seconds=0``):
+a revoked token stops at once.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from chalice.app import AuthRequest, AuthResponse, Blueprint, Response
+from chalice.app import AuthRequest, AuthResponse, Blueprint
 
-from chalicelib import metrics
-from chalicelib.api.errors import Forbidden, Unauthorized, error_response
-from chalicelib.api.http import api_view
+from chalicelib.api.errors import Unauthorized
 from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.staff import Principal, Role, bearer_token
 from chalicelib.services import staff as staff_service
@@ -42,66 +39,33 @@ def staff_token(request: AuthRequest) -> AuthResponse:
     return AuthResponse(
         routes=["*"],
         principal_id=principal.token_id,
-        context={"token_id": principal.token_id, "role": principal.role.value, "label": principal.label},
+        context={
+            "token_id": principal.token_id,
+            "role": principal.role.value,
+            "label": principal.label,
+            "expires_at": principal.expires_at.isoformat(),
+        },
     )
 
 
-def principal_of(context: dict[str, Any]) -> Principal:
-    """The caller the authorizer verified. Raises Unauthorized, or Overloaded if it could not check."""
+def principal_of(context: dict[str, Any], now: datetime | None = None) -> Principal:
+    """The caller the authorizer verified. Raises Unauthorized, or Overloaded if it could not check.
+
+    The expiry is checked again here: a token that expires between the authorizer and the view, or
+    an authorizer answer kept in a cache, must not outlive the token.
+    """
     authorizer = context.get("authorizer") or {}
     if authorizer.get("unverified"):
         raise Overloaded(retry_after=1)
     try:
-        return Principal(token_id=authorizer["token_id"], role=Role(authorizer["role"]), label=authorizer["label"])
-    except (KeyError, ValueError):
+        principal = Principal(
+            token_id=authorizer["token_id"],
+            role=Role(authorizer["role"]),
+            label=authorizer["label"],
+            expires_at=datetime.fromisoformat(authorizer["expires_at"]),
+        )
+    except (KeyError, ValueError, TypeError):
         raise Unauthorized() from None
-
-
-def staff_view(
-    bp: Blueprint, action: str, *roles: Role
-) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """Wrap a staff view: check the role, run it (errors in the envelope), record it in the audit trail.
-
-    The view gets the caller's Principal as its first argument.
-    """
-
-    def decorate(func: Callable[..., Response]) -> Callable[..., Response]:
-        inner = api_view(func)
-
-        @functools.wraps(func)
-        def wrapper(**params: str) -> Response:
-            try:
-                principal = principal_of(bp.current_request.context)
-            except (Unauthorized, Overloaded) as exc:
-                return error_response(exc)
-            allowed = principal.may(*roles)
-            response = inner(principal, **params) if allowed else error_response(Forbidden())
-            try:
-                staff_service.audit(principal, action, response.status_code, _target(params, response))
-            except Exception:  # noqa: BLE001 - the action happened; say so, and flag the gap
-                logger.error("audit entry not written", extra={"action": action, "token_id": principal.token_id})
-                metrics.add("AuditWriteFailed")
-            return response
-
-        # An unverified caller (the token table throttled) gets through the authorizer; only this
-        # wrapper stops it, so a test checks that every route behind the authorizer has it.
-        wrapper.checks_staff = True  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate
-
-
-def _target(params: dict[str, str], response: Response) -> str | None:
-    """What the action was about: the path's ID, else the ID the response created."""
-    if params:
-        return ",".join(f"{k}={v}" for k, v in sorted(params.items()))
-    body = response.body
-    if isinstance(body, str) and body.startswith("{"):
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return None
-        for key in ("registration_id", "batch_id", "channel"):
-            if isinstance(data, dict) and isinstance(data.get(key), str):
-                return f"{key}={data[key]}"
-    return None
+    if principal.expires_at.tzinfo is None or (now or datetime.now(UTC)) >= principal.expires_at:
+        raise Unauthorized()
+    return principal

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint
 
-from chalicelib.api.auth import staff_token, staff_view
-from chalicelib.api.http import JSON_TYPES
-from chalicelib.api.public import register_on
-from chalicelib.domain.models import Channel
+from chalicelib.api.public import REGISTRATION_ERRORS, REGISTRATION_LINKS
+from chalicelib.api.routes import route
+from chalicelib.domain.models import Channel, RegistrationRequest, RegistrationView
 from chalicelib.domain.staff import Principal, Role
+from chalicelib.services import registrations
 
 counter = Blueprint(__name__)
 
 
-@counter.route("/v1/counter/registrations", methods=["POST"], authorizer=staff_token, content_types=list(JSON_TYPES))
-@staff_view(counter, "counter.register", Role.COUNTER)
-def register(principal: Principal) -> Response:
-    return register_on(Channel.COUNTER, principal.label, principal.token_id)
+@route(
+    counter,
+    "POST",
+    "/v1/counter/registrations",
+    status=201,
+    body=RegistrationRequest,
+    response=RegistrationView,
+    roles=(Role.COUNTER,),
+    audit="counter.register",
+    errors=REGISTRATION_ERRORS,
+    idempotent=Channel.COUNTER.value,
+    links=REGISTRATION_LINKS,
+    summary="Register a walk-in person at a counter (open while the app channel is closed)",
+)
+def register(body: RegistrationRequest, principal: Principal) -> RegistrationView:
+    return registrations.register(body, Channel.COUNTER, principal.label)

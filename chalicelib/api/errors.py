@@ -90,7 +90,8 @@ def envelope(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str | list[
     if not isinstance(exc, d.DomainError):
         exc = InternalError()
     status = next((STATUS[k] for k in type(exc).__mro__ if k in STATUS), 500)
-    headers: dict[str, str | list[str]] = {"Content-Type": JSON}
+    # Also the answers made outside the app (the local server's 404, 401, 429): never cached.
+    headers: dict[str, str | list[str]] = {"Content-Type": JSON, "Cache-Control": "no-store"}
     if status == 429 or isinstance(exc, d.RequestInProgress):
         headers["Retry-After"] = str(getattr(exc, "retry_after", 1))
     return status, {"error": exc.as_error()}, headers

@@ -72,7 +72,11 @@ def parse(model: type[M], data: Any) -> M:
 
 
 def respond(model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    """A JSON answer; a model whose ``omit_none`` is true leaves its null fields out."""
+    if isinstance(model, BaseModel):
+        body = model.model_dump(mode="json", exclude_none=getattr(model, "omit_none", False))
+    else:
+        body = model
     return Response(
         body=json.dumps(body, ensure_ascii=False),
         status_code=status,

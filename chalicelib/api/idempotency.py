@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 HEADER = "idempotency-key"
+# 1-64 printable ASCII characters: what ``key_of`` accepts, as the OpenAPI document states it.
+KEY_PATTERN = "^[\\x20-\\x7e]{1,64}$"
 # 409s are outcomes of the request, so a retry must see them again; other errors are not kept.
 REPLAYED_ERRORS = (AlreadyRegistered, RegistrationFull)
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint, Request
 
-from chalicelib.api import idempotency
-from chalicelib.api.auth import staff_token, staff_view
 from chalicelib.api.errors import PayloadTooLarge
-from chalicelib.api.http import REGISTRATION_BODY_LIMIT, json_body, parse, query_param, respond
-from chalicelib.domain.batches import MAX_ROWS, BatchRequest, rows_from_csv
-from chalicelib.domain.errors import ValidationFailed
+from chalicelib.api.http import json_body, query_param
+from chalicelib.api.routes import Link, route
+from chalicelib.domain.batches import CSV_COLUMNS, MAX_ROWS, BatchAccepted, BatchRequest, BatchStatus, rows_from_csv
+from chalicelib.domain.errors import ChannelClosed, NotFound, ValidationFailed
+from chalicelib.domain.reports import BatchQuery
 from chalicelib.domain.staff import Principal, Role
 from chalicelib.services import batches
 
@@ -21,35 +20,7 @@ org = Blueprint(__name__)
 BATCH_BODY_LIMIT = 1024 * 1024
 
 
-@org.route("/v1/org/batches", methods=["POST"], authorizer=staff_token, content_types=["application/json", "text/csv"])
-@staff_view(org, "org.batch.submit", Role.ORG)
-def submit(principal: Principal) -> Response:
-    request = org.current_request
-    data = _batch_body(request)
-    body = parse(BatchRequest, data)
-    if any(len(json.dumps(row, ensure_ascii=False).encode("utf-8")) > REGISTRATION_BODY_LIMIT for row in body.rows):
-        raise ValidationFailed(["rows"])  # one row is at most what a registration body may be
-    key = idempotency.key_of(request)
-
-    def action() -> dict[str, Any]:
-        accepted = batches.submit(principal, body.organisation, body.rows)
-        return {"status": 202, "body": accepted.model_dump(mode="json")}
-
-    if key is None:
-        outcome = action()
-    else:
-        outcome = idempotency.once(f"org:{principal.token_id}", key, data, action, org.lambda_context)
-    return respond(outcome["body"], status=outcome["status"])
-
-
-@org.route("/v1/org/batches/{batch_id}", methods=["GET"], authorizer=staff_token)
-@staff_view(org, "org.batch.read", Role.ORG)
-def read(principal: Principal, batch_id: str) -> Response:
-    # Rows carry ``registration_id`` or ``error``, never a null of the other.
-    return respond(batches.status(principal, batch_id).model_dump(mode="json", exclude_none=True))
-
-
-def _batch_body(request: Any) -> Any:
+def _batch_body(request: Request) -> Any:
     """The batch as a JSON value: a JSON body as sent, a CSV body turned into the same shape."""
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
     if content_type != "text/csv":
@@ -66,3 +37,41 @@ def _batch_body(request: Any) -> Any:
     if not 1 <= len(rows) <= MAX_ROWS:
         raise ValidationFailed(["rows"])
     return {"organisation": organisation, "rows": rows}
+
+
+@route(
+    org,
+    "POST",
+    "/v1/org/batches",
+    status=202,
+    body=BatchRequest,
+    query=BatchQuery,
+    response=BatchAccepted,
+    roles=(Role.ORG,),
+    audit="org.batch.submit",
+    errors=(ChannelClosed,),
+    idempotent=Role.ORG.value,
+    links={"read": Link("org.read", {"batch_id": "$response.body#/batch_id"})},
+    read_body=_batch_body,
+    content_types=("application/json", "text/csv"),
+    summary="Submit an employer's list; rows are registered in the background",
+    description="The list may also be sent as text/csv (UTF-8, header row: "
+    + ", ".join(CSV_COLUMNS)
+    + ") with ?organisation=.",
+)
+def submit(body: BatchRequest, principal: Principal) -> BatchAccepted:
+    return batches.submit(principal, body.organisation, body.rows)
+
+
+@route(
+    org,
+    "GET",
+    "/v1/org/batches/{batch_id}",
+    response=BatchStatus,
+    roles=(Role.ORG,),
+    audit="org.batch.read",
+    errors=(NotFound,),
+    summary="Progress and per-row outcomes of one of the caller's batches",
+)
+def read(batch_id: str, principal: Principal) -> BatchStatus:
+    return batches.status(principal, batch_id)

@@ -51,7 +51,7 @@ _SECURITY: dict[str, str | list[str]] = {
 @cache
 def asset(name: str) -> tuple[str, str] | None:
     """(text, short hash) of a file in ``web/static``, or None when there is no such file."""
-    if not _ASSET_NAME.match(name):
+    if not _ASSET_NAME.fullmatch(name):
         return None
     path = WEB / "static" / name
     if not path.is_file():

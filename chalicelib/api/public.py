@@ -4,73 +4,101 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint
 
-from chalicelib.api import idempotency
-from chalicelib.api.http import JSON_TYPES, api_view, json_body, parse, respond
 from chalicelib.api.openapi import document
-from chalicelib.domain.models import CancelRequest, Channel, LookupRequest, RegistrationRequest
+from chalicelib.api.routes import Link, route
+from chalicelib.domain.errors import AlreadyRegistered, ChannelClosed, NotEligible, NotFound, RegistrationFull
+from chalicelib.domain.models import (
+    CampaignView,
+    CancelRequest,
+    Channel,
+    Health,
+    LookupRequest,
+    RegistrationRequest,
+    RegistrationView,
+)
 from chalicelib.services import registrations
 
 public = Blueprint(__name__)
-JSON_IN = list(JSON_TYPES)
+
+# What a registration can answer besides 400, on every channel.
+REGISTRATION_ERRORS = (NotEligible, AlreadyRegistered, RegistrationFull, ChannelClosed)
+# From a new registration to what its person may do next (a stateful client follows these).
+THE_REGISTRATION = {"registration_id": "$response.body#/registration_id"}
+REGISTRATION_LINKS = {
+    "read": Link("public.get_registration", THE_REGISTRATION),
+    "cancel": Link("public.cancel", THE_REGISTRATION, {"birth_date": "$request.body#/birth_date"}),
+    "lookup": Link(
+        "public.lookup", {}, {"national_id": "$request.body#/national_id", "birth_date": "$request.body#/birth_date"}
+    ),
+}
 
 
-@public.route("/v1/health", methods=["GET"])
-@api_view
-def health() -> Response:
-    return respond({"status": "ok"})
+@route(public, "GET", "/v1/health", response=Health, summary="Liveness")
+def health() -> Health:
+    return Health(status="ok")
 
 
-@public.route("/v1/openapi.json", methods=["GET"])
-@api_view
-def openapi() -> Response:
-    return respond(document())
+@route(public, "GET", "/v1/openapi.json", summary="This document (OpenAPI 3.1)")
+def openapi() -> Any:
+    return document()
 
 
-@public.route("/v1/campaign", methods=["GET"])
-@api_view
-def campaign() -> Response:
-    return respond(registrations.campaign())
+@route(public, "GET", "/v1/campaign", response=CampaignView, summary="Places left and channel states")
+def campaign() -> CampaignView:
+    return registrations.campaign()
 
 
-@public.route("/v1/registrations", methods=["POST"], content_types=JSON_IN)
-@api_view
-def register() -> Response:
-    return register_on(Channel.APP, label=None, token_scope="-")  # noqa: S106 - a scope name, not a secret  # nosec B106
+@route(
+    public,
+    "POST",
+    "/v1/registrations",
+    status=201,
+    body=RegistrationRequest,
+    response=RegistrationView,
+    errors=REGISTRATION_ERRORS,
+    idempotent=Channel.APP.value,
+    links=REGISTRATION_LINKS,
+    summary="Register through the app",
+)
+def register(body: RegistrationRequest) -> RegistrationView:
+    return registrations.register(body, Channel.APP, None)
 
 
-def register_on(channel: Channel, label: str | None, token_scope: str) -> Response:
-    """The one registration path of every channel (app, counter, employer rows go through it too)."""
-    request = public.current_request
-    data = json_body(request)
-    body = parse(RegistrationRequest, data)
-    key = idempotency.key_of(request)
-
-    def action() -> dict[str, Any]:
-        return {"status": 201, "body": registrations.register(body, channel, label).model_dump(mode="json")}
-
-    if key is None:
-        outcome = action()
-    else:
-        outcome = idempotency.once(f"{channel.value}:{token_scope}", key, data, action, public.lambda_context)
-    return respond(outcome["body"], status=outcome["status"])
+@route(
+    public,
+    "GET",
+    "/v1/registrations/{registration_id}",
+    response=RegistrationView,
+    errors=(NotFound,),
+    summary="Read a registration",
+)
+def get_registration(registration_id: str) -> RegistrationView:
+    return registrations.get(registration_id)
 
 
-@public.route("/v1/registrations/{registration_id}", methods=["GET"])
-@api_view
-def get_registration(registration_id: str) -> Response:
-    return respond(registrations.get(registration_id))
+@route(
+    public,
+    "POST",
+    "/v1/registrations/lookup",
+    body=LookupRequest,
+    response=RegistrationView,
+    errors=(NotFound,),
+    summary="Find a person's active (else latest) registration; a wrong birth date is not found",
+)
+def lookup(body: LookupRequest) -> RegistrationView:
+    return registrations.lookup(body)
 
 
-@public.route("/v1/registrations/lookup", methods=["POST"], content_types=JSON_IN)
-@api_view
-def lookup() -> Response:
-    return respond(registrations.lookup(parse(LookupRequest, json_body(public.current_request))))
-
-
-@public.route("/v1/registrations/{registration_id}/cancel", methods=["POST"], content_types=JSON_IN)
-@api_view
-def cancel(registration_id: str) -> Response:
-    body = parse(CancelRequest, json_body(public.current_request))
-    return respond(registrations.cancel(registration_id, body.birth_date))
+@route(
+    public,
+    "POST",
+    "/v1/registrations/{registration_id}/cancel",
+    body=CancelRequest,
+    response=RegistrationView,
+    errors=(NotFound,),
+    summary="Cancel a registration (again 200 if already cancelled); a wrong birth date is not found",
+)
+def cancel(registration_id: str, body: CancelRequest) -> RegistrationView:
+    return registrations.cancel(registration_id, body.birth_date)

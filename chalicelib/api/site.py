@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint
 
-from chalicelib.api.auth import staff_token, staff_view
-from chalicelib.api.http import JSON_TYPES, json_body, parse, respond
-from chalicelib.domain.doses import CheckInRequest
-from chalicelib.domain.staff import Principal, Role
+from chalicelib.api.routes import route
+from chalicelib.domain.errors import AlreadyDone, NotConfirmed, NotDue, NotFound
+from chalicelib.domain.models import CheckIn, CheckInRequest
+from chalicelib.domain.staff import Role
 from chalicelib.services import doses
 
 site = Blueprint(__name__)
 
 
-@site.route("/v1/site/check-ins", methods=["POST"], authorizer=staff_token, content_types=list(JSON_TYPES))
-@staff_view(site, "site.check_in", Role.SITE)
-def check_in(principal: Principal) -> Response:
-    body = parse(CheckInRequest, json_body(site.current_request))
-    return respond(doses.check_in(body))
+@route(
+    site,
+    "POST",
+    "/v1/site/check-ins",
+    body=CheckInRequest,
+    response=CheckIn,
+    roles=(Role.SITE,),
+    audit="site.check_in",
+    errors=(NotFound, NotConfirmed, AlreadyDone, NotDue),
+    summary="Record the person's next dose as given today (by receipt code, typed or scanned, or national ID)",
+)
+def check_in(body: CheckInRequest) -> CheckIn:
+    return doses.check_in(body)

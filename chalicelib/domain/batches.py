@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    field_validator,
+)
 
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.models import ABSENT_NOT_NULL, ErrorBody, text_field
 
 MAX_ROWS = 1000
+ROW_BODY_LIMIT = 16 * 1024  # a registration body's limit
 CSV_COLUMNS = ("national_id", "first_name", "last_name", "birth_date", "phone", "basis", "detail", "consent")
 
 
@@ -20,7 +30,7 @@ def _organisation(value: str) -> str:
     return rules.clean_text(value, 200)
 
 
-Organisation = Annotated[StrictStr, AfterValidator(_organisation), Field(description="employer name, 1-200 characters")]
+Organisation = Annotated[StrictStr, AfterValidator(_organisation), text_field(200, "employer name, 1-200 characters")]
 
 
 class BatchRequest(BaseModel):
@@ -31,6 +41,14 @@ class BatchRequest(BaseModel):
     organisation: Organisation
     rows: list[Any] = Field(min_length=1, max_length=MAX_ROWS, description="1-1000 registration bodies")
 
+    @field_validator("rows")
+    @classmethod
+    def _rows_fit(cls, rows: list[Any]) -> list[Any]:
+        # One row is at most what a registration body may be.
+        if any(len(json.dumps(row, ensure_ascii=False).encode("utf-8")) > ROW_BODY_LIMIT for row in rows):
+            raise ValueError("a row is larger than a registration body may be")
+        return rows
+
 
 class BatchAccepted(BaseModel):
     batch_id: str
@@ -39,13 +57,20 @@ class BatchAccepted(BaseModel):
 
 
 class RowResult(BaseModel):
+    """A row carries ``registration_id`` or ``error``, never a null of the other."""
+
     row: int = Field(description="1-based position in the batch")
     outcome: Literal["confirmed", "reserve", "rejected"]
-    registration_id: str | None = None
-    error: dict[str, Any] | None = Field(default=None, description="the error object of the envelope")
+    registration_id: str | None = Field(default=None, json_schema_extra=ABSENT_NOT_NULL)
+    error: ErrorBody | None = Field(
+        default=None, description="the error object of the envelope", json_schema_extra=ABSENT_NOT_NULL
+    )
 
 
 class BatchStatus(BaseModel):
+    # Sent without its rows' nulls (``api.http.respond`` reads this).
+    omit_none: ClassVar[bool] = True
+
     batch_id: str
     status: Literal["processing", "done"]
     row_count: int

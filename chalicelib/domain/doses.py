@@ -12,11 +12,9 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain import rules
 from chalicelib.domain.errors import AlreadyDone, NotConfirmed, NotDue
 from chalicelib.domain.schedule import Schedule
 
@@ -40,27 +38,6 @@ class Visit(BaseModel):
     site: str
     status: VisitStatus
     given_on: dt.date | None = None
-
-
-class CheckInRequest(BaseModel):
-    """``{"registration_id"}`` (the receipt code, typed or scanned) or ``{"national_id"}``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    registration_id: StrictStr | None = Field(default=None, max_length=64, examples=["r_3q2Ck0lD5tHf7wZ1aB9xYg"])
-    national_id: Annotated[StrictStr, AfterValidator(rules.normalise_national_id)] | None = None
-
-
-class CheckIn(BaseModel):
-    registration_id: str
-    dose: int
-    date: Annotated[dt.date, Field(description="the day the dose was given: today (Asia/Bangkok)")]
-    site: str
-
-
-class DayClosing(BaseModel):
-    date: str
-    status: str = Field(description="closing: the day's appointments still booked become missed")
 
 
 def next_booked(visits: Sequence[Visit]) -> Visit | None:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from chalicelib.domain import rules
 from chalicelib.domain.doses import Visit, VisitStatus
@@ -60,14 +60,62 @@ def _detail(value: str) -> str:
     return rules.clean_text(value, 300)
 
 
-NationalId = Annotated[StrictStr, AfterValidator(_national_id), Field(examples=["1101700230708"])]
-PersonName = Annotated[StrictStr, AfterValidator(_name), Field(examples=["สมชาย"])]
-Phone = Annotated[StrictStr, AfterValidator(_phone), Field(examples=["0812345678"])]
+# What the OpenAPI document says of each field, as exact as JSON Schema can say it: the rules above
+# decide; these patterns describe the same sets (separators, Thai digits and the +66 form included),
+# and a format names what no pattern can (the check digit, a date not in the future).
+_ID_PATTERN = "^[ -]*(?:[0-9๐-๙][ -]*){13}$"
+_NAME_CHARS = f"{rules._THAI_LETTER}{rules._LATIN_LETTER}{rules._COMBINING}.'\\-"
+_NAME_PATTERN = f"^ *[{rules._THAI_BASE}{rules._LATIN_LETTER}](?:[{_NAME_CHARS} ]{{0,98}}[{_NAME_CHARS}])? *$"
+_PHONE_PATTERN = "^[ -]*(?:\\+[ -]*6[ -]*6|0)[ -]*[689](?:[ -]*[0-9]){8}[ -]*$"
+DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Free text (address, employer): trimmed, no control characters, not blank.
+TEXT_FORMAT = "text"
+
+NationalId = Annotated[
+    StrictStr,
+    AfterValidator(_national_id),
+    Field(
+        description="13 digits with a valid check digit; Thai digits, spaces and dashes are accepted",
+        examples=["1101700230708"],
+        json_schema_extra={"pattern": _ID_PATTERN, "format": "thai-national-id"},
+    ),
+]
+PersonName = Annotated[
+    StrictStr,
+    AfterValidator(_name),
+    Field(
+        description="1-100 characters after trimming: Thai or Latin letters, inner spaces, . - '",
+        examples=["สมชาย"],
+        json_schema_extra={"pattern": _NAME_PATTERN},
+    ),
+]
+Phone = Annotated[
+    StrictStr,
+    AfterValidator(_phone),
+    Field(
+        description="Thai mobile number (06, 08 or 09 and 8 digits, or +66); spaces and dashes are accepted",
+        examples=["0812345678"],
+        json_schema_extra={"pattern": _PHONE_PATTERN},
+    ),
+]
 BirthDate = Annotated[
     StrictStr,
     AfterValidator(_birth_date),
-    Field(description="YYYY-MM-DD, not in the future", examples=["1980-01-31"]),
+    Field(
+        description="YYYY-MM-DD, a real date from 1900 on, not in the future (Asia/Bangkok)",
+        examples=["1980-01-31"],
+        # No pattern: a pattern-built date could be in the future, which no schema can rule out.
+        json_schema_extra={"format": "birth-date"},
+    ),
 ]
+
+
+def text_field(max_len: int, description: str) -> Any:
+    """The JSON Schema of a free-text field that ``rules.clean_text(value, max_len)`` checks."""
+    return Field(
+        description=description,
+        json_schema_extra={"minLength": 1, "maxLength": max_len, "format": TEXT_FORMAT},
+    )
 
 
 class _Body(BaseModel):
@@ -76,7 +124,7 @@ class _Body(BaseModel):
 
 class Eligibility(_Body):
     basis: Basis
-    detail: Annotated[StrictStr, AfterValidator(_detail), Field(description="address or employer, 1-300 characters")]
+    detail: Annotated[StrictStr, AfterValidator(_detail), text_field(300, "address or employer, 1-300 characters")]
 
 
 class RegistrationRequest(_Body):
@@ -211,15 +259,66 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    options = [option for option in schema.pop("anyOf", []) if option.get("type") != "null"]
+    if len(options) == 1:
+        schema.update(options[0])
+    schema.pop("default", None)
+
+
+# For a field left out of an answer when empty (never sent as null): its schema says just that.
+ABSENT_NOT_NULL: Any = _absent_not_null
+
+
 class ErrorBody(BaseModel):
-    code: str
+    code: str = Field(pattern="^[a-z_]+$")
     message: str
     message_th: str
-    fields: list[str] | None = None
+    fields: list[str] | None = Field(
+        default=None, description="validation_error only: every bad field, dotted", json_schema_extra=ABSENT_NOT_NULL
+    )
 
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+class CheckInRequest(_Body):
+    """``{"registration_id"}`` (the receipt code, typed or scanned) or ``{"national_id"}``: exactly one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["registration_id"]}, {"required": ["national_id"]}]},
+    )
+
+    registration_id: StrictStr | None = Field(
+        default=None,
+        max_length=64,
+        description="the receipt code (an unknown one is a 404)",
+        examples=["r_3q2Ck0lD5tHf7wZ1aB9xYg"],
+        json_schema_extra=ABSENT_NOT_NULL,
+    )
+    national_id: NationalId | None = Field(default=None, json_schema_extra=ABSENT_NOT_NULL)
+
+    @field_validator("registration_id", "national_id", mode="before")
+    @classmethod
+    def _given_not_null(cls, value: object) -> object:
+        # A key is left out, never sent as null: the document says so, and the check says the same.
+        if value is None:
+            raise ValueError("null")
+        return value
+
+
+class CheckIn(BaseModel):
+    registration_id: str
+    dose: int
+    date: Annotated[date, Field(description="the day the dose was given: today (Asia/Bangkok)")]
+    site: str
+
+
+class DayClosing(BaseModel):
+    date: Annotated[date, Field(description="the day being closed")]
+    status: Literal["closing"] = Field(description="closing: the day's appointments still booked become missed")
 
 
 def iso_utc(moment: datetime) -> str:

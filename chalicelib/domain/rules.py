@@ -14,7 +14,8 @@ BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
 
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 _ID_SEPARATORS = re.compile(r"[ \-]")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Every pattern here is used with fullmatch: ``$`` also matches before a trailing newline.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Thai consonants, vowels, tone and other marks (U+0E01-U+0E3A, U+0E40-U+0E4E), Latin letters with
 # accents (precomposed or combining), inner spaces and . - '
@@ -23,7 +24,11 @@ _THAI_LETTER = "\u0e01-\u0e3a\u0e40-\u0e4e"
 _THAI_BASE = "\u0e01-\u0e30\u0e32\u0e33\u0e40-\u0e46"
 _LATIN_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _COMBINING = "\u0300-\u036f"
-_NAME = re.compile(rf"^[{_THAI_BASE}{_LATIN_LETTER}][{_THAI_LETTER}{_LATIN_LETTER}{_COMBINING} .'\-]*$")
+_NAME = re.compile(rf"[{_THAI_BASE}{_LATIN_LETTER}][{_THAI_LETTER}{_LATIN_LETTER}{_COMBINING} .'\-]*")
+# Control (Cc: newline, tab, NUL) and format (Cf: bidirectional overrides such as U+202E, zero-width
+# characters) characters make text show differently from what it is: refused in every text field.
+# Cs: a lone surrogate is not text at all.
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs")
 
 
 def today_in_bangkok(now: datetime | None = None) -> date:
@@ -48,10 +53,18 @@ def normalise_national_id(raw: str) -> str:
     return value
 
 
+def has_hidden_characters(text: str) -> bool:
+    """True when ``text`` has a control, format or surrogate character (Unicode Cc, Cf, Cs)."""
+    return any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in text)
+
+
 def normalise_name(raw: str) -> str:
-    """Trimmed name of 1-100 characters made of letters, inner spaces, '.', '-' and "'"."""
-    value = raw.strip(" ")
-    if not 1 <= len(value) <= 100 or not _NAME.match(value):
+    """Trimmed name of 1-100 characters made of letters, inner spaces, '.', '-' and "'", in NFC.
+
+    NFC: "é" typed as e + U+0301 and as U+00E9 is one name, stored one way.
+    """
+    value = unicodedata.normalize("NFC", raw).strip(" ")
+    if not 1 <= len(value) <= 100 or has_hidden_characters(value) or not _NAME.fullmatch(value):
         raise ValueError("name has characters that are not allowed")
     return value
 
@@ -68,7 +81,7 @@ def normalise_phone(raw: str) -> str:
 
 def parse_birth_date(raw: str, today: date) -> date:
     """A real ``YYYY-MM-DD`` date, not after ``today`` and not before 1900."""
-    if not _DATE.match(raw):
+    if not _DATE.fullmatch(raw):
         raise ValueError("birth_date must be YYYY-MM-DD")
     value = date.fromisoformat(raw)
     if value > today or value.year < 1900:
@@ -82,12 +95,16 @@ def age_on(birth: date, day: date) -> int:
 
 
 def clean_text(raw: str, max_len: int) -> str:
-    """Free text (address, employer): trimmed, 1..max_len characters, no control characters."""
+    """Free text (address, employer, label): trimmed of spaces, 1..max_len characters.
+
+    Raises ValueError for a control or format character anywhere, a trailing newline included
+    (checked before trimming, so a newline is refused, not silently cut).
+    """
+    if has_hidden_characters(raw):
+        raise ValueError("text has control or format characters")
     value = raw.strip()
     if not 1 <= len(value) <= max_len:
         raise ValueError("text length out of range")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-        raise ValueError("text has control characters")
     if all(unicodedata.category(ch)[0] in ("C", "Z", "M") for ch in value):
         raise ValueError("text is blank")  # only zero-width, format or combining characters
     return value

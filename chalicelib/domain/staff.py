@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from chalicelib.domain import rules
+from chalicelib.domain.errors import ValidationFailed
+
 TOKEN_PREFIX = "kkt_"  # noqa: S105 - a public prefix, not a secret  # nosec B105
+# A token lives this many days unless `make token DAYS=…` says otherwise; a lost or forgotten token
+# stops working by itself.
+DEFAULT_TOKEN_DAYS = 30
+MAX_TOKEN_DAYS = 366
 
 
 class Role(StrEnum):
@@ -27,6 +34,15 @@ class StaffToken(BaseModel):
     label: str
     created_at: datetime
     revoked_at: datetime | None = None
+    # None only for a token issued before tokens expired: it lives DEFAULT_TOKEN_DAYS from creation.
+    expires_at: datetime | None = None
+
+    def expiry(self) -> datetime:
+        return self.expires_at or self.created_at + timedelta(days=DEFAULT_TOKEN_DAYS)
+
+    def live(self, now: datetime) -> bool:
+        """Neither revoked nor expired at ``now``."""
+        return self.revoked_at is None and now < self.expiry()
 
 
 class Principal(BaseModel):
@@ -35,6 +51,7 @@ class Principal(BaseModel):
     token_id: str
     role: Role
     label: str
+    expires_at: datetime
 
     def may(self, *roles: Role) -> bool:
         return self.role is Role.ADMIN or self.role in roles
@@ -64,6 +81,27 @@ class ChannelState(BaseModel):
 def new_token() -> tuple[str, str]:
     """(token, token_id): 256 random bits, and a short public ID to name it in lists and revocations."""
     return TOKEN_PREFIX + secrets.token_urlsafe(32), "t_" + secrets.token_hex(6)
+
+
+def clean_label(raw: str) -> str:
+    """A token's label (who holds it; shown in the audit trail and the exports): 1-100 characters.
+
+    Raises ValidationFailed naming ``label`` for a blank one or one with hidden characters.
+    """
+    try:
+        return rules.clean_text(raw, 100)
+    except ValueError:
+        raise ValidationFailed(["label"]) from None
+
+
+def token_days(raw: object) -> int:
+    """How many days a new token lives: a whole number from 1 to MAX_TOKEN_DAYS.
+
+    Raises ValidationFailed naming ``days``.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_TOKEN_DAYS:
+        raise ValidationFailed(["days"])
+    return raw
 
 
 def token_hash(token: str) -> str:

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import metrics
+from chalicelib import logs, metrics
 
 logger = Logger(child=True)
 
@@ -31,6 +31,8 @@ def handle_batch(event: dict[str, Any], context: Any, kinds: dict[str, Callable[
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def run(record: SQSRecord) -> None:
+        attribute = (record.raw_event.get("messageAttributes") or {}).get(logs.KEY) or {}
+        logs.set_correlation_id(attribute.get("stringValue"))
         try:
             job = record.json_body
         except ValueError:
@@ -42,7 +44,10 @@ def handle_batch(event: dict[str, Any], context: Any, kinds: dict[str, Callable[
             raise PoisonMessage(record.message_id)
         handler(job, int(record.attributes.approximate_receive_count))
 
-    return dict(process_partial_response(event=event, record_handler=run, processor=processor, context=context))
+    try:
+        return dict(process_partial_response(event=event, record_handler=run, processor=processor, context=context))
+    finally:
+        logs.set_correlation_id(None)
 
 
 def text(job: Job, field: str) -> str:

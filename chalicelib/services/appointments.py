@@ -9,9 +9,7 @@ chunk per SQS message, each chunk handing the rest to the next message.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -23,6 +21,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.doses import VisitStatus, first_dose_day, missing_doses
 from chalicelib.domain.errors import Conflict, ValidationFailed
+from chalicelib.domain.exports import CsvSheet
 from chalicelib.domain.models import Registration, Status
 from chalicelib.notify.sms import SmsClient, appointment_text
 from chalicelib.services import doses
@@ -179,7 +178,8 @@ DAY_LIST_HEADER = (
 
 
 def day_list(day: str, site: str | None) -> str:
-    """The list a vaccination team works from, and afterwards who came: CSV (UTF-8 with BOM).
+    """The list a vaccination team works from, and afterwards who came: CSV (UTF-8 with BOM), every cell safe
+    for spreadsheets.
 
     One row per appointment of that day: booked, done (``given_on`` is the day it was given) or
     missed; and a dose given that day for an appointment of another day (early or late).
@@ -206,12 +206,10 @@ def day_list(day: str, site: str | None) -> str:
             if visit.status is VisitStatus.BOOKED and reg.status is not Status.CONFIRMED:
                 continue
             rows.append((reg.registered_at, visit.dose, reg, visit))
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(DAY_LIST_HEADER)
+    sheet = CsvSheet(bom=True)
+    sheet.row(DAY_LIST_HEADER)
     for _, _, reg, visit in sorted(rows, key=lambda r: (r[0], r[1])):
-        writer.writerow(
+        sheet.row(
             [
                 day,
                 visit.site,
@@ -226,4 +224,4 @@ def day_list(day: str, site: str | None) -> str:
                 visit.given_on.isoformat() if visit.given_on else "",
             ]
         )
-    return out.getvalue()
+    return sheet.text()

@@ -21,9 +21,9 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings, hmac_key
 from chalicelib.domain import doses, rules
-from chalicelib.domain.doses import CheckIn, CheckInRequest, DayClosing, Visit, VisitStatus
+from chalicelib.domain.doses import Visit, VisitStatus
 from chalicelib.domain.errors import Conflict, DayNotOver, NotFound, ValidationFailed
-from chalicelib.domain.models import Registration, Status
+from chalicelib.domain.models import CheckIn, CheckInRequest, DayClosing, Registration, Status
 from chalicelib.services import counters
 from chalicelib.store.factory import stores
 
@@ -173,7 +173,7 @@ def close(day: str) -> DayClosing:
     if when >= rules.today_in_bangkok():
         raise DayNotOver()
     stores().appointment_jobs.send({"kind": "close_day", "day": when.isoformat(), "cursor": None})
-    return DayClosing(date=when.isoformat(), status="closing")
+    return DayClosing(date=when, status="closing")
 
 
 def close_yesterday() -> None:

@@ -27,8 +27,9 @@ from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.doses import VisitStatus, holds_slot
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.models import REGISTRIES, Registration, Status
+from chalicelib.domain.reports import DailyReport, ReconcileRun
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.registries.factory import client
 from chalicelib.services import counters, removals
@@ -307,22 +308,23 @@ def _keep_places_of_the_day() -> None:
     )
 
 
-def status(run_id: str) -> dict[str, Any] | None:
+def status(run_id: str) -> ReconcileRun:
+    """Progress and findings of a run. Raises NotFound."""
     run = stores().campaign.run(run_id) if run_id.startswith("rc_") else {}
     if not run:
-        return None
-    return {
-        "run_id": run_id,
-        "status": run.get("status"),
-        "full": bool(run.get("full")),
-        "segments": int(run.get("segments", SEGMENTS)),
-        "segments_done": int(run.get("done_count", 0)),
-        "started_at": run.get("started_at"),
-        "findings": run.get("findings"),
-    }
+        raise NotFound()
+    return ReconcileRun(
+        run_id=run_id,
+        status=run.get("status", "running"),
+        full=bool(run.get("full")),
+        segments=int(run.get("segments", SEGMENTS)),
+        segments_done=int(run.get("done_count", 0)),
+        started_at=run.get("started_at"),
+        findings=run.get("findings"),
+    )
 
 
-def daily_report(day: str) -> dict[str, Any]:
+def daily_report(day: str) -> DailyReport:
     """The day's figures (Asia/Bangkok): events by channel and basis, removals, places left."""
     st = stores()
     of_day = counters.of_day(st.campaign.stats(), day)
@@ -358,12 +360,17 @@ def daily_report(day: str) -> dict[str, Any]:
         }
     else:
         places = st.campaign.places_snapshot(day)
-    return {
-        "date": day,
-        **events,
-        "removals": {
-            r: {s: of_day.get(f"removal_{r}_{s}", 0) for s in ("removed", "not_found", "failed")} for r in REGISTRIES
-        },
-        "places_left": places,
-        "doses": counters.doses_of_day(of_day, [s.name for s in get_settings().schedule.sites], get_settings().doses),
-    }
+    return DailyReport.model_validate(
+        {
+            "date": day,
+            **events,
+            "removals": {
+                r: {s: of_day.get(f"removal_{r}_{s}", 0) for s in ("removed", "not_found", "failed")}
+                for r in REGISTRIES
+            },
+            "places_left": places,
+            "doses": counters.doses_of_day(
+                of_day, [s.name for s in get_settings().schedule.sites], get_settings().doses
+            ),
+        }
+    )

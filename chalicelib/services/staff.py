@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.exports import CsvSheet
 from chalicelib.domain.models import Channel, Status
 from chalicelib.domain.staff import (
+    DEFAULT_TOKEN_DAYS,
     AuditEntry,
     ChannelState,
     Principal,
@@ -20,17 +20,28 @@ from chalicelib.domain.staff import (
     StaffToken,
     Summary,
     Used,
+    clean_label,
     new_token,
+    token_days,
     token_hash,
 )
 from chalicelib.services import registrations
 from chalicelib.store.factory import stores
 
 
-def issue_token(role: Role, label: str) -> tuple[str, StaffToken]:
-    """A new token for ``role``; the token itself is returned once and stored only as a hash."""
+def issue_token(role: Role, label: str, days: int = DEFAULT_TOKEN_DAYS) -> tuple[str, StaffToken]:
+    """A new token for ``role``, good for ``days`` days; returned once and stored only as a hash.
+
+    Raises ValidationFailed for a label that is blank, too long or has hidden characters, or a
+    number of days outside 1..MAX_TOKEN_DAYS.
+    """
+    label = clean_label(label)
+    days = token_days(days)
     token, token_id = new_token()
-    record = StaffToken(token_id=token_id, role=role, label=label, created_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    record = StaffToken(
+        token_id=token_id, role=role, label=label, created_at=now, expires_at=now + timedelta(days=days)
+    )
     stores().staff.put_token(token_hash(token), record)
     return token, record
 
@@ -41,12 +52,12 @@ def revoke_token(token_id: str) -> None:
         raise NotFound()
 
 
-def authenticate(token: str) -> Principal | None:
-    """The principal of a live token, or None (unknown or revoked)."""
+def authenticate(token: str, now: datetime | None = None) -> Principal | None:
+    """The principal of a live token, or None (unknown, revoked or expired)."""
     record = stores().staff.token(token_hash(token))
-    if record is None or record.revoked_at is not None:
+    if record is None or not record.live(now or datetime.now(UTC)):
         return None
-    return Principal(token_id=record.token_id, role=record.role, label=record.label)
+    return Principal(token_id=record.token_id, role=record.role, label=record.label, expires_at=record.expiry())
 
 
 def audit(principal: Principal, action: str, status: int, target: str | None) -> None:
@@ -122,19 +133,19 @@ CSV_HEADER = (
 
 
 def export_csv(status: Status | None, cursor: str | None, limit: int) -> tuple[str, str | None]:
-    """One page of the registrations as CSV (UTF-8, BOM on the first page), and the next cursor."""
+    """One page of the registrations as CSV (UTF-8, BOM on the first page), and the next cursor.
+
+    Every cell goes through ``safe_cell``: names, details and labels are whatever people typed.
+    """
     st = stores()
     page, next_cursor = st.registrations.page(status, cursor, limit)
     ranks = st.campaign.ranks([r.ticket for r in page if r.status is Status.RESERVE and r.ticket])
-    out = io.StringIO()
+    sheet = CsvSheet(bom=cursor is None)
     if cursor is None:
-        out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    if cursor is None:
-        writer.writerow(CSV_HEADER)
+        sheet.row(CSV_HEADER)
     for reg in page:
         rank = ranks.get(reg.ticket) if reg.status is Status.RESERVE and reg.ticket else None
-        writer.writerow(
+        sheet.row(
             [
                 reg.registration_id,
                 reg.status.value,
@@ -142,18 +153,13 @@ def export_csv(status: Status | None, cursor: str | None, limit: int) -> tuple[s
                 reg.channel.value,
                 reg.registered_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 reg.national_id,
-                _cell(reg.first_name),
-                _cell(reg.last_name),
+                reg.first_name,
+                reg.last_name,
                 reg.birth_date.isoformat(),
                 reg.phone,
                 reg.basis.value,
-                _cell(reg.detail),
-                _cell(reg.label or ""),
+                reg.detail,
+                reg.label or "",
             ]
         )
-    return out.getvalue(), next_cursor
-
-
-def _cell(text: str) -> str:
-    # A cell starting with = + - @ is a formula to spreadsheet programs: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return sheet.text(), next_cursor

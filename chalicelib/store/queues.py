@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib import logs
 from chalicelib.domain.errors import Overloaded
 from chalicelib.store.codec import translated_errors
 
@@ -18,13 +19,13 @@ class JobQueue:
     def send(self, body: dict[str, Any]) -> None:
         """Enqueue one job. Raises Overloaded if SQS refuses it after botocore's retries."""
         with translated_errors():
-            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=_encode(body))
+            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=_encode(body), **_correlated())
 
     def send_many(self, bodies: list[dict[str, Any]]) -> None:
         """Enqueue up to 10 jobs in one call. Raises Overloaded if any is refused."""
         if not bodies:
             return
-        entries = [{"Id": str(i), "MessageBody": _encode(b)} for i, b in enumerate(bodies)]
+        entries = [{"Id": str(i), "MessageBody": _encode(b), **_correlated()} for i, b in enumerate(bodies)]
         with translated_errors():
             resp = self._sqs.send_message_batch(QueueUrl=self._queue_url(), Entries=entries)
         if resp.get("Failed"):
@@ -35,6 +36,12 @@ class JobQueue:
             # Looked up once per container: the name is fixed by the infra template.
             self._url = str(self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"])
         return self._url
+
+
+def _correlated() -> dict[str, Any]:
+    """The request's (or job's) correlation ID as a message attribute, so the job's logs carry it too."""
+    found = logs.correlation_id()
+    return {"MessageAttributes": {logs.KEY: {"DataType": "String", "StringValue": found}}} if found else {}
 
 
 def _encode(body: dict[str, Any]) -> str:

@@ -93,6 +93,11 @@ def test_make_run_serves_the_contract_and_stops_cleanly(served: tuple[str, subpr
     assert lookup.json()["registration_id"] == regs[1].json()["registration_id"]
     missing = requests.get(f"{url}/v1/nowhere", timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    # A method no route has (TRACE, or one http.server has never heard of) is a 405 in the envelope.
+    for method in ("TRACE", "QUERY"):
+        odd = requests.request(method, f"{url}/v1/health", timeout=10)
+        assert odd.status_code == 405 and odd.json()["error"]["code"] == "method_not_allowed", method
+        assert "GET" in odd.headers["Allow"]
 
     # SIGINT to the group, as Ctrl-C does: everything stops, nothing is left behind.
     os.killpg(proc.pid, signal.SIGINT)

@@ -79,12 +79,12 @@ def end_state(w: World, run_id: str) -> dict[str, Any]:
     from chalicelib.services import reconcile
 
     regs = w.items("REGISTRATIONS_TABLE")
-    run = reconcile.status(run_id) or {}
+    run = reconcile.status(run_id)
     return {
         **w.outcome(),
         "appointments": sorted((r["national_id"], r.get("appt_date"), r.get("appt_site")) for r in regs),
         "sms": len(w.stand_ins["sms"].messages),
-        "reconcile": (run.get("status"), run.get("segments_done")),
+        "reconcile": (run.status, run.segments_done),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -11,15 +10,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.errors import Overloaded
 from chalicelib.services import reconcile
 from chalicelib.store.factory import stores
-from tests.helpers import body, raising
-
-JSON = {"Content-Type": "application/json"}
-
-
-def register(client: Any, n: int) -> dict[str, Any]:
-    resp = client.http.post("/v1/registrations", body=json.dumps(body(n)), headers=JSON)
-    assert resp.status_code == 201, resp.body
-    return dict(resp.json_body)
+from tests.helpers import raising, register
 
 
 def reconcile_twice(queues: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -28,7 +19,9 @@ def reconcile_twice(queues: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for _ in range(2):
         run_id = reconcile.start(full=False)
         queues.drain()
-        repaired += (reconcile.status(run_id) or {})["findings"]["repaired"]
+        findings = reconcile.status(run_id).findings
+        assert findings is not None
+        repaired += findings.repaired
     queues.drain()
     return repaired
 

@@ -22,9 +22,8 @@ import boto3
 import pytest
 
 from tests.fault.harness import Injector, ProcessDied
-from tests.helpers import body
+from tests.helpers import JSON, body
 
-JSON = {"Content-Type": "application/json"}
 RETRIED = {429, 500, 502, 503, 504}
 
 
@@ -81,11 +80,11 @@ class World:
         self.tokens = {"org": staff.issue_token(Role.ORG, "Fault Co.")[0]}
 
     def reset(self) -> None:
+        from chalicelib.caches import reset_caches
         from chalicelib.config import get_settings
         from chalicelib.store import clients
-        from tests.conftest import _reset
 
-        _reset()
+        reset_caches()
         # Time has passed beyond the stale window whenever the code looks (see the module doc).
         object.__setattr__(get_settings(), "stale_claim_seconds", 0)
         self.injector.install(clients.dynamodb())
@@ -175,7 +174,8 @@ class World:
         for _ in range(2):  # a second run only if the first saw drift (a leak is given back when seen twice)
             run_id = reconcile.start(full=False)
             self.queues.drain()
-            if not ((reconcile.status(run_id) or {}).get("findings") or {}).get("drift"):
+            findings = reconcile.status(run_id).findings
+            if not (findings and findings.drift):
                 break
         promotion.sweep()
         removals.sweep(later)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.helpers import body
+from tests.helpers import JSON, body
 
-JSON = {"Content-Type": "application/json"}
 BODY_ROUTES = [
     ("post", "/v1/registrations"),
     ("post", "/v1/registrations/lookup"),

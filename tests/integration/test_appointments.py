@@ -13,9 +13,8 @@ import pytest
 from chalicelib.domain import rules
 from chalicelib.services import appointments
 from chalicelib.store.factory import stores
-from tests.helpers import body
+from tests.helpers import JSON, register
 
-JSON = {"Content-Type": "application/json"}
 TOMORROW = rules.today_in_bangkok() + timedelta(days=1)
 SITES = [{"name": "ศาลาว่าการ", "capacity": 2}, {"name": "สนามกีฬา", "capacity": 1}]
 
@@ -29,12 +28,6 @@ def schedule(monkeypatch: pytest.MonkeyPatch, campaign_env: Any) -> list[date]:
     monkeypatch.setenv("VACCINATION_CLOSED_DAYS", closed.isoformat())
     campaign_env(primary=8, reserve=2)
     return [TOMORROW, TOMORROW + timedelta(days=2), TOMORROW + timedelta(days=3)]
-
-
-def register(client: Any, n: int) -> dict[str, Any]:
-    resp = client.http.post("/v1/registrations", body=json.dumps(body(n)), headers=JSON)
-    assert resp.status_code == 201, resp.body
-    return dict(resp.json_body)
 
 
 def get(client: Any, reg: dict[str, Any]) -> dict[str, Any]:

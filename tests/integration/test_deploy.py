@@ -14,7 +14,7 @@ import fnmatch
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,12 @@ from chalicelib.domain import rules
 from chalicelib.store.factory import stores
 from infra import policies
 from tests.conftest import REGION
-from tests.helpers import body
+from tests.helpers import JSON, body, deployed_rest_api
 from tools import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
 TEMPLATE = yaml.safe_load((ROOT / "infra" / "template.yaml").read_text(encoding="utf-8"))
-JSON = {"Content-Type": "application/json"}
 ACCOUNT = "123456789012"  # moto's
 
 
@@ -124,17 +123,6 @@ def test_packaged_template_merges_the_infra_outputs_batch_failures_and_throttlin
     )
 
 
-@pytest.fixture
-def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from local import engine
-
-    mock = engine.start()
-    try:
-        yield
-    finally:
-        mock.stop()
-
-
 def test_infra_stack_deploys_redeploys_and_protects_prod_tables(moto_account: None) -> None:
     cfn = boto3.client("cloudformation", region_name=REGION)
     outputs = deploy.deploy_infra(cfn, "prod")
@@ -181,11 +169,7 @@ def test_after_chalice_deploy_turns_on_partial_batch_responses_and_throttles_the
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="w", BatchSize=1)["UUID"]
     apigw = boto3.client("apigateway", region_name=REGION)
-    api = apigw.create_rest_api(name=policies.APP_NAME)["id"]
-    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
-    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    apigw.create_deployment(restApiId=api, stageName="api")
+    api = deployed_rest_api(apigw)
     deployed = {
         "resources": [
             {"name": "removal_worker-sqs-event-source", "resource_type": "sqs_event", "event_uuid": mapping},
@@ -210,7 +194,7 @@ def secrets_in_use(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Call
 
     from aws_lambda_powertools.utilities import parameters
 
-    from tests.conftest import _reset
+    from chalicelib.caches import reset_caches
 
     sm = boto3.client("secretsmanager", region_name=REGION)
     for env, name in [
@@ -224,8 +208,8 @@ def secrets_in_use(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Call
     sm.create_secret(Name="kkreg-test/hmac-key", SecretString="a-deployed-key")
     monkeypatch.setenv("KKREG_HMAC_KEY_SECRET", "kkreg-test/hmac-key")
     parameters.clear_caches()
-    _reset()
-    return _reset
+    reset_caches()
+    return reset_caches
 
 
 def _resources(service: str, operation: str, params: dict[str, Any]) -> list[str]:

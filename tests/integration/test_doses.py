@@ -345,7 +345,9 @@ def test_reconciliation_checks_bookings_against_the_slot_counters_and_doses_agai
     def run() -> dict[str, Any]:
         run_id = reconcile.start(full=False)
         queues.drain()
-        return dict(reconcile.status(run_id)["findings"])
+        findings = reconcile.status(run_id).findings
+        assert findings is not None
+        return findings.model_dump()
 
     # Given a campaign whose counters agree: nothing about the days is found
     clean = run()

@@ -16,9 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.helpers import body
+from tests.helpers import JSON, body
 
-JSON = {"Content-Type": "application/json"}
 PEOPLE = [
     body(0),
     body(3, first_name="มานี", last_name="มีนา", phone="0898765432", birth_date="1991-12-24"),

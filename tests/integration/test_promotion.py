@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,16 +14,9 @@ import pytest
 from chalicelib.domain.models import Status
 from chalicelib.jobs import promotion
 from chalicelib.store.factory import stores
-from tests.helpers import body, raising
+from tests.helpers import JSON, raising, register
 
-JSON = {"Content-Type": "application/json"}
 BIRTH = {"birth_date": "1980-01-31"}
-
-
-def register(client: Any, n: int) -> dict[str, Any]:
-    resp = client.http.post("/v1/registrations", body=json.dumps(body(n)), headers=JSON)
-    assert resp.status_code == 201, resp.body
-    return dict(resp.json_body)
 
 
 def cancel(client: Any, reg: dict[str, Any]) -> None:
@@ -185,3 +181,46 @@ def test_promotion_never_exceeds_the_primary_capacity(client: Any, queues: Any, 
     queues.drain()
     confirmed = [r for r in regs if stores().registrations.get(r["registration_id"]).status is Status.CONFIRMED]
     assert len(confirmed) == 2
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The service's log lines as JSON objects, formatted as Lambda would write them."""
+    from chalicelib import logs
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logs.logger.registered_formatter)
+    service = logging.getLogger(logs.logger.name)
+    service.addHandler(handler)
+
+    def read() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        out.seek(0)
+        out.truncate()
+        return lines
+
+    yield read
+    service.removeHandler(handler)
+
+
+def test_a_cancellation_s_correlation_id_follows_it_into_the_promotion_job(
+    client: Any, queues: Any, full_campaign: list[dict[str, Any]], log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    # Given a caller that names its correlation ID
+    rid = full_campaign[0]["registration_id"]
+    log_lines()
+    # When it cancels a confirmed registration, and the promotion job runs
+    resp = client.http.post(
+        f"/v1/registrations/{rid}/cancel", body=json.dumps(BIRTH), headers={**JSON, "X-Correlation-Id": "cancel-42"}
+    )
+    assert resp.status_code == 200
+    queues.drain()
+    # Then the request's log line and the job's both carry it
+    by_message = {line["message"]: line for line in log_lines()}
+    assert by_message["cancelled"]["correlation_id"] == "cancel-42"
+    assert by_message["promoted"]["correlation_id"] == "cancel-42"
+    # And a request without one gets its own, not the previous request's
+    register(client, 9)
+    registered = [line for line in log_lines() if line["message"] == "registered"]
+    assert registered and registered[0]["correlation_id"] not in (None, "cancel-42")

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import body
-
-JSON = {"Content-Type": "application/json"}
+from tests.helpers import JSON, body
 
 
 def post(client: Any, path: str, data: Any, headers: dict[str, str] | None = None) -> Any:

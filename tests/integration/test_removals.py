@@ -14,20 +14,20 @@ import pytest
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import RegistrationFull
+from chalicelib.domain.reports import Findings
 from chalicelib.services import reconcile, removals
 from chalicelib.store.factory import stores
 from tests.conftest import REGION
-from tests.helpers import body, national_id, raising
+from tests.helpers import JSON, body, national_id, raising, register
 
-JSON = {"Content-Type": "application/json"}
 # Seeded in both stand-ins (IDs n with n % 6 == 0), in Mor Phrom only (n % 2 == 0), in neither (n % 6 == 1).
 IN_BOTH, IN_MOR_PHROM_ONLY, IN_NEITHER = 0, 2, 1
 
 
-def register(client: Any, n: int, **changes: Any) -> dict[str, Any]:
-    resp = client.http.post("/v1/registrations", body=json.dumps(body(n, **changes)), headers=JSON)
-    assert resp.status_code == 201, resp.body
-    return dict(resp.json_body)
+def findings(run_id: str) -> Findings:
+    found = reconcile.status(run_id).findings
+    assert found is not None
+    return found
 
 
 def removal_states(reg: dict[str, Any]) -> dict[str, str]:
@@ -160,7 +160,7 @@ def test_full_reconciliation_removes_again_someone_booked_again(
     queues.drain()
     assert national_id(IN_BOTH) not in stand_ins["mor_phrom"].state.people
     assert removal_states(reg)["mor_phrom"] == "removed"
-    assert reconcile.status(run_id)["findings"]["registries"] == {"reappeared_mor_phrom": 1}
+    assert findings(run_id).registries == {"reappeared_mor_phrom": 1}
 
 
 def _confirmed_count() -> int:
@@ -213,11 +213,11 @@ def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_overs
     queues.drain()
     first = reconcile.start(full=False)
     queues.drain()
-    assert reconcile.status(first)["findings"]["drift"]["primary_leaked"] == 5
+    assert findings(first).drift["primary_leaked"] == 5
     monkeypatch.setattr(reconcile, "LEAK_CONFIRM_SECONDS", 0)
     run_id = reconcile.start(full=False)
     queues.drain()
-    assert reconcile.status(run_id)["findings"]["repaired"] == ["5 leaked places returned"]
+    assert findings(run_id).repaired == ["5 leaked places returned"]
     for n in range(20):
         with contextlib.suppress(RegistrationFull):  # full is the expected end
             registrations.register(RegistrationRequest.model_validate(body(300 + n)), Channel.APP)
@@ -234,7 +234,7 @@ def test_a_counter_made_too_low_is_raised_so_nothing_is_sold_twice(client: Any, 
     stores().campaign.raise_primary(-4)  # the counter now says 4 taken, 8 are held
     run_id = reconcile.start(full=False)
     queues.drain()
-    assert "primary counter raised by 4" in reconcile.status(run_id)["findings"]["repaired"]
+    assert "primary counter raised by 4" in findings(run_id).repaired
     outcomes = [
         client.http.post("/v1/registrations", body=json.dumps(body(500 + n)), headers=JSON).status_code
         for n in range(5)
@@ -249,11 +249,11 @@ def test_statistics_drift_is_corrected_when_two_quiet_runs_see_it(client: Any, q
     stores().campaign.adjust_stat("channel_app", 7)
     first = reconcile.start(full=False)
     queues.drain()
-    assert reconcile.status(first)["findings"]["drift"]["channel_app"] == -7
+    assert findings(first).drift["channel_app"] == -7
     assert stores().campaign.stats()["channel_app"] == 8
     run_id = reconcile.start(full=False)
     queues.drain()
-    assert "channel_app -7" in reconcile.status(run_id)["findings"]["repaired"]
+    assert "channel_app -7" in findings(run_id).repaired
     assert stores().campaign.stats()["channel_app"] == 1
 
 
@@ -265,13 +265,13 @@ def test_a_registration_counted_just_after_a_quiet_run_is_not_counted_twice(clie
     stores().campaign.adjust_stat("channel_app", -1)
     first = reconcile.start(full=False)
     queues.drain()
-    assert reconcile.status(first)["findings"]["drift"]["channel_app"] == 1
+    assert findings(first).drift["channel_app"] == 1
     # When the request finishes its count, and the next run looks
     stores().campaign.adjust_stat("channel_app", 1)
     run_id = reconcile.start(full=False)
     queues.drain()
     # Then the count is right, not corrected twice
-    assert reconcile.status(run_id)["findings"]["repaired"] == []
+    assert findings(run_id).repaired == []
     assert stores().campaign.stats()["channel_app"] == 1
 
 

@@ -11,14 +11,9 @@ from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
 from chalicelib.jobs import promotion
 from chalicelib.store.factory import stores
-from tests.helpers import body, raising
+from tests.helpers import JSON, body, post_registration, raising
 
-JSON = {"Content-Type": "application/json"}
 BIRTH = json.dumps({"birth_date": "1980-01-31"})
-
-
-def register(client: Any, n: int) -> Any:
-    return client.http.post("/v1/registrations", body=json.dumps(body(n)), headers=JSON)
 
 
 def status(rid: str) -> Status:
@@ -29,7 +24,7 @@ def test_a_vacancy_whose_promoted_person_cancelled_before_the_job_finished_promo
     client: Any, queues: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     campaign_env(primary=2, reserve=3)
-    regs = [register(client, n).json_body["registration_id"] for n in range(5)]  # 2 confirmed, 3 reserve
+    regs = [post_registration(client, n).json_body["registration_id"] for n in range(5)]  # 2 confirmed, 3 reserve
     x, y = regs[0], regs[2]
     client.http.post(f"/v1/registrations/{x}/cancel", body=BIRTH, headers=JSON)
     # Given X's job promotes Y and dies before finishing
@@ -56,10 +51,10 @@ def test_a_registration_that_cannot_be_written_gives_its_place_back_and_frees_th
     campaign_env(primary=1, reserve=0)
     monkeypatch.setattr(stores().registrations, "put", raising(Overloaded()))
     monkeypatch.setattr("chalicelib.services.registrations.time.sleep", lambda s: None)
-    refused = register(client, 1)
+    refused = post_registration(client, 1)
     assert refused.status_code == 429 and refused.headers["Retry-After"]
     monkeypatch.undo()
-    again = register(client, 1)
+    again = post_registration(client, 1)
     assert again.status_code == 201 and again.json_body["status"] == "confirmed"
 
 
@@ -68,13 +63,13 @@ def test_a_cancellation_that_failed_half_way_can_be_repeated_and_frees_the_perso
 ) -> None:
     from chalicelib.services import registrations
 
-    rid = register(client, 2).json_body["registration_id"]
+    rid = post_registration(client, 2).json_body["registration_id"]
     monkeypatch.setattr(stores().registrations, "end_claim", raising(RuntimeError()))
     with pytest.raises(RuntimeError):
         registrations.cancel(rid, "1980-01-31")
     monkeypatch.undo()
     assert status(rid) is Status.CANCELLED
-    assert register(client, 2).status_code == 201  # the cancelled holder's claim is taken over
+    assert post_registration(client, 2).status_code == 201  # the cancelled holder's claim is taken over
     assert client.http.post(f"/v1/registrations/{rid}/cancel", body=BIRTH, headers=JSON).status_code == 200
 
 
@@ -86,7 +81,7 @@ def test_a_retry_while_the_first_attempt_is_still_writing_is_in_progress_not_a_d
 
     key = rules.person_key(body(3)["national_id"], hmac_key())
     stores().registrations.claim_person(key, "r_stillwritingitsitem00", datetime.now(UTC), 120)
-    resp = register(client, 3)
+    resp = post_registration(client, 3)
     assert resp.status_code == 409 and resp.json_body["error"]["code"] == "request_in_progress"
     assert resp.headers["Retry-After"]
 

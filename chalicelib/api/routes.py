@@ -1,0 +1,244 @@
+"""One declaration per route: it registers the Chalice route, parses and checks the input, checks
+the caller's role, records staff actions, and is the OpenAPI operation (``openapi.py`` reads it).
+
+A view is then what it does, nothing else::
+
+    @route(public, "POST", "/v1/registrations/lookup", body=LookupRequest, response=RegistrationView,
+           errors=(NotFound,), summary="Find a person's active (else latest) registration")
+    def lookup(body: LookupRequest) -> RegistrationView:
+        return registrations.lookup(body)
+
+The view is called with the keyword arguments its signature names: the path parameters, ``body``
+(the validated body model), ``query`` (the validated query model), ``principal`` (staff routes).
+It returns its response model (sent with the declared status), or a Response (a CSV page).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from chalice.app import Blueprint, Request, Response
+from pydantic import BaseModel
+
+from chalicelib import metrics
+from chalicelib.api import idempotency
+from chalicelib.api.auth import principal_of, staff_token
+from chalicelib.api.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType, error_response
+from chalicelib.api.http import api_view, json_body, parse, respond
+from chalicelib.domain.errors import (
+    DomainError,
+    IdempotencyKeyReused,
+    Overloaded,
+    RequestInProgress,
+    ValidationFailed,
+)
+from chalicelib.domain.staff import Principal, Role
+from chalicelib.services import staff as staff_service
+
+logger = Logger(child=True)
+
+JSON_MEDIA = "application/json"
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a route is: everything the app, the checks and the OpenAPI document need to know."""
+
+    method: str  # lower case, as in an OpenAPI document
+    path: str
+    summary: str
+    status: int
+    response: type[BaseModel] | None  # None: the answer is not JSON (``media``)
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    roles: tuple[Role, ...]  # empty: public; an admin may call every staff route
+    audit: str | None  # the action's name in the audit trail (staff routes)
+    errors: tuple[type[DomainError], ...]  # every error the route can answer, those of the checks included
+    idempotent: str | None  # the scope of Idempotency-Key (a channel name), or None
+    media: str
+    description: str | None
+    operation_id: str
+    # OpenAPI links from this route's answer to the routes that take its IDs (what a stateful test
+    # client follows): name -> (operationId, {parameter: runtime expression}, request body or None).
+    links: dict[str, Link]
+    path_schemas: dict[str, dict[str, Any]]  # a path parameter's JSON Schema, when more than a string
+
+    @property
+    def tags(self) -> list[str]:
+        return [_area(self.path, self.roles)]
+
+
+@dataclass(frozen=True)
+class Link:
+    operation_id: str
+    parameters: dict[str, str]
+    request_body: dict[str, str] | None = None
+
+
+ROUTES: list[Route] = []
+
+
+def route(
+    bp: Blueprint,
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    status: int = 200,
+    response: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    roles: tuple[Role, ...] = (),
+    audit: str | None = None,
+    errors: tuple[type[DomainError], ...] = (),
+    idempotent: str | None = None,
+    media: str = JSON_MEDIA,
+    description: str | None = None,
+    links: dict[str, Link] | None = None,
+    path_schemas: dict[str, dict[str, Any]] | None = None,
+    read_body: Callable[[Request], Any] | None = None,
+    content_types: tuple[str, ...] = (JSON_MEDIA,),
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    """Declare a route (see the module's docstring). ``read_body`` turns the request into the JSON
+    value to validate when the body is not plain JSON up to 16 KB (an employer's CSV or 1 MB list)."""
+    if bool(roles) != bool(audit):
+        raise ValueError(f"{path}: a staff route names its roles and its audit action, a public one neither")
+    implied: list[type[DomainError]] = [Overloaded]
+    if body is not None or query is not None:
+        implied.append(ValidationFailed)
+    if body is not None:
+        implied += [PayloadTooLarge, UnsupportedMediaType]
+    if roles:
+        implied += [Unauthorized, Forbidden]
+    if idempotent:
+        implied += [ValidationFailed, RequestInProgress, IdempotencyKeyReused]
+    read = read_body or json_body
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
+        wants = set(inspect.signature(view).parameters)
+        declared = Route(
+            method=method.lower(),
+            path=path,
+            summary=summary,
+            status=status,
+            response=response,
+            body=body,
+            query=query,
+            roles=roles,
+            audit=audit,
+            errors=tuple(dict.fromkeys([*errors, *implied])),
+            idempotent=idempotent,
+            media=media,
+            description=description,
+            operation_id=f"{_area(path, roles)}.{view.__name__}",
+            links=links or {},
+            path_schemas=path_schemas or {},
+        )
+
+        def handle(principal: Principal | None, params: dict[str, str]) -> Response:
+            request = bp.current_request
+            given: dict[str, Any] = {**params, "principal": principal}
+            if query is not None:
+                given["query"] = parse(query, _query_of(request))
+            data: Any = None
+            if body is not None:
+                data = read(request)
+                given["body"] = parse(body, data)
+            kwargs = {name: value for name, value in given.items() if name in wants}
+            key = idempotency.key_of(request) if idempotent else None
+
+            def action() -> dict[str, Any]:
+                answer = view(**kwargs)
+                if isinstance(answer, Response):
+                    raise TypeError("an idempotent view answers with its model")
+                return {"status": status, "body": answer.model_dump(mode="json")}
+
+            if key is None:
+                answer = view(**kwargs)
+                return answer if isinstance(answer, Response) else respond(answer, status)
+            scope = f"{idempotent}:{principal.token_id if principal else '-'}"
+            outcome = idempotency.once(scope, key, data, action, bp.lambda_context)
+            return respond(outcome["body"], status=outcome["status"])
+
+        if roles:
+            wrapper = _staff(bp, declared, handle)
+        else:
+
+            @api_view
+            def wrapper(**params: str) -> Response:
+                return handle(None, params)
+
+        functools.update_wrapper(wrapper, view)
+        options: dict[str, Any] = {"methods": [method.upper()]}
+        if roles:
+            options["authorizer"] = staff_token
+        if body is not None:
+            options["content_types"] = list(content_types)
+        bp.route(path, **options)(wrapper)
+        ROUTES.append(declared)
+        return wrapper
+
+    return decorate
+
+
+def _staff(
+    bp: Blueprint, declared: Route, handle: Callable[[Principal | None, dict[str, str]], Response]
+) -> Callable[..., Response]:
+    """Check the caller and its role, run the view (errors in the envelope), record it in the audit trail."""
+    inner = api_view(handle)
+
+    def wrapper(**params: str) -> Response:
+        try:
+            principal = principal_of(bp.current_request.context)
+        except (Unauthorized, Overloaded) as exc:
+            return error_response(exc)
+        allowed = principal.may(*declared.roles)
+        response = inner(principal, params) if allowed else error_response(Forbidden())
+        try:
+            staff_service.audit(principal, str(declared.audit), response.status_code, _target(params, response))
+        except Exception:  # noqa: BLE001 - the action happened; say so, and flag the gap
+            logger.error("audit entry not written", extra={"action": declared.audit, "token_id": principal.token_id})
+            metrics.add("AuditWriteFailed")
+        return response
+
+    # An unverified caller (the token table throttled) gets through the authorizer; only this
+    # wrapper stops it, so a test checks that every route behind the authorizer has it.
+    wrapper.checks_staff = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _area(path: str, roles: tuple[Role, ...]) -> str:
+    """public, or the staff area (counter, org, admin) the path is under."""
+    return path.split("/")[2] if roles else "public"
+
+
+def _query_of(request: Request) -> dict[str, str]:
+    params: Any = request.query_params or {}
+    return {name: params[name] for name in params}
+
+
+def _target(params: dict[str, str], response: Response) -> str | None:
+    """What the action was about: the path's ID, else the ID the response created."""
+    if params:
+        return ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    body = response.body
+    if isinstance(body, str) and body.startswith("{"):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        for key in ("registration_id", "batch_id", "channel"):
+            if isinstance(data, dict) and isinstance(data.get(key), str):
+                return f"{key}={data[key]}"
+    return None
+
+
+def bounded_json(limit: int) -> Callable[[Request], Any]:
+    """A body reader for JSON bodies allowed to be larger than a registration's 16 KB."""
+    return functools.partial(json_body, limit=limit)

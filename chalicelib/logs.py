@@ -1,0 +1,43 @@
+"""The service's logger, and the correlation ID that follows a request into the jobs it queues.
+
+Every module logs through ``Logger(child=True)``, a child of this one (``POWERTOOLS_SERVICE_NAME``).
+A request's correlation ID is put on every log line while it runs (a thread-safe key: the local
+server runs requests side by side), sent along with each job message it queues (an SQS message
+attribute, so job bodies stay as they are), and put on the job's log lines when it runs.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+logger = Logger()
+
+KEY = "correlation_id"
+# A caller's own ID is kept when it looks like one; anything else could forge log lines.
+_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def request_correlation_id(headers: Any, context: dict[str, Any]) -> str:
+    """The caller's ``X-Correlation-Id`` when sane, else API Gateway's request ID, else a new one."""
+    given = headers.get("x-correlation-id") if headers is not None else None
+    if isinstance(given, str) and _SANE.match(given):
+        return given
+    request_id = context.get("requestId")
+    return request_id if isinstance(request_id, str) and _SANE.match(request_id) else str(uuid.uuid4())
+
+
+def set_correlation_id(value: str | None) -> None:
+    """Put ``value`` on this thread's log lines from now on (None takes it off)."""
+    if value:
+        logger.thread_safe_append_keys(**{KEY: value})
+    else:
+        logger.thread_safe_remove_keys([KEY])
+
+
+def correlation_id() -> str | None:
+    found = logger.thread_safe_get_current_keys().get(KEY)
+    return found if isinstance(found, str) else None

@@ -1,0 +1,70 @@
+"""The edge limit of the local stack: the per-address rate rule AWS WAF enforces in a deployment.
+
+``EDGE_RATE_LIMIT_PER_5MIN`` requests to the public POST routes per client address in any 5 minutes
+(0 switches it off, the local default). The deployed rule is ``PublicPostRateLimit`` in
+``infra/template.yaml``; both match the routes by the same path prefixes (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from math import ceil
+
+WINDOW_SECONDS = 300
+# The public POST routes: register, look up, cancel (and, in contract v1.1, phone verification).
+# Staff routes live under /v1/counter, /v1/org, /v1/admin, /v1/site: never matched.
+PUBLIC_POST_PREFIXES = ("/v1/registrations", "/v1/verifications")
+_SWEEP_EVERY = 4096
+
+
+def is_public_post(method: str, path: str) -> bool:
+    """True for a POST to one of the public routes the edge limit counts."""
+    if method.upper() != "POST":
+        return False
+    path = path.split("?", 1)[0]
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PUBLIC_POST_PREFIXES)
+
+
+class RateLimiter:
+    """At most ``limit`` requests per key in any ``window`` seconds (a sliding window).
+
+    Refused requests are not counted, so a client that waits the Retry-After it was given gets in.
+    """
+
+    def __init__(self, limit: int, window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic):
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._hits = 0
+
+    def hit(self, key: str) -> int | None:
+        """Count one request of ``key``: None if it may go on, else the seconds until it may."""
+        now = self._clock()
+        with self._lock:
+            self._hits += 1
+            if self._hits % _SWEEP_EVERY == 0:
+                self._sweep(now)
+            times = self._seen.setdefault(key, deque())
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            if len(times) >= self.limit:
+                return max(1, ceil(times[0] + self.window - now))
+            times.append(now)
+            return None
+
+    def tracked(self) -> int:
+        """How many addresses are remembered (the memory the limiter holds)."""
+        with self._lock:
+            return len(self._seen)
+
+    def _sweep(self, now: float) -> None:
+        # Addresses that stopped sending are forgotten once their window is over.
+        for key in [k for k, times in self._seen.items() if not times or times[-1] <= now - self.window]:
+            del self._seen[key]

@@ -1,0 +1,1 @@
+"""Schemathesis against the local stack (``make api-fuzz``): its hooks, loaded in its own venv."""
