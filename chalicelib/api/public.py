@@ -32,6 +32,8 @@ REGISTRATION_LINKS = {
     "lookup": Link(
         "public.lookup", {}, {"national_id": "$request.body#/national_id", "birth_date": "$request.body#/birth_date"}
     ),
+    # At the vaccination site, the receipt code of the answer (409 not_due until an appointment is given)
+    "check_in": Link("site.check_in", {}, {"registration_id": "$response.body#/registration_id"}),
 }
 
 
