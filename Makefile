@@ -78,16 +78,16 @@ package: $(STAMP)
 	$(PY) -m tools.deploy package --stage "$(STAGE)"
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-BROWSER_PACKAGES := chromium chromium-driver fonts-thai-tlwg
+BROWSER_PACKAGES := chromium chromium-driver fonts-thai-tlwg zbar-tools  # zbarimg reads the QR codes back
 
 ## Debian's headless Chromium, its driver and the Thai fonts for the browser tests (only when missing)
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! dpkg -s fonts-thai-tlwg >/dev/null 2>&1; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/zbarimg ] || ! dpkg -s fonts-thai-tlwg >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); \
 	fi
 
-## Issue a staff token: make token ROLE=counter|org|admin LABEL="Counter 3" [DAYS=30] [STAGE=dev]
+## Issue a staff token: make token ROLE=counter|org|site|admin LABEL="Counter 3" [DAYS=30] [STAGE=dev]
 DAYS ?= 30
 token: $(STAMP)
 	@$(PY) -m tools.token issue --role "$(ROLE)" --label "$(LABEL)" --days "$(DAYS)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Cron
 
 from chalicelib.api.admin import admin
 from chalicelib.api.auth import auth
@@ -14,6 +14,7 @@ from chalicelib.api.middleware import contract_errors
 from chalicelib.api.org import org
 from chalicelib.api.pages import pages
 from chalicelib.api.public import public
+from chalicelib.api.site import site
 from chalicelib.api.verifications import verification
 from chalicelib.config import queue_name
 
@@ -23,6 +24,7 @@ app.register_blueprint(public)
 app.register_blueprint(verification)
 app.register_blueprint(counter)
 app.register_blueprint(org)
+app.register_blueprint(site)
 app.register_blueprint(admin)
 app.register_blueprint(pages)
 app.register_middleware(contract_errors, "http")
@@ -79,6 +81,14 @@ def allocate_daily(event: Any) -> None:
     from chalicelib.services import appointments
 
     appointments.start()
+
+
+# 01:00 in Bangkok (UTC+7, no daylight saving): the day before is over everywhere.
+@app.schedule(Cron(0, 18, "*", "*", "?", "*"), name="close_daily")
+def close_daily(event: Any) -> None:
+    from chalicelib.services import doses
+
+    doses.close_yesterday()
 
 
 @app.schedule("rate(1 minute)", name="sweep")

@@ -70,6 +70,10 @@ class Settings:
     registries: dict[str, RegistrySettings]
     registry_retry_base_seconds: float
     schedule: Schedule
+    doses: int
+    dose_interval_days: int
+    # The public page's address, for the link in the SMS that shows the receipt code as a QR code.
+    public_url: str
     sms_url: str
     sms_api_key: str
     sms_api_key_secret: str
@@ -108,6 +112,9 @@ def get_settings() -> Settings:
         },
         registry_retry_base_seconds=float(os.environ.get("REGISTRY_RETRY_BASE_SECONDS", "0.2")),
         schedule=_schedule(),
+        doses=_int("DOSES", 2, minimum=1),
+        dose_interval_days=_int("DOSE_INTERVAL_DAYS", 28, minimum=1),
+        public_url=os.environ.get("PUBLIC_PAGE_URL", "").rstrip("/"),
         sms_url=os.environ.get("SMS_GATEWAY_URL", ""),
         sms_api_key=os.environ.get("SMS_GATEWAY_API_KEY", ""),
         sms_api_key_secret=os.environ.get("SMS_GATEWAY_API_KEY_SECRET", ""),

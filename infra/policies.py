@@ -79,9 +79,11 @@ FUNCTIONS: dict[str, Access] = {
         secrets=("hmac-key", *_REGISTRY_KEYS),
     ),
     "appointment_worker": Access(
-        tables={"registrations": READ + WRITE, "campaign": READ + WRITE},
-        send=("appointments", "sms", "appointments-dlq"),
+        # Closing a day cancels no-shows: the person's claim (people) and the place (promotion).
+        tables=_CORE,
+        send=("appointments", "sms", "promotion", "appointments-dlq"),
         consume="appointments",
+        secrets=("hmac-key",),
     ),
     "sms_worker": Access(
         # Verification codes are a keyed hash of their ID: the worker derives them with the HMAC key.
@@ -92,6 +94,7 @@ FUNCTIONS: dict[str, Access] = {
     ),
     "sweep": Access(tables=_CORE, send=("promotion", "removals")),
     "allocate_daily": Access(tables={"campaign": READ + WRITE}, send=("appointments",)),
+    "close_daily": Access(send=("appointments",)),
     "reconcile_hourly": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
     "reconcile_daily": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
 }

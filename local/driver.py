@@ -26,6 +26,8 @@ from local.engine import ENGINE_LOCK
 IDLE_BACKOFF = 0.25
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# A daily cron at a fixed UTC time: cron(M H * * ? *)
+_DAILY_CRON = re.compile(r"^cron\((\d+) (\d+) \* \* \? \*\)$")
 
 
 @dataclass
@@ -146,8 +148,10 @@ class Schedules:
         self._due: dict[str, tuple[float, float]] = {}
         for src in app.event_sources:
             if isinstance(src, CloudWatchEventConfig) and hasattr(src, "schedule_expression"):
-                period = _period(str(src.schedule_expression))
-                self._due[src.name] = (time.monotonic() + period, period)
+                expression = src.schedule_expression
+                expression = expression.to_string() if hasattr(expression, "to_string") else str(expression)
+                period = _period(expression)
+                self._due[src.name] = (time.monotonic() + _first_wait(expression, period), period)
 
     def fire_due(self) -> int:
         fired = 0
@@ -175,11 +179,23 @@ class Schedules:
 
 
 def _period(expression: str) -> float:
+    if _DAILY_CRON.match(expression):
+        return 86400
     match = _RATE.match(expression)
     if not match:
-        raise ValueError(f"the local driver only runs rate() schedules, not {expression!r}")
+        raise ValueError(f"the local driver only runs rate() and daily cron() schedules, not {expression!r}")
     unit = match.group(2).rstrip("s")
     return int(match.group(1)) * _UNIT_SECONDS[unit]
+
+
+def _first_wait(expression: str, period: float) -> float:
+    """Seconds until a schedule first fires: a period from now, or a daily cron's next UTC time."""
+    match = _DAILY_CRON.match(expression)
+    if not match:
+        return period
+    now = time.time()
+    at = (int(match.group(2)) * 3600 + int(match.group(1)) * 60 - now % 86400) % 86400
+    return at or 86400
 
 
 class BackgroundWorkers(threading.Thread):

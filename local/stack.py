@@ -27,6 +27,7 @@ class LocalStack:
         self._thread: threading.Thread | None = None
         self.registries: dict[str, Any] = {}
         self.sms: Any = None
+        self._own_public_url = False
 
     @property
     def url(self) -> str:
@@ -64,6 +65,11 @@ class LocalStack:
         reset_caches()
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
         self.server = make_server(app, self.host, self.port, get_settings().edge_rate_limit_per_5min)
+        if os.environ.get("PUBLIC_PAGE_URL") is None:
+            # The appointment SMS links to this stack's public page (which shows the receipt QR code).
+            os.environ["PUBLIC_PAGE_URL"] = self.url
+            self._own_public_url = True
+            get_settings.cache_clear()
         self.workers = BackgroundWorkers(app, REGION)
         if self._with_workers:
             self.workers.start()
@@ -94,6 +100,9 @@ class LocalStack:
                 stand_in.stop()
         if self._mock is not None:
             self._mock.stop()
+        if self._own_public_url:
+            os.environ.pop("PUBLIC_PAGE_URL", None)
+            self._own_public_url = False
 
     def __enter__(self) -> LocalStack:
         return self.start().serve_in_background()

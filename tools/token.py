@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="make token")
     sub = parser.add_subparsers(dest="command", required=True)
     issue = sub.add_parser("issue")
-    issue.add_argument("--role", required=True, choices=["counter", "org", "admin"])
+    issue.add_argument("--role", required=True, choices=["counter", "org", "site", "admin"])
     issue.add_argument("--label", required=True)
     issue.add_argument("--days", type=int, default=30, help="days the token stays good (1-366, default 30)")
     revoke = sub.add_parser("revoke")

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routes import Link, route
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import NotFound
-from chalicelib.domain.models import ABSENT_NOT_NULL, Channel
+from chalicelib.domain.errors import DayNotOver, NotFound, ValidationFailed
+from chalicelib.domain.models import ABSENT_NOT_NULL, DATE_PATTERN, Channel, DayClosing
 from chalicelib.domain.reports import (
     DailyReport,
     Day,
@@ -23,7 +23,7 @@ from chalicelib.domain.reports import (
     Started,
 )
 from chalicelib.domain.staff import AuditLog, ChannelState, ChannelSwitch, Role, Summary
-from chalicelib.services import appointments, reconcile, staff
+from chalicelib.services import appointments, doses, reconcile, staff
 
 admin = Blueprint(__name__)
 
@@ -147,7 +147,7 @@ def reconcile_run(run_id: str) -> ReconcileRun:
     response=DailyReport,
     roles=ADMIN,
     audit="admin.report.daily",
-    summary="The day's registrations, confirmations, promotions, cancellations, removals and places left",
+    summary="The day's registrations, confirmations, promotions, cancellations, removals, places left and doses",
 )
 def daily_report(query: DayQuery) -> DailyReport:
     return reconcile.daily_report(query.date)
@@ -176,11 +176,29 @@ def allocate_appointments() -> Started:
     media=CSV,
     roles=ADMIN,
     audit="admin.appointments.export",
-    summary="The day's list for a vaccination team (CSV, UTF-8 with BOM)",
+    summary="The day's list for a vaccination team, and afterwards who came: one row per appointment with its dose, "
+    "status and given_on (CSV, UTF-8 with BOM)",
 )
 def appointments_csv(query: AppointmentsQuery) -> Response:
     text = appointments.day_list(query.date, query.site)
     return csv_response(text, {"Content-Disposition": f'attachment; filename="appointments-{query.date}.csv"'})
+
+
+@route(
+    admin,
+    "POST",
+    "/v1/admin/days/{date}/close",
+    status=202,
+    response=DayClosing,
+    roles=ADMIN,
+    audit="admin.day.close",
+    errors=(ValidationFailed, DayNotOver),
+    path_schemas={"date": {"type": "string", "pattern": DATE_PATTERN, "format": "date"}},
+    summary="Close a past day: its appointments still booked become missed (rebooked, or a second missed first"
+    " dose cancels as a no-show); also runs every morning for the day before",
+)
+def close_day(date: str) -> DayClosing:
+    return doses.close(date)
 
 
 def csv_response(text: str, headers: dict[str, str | list[str]]) -> Response:

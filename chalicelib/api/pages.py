@@ -1,4 +1,5 @@
-"""The web pages the service serves itself: the public page, the counter desk, the admin dashboard.
+"""The web pages the service serves itself: the public page, the counter desk, the vaccination
+site's check-in desk, the admin dashboard.
 
 Plain files under ``chalicelib/web`` (Chalice deploys chalicelib as is). They call only the public
 API of the contract, like the app does. These routes are not part of the API, so the OpenAPI
@@ -23,7 +24,7 @@ from chalicelib.api.http import api_view, query_param
 pages = Blueprint(__name__)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-PAGES = {"/": "index.html", "/counter": "counter.html", "/admin": "admin.html"}
+PAGES = {"/": "index.html", "/counter": "counter.html", "/site": "site.html", "/admin": "admin.html"}
 PAGE_ROUTES = (*PAGES, "/static/{name}")
 
 _TYPES = {
@@ -98,6 +99,12 @@ def public_page() -> Response:
 @api_view
 def counter_page() -> Response:
     return _page_response("/counter")
+
+
+@pages.route("/site", methods=["GET"])
+@api_view
+def site_page() -> Response:
+    return _page_response("/site")
 
 
 @pages.route("/admin", methods=["GET"])

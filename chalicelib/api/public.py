@@ -41,6 +41,8 @@ REGISTRATION_LINKS = {
     "cancel": Link("public.cancel", THE_REGISTRATION, {"birth_date": "$request.body#/birth_date"}),
     "lookup": Link("public.lookup", {}, THE_PERSON),
     "receipt": Link("public.receipt", {}, THE_PERSON),
+    # At the vaccination site, the receipt code of the answer (409 not_due until an appointment is given)
+    "check_in": Link("site.check_in", {}, {"registration_id": "$response.body#/registration_id"}),
 }
 
 

@@ -123,3 +123,27 @@ class PhoneNotVerified(DomainError):
         "Verify this phone number first: the verification token is missing, invalid, expired or for another number."
     )
     message_th = "กรุณายืนยันเบอร์โทรศัพท์ก่อน: ไม่มีรหัสยืนยัน หรือรหัสไม่ถูกต้อง หมดอายุ หรือเป็นของเบอร์อื่น"
+
+
+class NotConfirmed(DomainError):
+    code = "not_confirmed"
+    message = "This registration is not confirmed (it is on the reserve list or cancelled): no dose can be given."
+    message_th = "การลงทะเบียนนี้ยังไม่ได้รับการยืนยัน (อยู่ในรายชื่อสำรองหรือถูกยกเลิก) จึงฉีดวัคซีนไม่ได้"
+
+
+class AlreadyDone(DomainError):
+    code = "already_done"
+    message = "Every dose of this registration has been given already."
+    message_th = "ผู้นี้ได้รับวัคซีนครบทุกเข็มแล้ว"
+
+
+class NotDue(DomainError):
+    code = "not_due"
+    message = "The next dose is not due yet (no appointment yet, or too soon after the previous dose)."
+    message_th = "ยังไม่ถึงกำหนดฉีดเข็มถัดไป (ยังไม่มีนัด หรือยังไม่ครบระยะห่างจากเข็มก่อน)"
+
+
+class DayNotOver(DomainError):
+    code = "day_not_over"
+    message = "This day is not over yet: only a day before today can be closed."
+    message_th = "วันนี้ยังไม่สิ้นสุด ปิดได้เฉพาะวันที่ผ่านมาแล้ว"

@@ -6,9 +6,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from chalicelib.domain import rules
+from chalicelib.domain.doses import Visit, VisitStatus
 
 # The other booking systems every confirmed person is removed from.
 REGISTRIES = ("mor_phrom", "khon_kaen_phrom")
@@ -185,6 +186,19 @@ class Registration(BaseModel):
     removals: dict[str, str] = Field(default_factory=dict)
     appointment: Appointment | None = None
     sms_sent_for: str | None = None
+    # Every appointment of every dose (missed ones stay), and the version they are written under.
+    visits: list[Visit] = Field(default_factory=list)
+    appt_rev: int = 0
+    cancel_reason: Literal["no_show"] | None = None
+
+
+class AppointmentView(BaseModel):
+    """One appointment of the resource's ``appointments``."""
+
+    dose: int
+    date: date
+    site: str
+    status: VisitStatus
 
 
 class RegistrationView(BaseModel):
@@ -195,7 +209,13 @@ class RegistrationView(BaseModel):
     reserve_rank: int | None = Field(description="1 = next to be promoted; null unless status is reserve")
     channel: Channel
     registered_at: str = Field(description="ISO 8601 UTC", examples=["2026-07-06T08:15:00Z"])
-    appointment: Appointment | None
+    appointment: Appointment | None = Field(description="the next appointment not yet done (null when none)")
+    appointments: list[AppointmentView] = Field(
+        default_factory=list, description="every appointment of every dose: booked, done or missed"
+    )
+    cancel_reason: Literal["no_show"] | None = Field(
+        default=None, description="no_show: cancelled after a second missed first dose"
+    )
     expected_date: date | None = Field(
         default=None,
         description="until an appointment is given: the estimated day (confirmed), or the day if promoted (reserve)",
@@ -210,6 +230,8 @@ class RegistrationView(BaseModel):
             channel=reg.channel,
             registered_at=iso_utc(reg.registered_at),
             appointment=reg.appointment,
+            appointments=[AppointmentView(dose=v.dose, date=v.date, site=v.site, status=v.status) for v in reg.visits],
+            cancel_reason=reg.cancel_reason,
             expected_date=expected,
         )
 
@@ -259,6 +281,44 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+class CheckInRequest(_Body):
+    """``{"registration_id"}`` (the receipt code, typed or scanned) or ``{"national_id"}``: exactly one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["registration_id"]}, {"required": ["national_id"]}]},
+    )
+
+    registration_id: StrictStr | None = Field(
+        default=None,
+        max_length=64,
+        description="the receipt code (an unknown one is a 404)",
+        examples=["r_3q2Ck0lD5tHf7wZ1aB9xYg"],
+        json_schema_extra=ABSENT_NOT_NULL,
+    )
+    national_id: NationalId | None = Field(default=None, json_schema_extra=ABSENT_NOT_NULL)
+
+    @field_validator("registration_id", "national_id", mode="before")
+    @classmethod
+    def _given_not_null(cls, value: object) -> object:
+        # A key is left out, never sent as null: the document says so, and the check says the same.
+        if value is None:
+            raise ValueError("null")
+        return value
+
+
+class CheckIn(BaseModel):
+    registration_id: str
+    dose: int
+    date: Annotated[date, Field(description="the day the dose was given: today (Asia/Bangkok)")]
+    site: str
+
+
+class DayClosing(BaseModel):
+    date: Annotated[date, Field(description="the day being closed")]
+    status: Literal["closing"] = Field(description="closing: the day's appointments still booked become missed")
 
 
 def iso_utc(moment: datetime) -> str:

@@ -103,6 +103,17 @@ class PlacesLeft(BaseModel):
     as_of: str = Field(description="ISO 8601 UTC: when the figures were read")
 
 
+class DoseFigures(BaseModel):
+    given: dict[str, int] = Field(description="doses given that day, by dose number (1, 2, ...)")
+    missed: int = Field(description="appointments of the day closed without a check-in")
+    rebooked: int = Field(description="missed doses booked again")
+    no_show_cancelled: int = Field(description="registrations cancelled after a second missed first dose")
+
+
+class DosesOfDay(DoseFigures):
+    by_site: dict[str, DoseFigures] = Field(description="the same figures per vaccination site (by name)")
+
+
 class DailyReport(BaseModel):
     date: str
     registrations: EventFigures
@@ -111,3 +122,4 @@ class DailyReport(BaseModel):
     cancellations: EventFigures
     removals: dict[str, RemovalFigures] = Field(description="mor_phrom, khon_kaen_phrom")
     places_left: PlacesLeft | None = Field(description="as last seen that day; null when no run saw the day")
+    doses: DosesOfDay

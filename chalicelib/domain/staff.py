@@ -22,6 +22,7 @@ MAX_TOKEN_DAYS = 366
 class Role(StrEnum):
     COUNTER = "counter"
     ORG = "org"
+    SITE = "site"  # vaccination-site staff: check people in
     ADMIN = "admin"
 
 

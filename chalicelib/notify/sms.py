@@ -45,9 +45,12 @@ class SmsClient:
             raise SmsUnavailable()
 
 
-def appointment_text(day: str, site: str) -> str:
-    """The message, Thai first: "your appointment is on … at …"."""
+def appointment_text(booked: list[tuple[int, str, str]], code: str, link: str | None) -> str:
+    """The message, Thai first: each booked dose (dose, day, site), the receipt code the sites
+    check people in with, and (when configured) a link to a page showing that code as a QR code."""
+    th = " ".join(f"เข็มที่ {dose} วันที่ {day} ที่ {site}" for dose, day, site in booked)
+    en = "; ".join(f"dose {dose} on {day} at {site}" for dose, day, site in booked)
     return (
-        f"เทศบาลนครขอนแก่น: ท่านมีนัดฉีดวัคซีนซิโนฟาร์มวันที่ {day} ที่ {site} "
-        f"กรุณานำบัตรประชาชนมาด้วย / Your Sinopharm vaccination is on {day} at {site}."
+        f"เทศบาลนครขอนแก่น: นัดฉีดวัคซีนซิโนฟาร์ม {th} กรุณานำบัตรประชาชนมาด้วย รหัสรับลงทะเบียน {code} "
+        f"/ Your Sinopharm vaccination: {en}. Receipt code {code}" + (f" {link}" if link else "")
     )

@@ -1,10 +1,10 @@
 """Appointments, day by day: allocation in registration order, SMS, expected days, the day's list.
 
 Room is taken with conditional writes on one counter per day and site (``slot#<day>#<site>``), so
-allocators running at once never overfill a day; a registration gets its appointment with a
-conditional write too, so running allocation twice gives nobody a second one. Allocation walks
-the confirmed registrations waiting for one in registration order, a chunk per SQS message, each
-chunk handing the rest to the next message.
+allocators running at once never overfill a day; a registration gets its appointments (every dose
+at once, see ``services.doses``) with a compare-and-set, so running allocation twice gives nobody a
+second one. Allocation walks the confirmed registrations waiting for one in registration order, a
+chunk per SQS message, each chunk handing the rest to the next message.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
-from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.doses import VisitStatus, first_dose_day, missing_doses
+from chalicelib.domain.errors import Conflict, ValidationFailed
 from chalicelib.domain.exports import CsvSheet
 from chalicelib.domain.models import Registration, Status
 from chalicelib.notify.sms import SmsClient, appointment_text
+from chalicelib.services import doses
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -52,50 +54,72 @@ def allocate_chunk(cursor: dict[str, Any] | None) -> int:
 
 
 def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> bool:
-    """The earliest day and site with room, from today on. False if it has one, or none is left."""
-    if reg.status is not Status.CONFIRMED or reg.appointment is not None:
-        return False
-    schedule = get_settings().schedule
+    """Book every dose not yet booked or given: dose 1 on the earliest day and site with room from
+    today on, each later dose at the same site from the day before it plus the interval. False if
+    there is nothing to book, no room is left, or the registration changed (cancelled) meanwhile."""
     st = stores()
+    schedule = get_settings().schedule
     full = set() if full is None else full
-    for day in schedule.open_days(schedule.first_open_from(rules.today_in_bangkok())):
-        iso = day.isoformat()
-        for i, site in enumerate(schedule.sites):
-            if (iso, i) in full:
-                continue
-            if not st.campaign.take_slot(iso, i, site.capacity):
-                full.add((iso, i))
-                continue
-            if st.registrations.set_appointment(reg.registration_id, iso, site.name):
-                st.sms_jobs.send({"kind": "appointment_sms", "registration_id": reg.registration_id})
-                metrics.add("AppointmentAllocated")
-                return True
-            st.campaign.free_slot(iso, i)  # it got one meanwhile, or was cancelled: give the place back
+    for _ in range(3):
+        if reg.status is not Status.CONFIRMED or not missing_doses(reg.visits, get_settings().doses):
             return False
+        taken: list[tuple[str, int]] = []
+        planned = doses.book(reg.visits, schedule.first_open_from(rules.today_in_bangkok()), None, full, taken)
+        if planned is None:
+            doses.give_back(taken)
+            return False
+        try:
+            st.registrations.set_visits(reg, planned)
+        except Conflict:
+            doses.give_back(taken)  # it changed meanwhile (cancelled, booked by another run): look again
+            again = st.registrations.get(reg.registration_id)
+            if again is None:
+                return False
+            reg = again
+            continue
+        st.sms_jobs.send({"kind": "appointment_sms", "registration_id": reg.registration_id})
+        metrics.add("AppointmentAllocated")
+        return True
     return False
 
 
 def release(reg: Registration) -> None:
-    """A cancelled registration's appointment frees its place on that day."""
-    if reg.appointment is None:
+    """A cancelled registration's booked appointments give their places back, once: the write that
+    drops the bookings succeeds once, and only after it are the places freed."""
+    st = stores()
+    for _ in range(5):
+        booked = [v for v in reg.visits if v.status is VisitStatus.BOOKED]
+        if reg.status is not Status.CANCELLED or not booked:
+            return
+        try:
+            st.registrations.drop_visits(reg, [v for v in reg.visits if v.status is not VisitStatus.BOOKED])
+        except Conflict:
+            again = st.registrations.get(reg.registration_id)
+            if again is None:
+                return
+            reg = again
+            continue
+        doses.free_visits(booked)
         return
-    names = [s.name for s in get_settings().schedule.sites]
-    if reg.appointment.site in names:
-        stores().campaign.free_slot(reg.appointment.date.isoformat(), names.index(reg.appointment.site))
 
 
 def send_sms(registration_id: str) -> None:
-    """One SMS per appointment, however often the job is delivered. Raises SmsUnavailable."""
+    """One SMS per set of booked appointments, however often the job is delivered. Raises SmsUnavailable."""
     st = stores()
     reg = st.registrations.get(registration_id)
-    if reg is None or reg.appointment is None or reg.status is not Status.CONFIRMED:
+    if reg is None or reg.status is not Status.CONFIRMED:
         return
-    key = f"{registration_id}:{reg.appointment.date.isoformat()}:{reg.appointment.site}"
+    booked = sorted((v for v in reg.visits if v.status is VisitStatus.BOOKED), key=lambda v: v.dose)
+    if not booked:
+        return
+    key = registration_id + "".join(f":{v.dose}:{v.date.isoformat()}:{v.site}" for v in booked)
     if reg.sms_sent_for == key:
         return
     # The gateway keeps one message per key, so a send repeated after a crash is not a second SMS.
     header_key = hashlib.sha256(key.encode("utf-8")).hexdigest()  # site names are Thai: not header-safe
-    sms().send(reg.phone, appointment_text(reg.appointment.date.isoformat(), reg.appointment.site), header_key)
+    link = f"{get_settings().public_url}/#code={registration_id}" if get_settings().public_url else None
+    text = appointment_text([(v.dose, v.date.isoformat(), v.site) for v in booked], registration_id, link)
+    sms().send(reg.phone, text, header_key)
     st.registrations.mark_sms(registration_id, key)
     metrics.add("AppointmentSms")
 
@@ -119,25 +143,48 @@ def _sms_client(url: str, key: str) -> SmsClient:
 
 
 def expected_date(reg: Registration, rank: int | None) -> date | None:
-    """The estimated day, from the schedule, the capacity and the rank alone (no read at all).
+    """The estimated day of dose 1, from the schedule, the capacity and the rank alone (no read).
 
     A confirmed person without an appointment: the day of the last primary place, by which everyone
-    confirmed is placed. A reserve person: the day of slot ``primary capacity + rank``, the day
-    they would get if promoted.
+    confirmed is placed. A reserve person: the day of place ``primary capacity + rank``, the day
+    they would get if promoted. Later doses take their share of each day (``first_dose_day``).
+    None once appointments are given, or when the schedule ends first.
     """
     settings = get_settings()
-    if reg.appointment is not None:
+    if reg.appointment is not None or reg.visits:
         return None
     start = settings.schedule.first_open_from(rules.today_in_bangkok())
     if reg.status is Status.CONFIRMED:
-        return settings.schedule.slot_day(max(0, settings.primary_capacity - 1), start)
-    if reg.status is Status.RESERVE and rank:
-        return settings.schedule.slot_day(settings.primary_capacity + rank - 1, start)
-    return None
+        index = max(0, settings.primary_capacity - 1)
+    elif reg.status is Status.RESERVE and rank:
+        index = settings.primary_capacity + rank - 1
+    else:
+        return None
+    return first_dose_day(settings.schedule, index, start, settings.doses, settings.dose_interval_days)
+
+
+DAY_LIST_HEADER = (
+    "date",
+    "site",
+    "registration_id",
+    "national_id",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "phone",
+    "dose",
+    "status",
+    "given_on",
+)
 
 
 def day_list(day: str, site: str | None) -> str:
-    """The list a vaccination team works from: CSV (UTF-8 with BOM), every cell safe for spreadsheets."""
+    """The list a vaccination team works from, and afterwards who came: CSV (UTF-8 with BOM), every cell safe
+    for spreadsheets.
+
+    One row per appointment of that day: booked, done (``given_on`` is the day it was given) or
+    missed; and a dose given that day for an appointment of another day (early or late).
+    """
     try:
         date.fromisoformat(day)
     except ValueError:
@@ -145,23 +192,37 @@ def day_list(day: str, site: str | None) -> str:
     sites = [s.name for s in get_settings().schedule.sites]
     if site is not None and site not in sites:
         raise ValidationFailed(["site"])
+    st = stores()
+    wanted = [i for i, name in enumerate(sites) if site is None or name == site]
+    slots = st.campaign.slots([(day, i) for i in wanted])
+    ids = [reg.registration_id for reg in st.registrations.appointments_on(day)]
+    for slot in slots.values():
+        ids += [member.split(":")[0] for member in slot.came | slot.missed]
+    rows = []
+    for reg in st.registrations.get_many(ids):
+        for visit in reg.visits:
+            on_day = visit.date.isoformat() == day or (visit.given_on and visit.given_on.isoformat() == day)
+            if not on_day or (site is not None and visit.site != site):
+                continue
+            if visit.status is VisitStatus.BOOKED and reg.status is not Status.CONFIRMED:
+                continue
+            rows.append((reg.registered_at, visit.dose, reg, visit))
     sheet = CsvSheet(bom=True)
-    sheet.row(["date", "site", "registration_id", "national_id", "first_name", "last_name", "birth_date", "phone"])
-    for reg in stores().registrations.appointments_on(day):
-        if reg.status is not Status.CONFIRMED or reg.appointment is None:
-            continue
-        if site is not None and reg.appointment.site != site:
-            continue
+    sheet.row(DAY_LIST_HEADER)
+    for _, _, reg, visit in sorted(rows, key=lambda r: (r[0], r[1])):
         sheet.row(
             [
                 day,
-                reg.appointment.site,
+                visit.site,
                 reg.registration_id,
                 reg.national_id,
                 reg.first_name,
                 reg.last_name,
                 reg.birth_date.isoformat(),
                 reg.phone,
+                visit.dose,
+                visit.status.value,
+                visit.given_on.isoformat() if visit.given_on else "",
             ]
         )
     return sheet.text()

@@ -59,3 +59,32 @@ def of_day(stats: dict[str, int], day: str) -> dict[str, int]:
     """The per-day counters of ``day`` (YYYY-MM-DD), without their prefix."""
     prefix = f"d{day}_"
     return {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
+
+
+def dose_events(day: str, site: int, *events: str) -> None:
+    """Count dose events of ``day`` at site ``site``: ``given_<dose>``, ``missed``, ``rebooked``, ``noshow``.
+
+    Missed, rebooked and no-show count on the day that was missed, so a day's report reads as one story.
+    """
+    stores().campaign.count({f"d{day}_dose_{event}_site_{site}": 1 for event in events})
+
+
+def doses_of_day(of_day: dict[str, int], sites: list[str], doses: int) -> dict[str, object]:
+    """The daily report's ``doses``: totals, and the same per site (by name)."""
+
+    def figures(site: int | None) -> dict[str, object]:
+        def total(event: str) -> int:
+            return sum(
+                v
+                for k, v in of_day.items()
+                if k.startswith(f"dose_{event}_site_") and (site is None or k == f"dose_{event}_site_{site}")
+            )
+
+        return {
+            "given": {str(d): total(f"given_{d}") for d in range(1, doses + 1)},
+            "missed": total("missed"),
+            "rebooked": total("rebooked"),
+            "no_show_cancelled": total("noshow"),
+        }
+
+    return {**figures(None), "by_site": {name: figures(i) for i, name in enumerate(sites)}}

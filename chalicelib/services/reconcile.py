@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -26,6 +26,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
+from chalicelib.domain.doses import VisitStatus, holds_slot
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.domain.reports import DailyReport, ReconcileRun
@@ -116,6 +117,15 @@ def _tally(reg: Registration, counted: Counter[str]) -> None:
         counted["held_reserve"] += 1
     for registry, state in reg.removals.items():
         counted[f"removal_{registry}_{state}"] += 1
+    names = [site.name for site in get_settings().schedule.sites]
+    for visit in reg.visits:
+        if visit.site not in names:
+            continue
+        site = names.index(visit.site)
+        if holds_slot(visit) and (visit.status is not VisitStatus.BOOKED or reg.status is Status.CONFIRMED):
+            counted[f"slot_{visit.date.isoformat()}_{site}"] += 1
+        if visit.status is VisitStatus.DONE and visit.given_on is not None:
+            counted[f"came_{visit.given_on.isoformat()}_{site}"] += 1
 
 
 def _check_registries(reg: Registration, counted: Counter[str]) -> None:
@@ -198,6 +208,7 @@ def finish(run_id: str) -> dict[str, Any]:
             findings["repaired"].append(f"{key} {delta:+d}")
     else:
         findings["drift"].update(deltas)
+    _check_days(tally, findings)
     findings["registries"] = {k: v for k, v in tally.items() if k.startswith(("unreachable_", "reappeared_"))}
     _keep_places_of_the_day()
     st.campaign.finish_run(run_id, findings)
@@ -207,6 +218,37 @@ def finish(run_id: str) -> dict[str, Any]:
         "reconciliation finished", extra={"run_id": run_id, "quiescent": quiet, "repairs": len(findings["repaired"])}
     )
     return findings
+
+
+def _check_days(tally: dict[str, int], findings: dict[str, Any]) -> None:
+    """(e) Bookings per day and site against the slot counters and the capacity, and doses given
+    against the check-ins recorded. A counter below the bookings is raised at once (that only holds
+    places back); a counter above them may be a booking in flight, so it is only reported."""
+    st = stores()
+    schedule = get_settings().schedule
+    sites = schedule.sites
+    keys = {(k.split("_", 2)[1], int(k.split("_", 2)[2])) for k in tally if k.startswith(("slot_", "came_"))}
+    if keys:
+        # Every site's every open day up to the last one booked: a place held by nobody shows too.
+        last = max(date.fromisoformat(day) for day, _ in keys)
+        for open_day in schedule.open_days(schedule.first_day):
+            if open_day > last:
+                break
+            keys |= {(open_day.isoformat(), site) for site in range(len(sites))}
+    slots = st.campaign.slots(sorted(keys))
+    for (day, site), slot in sorted(slots.items()):
+        held = tally.get(f"slot_{day}_{site}", 0)
+        where = f"{day}/{sites[site].name if site < len(sites) else site}"
+        if held > slot.used:
+            st.campaign.raise_slot(day, site, held - slot.used)
+            findings["repaired"].append(f"bookings of {where} raised by {held - slot.used}")
+        elif held < slot.used:
+            findings["drift"][f"slot_unheld {where}"] = slot.used - held
+        if site < len(sites) and max(held, slot.used) > sites[site].capacity:
+            findings["drift"][f"slot_over_capacity {where}"] = max(held, slot.used) - sites[site].capacity
+        given = tally.get(f"came_{day}_{site}", 0)
+        if given != len(slot.came):
+            findings["drift"][f"check_ins {where}"] = given - len(slot.came)
 
 
 def _settle_reserve(limit: int) -> int:
@@ -327,5 +369,8 @@ def daily_report(day: str) -> DailyReport:
                 for r in REGISTRIES
             },
             "places_left": places,
+            "doses": counters.doses_of_day(
+                of_day, [s.name for s in get_settings().schedule.sites], get_settings().doses
+            ),
         }
     )

@@ -191,19 +191,27 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
             continue  # promoted meanwhile: cancel what it is now
     else:
         raise Conflict("registration kept changing")
+    hand_on(reg.status, cancelled)
+    logger.info("cancelled", extra={"registration_id": registration_id, "was": reg.status.value})
+    return view(cancelled)
+
+
+def hand_on(was: Status, cancelled: Registration) -> None:
+    """After a cancellation (by the person, or a no-show): the person may register again, the place
+    moves on (reserve rank 1 first, through the release job), counters and appointments follow."""
+    st = stores()
+    registration_id = cancelled.registration_id
     # What matters to people first: they may register again, and the place moves on. The sweep
     # re-sends the release if the process dies before it is queued.
     st.registrations.end_claim(rules.person_key(cancelled.national_id, hmac_key()), registration_id)
-    if reg.status is Status.RESERVE and reg.ticket:
+    if was is Status.RESERVE and cancelled.ticket:
         # Leaving the reserve is two idempotent writes: ranks behind move up at once.
-        st.campaign.reserve_exit(registration_id, reg.ticket)
+        st.campaign.reserve_exit(registration_id, cancelled.ticket)
         st.registrations.finish_release(registration_id)
     else:
         st.promotions.send({"kind": "release", "registration_id": registration_id})
-    _best_effort(lambda: counters.cancelled(reg.status, cancelled), "counters")
+    _best_effort(lambda: counters.cancelled(was, cancelled), "counters")
     _best_effort(lambda: appointments.release(cancelled), "appointment slot")
-    logger.info("cancelled", extra={"registration_id": registration_id, "was": reg.status.value})
-    return view(cancelled)
 
 
 def campaign() -> CampaignView:

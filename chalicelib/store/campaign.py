@@ -15,6 +15,9 @@ Items of the campaign table (partition key ``pk``):
 ``channels``    which registration channels are open.
 ``stats#<i>``   registration counts by channel and status, spread over ``STATS_SHARDS`` items
                 (summed on read: the admin summary never scans).
+``slot#<day>#<site>``  ``used`` appointments booked on that day at that site (dose 1 and later
+                doses together, never above the site's capacity), ``came`` and ``missed`` the
+                sets of ``<registration>:<dose>`` checked in, or found missing when the day closed.
 """
 
 from __future__ import annotations
@@ -56,6 +59,13 @@ class _ConditionFailed(Conflict):
     def __init__(self, pk: str, old: dict[str, Any]) -> None:
         super().__init__(pk)
         self.old = old
+
+
+@dataclass(frozen=True)
+class SlotDay:
+    used: int
+    came: frozenset[str]
+    missed: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -321,6 +331,29 @@ class CampaignStore:
     def free_slot(self, day: str, site: int) -> None:
         with contextlib.suppress(Conflict):  # already empty: nothing to give back
             self._update(f"slot#{day}#{site}", "ADD used :minus", "used > :zero", {":minus": -1, ":zero": 0})
+
+    def record_visit(self, day: str, site: int, outcome: str, member: str) -> None:
+        """Add ``member`` (``<registration>:<dose>``) to the day's ``came`` or ``missed`` set.
+        A set: recording it twice (a retry, a duplicate delivery) is recording it once."""
+        if outcome not in ("came", "missed"):
+            raise ValueError(outcome)
+        self._update(f"slot#{day}#{site}", "ADD #o :m", None, {":m": {member}}, names={"#o": outcome})
+
+    def slots(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], SlotDay]:
+        """The slot items of these (day, site) pairs, read in BatchGetItems (absent: all empty)."""
+        items = self._batch_get([f"slot#{day}#{site}" for day, site in keys], "pk, used, came, missed")
+        out = {}
+        for day, site in keys:
+            item = items.get(f"slot#{day}#{site}", {})
+            out[(day, site)] = SlotDay(
+                int(item.get("used", 0)), frozenset(item.get("came", ())), frozenset(item.get("missed", ()))
+            )
+        return out
+
+    def raise_slot(self, day: str, site: int, places: int) -> None:
+        """Count ``places`` more bookings on a day (a counter found too low): it can only hold places
+        back, never give one twice."""
+        self._update(f"slot#{day}#{site}", "ADD used :n", None, {":n": places})
 
     # -- reconciliation ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.doses import Visit, VisitStatus, next_booked
 from chalicelib.domain.errors import AlreadyRegistered, Conflict, RequestInProgress
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
@@ -194,28 +195,109 @@ class RegistrationStore:
             )
         return True
 
-    def set_appointment(self, registration_id: str, day: str, site: str) -> bool:
-        """Give a confirmed registration its appointment, once. False if it has one or is not confirmed."""
-        try:
-            self._update(
-                registration_id,
-                "SET appt_date = :day, appt_site = :site REMOVE appt_pending, appt_shard",
-                "#s = :confirmed AND attribute_not_exists(appt_date)",
-                {":day": day, ":site": site, ":confirmed": Status.CONFIRMED.value},
-            )
-            return True
-        except Conflict:
-            return False
+    def set_visits(self, reg: Registration, visits: list[Visit], waiting: bool = False) -> Registration:
+        """Replace a confirmed registration's appointments, if nobody changed them since ``reg`` was
+        read (compare-and-set on ``appt_rev``). The next booked one becomes ``appt_date`` and
+        ``appt_site`` (the day index); ``waiting`` puts it back in the allocation index.
+        Raises Conflict (changed meanwhile, or no longer confirmed).
+        """
+        return self._write_visits(reg, visits, Status.CONFIRMED, waiting=waiting)
+
+    def drop_visits(self, reg: Registration, visits: list[Visit]) -> Registration:
+        """A cancelled registration's appointments without the booked ones (their places are given
+        back by the caller, once: this compare-and-set succeeds once). Raises Conflict."""
+        return self._write_visits(reg, visits, Status.CANCELLED)
+
+    def cancel_no_show(self, reg: Registration, visits: list[Visit], now: datetime) -> Registration:
+        """Cancel a confirmed registration whose first dose was missed twice, with its appointments
+        as given, in one compare-and-set; its place is then pending release like any cancellation.
+        Raises Conflict."""
+        extra = {
+            "cancelled_at": now.isoformat(),
+            "held": "primary",
+            "release_pending": now.isoformat(),
+            "release_shard": "1",
+            "cancel_reason": "no_show",
+        }
+        return self._write_visits(reg, visits, Status.CONFIRMED, then=Status.CANCELLED, extra=extra)
+
+    def _write_visits(
+        self,
+        reg: Registration,
+        visits: list[Visit],
+        status: Status,
+        waiting: bool = False,
+        then: Status | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Registration:
+        values: dict[str, Any] = {
+            ":v": [_visit_item(v) for v in visits],
+            ":rev": reg.appt_rev + 1,
+            ":st": status.value,
+        }
+        sets = ["visits = :v", "appt_rev = :rev"]
+        removes: list[str] = []
+        upcoming = next_booked(visits) if (then or status) is Status.CONFIRMED else None
+        if upcoming is not None:
+            sets += ["appt_date = :day", "appt_site = :site"]
+            values |= {":day": upcoming.date.isoformat(), ":site": upcoming.site}
+        else:
+            removes += ["appt_date", "appt_site"]
+        if waiting:
+            sets += ["appt_pending = :now", "appt_shard = :one"]
+            values |= {":now": datetime.now(UTC).isoformat(), ":one": "1"}
+        else:
+            removes += ["appt_pending", "appt_shard"]
+        if then is not None:
+            sets.append("#s = :then")
+            values[":then"] = then.value
+        for n, (name, val) in enumerate((extra or {}).items()):
+            sets.append(f"{name} = :x{n}")
+            values[f":x{n}"] = val
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        condition = "#s = :st AND " + ("appt_rev = :old" if reg.appt_rev else "attribute_not_exists(appt_rev)")
+        if reg.appt_rev:
+            values[":old"] = reg.appt_rev
+        return self._update(reg.registration_id, update, condition, values)
+
+    def get_many(self, registration_ids: list[str]) -> list[Registration]:
+        """Registrations by ID (100 a BatchGetItem, strongly consistent); unknown IDs are left out."""
+        found: list[Registration] = []
+        unique = list(dict.fromkeys(registration_ids))
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self._regs: {
+                    "Keys": [{"registration_id": value(r)} for r in unique[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                with translated_errors():
+                    resp = self._db.batch_get_item(RequestItems=request)
+                found.extend(_from_item(decode(i)) for i in resp.get("Responses", {}).get(self._regs, []))
+                request = resp.get("UnprocessedKeys") or {}
+        return found
+
+    def appointments_page(
+        self, day: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """IDs of registrations whose next appointment is on ``day``, a page at a time."""
+        return self._id_page(APPOINTMENT_DAY_INDEX, "appt_date = :day", {":day": value(day)}, cursor, limit)
 
     def waiting_for_appointment(
         self, cursor: dict[str, Any] | None, limit: int
     ) -> tuple[list[str], dict[str, Any] | None]:
         """Confirmed registrations without an appointment, in registration order, a page at a time."""
+        return self._id_page(APPOINTMENT_PENDING_INDEX, "appt_shard = :one", {":one": value("1")}, cursor, limit)
+
+    def _id_page(
+        self, index: str, condition: str, values: dict[str, Any], cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[str], dict[str, Any] | None]:
         kwargs: dict[str, Any] = {
             "TableName": self._regs,
-            "IndexName": APPOINTMENT_PENDING_INDEX,
-            "KeyConditionExpression": "appt_shard = :one",
-            "ExpressionAttributeValues": {":one": value("1")},
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "Limit": limit,
         }
         if cursor:
@@ -401,6 +483,7 @@ _ITEM_FIELDS = (
     "release_target",
     "held",
     "sms_sent_for",
+    "cancel_reason",
 )
 
 
@@ -419,7 +502,14 @@ def _to_item(reg: Registration) -> dict[str, Any]:
     if reg.appointment is not None:
         data["appt_date"] = reg.appointment.date.isoformat()
         data["appt_site"] = reg.appointment.site
+    if reg.visits:
+        data["visits"] = [_visit_item(v) for v in reg.visits]
+        data["appt_rev"] = reg.appt_rev
     return data
+
+
+def _visit_item(visit: Visit) -> dict[str, Any]:
+    return visit.model_dump(mode="json", exclude_none=True)
 
 
 def _from_item(item: dict[str, Any]) -> Registration:
@@ -428,6 +518,8 @@ def _from_item(item: dict[str, Any]) -> Registration:
     item["removals"] = {r: item.pop(f"rm_{r}") for r in REGISTRIES if f"rm_{r}" in item}
     if "appt_date" in item:
         item["appointment"] = {"date": item.pop("appt_date"), "site": item.pop("appt_site")}
+        if "visits" not in item:  # written before doses were kept: its one appointment is dose 1
+            item["visits"] = [{**item["appointment"], "dose": 1, "status": VisitStatus.BOOKED.value}]
     if isinstance(item.get("registered_at"), str):
         item["registered_at"] = datetime.fromisoformat(item["registered_at"]).astimezone(UTC)
     return Registration.model_validate(item)

@@ -136,14 +136,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    """The local stack on a free port, with small capacities so that the reserve list is reached."""
+def serve(**settings: str) -> Iterator[Stack]:
+    """The local stack on a free port, with small capacities so that the reserve list is reached
+    (and any other settings given), stopped afterwards."""
     env = pytest.MonkeyPatch()
     env.setenv("CAMPAIGN_PRIMARY_CAPACITY", str(PRIMARY))
     env.setenv("CAMPAIGN_RESERVE_CAPACITY", str(RESERVE))
     env.setenv("QUOTA_SHARDS", "1")
     env.setenv("PHONE_VERIFICATION", "required")  # the default of `make run`
+    for key, val in settings.items():
+        env.setenv(key, val)
     local = LocalStack(stage=STAGE).__enter__()
     try:
         yield Stack(local.url, local.sms.url)
@@ -153,6 +155,11 @@ def stack() -> Iterator[Stack]:
         from chalicelib.store import factory
 
         factory.reset()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    yield from serve()
 
 
 @pytest.fixture(scope="module")

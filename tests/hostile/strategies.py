@@ -69,6 +69,7 @@ VALID: dict[str, Any] = {
     "CancelRequest": {"birth_date": "1980-01-31"},
     "BatchRequest": {"organisation": "ACME", "rows": [body()]},
     "ChannelSwitch": {"open": True},
+    "CheckInRequest": {"national_id": "1101700230708"},
 }
 
 

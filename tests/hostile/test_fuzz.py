@@ -24,7 +24,7 @@ from tests.hostile import strategies as hs
 # apiece on moto, so the reduced run sends 30 (the full run sends its 1,000 like the others).
 SLOW = {"/v1/admin/reconcile", "/v1/admin/appointments/allocate"}
 # Which token a staff operation is called with (the one that may call it, so its checks run).
-ROLE_OF = {"counter": "counter", "org": "org", "admin": "admin"}
+ROLE_OF = {"counter": "counter", "org": "org", "site": "site", "admin": "admin"}
 
 
 def assert_contract(resp: Any, what: str) -> None:

@@ -25,6 +25,7 @@ import yaml
 from botocore.client import BaseClient
 
 from chalicelib.domain import rules
+from chalicelib.store.factory import stores
 from infra import policies
 from tests.conftest import REGION
 from tests.helpers import JSON, body, deployed_rest_api
@@ -248,8 +249,11 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
 ) -> None:
     from local.driver import Schedules
 
-    tomorrow = rules.today_in_bangkok() + timedelta(days=1)
-    monkeypatch.setenv("VACCINATION_FIRST_DAY", tomorrow.isoformat())
+    today = rules.today_in_bangkok()
+    tomorrow = today + timedelta(days=1)
+    # Appointments from today: the flows check people in today and close days after it.
+    monkeypatch.setenv("VACCINATION_FIRST_DAY", today.isoformat())
+    monkeypatch.setenv("VACCINATION_SITES", json.dumps([{"name": "Hall", "capacity": 2}]))
     secrets_in_use()
     calls: list[tuple[str, str, str, dict[str, Any]]] = []
     current = ["api_handler"]  # HTTP requests run the API function (and its authorizer)
@@ -324,8 +328,21 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
         f"/v1/admin/appointments.csv?date={tomorrow.isoformat()}",
     ):
         assert client.http.get(path, headers=admin).status_code == 200, path
+    # A site checks one person in; the days are then closed: misses, rebookings, no-shows, promotion.
+    site = {"Authorization": f"Bearer {tokens['site']}", **JSON}
+    checked = client.http.post(
+        "/v1/site/check-ins", body=json.dumps({"national_id": body(0)["national_id"]}), headers=site
+    )
+    assert checked.status_code == 200, checked.body
+    real_today = rules.today_in_bangkok
+    for days in (1, 3, 5, 7):  # each close finds the one before it rebooked (2 a day, a day later)
+        monkeypatch.setattr(rules, "today_in_bangkok", lambda now=None, d=days: real_today(now) + timedelta(days=d))
+        closed = (today + timedelta(days=days - 1)).isoformat()
+        assert client.http.post(f"/v1/admin/days/{closed}/close", headers=admin).status_code == 202
+        drain()
+    assert any(r.cancel_reason == "no_show" for r in stores().registrations.page(None, None, 100)[0])
     schedules = Schedules(app, REGION)
-    for name in ("sweep", "reconcile_hourly", "reconcile_daily", "allocate_daily"):
+    for name in ("sweep", "reconcile_hourly", "reconcile_daily", "allocate_daily", "close_daily"):
         schedules.fire(name)
     drain()
 

@@ -107,8 +107,8 @@ def test_the_appointment_list_neutralises_formulas(
         )
     )
     # Then the site is text, and the rest reads as stored
-    assert [(r["site"], r["phone"], r["date"]) for r in rows] == [
-        ("'@Central Plaza", "0812345678", tomorrow.isoformat())
+    assert [(r["site"], r["phone"], r["date"], r["dose"], r["status"], r["given_on"]) for r in rows] == [
+        ("'@Central Plaza", "0812345678", tomorrow.isoformat(), "1", "booked", "")
     ]
 
 

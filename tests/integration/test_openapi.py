@@ -97,3 +97,29 @@ def test_query_parameters_and_fields_carry_the_models_constraints(client: Any) -
     organisation = doc["components"]["schemas"]["BatchRequest"]["properties"]["organisation"]
     assert organisation["minLength"] == 1
     assert not [name for name in doc["components"]["schemas"] if name.endswith("Query")]
+
+
+def test_the_site_check_in_and_closing_a_day_are_documented_as_their_models(client: Any) -> None:
+    # Given the served document
+    doc = client.http.get("/v1/openapi.json").json_body
+    schemas = doc["components"]["schemas"]
+    # Then the check-in takes exactly one of its two keys (never null) and answers the dose given
+    check_in = doc["paths"]["/v1/site/check-ins"]["post"]
+    assert check_in["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CheckInRequest"
+    }
+    body = schemas["CheckInRequest"]
+    assert body["oneOf"] == [{"required": ["registration_id"]}, {"required": ["national_id"]}]
+    assert body["properties"]["registration_id"]["type"] == "string"
+    assert body["properties"]["national_id"]["format"] == "thai-national-id"
+    assert check_in["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/CheckIn")
+    assert check_in["description"] == "Roles: site, admin"
+    for code in ("not_found", "not_confirmed", "already_done", "not_due"):
+        assert code in check_in["responses"]["404" if code == "not_found" else "409"]["description"]
+    # and closing a day takes a date in the path and answers 202, or 409 day_not_over
+    close = doc["paths"]["/v1/admin/days/{date}/close"]["post"]
+    assert close["parameters"][0]["schema"]["format"] == "date"
+    assert close["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/DayClosing")
+    assert "day_not_over" in close["responses"]["409"]["description"]
+    # and the daily report names its doses
+    assert "doses" in schemas["DailyReport"]["required"]

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.api.pages import PAGES, asset
 
 
-@pytest.mark.parametrize("path", ["/", "/counter/", "/admin/"])
+@pytest.mark.parametrize("path", ["/", "/counter/", "/site/", "/admin/"])
 def test_each_page_is_html_with_a_strict_policy_and_no_inline_script(client: Any, path: str) -> None:
     response = client.http.get(path)
     assert response.status_code == 200
@@ -30,7 +30,7 @@ def test_each_page_is_html_with_a_strict_policy_and_no_inline_script(client: Any
 def test_asset_references_carry_the_asset_hash_and_pinned_assets_are_cached_long(client: Any) -> None:
     html = client.http.get("/counter/").body.decode("utf-8")
     refs = re.findall(r'"\.\./static/([a-z-]+\.(?:js|css))\?v=([0-9a-f]{12})"', html)
-    assert {name for name, _ in refs} == {"style.css", "common.js", "form.js", "staff.js", "counter.js"}
+    assert {name for name, _ in refs} == {"style.css", "common.js", "form.js", "staff.js", "qr.js", "counter.js"}
     for name, version in refs:
         found = asset(name)
         assert found is not None and found[1] == version

@@ -55,6 +55,8 @@ def test_register_returns_the_confirmed_resource(client: Any) -> None:
         "channel",
         "registered_at",
         "appointment",
+        "appointments",
+        "cancel_reason",
         "expected_date",
     }
     assert reg["status"] == "confirmed" and reg["reserve_rank"] is None and reg["channel"] == "app"

@@ -13,11 +13,13 @@ from chalicelib.api.pages import PAGE_ROUTES
 from chalicelib.domain.models import Channel
 from tests.helpers import body, raising
 
-ROLES = ("counter", "org", "admin")
+ROLES = ("counter", "org", "site", "admin")
 # route -> roles allowed (admin may do everything)
 STAFF_ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/counter/registrations", {"counter", "admin"}),
     ("POST", "/v1/org/batches", {"org", "admin"}),
+    ("POST", "/v1/site/check-ins", {"site", "admin"}),
+    ("POST", "/v1/admin/days/2020-01-01/close", {"admin"}),
     ("GET", "/v1/org/batches/b_x", {"org", "admin"}),
     ("GET", "/v1/admin/summary", {"admin"}),
     ("PUT", "/v1/admin/channels/app", {"admin"}),
@@ -48,6 +50,8 @@ def sample_body(method: str, path: str, n: int) -> Any:
         return {"organisation": "ACME", "rows": [body(n)]}
     if path.startswith("/v1/admin/channels"):
         return {"open": True}
+    if path.startswith("/v1/site"):
+        return {"registration_id": "r_unknownunknownunknown"}
     return None
 
 
@@ -82,6 +86,7 @@ def route_of(path: str) -> str:
         .replace("r_x", "{registration_id}")
         .replace("v_x", "{verification_id}")
         .replace("style.css", "{name}")
+        .replace("/days/2020-01-01/", "/days/{date}/")
     )
 
 
@@ -94,7 +99,7 @@ def test_the_matrix_names_every_route_and_method_of_the_app(app: Any) -> None:
     public = [(m, route_of(p)) for m, p in PUBLIC_ROUTES]
     assert len(set(staff + public)) == len(staff + public)
     assert set(staff) | set(public) == served
-    assert all(p.startswith(("/v1/counter", "/v1/org", "/v1/admin")) for _, p in staff)
+    assert all(p.startswith(("/v1/counter", "/v1/org", "/v1/site", "/v1/admin")) for _, p in staff)
 
 
 def test_every_route_behind_the_authorizer_checks_its_caller_in_the_view(app: Any) -> None:

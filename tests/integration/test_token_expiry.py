@@ -12,14 +12,14 @@ from chalicelib.services import staff
 from chalicelib.store.factory import stores
 
 
-def planted(created_days_ago: float, expires_in_days: float | None) -> str:
+def planted(created_days_ago: float, expires_in_days: float | None, role: Role = Role.ADMIN) -> str:
     """A token stored as `make token` would have stored it, at another time."""
     token, token_id = new_token()
     now = datetime.now(UTC)
     record = StaffToken(
         token_id=token_id,
-        role=Role.ADMIN,
-        label="IT admin",
+        role=role,
+        label=f"{role.value} desk",
         created_at=now - timedelta(days=created_days_ago),
         expires_at=None if expires_in_days is None else now + timedelta(days=expires_in_days),
     )
@@ -49,6 +49,21 @@ def test_a_token_answers_until_it_expires(
     assert resp.status_code == status
     if status == 401:
         assert resp.json_body["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(("expires_in_days", "status"), [(1, 404), (-1, 401)])
+def test_a_site_token_expires_like_the_others(client: Any, expires_in_days: float, status: int) -> None:
+    # Given a vaccination-site token, live or expired a day ago
+    token = planted(29, expires_in_days, Role.SITE)
+    # When it checks someone in (an unknown receipt code)
+    resp = client.http.post(
+        "/v1/site/check-ins",
+        body='{"registration_id": "r_unknownunknownunknown"}',
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    # Then the live one reaches the check-in (404, nobody by that code), the expired one gets 401
+    assert resp.status_code == status
+    assert resp.json_body["error"]["code"] == ("unauthorized" if status == 401 else "not_found")
 
 
 def test_a_new_token_lives_the_days_asked_for(client: Any) -> None:

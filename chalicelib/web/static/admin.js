@@ -210,6 +210,28 @@
     return null;
   }
 
+  // The day's doses per site: given (dose by dose), missed, booked again, cancelled as no-shows.
+  async function showDoses(d) {
+    const r = await api("GET", "v1/admin/reports/daily?date=" + d, { token: session.token() });
+    if (r.status === 401) return session.expired();
+    if (!r.ok) return showError($("export-error"), r.error);
+    const doses = r.data.doses;
+    const numbers = Object.keys(doses.given);
+    const row = (name, f, tag) => el("tr", {}, el(tag, { text: name }),
+      ...numbers.map((n) => el(tag, { class: "num", text: f.given[n] })),
+      ...[f.missed, f.rebooked, f.no_show_cancelled].map((v) => el(tag, { class: "num", text: v })));
+    const head = el("tr", {}, el("th", {}, bi("จุดฉีด", "Site")),
+      ...numbers.map((n) => el("th", {}, bi("ฉีดเข็ม " + n, "dose " + n + " given"))),
+      el("th", {}, bi("ไม่มาตามนัด", "missed")), el("th", {}, bi("นัดใหม่", "rebooked")),
+      el("th", {}, bi("ยกเลิก (ไม่มา)", "no-show cancelled")));
+    clear($("doses"),
+      el("h3", {}, bi("การฉีดวัคซีนวันที่ " + KK.dateText(d)[0], "Doses of " + KK.dateText(d)[1])),
+      el("table", { class: "doses", "data-testid": "doses-table" },
+        el("thead", {}, head),
+        el("tbody", {}, ...Object.entries(doses.by_site).map(([name, f]) => row(name, f, "td"))),
+        el("tfoot", {}, row("รวม / Total", doses, "th"))));
+  }
+
   function buildExports() {
     const csv = "text/csv;charset=utf-8";
     const link = (id, th, en, action) => el("button", { type: "button", class: "secondary", id, onclick: action }, bi(th, en));
@@ -226,6 +248,7 @@
     clear($("day-links"),
       link("report-daily", "รายงานประจำวัน", "daily report", day((d) =>
         download("v1/admin/reports/daily?date=" + d, "daily-report-" + d + ".json", "application/json", true))),
+      link("doses-day", "การฉีดวัคซีนของวัน", "doses of the day", day(showDoses)),
       link("appointments-csv", "รายชื่อนัดฉีดของวัน", "appointments of the day", day((d) =>
         download("v1/admin/appointments.csv?date=" + d, "appointments-" + d + ".csv", csv))),
       link("audit-log", "บันทึกการใช้งานของเจ้าหน้าที่", "staff audit trail", day((d) =>

@@ -171,6 +171,7 @@ window.KK = (function () {
     reserve: ["อยู่ในรายชื่อสำรอง", "On the reserve list"],
     cancelled: ["ยกเลิกแล้ว", "Cancelled"],
   };
+  const VISIT = { booked: ["นัดไว้", "booked"], done: ["ฉีดแล้ว", "given"], missed: ["ไม่มาตามนัด", "missed"] };
   const CHANNEL = { app: ["แอป/เว็บ", "app/web"], counter: ["จุดบริการ", "counter"], org: ["หน่วยงาน", "employer"] };
   const BASIS = {
     house_registration: ["มีทะเบียนบ้านในเขตเทศบาล", "House registration in the municipality"],
@@ -251,6 +252,14 @@ window.KK = (function () {
       [["ลงทะเบียนเมื่อ", "Registered at"], momentText(view.registered_at)]);
     const shot = shotText(view);
     if (shot) rows.push([shot[0], shot[1]]);
+    for (const a of view.appointments || []) {
+      const [th, en] = dateText(a.date);
+      const [sth, sen] = label(VISIT, a.status);
+      rows.push([["เข็มที่ " + a.dose, "Dose " + a.dose], [th + " · " + a.site + " · " + sth, en + " · " + a.site + " · " + sen]]);
+    }
+    if (view.cancel_reason === "no_show") {
+      rows.push([["เหตุที่ยกเลิก", "Cancelled because"], ["ไม่มาตามนัดเข็มที่ 1 สองครั้ง", "first dose missed twice"]]);
+    }
     const dl = el("dl");
     for (const [name, value, node] of rows) {
       dl.append(el("dt", {}, bi(name[0], name[1])), el("dd", {}, node || bi(value[0], value[1])));
@@ -263,5 +272,5 @@ window.KK = (function () {
   }
 
   return { BASE, momentText, statusHeadline, shotText, viewBox, el, bi, clear, api, envelopeError, showError, hide, nationalId, birthDate, phone, checkDigit,
-    newKey, todayInBangkok, iso, dateText, label, STATUS, CHANNEL, BASIS, FIELD_TEXT, youngText };
+    newKey, todayInBangkok, iso, dateText, label, STATUS, CHANNEL, VISIT, BASIS, FIELD_TEXT, youngText };
 })();

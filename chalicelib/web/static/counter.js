@@ -75,7 +75,10 @@
       line(labels[3], el("span", { class: "code", text: view.registration_id })),
       line(labels[4], texts[1]),
       shot ? line(texts[2], texts[3]) : null);
+    // The receipt code as a QR code: the vaccination site's scanner reads it as typed text + Enter.
+    const code = KK.qr(view.registration_id, "QR: " + view.registration_id);
     return el("section", { class: "slip", id: "slip", "aria-label": "ใบรับการลงทะเบียน / Registration receipt" },
+      code ? el("div", { class: "slip-qr", "data-testid": "slip-qr" }, code) : null,
       part("th", "เทศบาลนครขอนแก่น · ใบรับการลงทะเบียนวัคซีน",
         ["ชื่อ-นามสกุล", "เลขประจำตัวประชาชน", "สถานะ", "รหัสรับลงทะเบียน", "ลงทะเบียนเมื่อ"],
         [statusTh, atTh, shot ? shot[0][0] : "", shot ? shot[1][0] : ""]),

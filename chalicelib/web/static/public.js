@@ -249,6 +249,27 @@
     }
   }
 
+  // The link in the appointment SMS: "#code=r_…" (a fragment: the code never reaches a server log).
+  // Shows where the person stands and their receipt code as a QR code for the site's scanner.
+  async function fromLink() {
+    const m = /^#code=(r_[A-Za-z0-9_-]{16,43})$/.exec(window.location.hash);
+    if (!m) return;
+    const r = await api("GET", "v1/registrations/" + m[1]);
+    const result = $("lookup-result");
+    if (!r.ok) {
+      showError($("lookup-error"), r.error);
+      return;
+    }
+    const code = KK.qr(r.data.registration_id, "QR: " + r.data.registration_id);
+    clear(result, KK.viewBox(r.data),
+      el("p", {}, bi("แสดงรหัสนี้ที่จุดฉีดวัคซีน", "Show this code at the vaccination site")),
+      code ? el("div", { class: "slip-qr", "data-testid": "link-qr" }, code) : null);
+    KK.applyLang(result, lang);
+    result.scrollIntoView();
+  }
+
   refresh();
+  fromLink();
+  window.addEventListener("hashchange", fromLink);
   setInterval(refresh, REFRESH_MS);
 })();

@@ -1,0 +1,28 @@
+"""Vaccination sites: staff check people in (receipt code typed or scanned, or national ID)."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint
+
+from chalicelib.api.routes import route
+from chalicelib.domain.errors import AlreadyDone, NotConfirmed, NotDue, NotFound
+from chalicelib.domain.models import CheckIn, CheckInRequest
+from chalicelib.domain.staff import Role
+from chalicelib.services import doses
+
+site = Blueprint(__name__)
+
+
+@route(
+    site,
+    "POST",
+    "/v1/site/check-ins",
+    body=CheckInRequest,
+    response=CheckIn,
+    roles=(Role.SITE,),
+    audit="site.check_in",
+    errors=(NotFound, NotConfirmed, AlreadyDone, NotDue),
+    summary="Record the person's next dose as given today (by receipt code, typed or scanned, or national ID)",
+)
+def check_in(body: CheckInRequest) -> CheckIn:
+    return doses.check_in(body)
