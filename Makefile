@@ -50,6 +50,7 @@ api-fuzz: $(STAMP) $(ST_STAMP)
 ## AWS call; 1,000 generated requests an endpoint). Takes a while.
 test-full: $(STAMP) lint
 	KKREG_FULL=1 $(PY) -m pytest tests/fault tests/hostile
+	API_FUZZ_SEED=random $(MAKE) api-fuzz
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
