@@ -36,6 +36,10 @@ class LocalStack:
         os.environ.setdefault("KKREG_STAGE", "local")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self._mock = engine.start()
+        if os.environ.get("LOCAL_METER") == "1":
+            from local import meter
+
+            meter.install()
 
         from local import registries
 
@@ -55,12 +59,14 @@ class LocalStack:
         from chalice.local import LocalChalice
 
         from app import app
+        from chalicelib.api import idempotency
         from chalicelib.services import appointments, registrations
         from chalicelib.store import factory
         from local.driver import BackgroundWorkers
         from local.server import make_server
 
         factory.reset()
+        idempotency.forget_all()
         registrations._channel_cache.clear()
         appointments._sms_client.cache_clear()
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does

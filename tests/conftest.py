@@ -16,6 +16,8 @@ os.environ["KKREG_RESOURCE_PREFIX"] = "kkreg-test"
 os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
 os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 os.environ["LOCAL_RETRY_SECONDS"] = "0"  # a failed message is visible again at once: drain() retries it
+os.environ["REMOVAL_KICK_SECONDS"] = "0"  # every confirmation kicks the removal sweep: drain() runs it
+os.environ["REMOVAL_CONTINUE_SECONDS"] = "0"  # and its continuation, without a delay drain() would not wait out
 
 REGION = os.environ["AWS_DEFAULT_REGION"]
 STAGE = "test"
@@ -36,10 +38,12 @@ def campaign_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 
 def _reset() -> None:
+    from chalicelib.api import idempotency
     from chalicelib.services import appointments, registrations
     from chalicelib.store import factory
 
     factory.reset()
+    idempotency.forget_all()
     registrations._channel_cache.clear()
     appointments._sms_client.cache_clear()
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice.app import Blueprint, Response
 
 from chalicelib.api import idempotency
 from chalicelib.api.http import JSON_TYPES, api_view, json_body, parse, respond
 from chalicelib.api.openapi import document
 from chalicelib.domain.models import CancelRequest, Channel, LookupRequest, RegistrationRequest
+from chalicelib.domain.rules import idempotency_fingerprint
 from chalicelib.services import registrations
 
 public = Blueprint(__name__)
@@ -41,20 +40,26 @@ def register() -> Response:
 
 
 def register_on(channel: Channel, label: str | None, token_scope: str) -> Response:
-    """The one registration path of every channel (app, counter, employer rows go through it too)."""
+    """The one registration path of every channel (app, counter, employer rows go through it too).
+
+    The Idempotency-Key is kept with the registration itself (no record of its own): a retry with
+    the same key and body gets the first answer again, another body 422.
+    """
     request = public.current_request
     data = json_body(request)
     body = parse(RegistrationRequest, data)
     key = idempotency.key_of(request)
-
-    def action() -> dict[str, Any]:
-        return {"status": 201, "body": registrations.register(body, channel, label).model_dump(mode="json")}
-
     if key is None:
-        outcome = action()
-    else:
-        outcome = idempotency.once(f"{channel.value}:{token_scope}", key, data, action, public.lambda_context)
-    return respond(outcome["body"], status=outcome["status"])
+        return respond(registrations.register(body, channel, label), status=201)
+    fingerprint = idempotency_fingerprint(f"{channel.value}:{token_scope}", key, data)
+    idempotency.replay_or_refuse(fingerprint)
+    try:
+        view = registrations.register(body, channel, label, fingerprint=fingerprint)
+    except idempotency.REPLAYED_ERRORS as refused:
+        idempotency.remember(fingerprint, refused)
+        raise
+    idempotency.remember(fingerprint)
+    return respond(view, status=201)
 
 
 @public.route("/v1/registrations/{registration_id}", methods=["GET"])

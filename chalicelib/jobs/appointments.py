@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.jobs.queue import Job, PoisonMessage, handle_batch, text
+from chalicelib.domain.jobs import Allocate, AppointmentSms
+from chalicelib.jobs.queue import Handlers, handle_batch
 from chalicelib.services import appointments
 
 
-def _allocate(job: Job, receive_count: int) -> None:
-    cursor = job.get("cursor")
-    if cursor is not None and not isinstance(cursor, dict):
-        raise PoisonMessage("cursor")
-    appointments.allocate_chunk(cursor)
-
-
-def _sms(job: Job, receive_count: int) -> None:
-    appointments.send_sms(text(job, "registration_id"))
-
-
 def handle_allocation(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_batch(event, context, {"allocate": _allocate})
+    return handle_batch(event, context, Handlers().on(Allocate, lambda job, _: appointments.allocate_chunk(job.cursor)))
 
 
 def handle_sms(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_batch(event, context, {"appointment_sms": _sms})
+    return handle_batch(
+        event, context, Handlers().on(AppointmentSms, lambda job, _: appointments.send_sms(job.registration_id))
+    )

@@ -22,6 +22,7 @@ from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.jobs import Allocate, AppointmentSms
 from chalicelib.domain.models import Registration, Status
 from chalicelib.notify.sms import SmsClient, appointment_text
 from chalicelib.store.factory import stores
@@ -33,21 +34,20 @@ CHUNK = 200
 
 def start() -> None:
     """Queue the first chunk of an allocation run."""
-    stores().appointment_jobs.send({"kind": "allocate", "cursor": None})
+    stores().appointment_jobs.send(Allocate().model_dump(mode="json"))
 
 
 def allocate_chunk(cursor: dict[str, Any] | None) -> int:
     """Allocate one chunk in registration order; queue the next chunk. Returns how many got one."""
     st = stores()
-    ids, next_cursor = st.registrations.waiting_for_appointment(cursor, CHUNK)
+    regs, next_cursor = st.registrations.waiting_for_appointment(cursor, CHUNK)
     full: set[tuple[str, int]] = set()
     given = 0
-    for rid in ids:
-        reg = st.registrations.get(rid)
-        if reg is not None and allocate(reg, full):
+    for reg in regs:
+        if allocate(reg, full):
             given += 1
     if next_cursor:
-        st.appointment_jobs.send({"kind": "allocate", "cursor": next_cursor})
+        st.appointment_jobs.send(Allocate(cursor=next_cursor).model_dump(mode="json"))
     logger.info("allocation chunk", extra={"allocated": given, "more": bool(next_cursor)})
     return given
 
@@ -68,10 +68,12 @@ def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> boo
                 full.add((iso, i))
                 continue
             if st.registrations.set_appointment(reg.registration_id, iso, site.name):
-                st.sms_jobs.send({"kind": "appointment_sms", "registration_id": reg.registration_id})
+                st.sms_jobs.send(AppointmentSms(registration_id=reg.registration_id).model_dump(mode="json"))
                 metrics.add("AppointmentAllocated")
                 return True
-            st.campaign.free_slot(iso, i)  # it got one meanwhile, or was cancelled: give the place back
+            st.campaign.free_slot(
+                iso, i, reg.registration_id
+            )  # it got one meanwhile, or was cancelled: give the place back
             return False
     return False
 
@@ -82,7 +84,8 @@ def release(reg: Registration) -> None:
         return
     names = [s.name for s in get_settings().schedule.sites]
     if reg.appointment.site in names:
-        stores().campaign.free_slot(reg.appointment.date.isoformat(), names.index(reg.appointment.site))
+        day = reg.appointment.date.isoformat()
+        stores().campaign.free_slot(day, names.index(reg.appointment.site), reg.registration_id)
 
 
 def send_sms(registration_id: str) -> None:

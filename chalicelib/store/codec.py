@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from chalicelib.domain.errors import Overloaded
 
@@ -66,4 +66,6 @@ def translated_errors() -> Iterator[None]:
             raise Overloaded(retry_after=2) from exc
         raise
     except BotoCoreError as exc:
-        raise Overloaded(retry_after=2) from exc
+        # A connection that could not be made sent nothing; any other transport failure (a read
+        # timeout, a connection closed mid-answer) may have been applied.
+        raise Overloaded(retry_after=2, maybe_applied=not isinstance(exc, EndpointConnectionError)) from exc

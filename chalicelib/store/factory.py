@@ -33,7 +33,7 @@ def stores() -> Stores:
     s = get_settings()
     db = clients.dynamodb()
     return Stores(
-        registrations=RegistrationStore(db, s.registrations_table, s.people_table),
+        registrations=RegistrationStore(db, s.registrations_table),
         campaign=CampaignStore(db, s.campaign_table, s.primary_capacity, s.reserve_capacity, s.quota_shards),
         promotions=JobQueue(clients.sqs(), queue_name("promotion")),
         staff=StaffStore(db, s.staff_table),
