@@ -28,7 +28,7 @@ REGISTRATION_PATHS = ("/v1/registrations", "/v1/counter/registrations")
 def install() -> None:
     """Count every AWS call of every client made from here on (the default session's events)."""
     boto3.setup_default_session()
-    boto3._get_default_session().events.register("before-call.*.*", _on_call)  # noqa: SLF001
+    boto3._get_default_session().events.register("before-call.*.*", _on_call)
 
 
 def _on_call(event_name: str, **_: Any) -> None:
