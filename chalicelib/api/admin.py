@@ -19,7 +19,7 @@ admin = Blueprint(__name__)
 # Under Lambda's 6 MB response limit even for long Thai addresses (~350 bytes a row once encoded).
 EXPORT_PAGE_ROWS = 5_000
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CURSOR = re.compile(r"^r_[A-Za-z0-9_-]{16,43}$")
+_CURSOR = re.compile(r"^[rp]_[A-Za-z0-9_-]{16,43}$")
 
 
 @admin.route("/v1/admin/channels/{channel}", methods=["PUT"], authorizer=staff_token, content_types=list(JSON_TYPES))

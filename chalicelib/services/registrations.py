@@ -83,10 +83,11 @@ def _register(
 ) -> RegistrationView:
     settings = get_settings()
     now = datetime.now(UTC)
-    if not channel_states()[channel.value]:
-        raise ChannelClosed()
+    # Age first: an ineligible request costs no read at all.
     if rules.age_on(req.birth, rules.today_in_bangkok(now)) < settings.min_age:
         raise NotEligible()
+    if not channel_states()[channel.value]:
+        raise ChannelClosed()
     st = stores()
     pointer = rules.person_pointer(req.national_id, hmac_key())
     code = rules.receipt_code(pointer, code_secret)

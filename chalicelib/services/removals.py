@@ -89,7 +89,7 @@ def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int
     if not due:
         st.campaign.end_removals(holder, health)
         return 0
-    settled = _batch(due, health, remaining_ms)
+    settled = _batch(due, health, remaining_ms, as_of.timestamp())
     # The lease is kept across the chain; health travels in the control item.
     st.campaign.end_removals(holder, health, release=False)
     st.removal_jobs.send(
@@ -101,9 +101,11 @@ def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int
 
 
 def _batch(
-    regs: list[Registration], health: dict[str, tuple[float, int]], remaining_ms: Callable[[], int] | None
+    regs: list[Registration],
+    health: dict[str, tuple[float, int]],
+    remaining_ms: Callable[[], int] | None,
+    now: float,
 ) -> int:
-    now = time.time()
     up = {r for r in REGISTRIES if health[r][0] <= now}
     answers: dict[tuple[str, str], str | None] = {}  # (code, registry) -> answer, None = failed
     work = [(reg, r) for reg in regs for r in REGISTRIES if r in up and reg.removals.get(r) in OPEN]
@@ -120,7 +122,7 @@ def _batch(
                 up.discard(registry)  # down: the rest of the batch waits for its backoff
                 fails = health[registry][1] + 1
                 backoff = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (fails - 1))
-                health[registry] = (time.time() + backoff, fails)
+                health[registry] = (now + backoff, fails)
                 metrics.add("RemovalRetried", registry=registry)
                 logger.warning("registry down: backing off", extra={"registry": registry, "seconds": backoff})
 
@@ -140,7 +142,7 @@ def _batch(
     settled = 0
     st = stores()
     for reg in regs:
-        states, tries, next_due = _outcome(reg, answers, health)
+        states, tries, next_due = _outcome(reg, answers, health, now)
         count = not reg.counted
         if not st.registrations.record_removals(reg, states, next_due, count, tries):
             continue  # changed meanwhile (another sweep): the next batch looks again
@@ -163,7 +165,7 @@ def _batch(
 
 
 def _outcome(
-    reg: Registration, answers: dict[tuple[str, str], str | None], health: dict[str, tuple[float, int]]
+    reg: Registration, answers: dict[tuple[str, str], str | None], health: dict[str, tuple[float, int]], now: float
 ) -> tuple[dict[str, str], dict[str, int], datetime | None]:
     """A registration's new removal states, tries and next due time (None: nothing left open)."""
     states: dict[str, str] = {}
@@ -177,13 +179,14 @@ def _outcome(
         if key in answers and answers[key] is not None:
             states[r] = str(answers[key])
             continue
+        given_up = False
         if key in answers:  # the call failed
             tries[r] = reg.tries.get(r, 0) + 1
-            if tries[r] >= MAX_TRIES and was == "pending":
+            given_up = tries[r] >= MAX_TRIES
+            if given_up and was == "pending":
                 states[r] = "failed"
-        failed = states.get(r, was) == "failed"
-        later = time.time() + FAILED_RETRY_AFTER.total_seconds() if failed else max(health[r][0], time.time())
-        due.append(later)
+        # Given up: reconciliation's daily re-drive asks again; otherwise when the registry's backoff ends.
+        due.append(now + FAILED_RETRY_AFTER.total_seconds() if given_up else max(health[r][0], now))
     return states, tries, datetime.fromtimestamp(min(due), UTC) if due else None
 
 

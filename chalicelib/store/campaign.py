@@ -555,6 +555,7 @@ class CampaignStore:
         self._ensure_gate()
         try:
             self._update(GATE, "ADD parked :n", "ra = :zero", {":n": places, ":zero": 0})
+            self._full_until = 0.0
             return True
         except Conflict:
             return False

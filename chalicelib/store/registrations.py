@@ -313,7 +313,8 @@ class RegistrationStore:
 
         Returns the page and the cursor of the next one (None at the end).
         """
-        start = {"registration_id": {"S": cursor}} if cursor else None
+        # The cursor is the last key read, URL-safe: a person's key ``p#…`` travels as ``p_…``.
+        start = {"registration_id": {"S": "p#" + cursor[2:] if cursor.startswith("p_") else cursor}} if cursor else None
         found: list[Registration] = []
         while len(found) < limit:
             page = self._t.scan_page(start, min(1000, max(100, limit - len(found))))
@@ -321,7 +322,8 @@ class RegistrationStore:
             if not page.cursor:
                 return found, None
             start = page.cursor
-        return found, start["registration_id"]["S"] if start else None
+        last = str(start["registration_id"]["S"]) if start else None
+        return found, ("p_" + last[2:] if last and last.startswith("p#") else last)
 
     def scan_segment(
         self, segment: int, total: int, cursor: dict[str, Any] | None, page: int = 100
