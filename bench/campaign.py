@@ -383,7 +383,8 @@ def run(plan: Plan) -> dict[str, Any]:
         drain_start = time.perf_counter()
         summary = _summary(server, token)
         progress_at, settled = time.perf_counter(), _removals_settled(summary)
-        while _removals_settled(summary) < summary["registrations"]["by_status"]["confirmed"]:
+        # The sweep counts each direct confirmation as it settles its removals: wait for every place.
+        while _removals_settled(summary) < summary["primary"]["used"]:
             if _removals_settled(summary) != settled:
                 progress_at, settled = time.perf_counter(), _removals_settled(summary)
             elif time.perf_counter() - progress_at > DRAIN_STALL_S:
@@ -391,7 +392,7 @@ def run(plan: Plan) -> dict[str, Any]:
             if sys.stderr.isatty() or int(time.perf_counter() - drain_start) % 20 < 2:
                 sys.stderr.write(
                     f"\rbackground: removals settled {_removals_settled(summary):,}"
-                    f" of {summary['registrations']['by_status']['confirmed']:,} "
+                    f" of {summary['primary']['used']:,} "
                     + ("" if sys.stderr.isatty() else "\n")
                 )
             time.sleep(2.0)

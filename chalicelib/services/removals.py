@@ -65,7 +65,10 @@ def kick(force: bool = False, as_of: datetime | None = None) -> None:
             return
         _kicked["at"] = now
     try:
-        stores().removal_jobs.send(RemovalSweep(as_of=as_of).model_dump(mode="json", exclude_none=True))
+        # The message names its sweep: a redelivery (its first run died holding the lease) goes on
+        # with the same lease instead of waiting for it to run out.
+        job = RemovalSweep(chain="s_" + secrets.token_hex(6), as_of=as_of)
+        stores().removal_jobs.send(job.model_dump(mode="json", exclude_none=True))
     except Overloaded:
         logger.warning("removal sweep not kicked; the schedule will")
 
@@ -80,7 +83,8 @@ def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int
     """One batch of a sweep; queues the next while there is work. Returns how many were settled."""
     st = stores()
     holder = job.chain or "s_" + secrets.token_hex(6)
-    control = st.campaign.lease_removals(holder, time.time(), LEASE_SECONDS)
+    clock = job.as_of.timestamp() if job.as_of else time.time()
+    control = st.campaign.lease_removals(holder, clock, LEASE_SECONDS)
     if control is None:
         return 0  # another sweep holds the lease: it will see these too
     health = {r: (float(control.get(f"down_{r}", 0)), int(control.get(f"fails_{r}", 0))) for r in REGISTRIES}

@@ -174,7 +174,9 @@ class World:
             if batch.get("sk") == "meta":
                 self.poll_batch(batch["batch_id"])
         self.queues.drain()
-        for _ in range(2):  # a second run only if the first saw drift (a leak is given back when seen twice)
+        # Another run while the last saw drift: a leak or a statistics drift is repaired when seen
+        # twice unchanged, and a run that itself settled an abandoned ticket was not a quiet one.
+        for _ in range(3):
             run_id = reconcile.start(full=False)
             self.queues.drain()
             if not ((reconcile.status(run_id) or {}).get("findings") or {}).get("drift"):
