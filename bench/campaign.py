@@ -392,8 +392,7 @@ def run(plan: Plan) -> dict[str, Any]:
             if sys.stderr.isatty() or int(time.perf_counter() - drain_start) % 20 < 2:
                 sys.stderr.write(
                     f"\rbackground: removals settled {_removals_settled(summary):,}"
-                    f" of {summary['primary']['used']:,} "
-                    + ("" if sys.stderr.isatty() else "\n")
+                    f" of {summary['primary']['used']:,} " + ("" if sys.stderr.isatty() else "\n")
                 )
             time.sleep(2.0)
             summary = _summary(server, token)
