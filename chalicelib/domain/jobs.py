@@ -27,6 +27,8 @@ class RemovalSweep(_Job):
 
     kind: Literal["removals"] = "removals"
     chain: StrictStr | None = None
+    # The confirmations one container made (a list sweep); none: a sweep of the removal index.
+    codes: list[StrictStr] = Field(default_factory=list, max_length=5000)
     # Tests and operators: look at removals due up to this moment rather than now.
     as_of: datetime | None = None
 

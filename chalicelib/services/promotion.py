@@ -74,7 +74,7 @@ def _give_to_target(st: Stores, x: Registration) -> bool:
         try:
             y = st.registrations.promote(y.registration_id, x.registration_id, datetime.now(UTC))
             counters.promoted(y)
-            removals.kick(force=True)
+            removals.note(y.registration_id, force=True)
         except Conflict:
             y = st.registrations.get(x.release_target)
     # Promoted by this vacancy means done, whatever Y became since (it may have cancelled already):

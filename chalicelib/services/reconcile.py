@@ -130,7 +130,7 @@ def _check_registries(reg: Registration, counted: Counter[str]) -> None:
             if stores().registrations.reopen_removal(reg, registry, was):
                 counters.add(counters.removal_deltas(registry, was, "pending"))
                 reg.removals[registry] = "pending"
-                removals.kick(force=True)
+                removals.note(reg.registration_id, force=True)
                 counted[f"reappeared_{registry}"] += 1
 
 
@@ -240,7 +240,7 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
         if y.ticket:
             st.campaign.reserve_exit(y.registration_id, y.ticket)
         counters.promoted(y)
-        removals.kick(force=True)
+        removals.note(y.registration_id, force=True)
         given += 1
         logger.info("leaked place given to the reserve", extra={"run_id": run_id, "promoted": y.registration_id})
     return given

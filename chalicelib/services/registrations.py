@@ -201,7 +201,8 @@ def _registered(reg: Registration, rank: int | None) -> RegistrationView:
         "registered",
         extra={"registration_id": reg.registration_id, "status": reg.status.value, "channel": reg.channel.value},
     )
-    removals.kick()
+    if reg.status is Status.CONFIRMED:
+        removals.note(reg.registration_id)
     return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
 
 

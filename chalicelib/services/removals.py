@@ -53,10 +53,34 @@ OPEN = ("pending", "failed")
 
 _kicked = {"at": -1e9}
 _kick_lock = threading.Lock()
+# Receipt codes of the confirmations this container made and has not handed to a sweep yet.
+_noted: list[str] = []
+LIST_MAX = 500
+# The index sweep leaves registrations this young to the lists their containers are sending.
+LIST_GRACE = timedelta(minutes=2)
+
+
+def note(code: str, force: bool = False) -> None:
+    """A confirmation to remove: handed to a sweep in a list with the others this container made,
+    at most every ``REMOVAL_KICK_SECONDS`` (or ``LIST_MAX`` at a time). A list that is lost (the
+    container dies, SQS refuses it) is found by the minute sweep through the index."""
+    every = float(os.environ.get("REMOVAL_KICK_SECONDS", "5"))
+    now = time.monotonic()
+    with _kick_lock:
+        _noted.append(code)
+        if not force and now - _kicked["at"] < every and len(_noted) < LIST_MAX:
+            return
+        _kicked["at"] = now
+        codes = list(_noted)
+        _noted.clear()
+    try:
+        stores().removal_jobs.send(RemovalSweep(codes=codes).model_dump(mode="json", exclude_none=True))
+    except Overloaded:
+        logger.warning("removal list not sent; the minute sweep finds them", extra={"count": len(codes)})
 
 
 def kick(force: bool = False, as_of: datetime | None = None) -> None:
-    """Ask for a sweep soon: at most once every ``REMOVAL_KICK_SECONDS`` per container unless
+    """Start a sweep of the index: at most once every ``REMOVAL_KICK_SECONDS`` per container unless
     ``force``. Best effort: the minute schedule kicks too."""
     every = float(os.environ.get("REMOVAL_KICK_SECONDS", "5"))
     now = time.monotonic()
@@ -80,7 +104,10 @@ def sweep(now: datetime | None = None) -> int:
 
 
 def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int:
-    """One batch of a sweep; queues the next while there is work. Returns how many were settled."""
+    """One batch of a sweep (a container's list, or the index); an index sweep queues the next batch
+    while there is work. Returns how many removals were settled."""
+    if job.codes:
+        return _run_list(job.codes, remaining_ms)
     st = stores()
     holder = job.chain or "s_" + secrets.token_hex(6)
     clock = job.as_of.timestamp() if job.as_of else time.time()
@@ -88,7 +115,7 @@ def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int
     if control is None:
         return 0  # another sweep holds the lease: it will see these too
     health = {r: (float(control.get(f"down_{r}", 0)), int(control.get(f"fails_{r}", 0))) for r in REGISTRIES}
-    as_of = job.as_of or datetime.now(UTC)
+    as_of = job.as_of or datetime.now(UTC) - LIST_GRACE
     due = st.registrations.due_removals(as_of, BATCH)
     if not due:
         st.campaign.end_removals(holder, health)
@@ -101,6 +128,20 @@ def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int
         # A full batch goes on at once; otherwise a moment later, so that the next batch is fuller.
         delay_seconds=0 if len(due) == BATCH else int(os.environ.get("REMOVAL_CONTINUE_SECONDS", "1")),
     )
+    return settled
+
+
+def _run_list(codes: list[str], remaining_ms: Callable[[], int] | None) -> int:
+    """The confirmations one container listed: no index read, no lease (lists do not overlap, and
+    every write is conditional on what was read)."""
+    st = stores()
+    control = st.campaign.removal_control()
+    health = {r: (float(control.get(f"down_{r}", 0)), int(control.get(f"fails_{r}", 0))) for r in REGISTRIES}
+    before = dict(health)
+    regs = [r for r in st.registrations.by_codes(codes) if not r.counted or any(s in OPEN for s in r.removals.values())]
+    settled = _batch(regs, health, remaining_ms, time.time()) if regs else 0
+    if health != before:
+        st.campaign.save_registry_health(health)
     return settled
 
 

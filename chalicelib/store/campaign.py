@@ -433,6 +433,18 @@ class CampaignStore:
         except Conflict:
             return None
 
+    def removal_control(self) -> dict[str, Any]:
+        """The removal sweep's control item (each registry's backoff), read without taking the lease."""
+        return self._get(REMOVALS)
+
+    def save_registry_health(self, health: dict[str, tuple[float, int]]) -> None:
+        """Record each registry's backoff (a list sweep: no lease to give back)."""
+        sets = ", ".join(f"down_{r} = :d_{r}, fails_{r} = :f_{r}" for r in health)
+        values: dict[str, Any] = {}
+        for r, (down, fails) in health.items():
+            values |= {f":d_{r}": round(down, 3), f":f_{r}": fails}
+        self._update(REMOVALS, "SET " + sets, None, values)
+
     def end_removals(self, holder: str, health: dict[str, tuple[float, int]], release: bool = True) -> None:
         """Record each registry's backoff (down until, failures in a row); give the lease back
         unless the sweep goes on (``release`` False)."""
