@@ -28,12 +28,25 @@ REGISTRATION_PATHS = ("/v1/registrations", "/v1/counter/registrations")
 def install() -> None:
     """Count every AWS call of every client made from here on (the default session's events)."""
     boto3.setup_default_session()
-    boto3._get_default_session().events.register("before-call.*.*", _on_call)
+    events = boto3._get_default_session().events
+    events.register("before-call.*.*", _on_call)
+    events.register("after-call.sqs.ReceiveMessage", _on_receive)
+
+
+def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
+    # The driver polls every queue all the time, as Lambda's pollers do; a receive that brings
+    # work is the background's, an empty one (idle time) is counted apart.
+    key = "sqs.ReceiveMessage" if parsed.get("Messages") else "idle.sqs.ReceiveMessage"
+    if threading.current_thread().name == WORKER_THREAD:
+        with _lock:
+            _background[key] += 1
 
 
 def _on_call(event_name: str, **_: Any) -> None:
     operation = event_name.split(".", 1)[1]
     calls: Counter[str] | None = getattr(_local, "calls", None)
+    if operation == "sqs.ReceiveMessage" and calls is None:
+        return  # counted after the call, by what it brought
     if calls is not None:
         calls[operation] += 1
     elif threading.current_thread().name == WORKER_THREAD:
@@ -76,7 +89,8 @@ def report() -> dict[str, Any]:
     with _lock:
         paths = {k: Counter(v) for k, v in _paths.items()}
         background = Counter(_background)
-    out: dict[str, Any] = {"paths": {}, "background": {"aws_requests": sum(background.values()), **background}}
+    busy = sum(v for k, v in background.items() if not k.startswith("idle."))
+    out: dict[str, Any] = {"paths": {}, "background": {"aws_requests": busy, **background}}
     for kind, counts in paths.items():
         n = counts.pop("requests")
         out["paths"][kind] = {

@@ -72,6 +72,7 @@ def register(
     Raises ChannelClosed, NotEligible, AlreadyRegistered, IdempotencyKeyReused, RegistrationFull,
     RequestInProgress, Overloaded.
     """
+    removals.note()  # confirmations this container still holds go to a sweep, at most every few seconds
     try:
         return _register(req, channel, label, code_secret, fingerprint)
     except ReplayedRegistration as replay:

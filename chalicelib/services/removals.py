@@ -57,18 +57,21 @@ _kick_lock = threading.Lock()
 _noted: list[str] = []
 LIST_MAX = 500
 # The index sweep leaves registrations this young to the lists their containers are sending.
-LIST_GRACE = timedelta(minutes=2)
+LIST_GRACE = timedelta(minutes=1)
 
 
-def note(code: str, force: bool = False) -> None:
+def note(code: str | None = None, force: bool = False) -> None:
     """A confirmation to remove: handed to a sweep in a list with the others this container made,
-    at most every ``REMOVAL_KICK_SECONDS`` (or ``LIST_MAX`` at a time). A list that is lost (the
-    container dies, SQS refuses it) is found by the minute sweep through the index."""
+    at most every ``REMOVAL_KICK_SECONDS`` (or ``LIST_MAX`` at a time); every registration request
+    calls it (``code`` None) so that the last ones of a burst leave with the next request of any
+    kind. A list that is lost (the container dies, SQS refuses it) is found by the minute sweep
+    through the index."""
     every = float(os.environ.get("REMOVAL_KICK_SECONDS", "5"))
     now = time.monotonic()
     with _kick_lock:
-        _noted.append(code)
-        if not force and now - _kicked["at"] < every and len(_noted) < LIST_MAX:
+        if code is not None:
+            _noted.append(code)
+        if not _noted or (not force and now - _kicked["at"] < every and len(_noted) < LIST_MAX):
             return
         _kicked["at"] = now
         codes = list(_noted)
