@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from chalice import Chalice
 
 from chalicelib.api.admin import admin
@@ -24,7 +23,6 @@ app.register_blueprint(org)
 app.register_blueprint(admin)
 app.register_blueprint(pages)
 app.register_middleware(contract_errors, "http")
-logger = Logger(service="kk-vaccine-registration")
 
 
 @app.on_sqs_message(queue=queue_name("promotion"), batch_size=10, name="promotion_worker")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import urllib3
-from urllib3.util.retry import Retry
+if TYPE_CHECKING:
+    import urllib3
 
 # urllib3 logs each request line at DEBUG, and ours carry national IDs in the path.
 logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -44,6 +44,9 @@ class RegistryClient:
         self.name = config.name
         self._base = config.base_url.rstrip("/")
         self._headers = {"X-Api-Key": config.api_key, "Accept": "application/json"}
+        import urllib3  # on first use: a cold start of the API needs no HTTP client
+        from urllib3.util.retry import Retry
+
         self._pool = pool or urllib3.PoolManager(maxsize=16, retries=False)
         self._retry = Retry(
             total=attempts - 1,
@@ -56,6 +59,7 @@ class RegistryClient:
             respect_retry_after_header=False,
         )
         self._timeout = urllib3.Timeout(connect=min(2.0, timeout), read=timeout)
+        self._http_error: Any = urllib3.exceptions.HTTPError
 
     def remove(self, national_id: str) -> Removal:
         """Remove the person from this registry. Raises RegistryUnavailable."""
@@ -74,7 +78,7 @@ class RegistryClient:
             resp = self._pool.request(
                 method, url, headers=self._headers, timeout=self._timeout, retries=self._retry, preload_content=True
             )
-        except (urllib3.exceptions.HTTPError, OSError):
+        except (self._http_error, OSError):
             raise RegistryUnavailable(self.name) from None  # a timeout, a refused or broken connection
         if resp.status in answers:
             return answers[resp.status]

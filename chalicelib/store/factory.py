@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from chalicelib.config import get_settings, hmac_key, queue_name
-from chalicelib.store import clients, idempotency
+from chalicelib.store import clients
 from chalicelib.store.batches import BatchStore
 from chalicelib.store.campaign import CampaignStore
 from chalicelib.store.queues import JobQueue
@@ -48,6 +48,8 @@ def stores() -> Stores:
 
 def reset() -> None:
     """Forget every cached client and store (tests and the local stack start new backends)."""
+    from chalicelib.store import idempotency
+
     stores.cache_clear()
     idempotency.persistence_layer.cache_clear()
     from chalicelib.registries import factory as registries
