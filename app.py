@@ -93,8 +93,7 @@ def close_daily(event: Any) -> None:
 
 @app.schedule("rate(1 minute)", name="sweep")
 def sweep(event: Any) -> None:
-    from chalicelib.jobs import promotion
-    from chalicelib.services import removals
+    from chalicelib.services import promotion, removals
 
     promotion.sweep()
     removals.sweep()

@@ -72,7 +72,7 @@ def main() -> int:
     report(figures["campaign"])
     chart.draw(figures["campaign"], CHART)
     if os.environ.get("BENCH_RATIOS", "1") != "0":
-        figures["ratios"] = ratios.measure()
+        figures["ratios"] = ratios.measure() | ratios.of_campaign(figures["campaign"])
         ratios.report(figures["ratios"])
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,8 @@ class Server:
             "CAMPAIGN_RESERVE_CAPACITY": str(plan.reserve),
             "PHONE_VERIFICATION": "required",
             "PYTHONUNBUFFERED": "1",
+            # The server counts the AWS requests of each registration path and of the background.
+            "LOCAL_METER": "1",
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "local"],
@@ -235,7 +238,6 @@ class Server:
 
 def _client(server: Server, attempts: list[Attempt], cursor: Any, out: Outcomes, start: float) -> None:
     conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
-    headers = {"Content-Type": "application/json"}
     rids: list[str] = []
     while True:
         try:
@@ -244,6 +246,8 @@ def _client(server: Server, attempts: list[Attempt], cursor: Any, out: Outcomes,
             break
         if i >= len(attempts):
             break
+        # A key per attempt, as the public page sends it (a person trying again is a new attempt).
+        headers = {"Content-Type": "application/json", "Idempotency-Key": f"bench-{i}-{uuid.uuid4().hex[:12]}"}
         t = time.perf_counter()
         try:
             conn.request("POST", "/v1/registrations", body=attempts[i].payload, headers=headers)
@@ -469,6 +473,16 @@ def _full_read(server: Server, token: str) -> list[dict[str, str]]:
     return rows
 
 
+def _bare_puts(server: Server) -> float:
+    status, raw = server.call("POST", "/_local/bare-puts", {"n": 2000})
+    return float(json.loads(raw)["puts_per_s"]) if status == 200 else float("nan")
+
+
+def _meter(server: Server) -> dict[str, Any]:
+    status, raw = server.call("GET", "/_local/meter")
+    return dict(json.loads(raw)) if status == 200 else {}
+
+
 def run(plan: Plan) -> dict[str, Any]:
     """Run the campaign; returns its figures and checks (``checks_passed`` says whether all held)."""
     attempts = workload(plan)
@@ -493,6 +507,7 @@ def run(plan: Plan) -> dict[str, Any]:
                     return next(counter)
 
         cursor = _Cursor()
+        bare_before = _bare_puts(server)
         cpu_before = server.cpu_seconds()
         start = time.perf_counter()
         threads = [
@@ -521,7 +536,8 @@ def run(plan: Plan) -> dict[str, Any]:
         drain_start = time.perf_counter()
         summary = _summary(server, token)
         progress_at, settled = time.perf_counter(), _removals_settled(summary)
-        while _removals_settled(summary) < summary["registrations"]["by_status"]["confirmed"]:
+        # The sweep counts each direct confirmation as it settles its removals: wait for every place.
+        while _removals_settled(summary) < summary["primary"]["used"]:
             if _removals_settled(summary) != settled:
                 progress_at, settled = time.perf_counter(), _removals_settled(summary)
             elif time.perf_counter() - progress_at > DRAIN_STALL_S:
@@ -529,14 +545,15 @@ def run(plan: Plan) -> dict[str, Any]:
             if sys.stderr.isatty() or int(time.perf_counter() - drain_start) % 20 < 2:
                 sys.stderr.write(
                     f"\rbackground: removals settled {_removals_settled(summary):,}"
-                    f" of {summary['registrations']['by_status']['confirmed']:,} "
-                    + ("" if sys.stderr.isatty() else "\n")
+                    f" of {summary['primary']['used']:,} " + ("" if sys.stderr.isatty() else "\n")
                 )
             time.sleep(2.0)
             summary = _summary(server, token)
         drain_s = time.perf_counter() - drain_start
         sys.stderr.write("\n")
         peak_rss = max(peak_rss, server.peak_rss_mb())
+        metered = _meter(server)
+        bare_after = _bare_puts(server)
         read_start = time.perf_counter()
         rows = _full_read(server, token)
         read_s = time.perf_counter() - read_start
@@ -551,6 +568,10 @@ def run(plan: Plan) -> dict[str, Any]:
     by_status = Counter(r["status"] for r in rows)
     ids_active = Counter(r["national_id"] for r in active)
     accepted_ids = set(out.registration_ids)
+    # Registrations per second while places remained (first attempt to the last 201).
+    accepting_s = max((t for t, st in zip(out.done_at, out.status, strict=True) if st == 201), default=burst_s)
+    bare = (bare_before + bare_after) / 2
+    confirmations = summary["registrations"]["by_status"]["confirmed"]
     checks = {
         "confirmed_exact": summary["primary"]["used"] == expected_confirmed == by_status["confirmed"],
         "reserve_exact": summary["reserve"]["used"] == expected_reserve == by_status["reserve"],
@@ -591,6 +612,14 @@ def run(plan: Plan) -> dict[str, Any]:
             "p99": _percentile(lat, 99) * 1000,
             "max": (lat[-1] if lat else float("nan")) * 1000,
         },
+        "accepting_s": accepting_s,
+        "registrations_per_s_while_places_remained": statuses[201] / accepting_s,
+        "bare_conditional_puts_per_s": {"before": bare_before, "after": bare_after},
+        "throughput_vs_bare_put": statuses[201] / accepting_s / bare,
+        "aws_requests": metered,
+        "background_aws_requests_per_confirmation": (
+            metered.get("background", {}).get("aws_requests", 0) / confirmations if confirmations else float("nan")
+        ),
         "responses_by_status": {str(k): v for k, v in sorted(statuses.items())},
         "responses_by_code": dict(sorted(codes.items())),
         "server_peak_rss_mb": peak_rss,

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 
 def reset_caches() -> None:
-    """Forget settings, AWS clients, stores, registry and SMS clients, and the cached channel states."""
-    from chalicelib.services import appointments, registrations
+    """Forget settings, AWS clients, stores (with the places in hand and parked that a campaign
+    store keeps), registry and SMS clients, the cached channel states, the Idempotency-Key answers
+    this container remembers, and the receipt codes waiting to be handed to a removal sweep."""
+    from chalicelib.api import idempotency
+    from chalicelib.services import appointments, registrations, removals
     from chalicelib.store import factory
 
     factory.reset()
+    idempotency.forget_all()
+    removals.forget()
     registrations._channel_cache.clear()
     appointments._sms_client.cache_clear()

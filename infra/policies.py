@@ -68,7 +68,8 @@ FUNCTIONS: dict[str, Access] = {
     ),
     "removal_worker": Access(
         tables={"registrations": READ + WRITE, "campaign": READ + WRITE},
-        send=("removals-dlq",),
+        # The sweep continues itself through its own queue.
+        send=("removals", "removals-dlq"),
         consume="removals",
         secrets=_REGISTRY_KEYS,
     ),

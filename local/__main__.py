@@ -12,7 +12,9 @@ from local.stack import LocalStack
 
 
 def main() -> int:
-    stack = LocalStack(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000")))
+    stack = LocalStack(
+        host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000")), stand_ins_apart=True
+    )
     try:
         stack.start()
     except RuntimeError as exc:

@@ -21,8 +21,6 @@ from chalice import Chalice
 from chalice.app import CloudWatchEventConfig, SQSEventConfig
 from chalice.local import LambdaContext
 
-from local.engine import ENGINE_LOCK
-
 IDLE_BACKOFF = 0.25
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -60,17 +58,16 @@ class QueueDriver:
         With ``backoff``, a queue found empty is not asked again for ``IDLE_BACKOFF`` seconds: an
         empty receive costs the engine as much as a full one, and during a burst most queues are empty.
 
-        Each queue's turn holds the engine lock throughout: under a burst, dozens of request threads
-        contend for the lock one AWS call at a time, and a worker that had to win it for every call
-        would fall ever further behind (on AWS the workers are Lambdas of their own, not sharing).
+        A handler's calls take the engine lock one at a time, as the requests' do: the removal sweep
+        spends about one call per confirmation, and holding the lock for a whole batch of it (and its
+        registry calls) would stall every request for seconds.
         """
         handled = 0
         now = time.monotonic()
         for src in self._sources:
             if backoff and self._idle_until.get(src.name, 0.0) > now:
                 continue
-            with ENGINE_LOCK:
-                n = self._poll(src)
+            n = self._poll(src)
             handled += n
             if n == 0:
                 self._idle_until[src.name] = now + IDLE_BACKOFF

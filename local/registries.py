@@ -159,15 +159,68 @@ def seed_ids(step: int, count: int = 2000) -> list[str]:
     return [i + str(thai_id_check_digit(i)) for i in ids] + ["1101700230708"]
 
 
+KEYS = {"mor_phrom": "local-mor-phrom-key", "khon_kaen_phrom": "local-kkp-key"}
+SEED_STEP = {"mor_phrom": 2, "khon_kaen_phrom": 3}
+
+
 def start_both() -> dict[str, RegistryStandIn]:
     """Both stand-ins on free loopback ports, and the settings that point the service at them."""
+    stand_ins = {name: RegistryStandIn(name, KEYS[name], seed_ids(SEED_STEP[name])).start() for name in KEYS}
+    _point_at({name: s.url for name, s in stand_ins.items()})
+    return stand_ins
+
+
+def _point_at(urls: dict[str, str]) -> None:
     import os
 
-    stand_ins = {
-        "mor_phrom": RegistryStandIn("mor_phrom", "local-mor-phrom-key", seed_ids(2)).start(),
-        "khon_kaen_phrom": RegistryStandIn("khon_kaen_phrom", "local-kkp-key", seed_ids(3)).start(),
-    }
+    for name, url in urls.items():
+        os.environ[f"REGISTRY_{name.upper()}_URL"] = url
+        os.environ[f"REGISTRY_{name.upper()}_API_KEY"] = KEYS[name]
+
+
+class StandInProcess:
+    """Both stand-ins served by a child process (``python -m local`` uses it): their HTTP work does
+    not share the served stack's interpreter lock. Reached over HTTP only (``/_control``)."""
+
+    def __init__(self) -> None:
+        import subprocess  # our own module, fixed arguments  # nosec B404
+        import sys
+
+        self.proc = subprocess.Popen(  # fixed arguments, no shell  # nosec B603
+            [sys.executable, "-m", "local.registries"], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None  # narrows the type: stdout is a pipe  # nosec B101
+        self.urls = dict(self.proc.stdout.readline().split() for _ in KEYS)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class _Remote:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def stop(self) -> None:
+        return
+
+
+def start_both_in_a_process() -> tuple[StandInProcess, dict[str, _Remote]]:
+    child = StandInProcess()
+    _point_at(child.urls)
+    return child, {name: _Remote(url) for name, url in child.urls.items()}
+
+
+def _serve() -> None:
+    import signal
+    import sys
+
+    stand_ins = {name: RegistryStandIn(name, KEYS[name], seed_ids(SEED_STEP[name])).start() for name in KEYS}
     for name, stand_in in stand_ins.items():
-        os.environ[f"REGISTRY_{name.upper()}_URL"] = stand_in.url
-        os.environ[f"REGISTRY_{name.upper()}_API_KEY"] = stand_in.state.api_key
-    return stand_ins
+        print(name, stand_in.url, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.pause()
+
+
+if __name__ == "__main__":
+    _serve()

@@ -7,6 +7,7 @@ A deployment sets API Gateway's gateway responses to the same shape (unknown rou
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import HTTPServer
 from socketserver import ThreadingMixIn
@@ -54,7 +55,19 @@ def _as_lambda_response(exc: Exception) -> dict[str, Any]:
 
 
 class ContractGateway(LocalGateway):
+    metered = os.environ.get("LOCAL_METER") == "1"
+
     def handle_request(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
+        if self.metered:
+            from local import meter
+
+            if meter.begin(method, path):
+                response = self._handle(method, path, headers, body)
+                meter.end(response)
+                return response
+        return self._handle(method, path, headers, body)
+
+    def _handle(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
         try:
             return super().handle_request(method, path, headers, body)
         except ForbiddenError as exc:
@@ -151,6 +164,19 @@ class ContractRequestHandler(ChaliceRequestHandler):
                 token, record = staff.issue_token(role, label, data.get("days", DEFAULT_TOKEN_DAYS))
                 body = {"token": token, **record.model_dump(mode="json")}
                 self._send_http_response(201, {"Content-Type": "application/json"}, json.dumps(body))
+            elif self.command == "GET" and self.path == "/_local/meter":
+                from local import meter
+
+                self._send_http_response(200, {"Content-Type": "application/json"}, json.dumps(meter.report()))
+            elif self.command == "POST" and self.path == "/_local/bare-puts":
+                import boto3
+
+                from chalicelib.config import get_settings
+                from local import meter
+
+                db = boto3.client("dynamodb", region_name=get_settings().region)
+                rate = meter.bare_puts(db, get_settings().campaign_table, min(20_000, int(data.get("n", 2000))))
+                self._send_http_response(200, {"Content-Type": "application/json"}, json.dumps({"puts_per_s": rate}))
             elif self.command == "POST" and self.path == "/_local/tokens/revoke":
                 staff.revoke_token(str(data.get("token_id", "")))
                 self._send_http_response(200, {"Content-Type": "application/json"}, json.dumps({"revoked": True}))

@@ -16,11 +16,22 @@ REGION = "ap-southeast-1"
 
 
 class LocalStack:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, stage: str = "local", workers: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stage: str = "local",
+        workers: bool = True,
+        stand_ins_apart: bool = False,
+    ) -> None:
         self.host = host
         self.port = port
         self.stage = stage
         self._with_workers = workers
+        # The registry stand-ins in a child process (``python -m local``); in-process for the tests,
+        # which read and change their state directly.
+        self._stand_ins_apart = stand_ins_apart
+        self._stand_in_process: Any = None
         self._mock: Any = None
         self.server: Any = None
         self.workers: Any = None
@@ -39,10 +50,20 @@ class LocalStack:
         # One line per registration would cost a burst its speed: warnings and errors only, unless asked.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         self._mock = engine.start()
+        from chalicelib.store import clients
+
+        clients.write_runs_under(lambda: engine.ENGINE_LOCK)
+        if os.environ.get("LOCAL_METER") == "1":
+            from local import meter
+
+            meter.install()
 
         from local import registries
 
-        self.registries = registries.start_both()
+        if self._stand_ins_apart:
+            self._stand_in_process, self.registries = registries.start_both_in_a_process()
+        else:
+            self.registries = registries.start_both()
         from local.sms import SmsStandIn
 
         self.sms = SmsStandIn().start()
@@ -95,7 +116,7 @@ class LocalStack:
             self.workers.stop()
         if self.server is not None:
             self.server.server_close()
-        for stand_in in [*self.registries.values(), self.sms]:
+        for stand_in in [*self.registries.values(), self.sms, self._stand_in_process]:
             if stand_in is not None:
                 stand_in.stop()
         if self._mock is not None:

@@ -24,8 +24,9 @@ counter = Blueprint(__name__)
     audit="counter.register",
     errors=REGISTRATION_ERRORS,
     idempotent=Channel.COUNTER.value,
+    replayed_by_service=True,
     links=REGISTRATION_LINKS,
     summary="Register a walk-in person at a counter (open while the app channel is closed)",
 )
-def register(body: RegistrationRequest, principal: Principal) -> RegistrationView:
-    return registrations.register(body, Channel.COUNTER, principal.label)
+def register(body: RegistrationRequest, principal: Principal, fingerprint: str | None = None) -> RegistrationView:
+    return registrations.register(body, Channel.COUNTER, principal.label, fingerprint=fingerprint)

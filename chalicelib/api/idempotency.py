@@ -1,11 +1,18 @@
-"""The ``Idempotency-Key`` header: replay the first 2xx or 409 outcome of a retried request.
+"""The ``Idempotency-Key`` header: replay the first outcome of a retried request.
 
-Built on Powertools' idempotency utility: the key (scoped to channel and token) identifies the
-record, the body is the payload it validates, so the same key with another body is refused.
+Registrations keep no record of their own: the person's registration carries the key's fingerprint
+(``rules.idempotency_fingerprint``) and answers a retry (``services.registrations``). The same key
+with another body of the same person is refused there; a key reused for another person is refused
+when this container has seen it, and a 409 is answered again by the container that answered it
+(``replay_or_refuse``: exact on the local stack, one process; on AWS best effort, as no record is
+written). Employer batches use Powertools' idempotency utility
+(``once``): the key identifies the record, the body is the payload it validates.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -15,6 +22,7 @@ from chalice.app import Request
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import (
     AlreadyRegistered,
+    DomainError,
     IdempotencyKeyReused,
     Overloaded,
     RegistrationFull,
@@ -32,6 +40,43 @@ KEY_PATTERN = "^[\\x20-\\x7e]{1,64}$"
 REPLAYED_ERRORS = (AlreadyRegistered, RegistrationFull)
 
 Outcome = dict[str, Any]  # {"status": int, "body": dict}
+
+
+# The keyed registrations this container answered: key hash -> (body hash, the 409 it answered or
+# None for a 201, which the person's registration itself replays).
+RECENT_KEYS = 100_000
+_recent: OrderedDict[str, tuple[str, DomainError | None]] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
+def replay_or_refuse(fingerprint: str) -> None:
+    """Before a keyed registration: raises IdempotencyKeyReused if this container answered the key
+    with another body, or the 409 it answered the same body with."""
+    key, body = fingerprint.split(":", 1)
+    with _recent_lock:
+        seen = _recent.get(key)
+    if seen is None:
+        return
+    if seen[0] != body:
+        raise IdempotencyKeyReused()
+    if seen[1] is not None:
+        raise seen[1]
+
+
+def forget_all() -> None:
+    """Tests and the local stack start new backends: keys answered before mean nothing there."""
+    with _recent_lock:
+        _recent.clear()
+
+
+def remember(fingerprint: str, refused: DomainError | None = None) -> None:
+    """After a keyed registration: its answer (a 201, or a 409 in ``refused``)."""
+    key, body = fingerprint.split(":", 1)
+    with _recent_lock:
+        _recent[key] = (body, refused)
+        _recent.move_to_end(key)
+        while len(_recent) > RECENT_KEYS:
+            _recent.popitem(last=False)
 
 
 def key_of(request: Request) -> str | None:

@@ -70,15 +70,16 @@ def campaign() -> CampaignView:
     response=RegistrationView,
     errors=(*REGISTRATION_ERRORS, PhoneNotVerified),
     idempotent=Channel.APP.value,
+    replayed_by_service=True,
     links=REGISTRATION_LINKS,
     summary="Register through the app (with the phone's verification_token unless verification is off)",
 )
-def register(body: AppRegistrationRequest) -> RegistrationView:
-    # In the view, so a replayed Idempotency-Key answers as before; after the body's 400s, and a
-    # closed channel still answers 403 first.
+def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> RegistrationView:
+    # After the body's 400s, and a closed channel still answers 403 first. A replayed
+    # Idempotency-Key comes here too (its token is checked again: no read, the signature says it).
     if registrations.channel_states()[Channel.APP.value]:
         verifications.require_verified(body.phone, body.verification_token)
-    return registrations.register(body, Channel.APP, None)
+    return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
 
 
 @route(

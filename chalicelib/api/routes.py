@@ -38,6 +38,7 @@ from chalicelib.domain.errors import (
     RequestInProgress,
     ValidationFailed,
 )
+from chalicelib.domain.rules import idempotency_fingerprint
 from chalicelib.domain.staff import Principal, Role
 from chalicelib.services import staff as staff_service
 
@@ -61,6 +62,9 @@ class Route:
     audit: str | None  # the action's name in the audit trail (staff routes)
     errors: tuple[type[DomainError], ...]  # every error the route can answer, those of the checks included
     idempotent: str | None  # the scope of Idempotency-Key (a channel name), or None
+    # The service keeps the key with what it writes (a registration: the person's item) and answers
+    # a retry itself; no idempotency record of its own (docs/architecture-data-path.md).
+    replayed_by_service: bool
     media: str
     description: str | None
     operation_id: str
@@ -98,6 +102,7 @@ def route(
     audit: str | None = None,
     errors: tuple[type[DomainError], ...] = (),
     idempotent: str | None = None,
+    replayed_by_service: bool = False,
     media: str = JSON_MEDIA,
     description: str | None = None,
     links: dict[str, Link] | None = None,
@@ -106,7 +111,9 @@ def route(
     content_types: tuple[str, ...] = (JSON_MEDIA,),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """Declare a route (see the module's docstring). ``read_body`` turns the request into the JSON
-    value to validate when the body is not plain JSON up to 16 KB (an employer's CSV or 1 MB list)."""
+    value to validate when the body is not plain JSON up to 16 KB (an employer's CSV or 1 MB list).
+    ``replayed_by_service``: the view takes ``fingerprint`` (of the key and the body) and its service
+    answers a retry; otherwise an idempotent route keeps a record per key (Powertools' utility)."""
     if bool(roles) != bool(audit):
         raise ValueError(f"{path}: a staff route names its roles and its audit action, a public one neither")
     implied: list[type[DomainError]] = [Overloaded]
@@ -134,6 +141,7 @@ def route(
             audit=audit,
             errors=tuple(dict.fromkeys([*errors, *implied])),
             idempotent=idempotent,
+            replayed_by_service=replayed_by_service,
             media=media,
             description=description,
             operation_id=f"{_area(path, roles)}.{view.__name__}",
@@ -163,6 +171,10 @@ def route(
                 answer = view(**kwargs)
                 return answer if isinstance(answer, Response) else respond(answer, status)
             scope = f"{idempotent}:{principal.token_id if principal else '-'}"
+            if replayed_by_service:
+                return respond(
+                    _replayed_by_service(scope, key, data, lambda fp: view(**kwargs, fingerprint=fp)), status
+                )
             outcome = idempotency.once(scope, key, data, action, bp.lambda_context)
             return respond(outcome["body"], status=outcome["status"])
 
@@ -185,6 +197,20 @@ def route(
         return wrapper
 
     return decorate
+
+
+def _replayed_by_service(scope: str, key: str, data: Any, run: Callable[[str], BaseModel]) -> BaseModel:
+    """A keyed request whose service keeps the key's fingerprint with its write: what this container
+    answered the key with before comes first (another body 422, a 409 again), then the service."""
+    fingerprint = idempotency_fingerprint(scope, key, data)
+    idempotency.replay_or_refuse(fingerprint)
+    try:
+        answer = run(fingerprint)
+    except idempotency.REPLAYED_ERRORS as refused:
+        idempotency.remember(fingerprint, refused)
+        raise
+    idempotency.remember(fingerprint)
+    return answer
 
 
 def _staff(

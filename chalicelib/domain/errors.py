@@ -86,9 +86,11 @@ class Overloaded(DomainError):
     message = "Too many requests right now; please retry after the time given."
     message_th = "มีผู้ใช้งานจำนวนมาก กรุณาลองใหม่ตามเวลาที่กำหนด"
 
-    def __init__(self, retry_after: int = 1) -> None:
+    def __init__(self, retry_after: int = 1, maybe_applied: bool = False) -> None:
         super().__init__("overloaded")
         self.retry_after = retry_after
+        # True when a write's answer was lost (a timeout): it may have landed all the same.
+        self.maybe_applied = maybe_applied
 
 
 class Conflict(Overloaded):

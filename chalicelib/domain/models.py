@@ -184,12 +184,22 @@ class Registration(BaseModel):
     held: Literal["primary", "reserve"] | None = None
     # Removal from the other registries, per registry: pending | removed | not_found | failed.
     removals: dict[str, str] = Field(default_factory=dict)
+    # Failed attempts per registry (the removal sweep gives up, as ``failed``, after a few).
+    tries: dict[str, int] = Field(default_factory=dict)
     appointment: Appointment | None = None
     sms_sent_for: str | None = None
     # Every appointment of every dose (missed ones stay), and the version they are written under.
     visits: list[Visit] = Field(default_factory=list)
     appt_rev: int = 0
     cancel_reason: Literal["no_show"] | None = None
+    # The statistics include this registration (a direct confirmation is counted by the removal sweep).
+    counted: bool = False
+    # Follow-up steps of a cancellation not done yet ("counts"): a retried cancel does them.
+    todo: list[str] = Field(default_factory=list)
+    # Superseded by a newer registration of the same person: kept under its receipt code.
+    archived: bool = False
+    # The reserve rank its registration answered (an Idempotency-Key replay answers it again).
+    rank_at_start: int | None = None
 
 
 class AppointmentView(BaseModel):

@@ -36,7 +36,7 @@ class ExportQuery(_Query):
     status: Status | None = Field(default=None, json_schema_extra=ABSENT_NOT_NULL)
     cursor: str | None = Field(
         default=None,
-        pattern="^r_[A-Za-z0-9_-]{16,43}$",
+        pattern="^[rp]_[A-Za-z0-9_-]{16,43}$",
         description="from the previous page's Link header",
         json_schema_extra=ABSENT_NOT_NULL,
     )

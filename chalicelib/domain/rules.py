@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import unicodedata
@@ -119,10 +122,52 @@ def person_key(national_id: str, secret: bytes) -> str:
     return hmac.new(secret, national_id.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def new_registration_id() -> str:
-    """``r_`` + 128 random bits (URL-safe base64, no padding)."""
-    return "r_" + secrets.token_urlsafe(16)
+def person_pointer(national_id: str, secret: bytes) -> bytes:
+    """The first 128 bits of the person's keyed hash: where their registration is stored."""
+    return bytes.fromhex(person_key(national_id, secret))[:16]
+
+
+def receipt_code(pointer: bytes, secret: bytes | None = None) -> str:
+    """``r_`` + the person's pointer and 128 random bits (URL-safe base64, no padding).
+
+    The pointer lets the code resolve with one read (the person's item); the random half is what
+    makes it unguessable and is compared in constant time. A code without the random half's owner
+    resolves to nothing.
+    """
+    secret = secrets.token_bytes(16) if secret is None else secret
+    if len(pointer) != 16 or len(secret) != 16:
+        raise ValueError("pointer and secret are 16 bytes each")
+    return "r_" + base64.urlsafe_b64encode(pointer + secret).decode("ascii").rstrip("=")
+
+
+def code_pointer(code: str) -> bytes | None:
+    """The person pointer a receipt code carries, or None for anything that is not one."""
+    if not code.startswith("r_") or len(code) != 45 or not code.isascii():
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(code[2:] + "=")
+    except (binascii.Error, ValueError):
+        return None
+    return raw[:16] if len(raw) == 32 else None
+
+
+def new_registration_id(pointer: bytes | None = None) -> str:
+    """A new receipt code (a random pointer when none is given: tests and tools)."""
+    return receipt_code(pointer if pointer is not None else secrets.token_bytes(16))
 
 
 def same_secret(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def idempotency_fingerprint(scope: str, key: str, body: object) -> str:
+    """What a registration keeps of the request that made it: hashes of its Idempotency-Key (in
+    its scope: channel and token) and of its body (as a JSON value: key order and spacing aside)."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    key_hash = hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:32]
+    return key_hash + ":" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def same_idempotency_key(a: str, b: str) -> bool:
+    """Whether two fingerprints were made with the same Idempotency-Key (bodies aside)."""
+    return hmac.compare_digest(a.split(":", 1)[0].encode(), b.split(":", 1)[0].encode())

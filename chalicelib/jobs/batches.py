@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.jobs.queue import Job, handle_batch, number, text
+from chalicelib.domain.jobs import BatchChunk
+from chalicelib.jobs.queue import Handlers, handle_batch
 from chalicelib.services import batches
 
 
-def _chunk(job: Job, receive_count: int) -> None:
-    batches.process_chunk(text(job, "batch_id"), number(job, "chunk"))
-
-
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_batch(event, context, {"batch_chunk": _chunk})
+    return handle_batch(
+        event, context, Handlers().on(BatchChunk, lambda job, _: batches.process_chunk(job.batch_id, job.chunk))
+    )

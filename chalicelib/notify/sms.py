@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
-import urllib3
+if TYPE_CHECKING:
+    import urllib3
 
 logging.getLogger("urllib3").setLevel(logging.WARNING)
 
@@ -22,7 +24,10 @@ class SmsClient:
     def __init__(self, base_url: str, api_key: str, pool: urllib3.PoolManager | None = None) -> None:
         self._url = base_url.rstrip("/") + "/messages"
         self._key = api_key
+        import urllib3  # on first use: a cold start of the API needs no HTTP client
+
         self._pool = pool or urllib3.PoolManager(maxsize=8, retries=False)
+        self._timeout = urllib3.Timeout(connect=2.0, read=5.0)
 
     def send(self, to: str, text: str, idempotency_key: str) -> None:
         """Raises SmsUnavailable unless the gateway accepts the message."""
@@ -36,13 +41,19 @@ class SmsClient:
                     "X-Api-Key": self._key,
                     "Idempotency-Key": idempotency_key,
                 },
-                timeout=urllib3.Timeout(connect=2.0, read=5.0),
+                timeout=self._timeout,
                 redirect=False,
             )
-        except (urllib3.exceptions.HTTPError, OSError):
+        except (_http_error(), OSError):
             raise SmsUnavailable() from None
         if not 200 <= resp.status < 300:
             raise SmsUnavailable()
+
+
+def _http_error() -> type[Exception]:
+    import urllib3
+
+    return urllib3.exceptions.HTTPError
 
 
 def appointment_text(booked: list[tuple[int, str, str]], code: str, link: str | None) -> str:

@@ -22,6 +22,7 @@ from chalicelib.domain import rules
 from chalicelib.domain.doses import VisitStatus, first_dose_day, missing_doses
 from chalicelib.domain.errors import Conflict, ValidationFailed
 from chalicelib.domain.exports import CsvSheet
+from chalicelib.domain.jobs import Allocate, AppointmentSms
 from chalicelib.domain.models import Registration, Status
 from chalicelib.notify.sms import SmsClient, appointment_text
 from chalicelib.services import doses
@@ -34,21 +35,20 @@ CHUNK = 200
 
 def start() -> None:
     """Queue the first chunk of an allocation run."""
-    stores().appointment_jobs.send({"kind": "allocate", "cursor": None})
+    stores().appointment_jobs.send(Allocate().model_dump(mode="json"))
 
 
 def allocate_chunk(cursor: dict[str, Any] | None) -> int:
     """Allocate one chunk in registration order; queue the next chunk. Returns how many got one."""
     st = stores()
-    ids, next_cursor = st.registrations.waiting_for_appointment(cursor, CHUNK)
+    regs, next_cursor = st.registrations.waiting_for_appointment(cursor, CHUNK)
     full: set[tuple[str, int]] = set()
     given = 0
-    for rid in ids:
-        reg = st.registrations.get(rid)
-        if reg is not None and allocate(reg, full):
+    for reg in regs:
+        if allocate(reg, full):
             given += 1
     if next_cursor:
-        st.appointment_jobs.send({"kind": "allocate", "cursor": next_cursor})
+        st.appointment_jobs.send(Allocate(cursor=next_cursor).model_dump(mode="json"))
     logger.info("allocation chunk", extra={"allocated": given, "more": bool(next_cursor)})
     return given
 
@@ -77,7 +77,7 @@ def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> boo
                 return False
             reg = again
             continue
-        st.sms_jobs.send({"kind": "appointment_sms", "registration_id": reg.registration_id})
+        st.sms_jobs.send(AppointmentSms(registration_id=reg.registration_id).model_dump(mode="json"))
         metrics.add("AppointmentAllocated")
         return True
     return False

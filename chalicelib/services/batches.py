@@ -3,7 +3,6 @@ the same path as everyone else (``services.registrations.register``)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -23,6 +22,7 @@ from chalicelib.domain.errors import (
     RegistrationFull,
     ValidationFailed,
 )
+from chalicelib.domain.jobs import BatchChunk
 from chalicelib.domain.models import Channel, RegistrationRequest, Status, validation_fields
 from chalicelib.domain.staff import Principal
 from chalicelib.services import registrations
@@ -94,7 +94,7 @@ def process_chunk(batch_id: str, chunk: int) -> None:
 
 
 def _register_row(meta: BatchMeta, n: int, row: Any) -> RowResult:
-    rid = _row_registration_id(meta.batch_id, n)
+    secret = _row_secret(meta.batch_id, n)
     try:
         if not isinstance(row, dict):
             raise ValidationFailed(["body"])
@@ -102,25 +102,17 @@ def _register_row(meta: BatchMeta, n: int, row: Any) -> RowResult:
             body = RegistrationRequest.model_validate(row)
         except ValidationError as exc:
             raise ValidationFailed(validation_fields(list(exc.errors(include_input=False)))) from None
-        view = registrations.register(body, Channel.ORG, label=meta.label, registration_id=rid)
-    except AlreadyRegistered as exc:
-        view = _earlier_attempt(rid)
-        if view is None:
-            return RowResult(row=n, outcome="rejected", error=exc.as_error())
+        # A redelivered chunk recognises the row's own earlier registration by its receipt code.
+        view = registrations.register(body, Channel.ORG, label=meta.label, code_secret=secret)
     except ROW_ERRORS as exc:
         return RowResult(row=n, outcome="rejected", error=exc.as_error())
-    # What the row got when it was registered (the person may have cancelled since a retry began).
-    outcome = "reserve" if view.status is Status.RESERVE or _had_ticket(view.registration_id) else "confirmed"
+    # What the row got when it was registered (a retry is answered as the first attempt was).
+    outcome = "reserve" if view.status is Status.RESERVE else "confirmed"
     return RowResult(row=n, outcome=outcome, registration_id=view.registration_id)
 
 
-def _had_ticket(registration_id: str) -> bool:
-    reg = stores().registrations.get(registration_id)
-    return reg is not None and reg.status is Status.CANCELLED and reg.ticket is not None and reg.promoted_by is None
-
-
 def _queue_chunks(batch_id: str, chunks: list[int]) -> None:
-    jobs = [{"kind": "batch_chunk", "batch_id": batch_id, "chunk": k} for k in chunks]
+    jobs = [BatchChunk(batch_id=batch_id, chunk=k).model_dump(mode="json") for k in chunks]
     for start in range(0, len(jobs), 10):
         stores().batch_jobs.send_many(jobs[start : start + 10])
 
@@ -139,16 +131,7 @@ def _requeue_unfinished(meta: BatchMeta, done_rows: set[int]) -> None:
     logger.warning("stalled batch chunks queued again", extra={"batch_id": meta.batch_id, "chunks": len(missing)})
 
 
-def _earlier_attempt(rid: str) -> Any:
-    """This row's own registration from an interrupted delivery, if that is why the person is taken."""
-    try:
-        return registrations.get(rid)
-    except NotFound:
-        return None
-
-
-def _row_registration_id(batch_id: str, n: int) -> str:
-    # Deterministic per row, so a redelivered chunk finds its own earlier registration; keyed with
-    # the service's secret, so it is as unguessable as a random ID.
-    digest = hmac.new(hmac_key(), f"{batch_id}:{n}".encode(), hashlib.sha256).digest()[:16]
-    return "r_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+def _row_secret(batch_id: str, n: int) -> bytes:
+    # The random half of the row's receipt code, deterministic per row so that a redelivered chunk
+    # finds its own earlier registration; keyed with the service's secret, so as unguessable.
+    return hmac.new(hmac_key(), f"{batch_id}:{n}".encode(), hashlib.sha256).digest()[:16]

@@ -26,11 +26,34 @@ def _removals_pending() -> dict[str, int]:
     return {f"removal_{r}_pending": 1 for r in REGISTRIES}
 
 
-def registered(reg: Registration) -> None:
-    deltas = {f"channel_{reg.channel.value}": 1, f"status_{reg.status.value}": 1, **_per_day("registered", reg)}
+def registered_deltas(reg: Registration) -> dict[str, int]:
+    """What a new registration adds (on the day it was made): a reserve entry adds it in the gate's
+    write, a direct confirmation is added by the removal sweep (with its removals' outcomes)."""
+    deltas = {
+        f"channel_{reg.channel.value}": 1,
+        f"status_{reg.status.value}": 1,
+        **_per_day("registered", reg, reg.registered_at),
+    }
     if reg.status is Status.CONFIRMED:
-        deltas |= _per_day("confirmed", reg) | _removals_pending()
-    stores().campaign.count(deltas)
+        deltas |= _per_day("confirmed", reg, reg.registered_at)
+    return deltas
+
+
+def add(deltas: dict[str, int]) -> None:
+    """Add a batch of deltas in one write (nothing when they cancel out)."""
+    deltas = {k: v for k, v in deltas.items() if v}
+    if deltas:
+        stores().campaign.count(deltas)
+
+
+def removal_deltas(registry: str, was: str | None, now: str) -> dict[str, int]:
+    """A removal state change (``was`` None: not counted before)."""
+    out = {f"removal_{registry}_{now}": 1}
+    if was is not None:
+        out[f"removal_{registry}_{was}"] = out.get(f"removal_{registry}_{was}", 0) - 1
+    if now != "pending" and now != was:
+        out[f"{_day()}_removal_{registry}_{now}"] = 1
+    return out
 
 
 def cancelled(was: Status, reg: Registration) -> None:

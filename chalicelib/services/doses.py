@@ -23,6 +23,7 @@ from chalicelib.config import get_settings, hmac_key
 from chalicelib.domain import doses, rules
 from chalicelib.domain.doses import Visit, VisitStatus
 from chalicelib.domain.errors import Conflict, DayNotOver, NotFound, ValidationFailed
+from chalicelib.domain.jobs import AppointmentSms, CloseDay
 from chalicelib.domain.models import CheckIn, CheckInRequest, DayClosing, Registration, Status
 from chalicelib.services import counters
 from chalicelib.store.factory import stores
@@ -147,11 +148,8 @@ def _find(req: CheckInRequest) -> Registration:
         reg = st.registrations.get(req.registration_id) if req.registration_id.startswith("r_") else None
     else:
         assert req.national_id is not None  # narrows the type; check_in checked it  # nosec B101
-        person = st.registrations.person(rules.person_key(req.national_id, hmac_key()))
-        reg = None
-        for rid in (person.active, person.latest) if person else ():
-            if rid and (reg := st.registrations.get(rid)) is not None:
-                break
+        found = st.registrations.current(rules.person_pointer(req.national_id, hmac_key()))
+        reg = found[0] if found else None
     if reg is None:
         raise NotFound()
     return reg
@@ -172,7 +170,7 @@ def close(day: str) -> DayClosing:
         raise ValidationFailed(["date"]) from None
     if when >= rules.today_in_bangkok():
         raise DayNotOver()
-    stores().appointment_jobs.send({"kind": "close_day", "day": when.isoformat(), "cursor": None})
+    stores().appointment_jobs.send(CloseDay(day=when).model_dump(mode="json"))
     return DayClosing(date=when, status="closing")
 
 
@@ -188,7 +186,7 @@ def close_chunk(day: str, cursor: dict[str, Any] | None) -> int:
     ids, next_cursor = st.registrations.appointments_page(day, cursor, CLOSE_CHUNK)
     missed = sum(1 for rid in ids if close_one(rid, date.fromisoformat(day)))
     if next_cursor:
-        st.appointment_jobs.send({"kind": "close_day", "day": day, "cursor": next_cursor})
+        st.appointment_jobs.send(CloseDay(day=date.fromisoformat(day), cursor=next_cursor).model_dump(mode="json"))
     logger.info("day closing chunk", extra={"day": day, "missed": missed, "more": bool(next_cursor)})
     return missed
 
@@ -231,9 +229,9 @@ def close_one(registration_id: str, day: date) -> bool:
         if outcome == "noshow":
             from chalicelib.services import registrations  # it imports this module's callers
 
-            registrations.hand_on(Status.CONFIRMED, cancelled)
+            registrations.hand_on(cancelled)
         elif outcome == "rebooked":
-            st.sms_jobs.send({"kind": "appointment_sms", "registration_id": registration_id})
+            st.sms_jobs.send(AppointmentSms(registration_id=registration_id).model_dump(mode="json"))
         return True
     raise Conflict("appointments kept changing")
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.domain import verification as v
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.jobs import ReceiptSms
 from chalicelib.domain.models import LookupRequest, Status
 from chalicelib.domain.verification import ReceiptSent
 from chalicelib.services import appointments, lockouts, registrations
@@ -33,7 +34,7 @@ def request(req: LookupRequest) -> ReceiptSent:
         st = stores()
         if st.attempts.take_receipt(lockouts.of_registration(found.registration_id), int(time.time())):
             # The nonce makes each request its own SMS; a redelivered job is still one.
-            job = {"kind": "receipt_sms", "registration_id": found.registration_id, "nonce": secrets.token_hex(8)}
+            job = ReceiptSms(registration_id=found.registration_id, nonce=secrets.token_hex(8)).model_dump(mode="json")
             st.sms_jobs.send(job)
             metrics.add("ReceiptRequested")
     return ReceiptSent()

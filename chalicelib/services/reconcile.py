@@ -28,6 +28,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.doses import VisitStatus, holds_slot
 from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.jobs import Segment
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.domain.reports import DailyReport, ReconcileRun
 from chalicelib.registries.client import RegistryUnavailable
@@ -61,7 +62,7 @@ def start(full: bool) -> str:
         },
     )
     for segment in range(SEGMENTS):
-        st.reconcile_jobs.send({"kind": "segment", "run_id": run_id, "segment": segment, "full": full})
+        st.reconcile_jobs.send(Segment(run_id=run_id, segment=segment, full=full).model_dump(mode="json"))
     redriven = removals.redrive()
     logger.info("reconciliation started", extra={"run_id": run_id, "full": full, "removals_redriven": redriven})
     return run_id
@@ -89,16 +90,8 @@ def segment(run_id: str, seg: int, full: bool, cursor: Any, tally: dict[str, int
         if cursor is None:
             break
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:  # checked a page (100) at a time
-            st.reconcile_jobs.send(
-                {
-                    "kind": "segment",
-                    "run_id": run_id,
-                    "segment": seg,
-                    "full": full,
-                    "cursor": cursor,
-                    "tally": dict(counted),
-                }
-            )
+            job = Segment(run_id=run_id, segment=seg, full=full, cursor=cursor, tally=dict(counted))
+            st.reconcile_jobs.send(job.model_dump(mode="json"))
             return
     st.campaign.add_segment(run_id, seg, dict(counted))  # None again for a duplicate delivery
     # Whichever delivery sees every segment in settles the run, once; a retried one too.
@@ -107,16 +100,19 @@ def segment(run_id: str, seg: int, full: bool, cursor: Any, tally: dict[str, int
 
 
 def _tally(reg: Registration, counted: Counter[str]) -> None:
-    counted[f"status_{reg.status.value}"] += 1
-    counted[f"channel_{reg.channel.value}"] += 1
+    if reg.counted:
+        # A direct confirmation is counted by the removal sweep (``counted``); until then it is on
+        # its way into the statistics, not drift to repair.
+        counted[f"status_{reg.status.value}"] += 1
+        counted[f"channel_{reg.channel.value}"] += 1
+        for registry, state in reg.removals.items():
+            counted[f"removal_{registry}_{state}"] += 1
     if reg.status is Status.CONFIRMED or (reg.release_pending and reg.held == "primary"):
         counted["held_primary"] += 1  # a place is held until a cancelled one has handed it on
     if reg.release_pending:
         counted["release_pending"] += 1
     if reg.status is Status.RESERVE or (reg.release_pending and reg.held == "reserve"):
         counted["held_reserve"] += 1
-    for registry, state in reg.removals.items():
-        counted[f"removal_{registry}_{state}"] += 1
     names = [site.name for site in get_settings().schedule.sites]
     for visit in reg.visits:
         if visit.site not in names:
@@ -142,10 +138,10 @@ def _check_registries(reg: Registration, counted: Counter[str]) -> None:
             continue
         if present:
             was = reg.removals[registry]
-            if stores().registrations.reopen_removal(reg.registration_id, registry, was):
-                counters.removal(registry, was, "pending")
+            if stores().registrations.reopen_removal(reg, registry, was):
+                counters.add(counters.removal_deltas(registry, was, "pending"))
                 reg.removals[registry] = "pending"
-                removals.queue(reg)
+                removals.note(reg.registration_id, force=True)
                 counted[f"reappeared_{registry}"] += 1
 
 
@@ -253,7 +249,7 @@ def _check_days(tally: dict[str, int], findings: dict[str, Any]) -> None:
 
 def _settle_reserve(limit: int) -> int:
     """Let every ticket still counted on the reserve that holds nobody waiting leave it. Returns how many."""
-    from chalicelib.jobs import promotion
+    from chalicelib.services import promotion
 
     st = stores()
     before = st.campaign.counts().reserve_active
@@ -269,7 +265,7 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
     """Hand confirmed leaked places to the reserve, rank 1 first, as a cancellation's place would be
     (while anyone waits, a place may not go back to newcomers, so it would otherwise stay lost).
     Each place is its own vacancy, so a promotion is recorded as made by it. Returns how many."""
-    from chalicelib.jobs import promotion
+    from chalicelib.services import promotion
 
     st = stores()
     given = 0
@@ -287,7 +283,7 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
         if y.ticket:
             st.campaign.reserve_exit(y.registration_id, y.ticket)
         counters.promoted(y)
-        removals.queue(y)
+        removals.note(y.registration_id, force=True)
         given += 1
         logger.info("leaked place given to the reserve", extra={"run_id": run_id, "promoted": y.registration_id})
     return given
@@ -301,7 +297,7 @@ def _keep_places_of_the_day() -> None:
     stores().campaign.put_places_snapshot(
         rules.today_in_bangkok(now).isoformat(),
         {
-            "primary": max(0, settings.primary_capacity - counts.primary_taken + counts.parked),
+            "primary": max(0, settings.primary_capacity - counts.primary_used),
             "reserve": max(0, settings.reserve_capacity - counts.reserve_active),
             "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
@@ -354,7 +350,7 @@ def daily_report(day: str) -> DailyReport:
         settings = get_settings()
         counts = st.campaign.counts()
         places: dict[str, Any] | None = {
-            "primary": max(0, settings.primary_capacity - counts.primary_taken + counts.parked),
+            "primary": max(0, settings.primary_capacity - counts.primary_used),
             "reserve": max(0, settings.reserve_capacity - counts.reserve_active),
             "as_of": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }

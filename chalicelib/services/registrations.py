@@ -5,13 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
 from chalicelib.config import get_settings, hmac_key
 from chalicelib.domain import rules
-from chalicelib.domain.errors import ChannelClosed, Conflict, NotEligible, NotFound, Overloaded, RegistrationFull
+from chalicelib.domain.errors import (
+    AlreadyRegistered,
+    ChannelClosed,
+    Conflict,
+    IdempotencyKeyReused,
+    NotEligible,
+    NotFound,
+    Overloaded,
+    RegistrationFull,
+)
+from chalicelib.domain.jobs import Release
 from chalicelib.domain.models import (
     REGISTRIES,
     CampaignView,
@@ -26,6 +37,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.services import appointments, counters, removals
 from chalicelib.store.factory import stores
+from chalicelib.store.registrations import Taken
 
 logger = Logger(child=True)
 
@@ -47,44 +59,84 @@ def register(
     req: RegistrationRequest,
     channel: Channel,
     label: str | None = None,
-    registration_id: str | None = None,
+    code_secret: bytes | None = None,
+    fingerprint: str | None = None,
 ) -> RegistrationView:
     """Register one person on the first free place: primary, else reserve. Every channel comes here.
 
-    ``registration_id`` lets a batch row retry with the ID it used before (see services.batches).
-    Raises ChannelClosed, NotEligible, AlreadyRegistered, RegistrationFull, Overloaded.
+    ``code_secret`` lets a batch row retry with the receipt code it used before (see services.batches);
+    ``fingerprint`` (``api.idempotency.fingerprint``: the Idempotency-Key and the body) is stored
+    with the registration, so a retry with the same key gets the first answer again.
+    AWS requests: 1-2 for a confirmed place, 1 for a person registered already, 1 for a refusal
+    while the reserve is full, 3-4 for the reserve (docs/architecture-data-path.md).
+    Raises ChannelClosed, NotEligible, AlreadyRegistered, IdempotencyKeyReused, RegistrationFull,
+    RequestInProgress, Overloaded.
     """
+    removals.note()  # confirmations this container still holds go to a sweep, at most every few seconds
+    try:
+        return _register(req, channel, label, code_secret, fingerprint)
+    except ReplayedRegistration as replay:
+        return replay.view
+
+
+def _register(
+    req: RegistrationRequest, channel: Channel, label: str | None, code_secret: bytes | None, fingerprint: str | None
+) -> RegistrationView:
     settings = get_settings()
     now = datetime.now(UTC)
-    if not channel_states()[channel.value]:
-        raise ChannelClosed()
+    # Age first: an ineligible request costs no read at all.
     if rules.age_on(req.birth, rules.today_in_bangkok(now)) < settings.min_age:
         raise NotEligible()
+    if not channel_states()[channel.value]:
+        raise ChannelClosed()
     st = stores()
-    key = rules.person_key(req.national_id, hmac_key())
-    rid = registration_id or rules.new_registration_id()
-    st.registrations.claim_person(key, rid, now, settings.stale_claim_seconds)
-    ticket = None
+    pointer = rules.person_pointer(req.national_id, hmac_key())
+    code = rules.receipt_code(pointer, code_secret)
+    if st.campaign.take_primary():
+        reg = _new(req, code, Status.CONFIRMED, channel, label, now)
+        _create_holding_a_place(reg, pointer, fingerprint)
+        st.campaign.refill()
+        return _registered(reg, None)
+    # The primary list is full (or this container sees it so): who is asking decides before any place.
+    found = st.registrations.current(pointer)
+    if found is not None:
+        _refuse_or_replay(*found, fingerprint, code)
+    if st.campaign.known_full():
+        raise RegistrationFull()
+    reg = _new(req, code, Status.RESERVE, channel, label, now)
+    overflow = st.campaign.take_overflow(counters.registered_deltas(reg))
+    if overflow is None:
+        raise RegistrationFull()
+    if overflow.ticket is None:  # a place given back while nobody waited
+        reg = reg.model_copy(update={"status": Status.CONFIRMED, "removals": dict.fromkeys(REGISTRIES, "pending")})
+        _create_holding_a_place(reg, pointer, fingerprint)
+        return _registered(reg, None)
+    reg = reg.model_copy(update={"ticket": overflow.ticket, "counted": True, "rank_at_start": overflow.rank})
+    # A write that may have landed is left as it is: a ticket whose registration never appears is
+    # voided by the release job or reconciliation (promotion.settle_ticket) after the stale window.
     try:
-        if not st.campaign.take_primary():
-            overflow = st.campaign.take_overflow()
-            if overflow is None:
-                raise RegistrationFull()
-            ticket = overflow.ticket
-    except Exception:
-        # No place was taken: the person may try again at once.
-        st.registrations.release_claim(key, rid)
+        st.campaign.put_ticket(overflow.ticket, code, now.timestamp())
+    except Overloaded as exc:
+        if not exc.maybe_applied:
+            _give_back_ticket(reg, written=False)
         raise
-    status = Status.CONFIRMED if ticket is None else Status.RESERVE
-    if ticket is not None:
-        try:
-            st.campaign.put_ticket(ticket, rid, now.timestamp())
-        except Overloaded:
-            _give_back(ticket, rid, key, ticket_written=False)
-            raise
-    confirmed = status is Status.CONFIRMED
-    reg = Registration(
-        registration_id=rid,
+    try:
+        st.registrations.create(reg, pointer, fingerprint)
+    except Taken as taken:
+        _give_back_ticket(reg, written=True)
+        _refuse_or_replay(taken.current, taken.fingerprint, fingerprint, code)
+    except Overloaded as exc:
+        if not exc.maybe_applied:
+            _give_back_ticket(reg, written=True)
+        raise
+    return _registered(reg, overflow.rank)
+
+
+def _new(
+    req: RegistrationRequest, code: str, status: Status, channel: Channel, label: str | None, now: datetime
+) -> Registration:
+    return Registration(
+        registration_id=code,
         status=status,
         channel=channel,
         registered_at=now,
@@ -95,44 +147,76 @@ def register(
         phone=req.phone,
         basis=req.eligibility.basis,
         detail=req.eligibility.detail,
-        ticket=ticket,
         label=label,
-        removals=dict.fromkeys(REGISTRIES, "pending") if confirmed else {},
+        removals=dict.fromkeys(REGISTRIES, "pending") if status is Status.CONFIRMED else {},
     )
-    _store_or_give_back(reg, key)
-    # The registration stands from here on: what follows must not turn it into an error.
-    _best_effort(lambda: counters.registered(reg), "counters")
-    metrics.add("Registration", status=status.value, channel=channel.value)
-    if confirmed:
-        removals.queue(reg)  # a failure to queue is left to the sweep (the item says pending)
-    logger.info("registered", extra={"registration_id": rid, "status": status.value, "channel": channel.value})
-    return view(reg)
 
 
-def _store_or_give_back(reg: Registration, person: str) -> None:
-    """Write the registration, retrying a throttled write; if it cannot be written, give its place
-    back (to newcomers if nobody waits, else reconciliation finds it) and free the person."""
+def _create_holding_a_place(reg: Registration, pointer: bytes, fingerprint: str | None) -> None:
+    """Store a registration that holds a primary place taken for it. If it is refused, the place
+    stays in hand for the next newcomer; if the write may have landed, the place is left to it."""
     st = stores()
-    for attempt in range(3):
-        try:
-            st.registrations.put(reg)
-            return
-        except Overloaded:
-            time.sleep(0.1 * 2**attempt)
-    _give_back(reg.ticket, reg.registration_id, person, ticket_written=True)
-    raise Overloaded(retry_after=2)
+    try:
+        st.registrations.create(reg, pointer, fingerprint)
+    except Taken as taken:
+        st.campaign.keep()
+        _refuse_or_replay(taken.current, taken.fingerprint, fingerprint, reg.registration_id)
+    except Overloaded as exc:
+        if not exc.maybe_applied:
+            st.campaign.keep()
+        raise
 
 
-def _give_back(ticket: int | None, rid: str, person: str, ticket_written: bool) -> None:
-    """Undo a registration that could not be completed: its place, then the person's claim."""
+def _refuse_or_replay(current: Registration, stored: str | None, fingerprint: str | None, code: str) -> NoReturn:
+    """The person has a registration: a retry of the request that made it gets its first answer
+    again (ReplayedRegistration), the same key with another body is refused, anyone else is told
+    the person is registered."""
+    if current.registration_id == code:
+        raise ReplayedRegistration(first_view(current))  # a batch row's own earlier attempt
+    if fingerprint is not None and stored is not None and rules.same_idempotency_key(stored, fingerprint):
+        if not rules.same_secret(stored, fingerprint):
+            raise IdempotencyKeyReused()
+        raise ReplayedRegistration(first_view(current))
+    raise AlreadyRegistered()
+
+
+class ReplayedRegistration(Exception):
+    """The answer a retried request gets again (the registration as it was answered first)."""
+
+    def __init__(self, first: RegistrationView) -> None:
+        super().__init__("replayed")
+        self.view = first
+
+
+def first_view(reg: Registration) -> RegistrationView:
+    """The registration as its creating request answered it (status and rank at that time)."""
+    status = Status.RESERVE if reg.ticket is not None else Status.CONFIRMED
+    was = reg.model_copy(update={"status": status, "appointment": None})
+    rank = reg.rank_at_start if status is Status.RESERVE else None
+    return RegistrationView.of(was, rank, appointments.expected_date(was, rank))
+
+
+def _registered(reg: Registration, rank: int | None) -> RegistrationView:
+    metrics.add("Registration", status=reg.status.value, channel=reg.channel.value)
+    logger.info(
+        "registered",
+        extra={"registration_id": reg.registration_id, "status": reg.status.value, "channel": reg.channel.value},
+    )
+    if reg.status is Status.CONFIRMED:
+        removals.note(reg.registration_id)
+    return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
+
+
+def _give_back_ticket(reg: Registration, written: bool) -> None:
+    """Undo a reserve entry that could not be stored: the ticket leaves the reserve (ranks behind
+    move up), and its counts are taken back."""
     st = stores()
-    if ticket is not None:
-        holder = rid if ticket_written else None
-        _best_effort(lambda: st.campaign.void_ticket(ticket, holder), "void ticket")
-        _best_effort(lambda: st.campaign.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
-    else:
-        _best_effort(lambda: st.campaign.park(rid), "give back")
-    _best_effort(lambda: st.registrations.release_claim(person, rid), "claim")
+    ticket = reg.ticket
+    assert ticket is not None  # narrows the type; the caller took one  # nosec B101
+    holder = reg.registration_id if written else None
+    _best_effort(lambda: st.campaign.void_ticket(ticket, holder), "void ticket")
+    _best_effort(lambda: st.campaign.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
+    _best_effort(lambda: st.campaign.count({k: -v for k, v in counters.registered_deltas(reg).items()}), "counters")
 
 
 def _best_effort(action: Callable[[], object], what: str) -> None:
@@ -150,7 +234,7 @@ def view(reg: Registration) -> RegistrationView:
 
 def get(registration_id: str) -> RegistrationView:
     """Raises NotFound."""
-    reg = stores().registrations.get(registration_id) if registration_id.startswith("r_") else None
+    reg = stores().registrations.get(registration_id)
     if reg is None:
         raise NotFound()
     return view(reg)
@@ -158,32 +242,28 @@ def get(registration_id: str) -> RegistrationView:
 
 def lookup(req: LookupRequest) -> RegistrationView:
     """The person's active registration, else their latest. Raises NotFound (also for a wrong birth date)."""
-    st = stores()
-    person = st.registrations.person(rules.person_key(req.national_id, hmac_key()))
-    reg = None
-    for rid in (person.active, person.latest) if person else ():
-        if rid and (reg := st.registrations.get(rid)) is not None:
-            break
-    if reg is None or not rules.same_secret(reg.birth_date.isoformat(), req.birth_date):
+    found = stores().registrations.current(rules.person_pointer(req.national_id, hmac_key()))
+    if found is None or not rules.same_secret(found[0].birth_date.isoformat(), req.birth_date):
         raise NotFound()
-    return view(reg)
+    return view(found[0])
 
 
 def cancel(registration_id: str, birth_date: str) -> RegistrationView:
     """Cancel a registration; its place goes to reserve rank 1 (or back to newcomers).
 
-    Raises NotFound (also for a wrong birth date).
+    A cancel that was interrupted (its release could not be queued: 429) is finished by the retry:
+    the cancelled registration lists what is left to do, and each step is done once.
+    Raises NotFound (also for a wrong birth date), Overloaded.
     """
     st = stores()
     now = datetime.now(UTC)
     for _ in range(5):
-        reg = st.registrations.get(registration_id) if registration_id.startswith("r_") else None
+        reg = st.registrations.get(registration_id)
         if reg is None or not rules.same_secret(reg.birth_date.isoformat(), birth_date):
             raise NotFound()
         if reg.status is Status.CANCELLED:
-            # A repeat may follow a cancel that failed half-way: make sure the person is free again.
-            st.registrations.end_claim(rules.person_key(reg.national_id, hmac_key()), registration_id)
-            return view(reg)
+            hand_on(reg)
+            return view(st.registrations.get(registration_id) or reg)
         try:
             cancelled = st.registrations.cancel(reg, now)
             break
@@ -191,27 +271,31 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
             continue  # promoted meanwhile: cancel what it is now
     else:
         raise Conflict("registration kept changing")
-    hand_on(reg.status, cancelled)
     logger.info("cancelled", extra={"registration_id": registration_id, "was": reg.status.value})
+    hand_on(cancelled)
     return view(cancelled)
 
 
-def hand_on(was: Status, cancelled: Registration) -> None:
-    """After a cancellation (by the person, or a no-show): the person may register again, the place
-    moves on (reserve rank 1 first, through the release job), counters and appointments follow."""
+def hand_on(x: Registration) -> None:
+    """What follows a cancellation (by the person, or a no-show), each step once: counters, the
+    booked appointments' places (``appointments.release``: a compare-and-set that succeeds once),
+    the place itself (reserve rank 1 first, through the promotion service's release job).
+    Raises Overloaded when the release cannot be queued (a retried cancel, or the sweep, sends it)."""
     st = stores()
-    registration_id = cancelled.registration_id
-    # What matters to people first: they may register again, and the place moves on. The sweep
-    # re-sends the release if the process dies before it is queued.
-    st.registrations.end_claim(rules.person_key(cancelled.national_id, hmac_key()), registration_id)
-    if was is Status.RESERVE and cancelled.ticket:
+    was = Status.CONFIRMED if x.held == "primary" else Status.RESERVE
+    if "counts" in x.todo and st.registrations.take_step(x.registration_id, "counts"):
+        _best_effort(lambda: counters.cancelled(was, x), "counters")
+    _best_effort(lambda: appointments.release(x), "appointment slot")
+    if not x.release_pending:
+        return
+    if x.held == "reserve":
         # Leaving the reserve is two idempotent writes: ranks behind move up at once.
-        st.campaign.reserve_exit(registration_id, cancelled.ticket)
-        st.registrations.finish_release(registration_id)
+        if x.ticket:
+            st.campaign.reserve_exit(x.registration_id, x.ticket)
+        st.registrations.finish_release(x.registration_id)
     else:
-        st.promotions.send({"kind": "release", "registration_id": registration_id})
-    _best_effort(lambda: counters.cancelled(was, cancelled), "counters")
-    _best_effort(lambda: appointments.release(cancelled), "appointment slot")
+        # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
+        st.promotions.send(Release(registration_id=x.registration_id).model_dump(mode="json"))
 
 
 def campaign() -> CampaignView:
@@ -223,7 +307,7 @@ def campaign() -> CampaignView:
         min_age=settings.min_age,
         primary=Places(
             capacity=settings.primary_capacity,
-            remaining=max(0, settings.primary_capacity - counts.primary_taken + counts.parked),
+            remaining=max(0, settings.primary_capacity - counts.primary_used),
         ),
         reserve=Places(
             capacity=settings.reserve_capacity,

@@ -99,7 +99,7 @@ def summary() -> Summary:
     return Summary(
         primary=Used(
             capacity=settings.primary_capacity,
-            used=min(settings.primary_capacity, counts.primary_taken - counts.parked),
+            used=min(settings.primary_capacity, counts.primary_used),
         ),
         reserve=Used(capacity=settings.reserve_capacity, used=counts.reserve_active),
         registrations=RegistrationCounts(

@@ -19,6 +19,7 @@ from chalicelib import metrics
 from chalicelib.config import get_settings, verification_keys
 from chalicelib.domain import verification as v
 from chalicelib.domain.errors import InvalidCode, NotFound, PhoneNotVerified, TooManyAttempts
+from chalicelib.domain.jobs import VerificationSms
 from chalicelib.domain.models import iso_utc
 from chalicelib.domain.verification import (
     ConfirmRequest,
@@ -43,7 +44,7 @@ def start(req: VerificationRequest) -> VerificationStarted:
         raise TooManyAttempts(retry_after=wait)
     verification_id = v.new_verification_id()
     st.verifications.put(verification_id, req.phone, now)
-    st.sms_jobs.send({"kind": "verification_sms", "verification_id": verification_id})
+    st.sms_jobs.send(VerificationSms(verification_id=verification_id).model_dump(mode="json"))
     metrics.add("VerificationStarted")
     logger.info("verification started", extra={"verification_id": verification_id})
     return VerificationStarted(

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,20 @@ TICKET_BLOCK = 256
 STATS_SHARDS = 8
 GATE = "gate"
 CHANNELS = "channels"
+REMOVALS = "removals"
+# Places taken at once while a shard is far from full, kept in the container for the next newcomers
+# (a repeated person then costs one write: the place stays for the next one). Within END_MARGIN of
+# a shard's capacity places are taken one at a time. A place kept longer than POOL_TTL_SECONDS is
+# dropped, never used: reconciliation hands such a leak on only after seeing it unchanged for
+# LEAK_CONFIRM_SECONDS (180), so a place is never both given on and used.
+BULK = 16
+POOL_LOW = 8
+END_MARGIN = 64
+POOL_TTL_SECONDS = 60.0
+# After the gate said "full", refusals for this long cost no gate write (a parked place or a freed
+# reserve place reaches newcomers after at most this long).
+FULL_CACHE_SECONDS = 2.0
+STAT_PREFIXES = ("channel_", "status_", "removal_", "d")
 
 
 @dataclass(frozen=True)
@@ -46,13 +62,22 @@ class PlaceCounts:
     parked: int
     reserve_active: int
     reserve_seq: int
+    # Places this container took ahead and has not given to anyone yet (other containers' are
+    # counted as taken until they are used, or dropped and handed on by reconciliation).
+    in_hand: int = 0
+
+    @property
+    def primary_used(self) -> int:
+        return self.primary_taken - self.parked - self.in_hand
 
 
 @dataclass(frozen=True)
 class Overflow:
-    """A place found after the primary shards: a reserve ticket, or None for a parked primary place."""
+    """A place found after the primary shards: a reserve ticket (and its rank), or None for a
+    parked primary place."""
 
     ticket: int | None
+    rank: int | None = None
 
 
 class _ConditionFailed(Conflict):
@@ -83,12 +108,20 @@ class CampaignStore:
         self._caps = shard_capacities(primary_capacity, shards)
         self._reserve_capacity = reserve_capacity
         self._full: set[int] = {i for i, cap in enumerate(self._caps) if cap == 0}
+        # Shards where taking BULK places would come within END_MARGIN of full.
+        self._near_end: set[int] = {i for i, cap in enumerate(self._caps) if cap < BULK + END_MARGIN}
+        self._pool: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._full_until = 0.0
         self._gate_ready = False
 
     # -- primary ---------------------------------------------------------------------------------
 
     def take_primary(self) -> bool:
-        """Take one primary place from any shard with room; False when every shard is full."""
+        """One primary place: one in hand, else one from any shard with room; False when every
+        shard is full."""
+        if self._from_pool():
+            return True
         order = [i for i in range(len(self._caps)) if i not in self._full]
         random.shuffle(order)
         for shard in order:
@@ -102,29 +135,80 @@ class CampaignStore:
                 return True
             except Conflict:
                 self._full.add(shard)
+                self._near_end.add(shard)
         return False
+
+    def keep(self) -> None:
+        """A place taken but not used (the person was registered already): the next newcomer's."""
+        with self._lock:
+            self._pool.append(time.monotonic())
+
+    def refill(self) -> None:
+        """Keep a few places in hand while far from full: BULK at once from one shard (one write)."""
+        with self._lock:
+            if len(self._pool) >= POOL_LOW:
+                return
+        order = [i for i in range(len(self._caps)) if i not in self._near_end]
+        if not order:
+            return
+        shard = random.choice(order)  # noqa: S311 - spreads writes, not a secret  # nosec B311
+        try:
+            self._update(
+                f"quota#{shard}",
+                "ADD used :bulk",
+                "attribute_not_exists(used) OR used <= :limit",
+                {":bulk": BULK, ":limit": self._caps[shard] - BULK - END_MARGIN},
+            )
+        except Conflict:
+            self._near_end.add(shard)
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._pool.extend([now] * BULK)
+
+    def _from_pool(self) -> bool:
+        stale = time.monotonic() - POOL_TTL_SECONDS
+        with self._lock:
+            while self._pool and self._pool[0] < stale:
+                self._pool.popleft()  # held too long: left to reconciliation, never used
+            if self._pool:
+                self._pool.pop()
+                return True
+        return False
+
+    def known_full(self) -> bool:
+        """The gate said "full" moments ago: a refusal need not ask it again."""
+        return time.monotonic() < self._full_until
 
     # -- gate ------------------------------------------------------------------------------------
 
-    def take_overflow(self) -> Overflow | None:
+    def take_overflow(self, counts: dict[str, int] | None = None) -> Overflow | None:
         """Once the shards are full: a primary place given back earlier, else a reserve ticket.
 
         One write in the common case: joining the reserve requires ``parked = 0``, and when that
         fails the old item says whether a parked place is there to take instead. None when full.
+        ``counts`` (the registration's statistics) are added in the same write as a ticket; the
+        ticket's rank is the active reserve after it (every earlier exit was of a lower ticket).
         """
         self._ensure_gate()
+        counts = counts or {}
+        names = {f"#k{i}": k for i, k in enumerate(counts)}
+        adds = "".join(f", #k{i} :v{i}" for i in range(len(counts)))
         for _ in range(10):
             try:
                 attrs = self._update(
                     GATE,
-                    "ADD ra :one, seq :one",
+                    "ADD ra :one, seq :one" + adds,
                     "parked = :zero AND ra < :cap",
-                    {":one": 1, ":zero": 0, ":cap": self._reserve_capacity},
+                    {":one": 1, ":zero": 0, ":cap": self._reserve_capacity}
+                    | {f":v{i}": v for i, v in enumerate(counts.values())},
+                    names=names or None,
                     returns="UPDATED_NEW",
                 )
-                return Overflow(ticket=int(attrs["seq"]))
+                return Overflow(ticket=int(attrs["seq"]), rank=int(attrs["ra"]))
             except _ConditionFailed as failed:
                 if int(failed.old.get("parked", 0)) <= 0:
+                    self._full_until = time.monotonic() + FULL_CACHE_SECONDS
                     return None
             try:
                 self._update(GATE, "ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0})
@@ -148,6 +232,7 @@ class CampaignStore:
                 {":one": 1, ":zero": 0, ":now": int(time.time())},
                 names={"#e": event_id},
             )
+            self._full_until = 0.0
             return True
         except Conflict:
             return self._applied(event_id)
@@ -294,7 +379,9 @@ class CampaignStore:
         items = self._batch_get([f"quota#{i}" for i in range(len(self._caps))] + [GATE], "pk, used, ra, seq, parked")
         gate = items.get(GATE, {})
         taken = sum(int(items.get(f"quota#{i}", {}).get("used", 0)) for i in range(len(self._caps)))
-        return PlaceCounts(taken, int(gate.get("parked", 0)), int(gate.get("ra", 0)), int(gate.get("seq", 0)))
+        with self._lock:
+            in_hand = len(self._pool)
+        return PlaceCounts(taken, int(gate.get("parked", 0)), int(gate.get("ra", 0)), int(gate.get("seq", 0)), in_hand)
 
     def count(self, deltas: dict[str, int]) -> None:
         """Add to the registration counters (e.g. ``{"channel_app": 1, "status_confirmed": 1}``)."""
@@ -305,11 +392,12 @@ class CampaignStore:
         self._update(f"stats#{shard}", update, None, values, names=names)
 
     def stats(self) -> dict[str, int]:
-        items = self._batch_get([f"stats#{i}" for i in range(STATS_SHARDS)])
+        """The registration counters: the statistics shards plus what reserve entries added on the gate."""
+        items = self._batch_get([f"stats#{i}" for i in range(STATS_SHARDS)] + [GATE])
         totals: dict[str, int] = {}
-        for item in items.values():
+        for pk, item in items.items():
             for key, val in item.items():
-                if key != "pk":
+                if key != "pk" and (pk != GATE or key.startswith(STAT_PREFIXES)):
                     totals[key] = totals.get(key, 0) + int(val)
         return totals
 
@@ -328,9 +416,57 @@ class CampaignStore:
         except Conflict:
             return False
 
-    def free_slot(self, day: str, site: int) -> None:
-        with contextlib.suppress(Conflict):  # already empty: nothing to give back
-            self._update(f"slot#{day}#{site}", "ADD used :minus", "used > :zero", {":minus": -1, ":zero": 0})
+    def free_slot(self, day: str, site: int, registration_id: str | None = None) -> None:
+        """Give back one place on that day: once per ``registration_id`` however often it is asked
+        (without one, the caller's own compare-and-set makes it once)."""
+        names = {"#f": f"freed_{registration_id}"} if registration_id else None
+        with contextlib.suppress(Conflict):  # given back already, or empty: nothing to give back
+            self._update(
+                f"slot#{day}#{site}",
+                "ADD used :minus" + (" SET #f = :one" if names else ""),
+                "used > :zero" + (" AND attribute_not_exists(#f)" if names else ""),
+                {":minus": -1, ":zero": 0} | ({":one": 1} if names else {}),
+                names=names,
+            )
+
+    # -- the removal sweep's lease and each registry's backoff ---------------------------------------
+
+    def lease_removals(self, holder: str, now: float, seconds: float) -> dict[str, Any] | None:
+        """Take (or renew) the removal sweep's lease: the control item, or None if another sweep
+        holds it. The item also carries each registry's backoff (``down_<registry>``, ``fails_<registry>``)."""
+        try:
+            return self._update(
+                REMOVALS,
+                "SET holder = :h, until_at = :until",
+                "attribute_not_exists(until_at) OR until_at < :now OR holder = :h",
+                {":h": holder, ":until": round(now + seconds, 3), ":now": round(now, 3)},
+                returns="ALL_NEW",
+            )
+        except Conflict:
+            return None
+
+    def removal_control(self) -> dict[str, Any]:
+        """The removal sweep's control item (each registry's backoff), read without taking the lease."""
+        return self._get(REMOVALS)
+
+    def save_registry_health(self, health: dict[str, tuple[float, int]]) -> None:
+        """Record each registry's backoff (a list sweep: no lease to give back)."""
+        sets = ", ".join(f"down_{r} = :d_{r}, fails_{r} = :f_{r}" for r in health)
+        values: dict[str, Any] = {}
+        for r, (down, fails) in health.items():
+            values |= {f":d_{r}": round(down, 3), f":f_{r}": fails}
+        self._update(REMOVALS, "SET " + sets, None, values)
+
+    def end_removals(self, holder: str, health: dict[str, tuple[float, int]], release: bool = True) -> None:
+        """Record each registry's backoff (down until, failures in a row); give the lease back
+        unless the sweep goes on (``release`` False)."""
+        sets = ", ".join(f"down_{r} = :d_{r}, fails_{r} = :f_{r}" for r in health)
+        values: dict[str, Any] = {":h": holder}
+        for r, (down, fails) in health.items():
+            values |= {f":d_{r}": round(down, 3), f":f_{r}": fails}
+        update = ("SET " + sets if sets else "") + (" REMOVE holder, until_at" if release else "")
+        with contextlib.suppress(Conflict):  # the lease ran out and another sweep took it
+            self._update(REMOVALS, update.strip(), "holder = :h", values)
 
     def record_visit(self, day: str, site: int, outcome: str, member: str) -> None:
         """Add ``member`` (``<registration>:<dose>``) to the day's ``came`` or ``missed`` set.
@@ -466,6 +602,7 @@ class CampaignStore:
         self._ensure_gate()
         try:
             self._update(GATE, "ADD parked :n", "ra = :zero", {":n": places, ":zero": 0})
+            self._full_until = 0.0
             return True
         except Conflict:
             return False

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from chalicelib.config import get_settings
 
-# Short timeouts and a few adaptive retries: an API request has ~29 s in all, and a throttled
-# write that still fails after the retries is better answered with 429 than held open.
-_BOTO_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 4},
-    max_pool_connections=64,
-)
+
+@lru_cache(maxsize=1)
+def _boto_config() -> Any:
+    # Imported here: boto3 is a third of a cold start, and ``import app`` needs none of it.
+    from botocore.config import Config
+
+    # Short timeouts and a few adaptive retries: an API request has ~29 s in all, and a throttled
+    # write that still fails after the retries is better answered with 429 than held open.
+    return Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "max_attempts": 4},
+        max_pool_connections=64,
+    )
 
 
 def _quiet_sdk_logs() -> None:
@@ -30,17 +36,37 @@ def _quiet_sdk_logs() -> None:
 
 @lru_cache(maxsize=1)
 def dynamodb() -> Any:
+    import boto3
+
     _quiet_sdk_logs()
-    return boto3.client("dynamodb", region_name=get_settings().region, config=_BOTO_CONFIG)
+    return boto3.client("dynamodb", region_name=get_settings().region, config=_boto_config())
 
 
 @lru_cache(maxsize=1)
 def sqs() -> Any:
+    import boto3
+
     _quiet_sdk_logs()
-    return boto3.client("sqs", region_name=get_settings().region, config=_BOTO_CONFIG)
+    return boto3.client("sqs", region_name=get_settings().region, config=_boto_config())
 
 
 def reset() -> None:
     """Forget cached clients (tests start a fresh moto backend per test)."""
     dynamodb.cache_clear()
     sqs.cache_clear()
+
+
+_write_run_guard: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
+
+
+def write_run() -> AbstractContextManager[Any]:
+    """A run of writes a background job makes back to back. On AWS nothing (each call stands
+    alone); the local stack, where every call of every thread takes one engine lock, holds the lock
+    for the run, so that a job gets its share between request threads."""
+    return _write_run_guard()
+
+
+def write_runs_under(guard: Callable[[], AbstractContextManager[Any]]) -> None:
+    """The local stack's engine lock (``local.stack``); never set in a deployment."""
+    global _write_run_guard
+    _write_run_guard = guard

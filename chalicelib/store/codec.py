@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from chalicelib.domain.errors import Overloaded
 
-_SER = TypeSerializer()
-_DES = TypeDeserializer()
+
+@lru_cache(maxsize=1)
+def _codec() -> tuple[Any, Any]:
+    # Imported on first use: boto3 is a third of a cold start, and ``import app`` needs none of it.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
 
 THROTTLING = {
     "ProvisionedThroughputExceededException",
@@ -32,12 +38,13 @@ def encode(item: Mapping[str, Any]) -> dict[str, Any]:
 def value(v: Any) -> dict[str, Any]:
     if isinstance(v, float):
         v = Decimal(str(v))
-    encoded: dict[str, Any] = _SER.serialize(v)
+    encoded: dict[str, Any] = _codec()[0].serialize(v)
     return encoded
 
 
 def decode(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_DES.deserialize(v)) for k, v in item.items()}
+    des = _codec()[1]
+    return {k: _plain(des.deserialize(v)) for k, v in item.items()}
 
 
 def _plain(v: Any) -> Any:
@@ -66,4 +73,6 @@ def translated_errors() -> Iterator[None]:
             raise Overloaded(retry_after=2) from exc
         raise
     except BotoCoreError as exc:
-        raise Overloaded(retry_after=2) from exc
+        # A connection that could not be made sent nothing; any other transport failure (a read
+        # timeout, a connection closed mid-answer) may have been applied.
+        raise Overloaded(retry_after=2, maybe_applied=not isinstance(exc, EndpointConnectionError)) from exc

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from chalicelib.config import get_settings, hmac_key, queue_name, verification_keys
-from chalicelib.store import clients, idempotency
+from chalicelib.store import clients
 from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
 from chalicelib.store.campaign import CampaignStore
@@ -36,7 +36,7 @@ def stores() -> Stores:
     s = get_settings()
     db = clients.dynamodb()
     return Stores(
-        registrations=RegistrationStore(db, s.registrations_table, s.people_table),
+        registrations=RegistrationStore(db, s.registrations_table),
         campaign=CampaignStore(db, s.campaign_table, s.primary_capacity, s.reserve_capacity, s.quota_shards),
         promotions=JobQueue(clients.sqs(), queue_name("promotion")),
         staff=StaffStore(db, s.staff_table),
@@ -53,6 +53,8 @@ def stores() -> Stores:
 
 def reset() -> None:
     """Forget every cached client and store (tests and the local stack start new backends)."""
+    from chalicelib.store import idempotency
+
     stores.cache_clear()
     idempotency.persistence_layer.cache_clear()
     from chalicelib.registries import factory as registries

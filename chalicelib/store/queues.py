@@ -16,10 +16,13 @@ class JobQueue:
         self._name = queue_name
         self._url: str | None = None
 
-    def send(self, body: dict[str, Any]) -> None:
+    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
         """Enqueue one job. Raises Overloaded if SQS refuses it after botocore's retries."""
+        kwargs: dict[str, Any] = {"QueueUrl": self._queue_url(), "MessageBody": _encode(body)}
+        if delay_seconds:
+            kwargs["DelaySeconds"] = delay_seconds
         with translated_errors():
-            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=_encode(body), **_correlated())
+            self._sqs.send_message(**kwargs, **_correlated())
 
     def send_many(self, bodies: list[dict[str, Any]]) -> None:
         """Enqueue up to 10 jobs in one call. Raises Overloaded if any is refused."""

@@ -1,22 +1,29 @@
-"""Registrations and the one-active-registration-per-person claim.
+"""Registrations: each person's current registration stored under the person, a superseded one
+under its receipt code.
 
-People are keyed by an HMAC of their national ID, so the people table never holds the number.
+A person's registration lives at ``p#<pointer>`` (128 bits of the keyed hash of the national ID), so
+one conditional put is the claim and the registration at once: it fails when the person is
+registered, and returns the item found, which answers a repeat or an Idempotency-Key replay without
+another read. The receipt code (``registration_id``) carries the pointer and 128 random bits, so it
+resolves with one read and is checked in constant time. When a person registers again after a
+cancellation, the cancelled registration is first copied under its code (so it still resolves),
+then replaced.
 Every decision is a conditional single-item write; none depends on a value read before it.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
-from dataclasses import dataclass
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from chalicelib.domain import rules
 from chalicelib.domain.doses import Visit, VisitStatus, next_booked
-from chalicelib.domain.errors import AlreadyRegistered, Conflict, RequestInProgress
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Registration, Status
-from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
+from chalicelib.store.table import ConditionFailed, Item, Table
 
 RELEASE_INDEX = "release-pending"
 REMOVAL_INDEX = "removal-pending"
@@ -25,123 +32,96 @@ APPOINTMENT_DAY_INDEX = "appointment-day"
 _OPEN_REMOVAL = ("pending", "failed")
 
 
-@dataclass(frozen=True)
-class PersonRecord:
-    active: str | None
-    latest: str | None
-    claimed_at: float | None
+class Taken(Exception):
+    """The person has a registration that a new one may not replace: ``current``, and the
+    Idempotency-Key fingerprint it was made with (None if it was made without one)."""
+
+    def __init__(self, current: Registration, fingerprint: str | None) -> None:
+        super().__init__("taken")
+        self.current = current
+        self.fingerprint = fingerprint
 
 
-def _epoch(moment: datetime) -> float:
-    return round(moment.timestamp(), 3)
+def home(pointer: bytes) -> str:
+    """The key of a person's current registration."""
+    return "p#" + base64.urlsafe_b64encode(pointer).decode("ascii").rstrip("=")
+
+
+def _key(code: str) -> str | None:
+    pointer = rules.code_pointer(code)
+    return home(pointer) if pointer is not None else None
 
 
 class RegistrationStore:
-    def __init__(self, client: Any, registrations_table: str, people_table: str) -> None:
-        self._db = client
-        self._regs = registrations_table
-        self._people = people_table
+    def __init__(self, client: Any, registrations_table: str) -> None:
+        self._t = Table(client, registrations_table, ("registration_id",))
 
-    # -- people ---------------------------------------------------------------------------------
+    # -- the person's registration ------------------------------------------------------------------
 
-    def claim_person(self, person_key: str, registration_id: str, now: datetime, stale_after: float) -> None:
-        """Make ``registration_id`` the person's active registration.
+    def create(self, reg: Registration, pointer: bytes, fingerprint: str | None) -> None:
+        """Store ``reg`` as the person's current registration (the claim and the registration in one
+        write). A cancelled registration whose place has been handed on is kept under its code and
+        replaced.
 
-        Raises AlreadyRegistered when the person has an active registration, or a claim by a
-        request that may still be running. A claim older than ``stale_after`` seconds whose
-        registration was never written (the request died) is taken over with a compare-and-set.
+        Raises Taken with the registration found, Conflict if it changed meanwhile, Overloaded.
         """
-        claim = "SET active = :rid, claimed_at = :now"
-        values = {":rid": registration_id, ":now": _epoch(now)}
-        old = self._update_person(person_key, claim, "attribute_not_exists(active)", values)
-        if old is None:
+        item = _to_item(reg) | {"registration_id": home(pointer), "code": reg.registration_id, "idem": fingerprint}
+        try:
+            self._t.put(item)
             return
-        holder = old.get("active")
-        if holder is None:
-            raise Conflict("claim changed while reading")
-        existing = self.get(holder)
-        if existing is not None and existing.status is not Status.CANCELLED:
-            raise AlreadyRegistered()
-        if existing is None and now.timestamp() - float(old.get("claimed_at", 0)) < stale_after:
-            raise RequestInProgress(retry_after=2)  # the first attempt may still be writing it
-        # The holder was cancelled (its claim not yet dropped) or its request died: take over.
-        if self._update_person(person_key, claim, "active = :old", {**values, ":old": holder}) is not None:
-            raise AlreadyRegistered()
-
-    def release_claim(self, person_key: str, registration_id: str) -> None:
-        """Drop a claim whose registration was refused (full); a no-op if it is no longer ours."""
-        self._update_person(person_key, "REMOVE active, claimed_at", "active = :rid", {":rid": registration_id})
-
-    def end_claim(self, person_key: str, registration_id: str) -> None:
-        """After a cancellation: the person may register again; lookups find this one as latest."""
-        self._update_person(
-            person_key, "SET latest = :rid REMOVE active, claimed_at", "active = :rid", {":rid": registration_id}
-        )
-
-    def _update_person(
-        self, person_key: str, update: str, condition: str, values: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """Conditional update of a person item: None if applied, else the item as it was."""
-        with translated_errors():
-            try:
-                self._db.update_item(
-                    TableName=self._people,
-                    Key={"person": value(person_key)},
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues={k: value(v) for k, v in values.items()},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return None
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-                return decode(exc.response.get("Item") or {})
-
-    def person(self, person_key: str) -> PersonRecord | None:
-        item = self._person_item(person_key)
-        if not item:
-            return None
-        return PersonRecord(item.get("active"), item.get("latest"), item.get("claimed_at"))
-
-    def _person_item(self, person_key: str) -> dict[str, Any]:
-        with translated_errors():
-            resp = self._db.get_item(TableName=self._people, Key={"person": value(person_key)}, ConsistentRead=True)
-        return decode(resp.get("Item") or {})
-
-    # -- registrations --------------------------------------------------------------------------
-
-    def put(self, reg: Registration) -> None:
-        """Store a new registration. A retried put whose first try landed counts as done."""
-        with translated_errors():
-            try:
-                self._db.put_item(
-                    TableName=self._regs,
-                    Item=encode(_to_item(reg)),
-                    ConditionExpression="attribute_not_exists(registration_id)",
-                )
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-
-    def get(self, registration_id: str) -> Registration | None:
-        with translated_errors():
-            resp = self._db.get_item(
-                TableName=self._regs, Key={"registration_id": value(registration_id)}, ConsistentRead=True
+        except ConditionFailed as failed:
+            old = failed.old
+        if not old:
+            raise Conflict("registration vanished")
+        current = _from_item(old)
+        if current.status is not Status.CANCELLED:
+            raise Taken(current, old.get("idem"))
+        # Kept as it is now, down to its version: if anything changes it meanwhile (its release, its
+        # removals), the replacement below fails and the copy is written again from the new state.
+        self._t.overwrite(old | {"registration_id": old["code"], "archived": True})
+        unchanged = "ver = :ver" if "ver" in old else "attribute_not_exists(ver)"
+        try:
+            self._t.put(
+                item,
+                f"code = :old AND {unchanged}",
+                {":old": old["code"]} | ({":ver": old["ver"]} if "ver" in old else {}),
             )
-        item = resp.get("Item")
-        return _from_item(decode(item)) if item else None
+        except ConditionFailed as failed:
+            if failed.old.get("code") == reg.registration_id:
+                return  # our own first try landed (a retried put)
+            raise Conflict("registration changed") from None
+
+    def current(self, pointer: bytes) -> tuple[Registration, str | None] | None:
+        """The person's current registration and its Idempotency-Key fingerprint, or None."""
+        item = self._t.get(home(pointer))
+        return (_from_item(item), item.get("idem")) if item else None
+
+    def get(self, code: str) -> Registration | None:
+        """The registration with this receipt code (current or superseded), or None."""
+        key = _key(code)
+        if key is None:
+            return None
+        item = self._t.get(key)
+        if item and hmac.compare_digest(str(item.get("code", "")).encode(), code.encode()):
+            return _from_item(item)
+        archived = self._t.get(code)
+        return _from_item(archived) if archived else None
+
+    # -- state changes (each conditional on the code, so a superseded one is never touched) ---------
 
     def cancel(self, reg: Registration, now: datetime) -> Registration:
-        """Cancel ``reg`` if its status is still the one read; the place it held is then pending release.
+        """Cancel ``reg`` if its status is still the one read; the place it held is then pending
+        release, and the steps that follow (counters, appointment slot) are listed in ``todo`` so
+        that a retried cancel finishes what an interrupted one left undone.
 
         Raises Conflict when the status changed meanwhile (a promotion, another cancel).
         """
         held = "primary" if reg.status is Status.CONFIRMED else "reserve"
+        todo = {"counts"}
         return self._update(
             reg.registration_id,
-            "SET #s = :cancelled, cancelled_at = :now, held = :held, release_pending = :now, release_shard = :one"
-            " REMOVE appt_pending, appt_shard",
+            "SET #s = :cancelled, cancelled_at = :now, held = :held, release_pending = :now, release_shard = :one,"
+            " todo = :todo REMOVE appt_pending, appt_shard",
             "#s = :expected",
             {
                 ":cancelled": Status.CANCELLED.value,
@@ -149,19 +129,28 @@ class RegistrationStore:
                 ":held": held,
                 ":expected": reg.status.value,
                 ":one": "1",
+                ":todo": todo,
             },
         )
+
+    def take_step(self, registration_id: str, step: str) -> bool:
+        """Claim one follow-up step of a cancellation (once): False if it was taken already."""
+        try:
+            self._set(registration_id, "DELETE todo :step", "contains(todo, :s)", {":step": {step}, ":s": step})
+            return True
+        except Conflict:
+            return False
 
     def promote(self, registration_id: str, vacancy_id: str, now: datetime) -> Registration:
         """Reserve -> confirmed, recording which vacancy's place it took. Raises Conflict otherwise.
 
-        The same write marks the removals from the other registries pending (the outbox: a sweep
-        finds them even if the process dies before their jobs are queued).
+        The same write marks the removals from the other registries pending (the outbox the removal
+        sweep reads), and the registration as counted (the promotion's counters are added by the caller).
         """
         removals = ", ".join(f"rm_{r} = :pending" for r in REGISTRIES)
         return self._update(
             registration_id,
-            f"SET #s = :confirmed, promoted_by = :by, promoted_at = :now, {removals},"
+            f"SET #s = :confirmed, promoted_by = :by, promoted_at = :now, {removals}, counted = :t,"
             " removal_due = :now, removal_shard = :one, appt_pending = :now, appt_shard = :one",
             "#s = :reserve",
             {
@@ -171,29 +160,38 @@ class RegistrationStore:
                 ":now": now.isoformat(),
                 ":pending": "pending",
                 ":one": "1",
+                ":t": True,
             },
         )
 
-    def set_removal(self, registration_id: str, registry: str, state: str, expected: tuple[str, ...]) -> bool:
-        """Move one registry's removal state on, if it is still one of ``expected``.
-
-        Returns False if another delivery got there first. When no registry is left pending or
-        failed, the registration leaves the sparse removal index.
+    def record_removals(
+        self, reg: Registration, states: dict[str, str], due: datetime | None, count: bool, tries: dict[str, int]
+    ) -> bool:
+        """One write for what the registries answered: each registry's new state and tries, the next
+        time it is due (None: done, it leaves the removal index), and ``counted`` when the statistics
+        now include it. Conditional on the states read, so a second sweep changes nothing.
+        Returns False if the registration changed meanwhile.
         """
-        if registry not in REGISTRIES:
-            raise ValueError(registry)
-        names = {"#r": f"rm_{registry}"}
-        values = {":state": state, **{f":e{i}": e for i, e in enumerate(expected)}}
-        allowed = ", ".join(f":e{i}" for i in range(len(expected)))
+        sets = [f"rm_{r} = :s_{r}" for r in states] + [f"tries_{r} = :n_{r}" for r in tries]
+        values: dict[str, Any] = {f":s_{r}": s for r, s in states.items()} | {f":n_{r}": n for r, n in tries.items()}
+        conds = [f"rm_{r} = :w_{r}" for r in states]
+        values |= {f":w_{r}": reg.removals.get(r) for r in states}
+        if count:
+            sets.append("counted = :t")
+            values[":t"] = True
+            conds.append("attribute_not_exists(counted)")
+        removes = []
+        if due is None:
+            removes.append("removal_due, removal_shard")
+        else:
+            sets.append("removal_due = :due")
+            values[":due"] = due.isoformat()
+        update = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
-            reg = self._update(registration_id, "SET #r = :state", f"#r IN ({allowed})", values, names)
+            self._set(reg.registration_id, update.strip(), " AND ".join(conds) or None, values, archived=reg.archived)
+            return True
         except Conflict:
             return False
-        if not any(s in _OPEN_REMOVAL for s in reg.removals.values()):
-            self._update(
-                registration_id, "REMOVE removal_due, removal_shard", "attribute_exists(registration_id)", {}, {}
-            )
-        return True
 
     def set_visits(self, reg: Registration, visits: list[Visit], waiting: bool = False) -> Registration:
         """Replace a confirmed registration's appointments, if nobody changed them since ``reg`` was
@@ -210,14 +208,16 @@ class RegistrationStore:
 
     def cancel_no_show(self, reg: Registration, visits: list[Visit], now: datetime) -> Registration:
         """Cancel a confirmed registration whose first dose was missed twice, with its appointments
-        as given, in one compare-and-set; its place is then pending release like any cancellation.
-        Raises Conflict."""
+        as given, in one compare-and-set; its place is then pending release like any cancellation,
+        and its counters are listed in ``todo`` as ``cancel`` lists them. Raises Conflict."""
+        todo = {"counts"}
         extra = {
             "cancelled_at": now.isoformat(),
             "held": "primary",
             "release_pending": now.isoformat(),
             "release_shard": "1",
             "cancel_reason": "no_show",
+            "todo": todo,
         }
         return self._write_visits(reg, visits, Status.CONFIRMED, then=Status.CANCELLED, extra=extra)
 
@@ -258,112 +258,50 @@ class RegistrationStore:
         condition = "#s = :st AND " + ("appt_rev = :old" if reg.appt_rev else "attribute_not_exists(appt_rev)")
         if reg.appt_rev:
             values[":old"] = reg.appt_rev
-        return self._update(reg.registration_id, update, condition, values)
-
-    def get_many(self, registration_ids: list[str]) -> list[Registration]:
-        """Registrations by ID (100 a BatchGetItem, strongly consistent); unknown IDs are left out."""
-        found: list[Registration] = []
-        unique = list(dict.fromkeys(registration_ids))
-        for start in range(0, len(unique), 100):
-            request: dict[str, Any] = {
-                self._regs: {
-                    "Keys": [{"registration_id": value(r)} for r in unique[start : start + 100]],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                with translated_errors():
-                    resp = self._db.batch_get_item(RequestItems=request)
-                found.extend(_from_item(decode(i)) for i in resp.get("Responses", {}).get(self._regs, []))
-                request = resp.get("UnprocessedKeys") or {}
-        return found
-
-    def appointments_page(
-        self, day: str, cursor: dict[str, Any] | None, limit: int
-    ) -> tuple[list[str], dict[str, Any] | None]:
-        """IDs of registrations whose next appointment is on ``day``, a page at a time."""
-        return self._id_page(APPOINTMENT_DAY_INDEX, "appt_date = :day", {":day": value(day)}, cursor, limit)
-
-    def waiting_for_appointment(
-        self, cursor: dict[str, Any] | None, limit: int
-    ) -> tuple[list[str], dict[str, Any] | None]:
-        """Confirmed registrations without an appointment, in registration order, a page at a time."""
-        return self._id_page(APPOINTMENT_PENDING_INDEX, "appt_shard = :one", {":one": value("1")}, cursor, limit)
-
-    def _id_page(
-        self, index: str, condition: str, values: dict[str, Any], cursor: dict[str, Any] | None, limit: int
-    ) -> tuple[list[str], dict[str, Any] | None]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._regs,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "Limit": limit,
-        }
-        if cursor:
-            kwargs["ExclusiveStartKey"] = cursor
-        with translated_errors():
-            resp = self._db.query(**kwargs)
-        return [decode(i)["registration_id"] for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
-
-    def appointments_on(self, day: str) -> list[Registration]:
-        """Everyone with an appointment on ``day``, in registration order."""
-        items = self._query_all(APPOINTMENT_DAY_INDEX, "appt_date = :day", {":day": value(day)})
-        return [_from_item(i) for i in items]
+        return self._update(reg.registration_id, update, condition, values, archived=reg.archived)
 
     def mark_sms(self, registration_id: str, key: str) -> bool:
         """Record that the SMS for this appointment was sent; False if it had been already."""
         try:
-            self._update(
+            self._set(
                 registration_id,
                 "SET sms_sent_for = :key",
                 "attribute_not_exists(sms_sent_for) OR sms_sent_for <> :key",
                 {":key": key},
-                {},
             )
             return True
         except Conflict:
             return False
 
-    def reopen_removal(self, registration_id: str, registry: str, was: str) -> bool:
+    def reopen_removal(self, reg: Registration, registry: str, was: str) -> bool:
         """A removed person is booked in that registry again: back to pending (and into the index)."""
         try:
-            self._update(
-                registration_id,
+            self._set(
+                reg.registration_id,
                 "SET #r = :pending, removal_due = :now, removal_shard = :one",
                 "#r = :was",
                 {":pending": "pending", ":was": was, ":now": datetime.now(UTC).isoformat(), ":one": "1"},
                 {"#r": f"rm_{registry}"},
+                archived=reg.archived,
             )
             return True
         except Conflict:
             return False
 
-    def open_removals(self, older_than: datetime) -> list[str]:
-        """Confirmed registrations with a removal still pending or failed, due before ``older_than``."""
-        items = self._query_all(
-            REMOVAL_INDEX,
-            "removal_shard = :one AND removal_due < :before",
-            {":one": value("1"), ":before": value(older_than.isoformat())},
-        )
-        return [i["registration_id"] for i in items]
-
-    def _query_all(self, index: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every item an index query finds, page after page (decoded)."""
-        found: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._regs,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
-        while True:
-            with translated_errors():
-                resp = self._db.query(**kwargs)
-            found.extend(decode(i) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return found
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    def make_due(self, reg: Registration, now: datetime) -> bool:
+        """Reconciliation's re-drive: a removal that failed (or waits out a long backoff) is due now."""
+        try:
+            self._set(
+                reg.registration_id,
+                "SET removal_due = :now",
+                "attribute_exists(removal_shard)",
+                {":now": now.isoformat()},
+                {},
+                archived=reg.archived,
+            )
+            return True
+        except Conflict:
+            return False
 
     def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
         """Compare-and-set the reserve registration a pending vacancy is being given to."""
@@ -376,95 +314,167 @@ class RegistrationStore:
         else:
             update = "SET #t = :target"
             values[":target"] = target
-        self._update(registration_id, update, cond, values, names)
+        self._set(registration_id, update, cond, values, names)
 
     def finish_release(self, registration_id: str) -> None:
         """The held place has been handed on: drop the pending marker (idempotent)."""
-        with contextlib.suppress(Conflict):
-            self._update(
-                registration_id,
-                "REMOVE release_pending, release_shard, release_target",
-                "attribute_exists(registration_id)",
-                {},
-                {},
-            )
+        with contextlib.suppress(Conflict):  # superseded already: nothing is pending there
+            self._set(registration_id, "REMOVE release_pending, release_shard, release_target", None, {}, {})
+
+    # -- sparse indexes and scans (background and admin work, never a request path) -----------------
+
+    def due_removals(self, now: datetime, limit: int) -> list[Registration]:
+        """Up to ``limit`` registrations whose removal from the registries is due, oldest first: one
+        read of the sparse index, then their items (a BatchGetItem per 100)."""
+        page = self._t.query_page(
+            "removal_shard = :one AND removal_due <= :now",
+            {":one": "1", ":now": now.isoformat()},
+            index=REMOVAL_INDEX,
+            limit=limit,
+        )
+        return self._items_of(page.items)
+
+    def by_codes(self, codes: list[str]) -> list[Registration]:
+        """The current registrations with these receipt codes (one BatchGetItem per 100; a code
+        whose person registered again since is left out: the index finds it under its code)."""
+        wanted = {k: c for c in codes if (k := _key(c)) is not None}
+        found = self._t.batch_get([(k,) for k in wanted])
+        return [_from_item(i) for i in found if i.get("code") == wanted.get(str(i["registration_id"]))]
+
+    def get_many(self, codes: list[str]) -> list[Registration]:
+        """Registrations by receipt code, current or superseded (a BatchGetItem per 100 of the
+        persons' items, then one for the codes found superseded); unknown codes are left out."""
+        unique = list(dict.fromkeys(codes))
+        wanted = {c: k for c in unique if (k := _key(c)) is not None}
+        found: dict[str, Registration] = {}
+        for item in self._t.batch_get([(k,) for k in dict.fromkeys(wanted.values())]):
+            code = str(item.get("code", ""))
+            if code in wanted:
+                found[code] = _from_item(item)
+        superseded = [c for c in wanted if c not in found]
+        for item in self._t.batch_get([(c,) for c in superseded]):
+            found[str(item["registration_id"])] = _from_item(item)
+        return [found[c] for c in unique if c in found]
+
+    def appointments_page(
+        self, day: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Receipt codes of registrations whose next appointment is on ``day``, a page at a time."""
+        page = self._t.query_page(
+            "appt_date = :day", {":day": day}, index=APPOINTMENT_DAY_INDEX, cursor=cursor, limit=limit
+        )
+        return [str(i.get("code", i["registration_id"])) for i in page.items], page.cursor
+
+    def open_removals(self) -> list[Registration]:
+        """Every registration with a removal still open (pending or failed), whenever it is due."""
+        return self._items_of(list(self._t.query("removal_shard = :one", {":one": "1"}, index=REMOVAL_INDEX)))
+
+    def waiting_for_appointment(
+        self, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Registration], dict[str, Any] | None]:
+        """Confirmed registrations without an appointment, in registration order, a page at a time."""
+        page = self._t.query_page(
+            "appt_shard = :one", {":one": "1"}, index=APPOINTMENT_PENDING_INDEX, cursor=cursor, limit=limit
+        )
+        return self._items_of(page.items), page.cursor
+
+    def appointments_on(self, day: str) -> list[Registration]:
+        """Everyone with an appointment on ``day``, in registration order."""
+        return [_from_item(i) for i in self._t.query("appt_date = :day", {":day": day}, index=APPOINTMENT_DAY_INDEX)]
+
+    def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Registrations cancelled before ``older_than`` whose place is still not handed on."""
+        page = self._t.query_page(
+            "release_shard = :one AND release_pending < :before",
+            {":one": "1", ":before": older_than.isoformat()},
+            index=RELEASE_INDEX,
+            limit=limit,
+        )
+        return [r.registration_id for r in self._items_of(page.items)]
 
     def page(self, status: Status | None, cursor: str | None, limit: int) -> tuple[list[Registration], str | None]:
         """Up to ``limit`` registrations (of ``status``), scanning on from ``cursor`` (admin export only).
 
         Returns the page and the cursor of the next one (None at the end).
         """
-        kwargs: dict[str, Any] = {"TableName": self._regs}
-        if status is not None:
-            kwargs["FilterExpression"] = "#s = :status"
-            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
-            kwargs["ExpressionAttributeValues"] = {":status": value(status.value)}
-        if cursor:
-            kwargs["ExclusiveStartKey"] = {"registration_id": value(cursor)}
+        # The cursor is the last key read, URL-safe: a person's key ``p#…`` travels as ``p_…``.
+        start = {"registration_id": {"S": "p#" + cursor[2:] if cursor.startswith("p_") else cursor}} if cursor else None
         found: list[Registration] = []
         while len(found) < limit:
-            kwargs["Limit"] = min(1000, max(100, limit - len(found)))
-            with translated_errors():
-                resp = self._db.scan(**kwargs)
-            found.extend(_from_item(decode(i)) for i in resp.get("Items", []))
-            last = resp.get("LastEvaluatedKey")
-            if not last:
+            page = self._t.scan_page(start, min(1000, max(100, limit - len(found))))
+            found.extend(r for r in map(_from_item, page.items) if status is None or r.status is status)
+            if not page.cursor:
                 return found, None
-            kwargs["ExclusiveStartKey"] = last
-        return found, decode(kwargs["ExclusiveStartKey"])["registration_id"]
+            start = page.cursor
+        last = str(start["registration_id"]["S"]) if start else None
+        return found, ("p_" + last[2:] if last and last.startswith("p#") else last)
 
     def scan_segment(
         self, segment: int, total: int, cursor: dict[str, Any] | None, page: int = 100
     ) -> tuple[list[Registration], dict[str, Any] | None]:
         """One page of one segment of a parallel scan (reconciliation only, never a request path)."""
-        kwargs: dict[str, Any] = {"TableName": self._regs, "Segment": segment, "TotalSegments": total, "Limit": page}
-        if cursor:
-            kwargs["ExclusiveStartKey"] = cursor
-        with translated_errors():
-            resp = self._db.scan(**kwargs)
-        return [_from_item(decode(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+        found = self._t.scan_page(cursor, page, (segment, total))
+        return [_from_item(i) for i in found.items], found.cursor
 
-    def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
-        """Registrations cancelled before ``older_than`` whose place is still not handed on."""
-        with translated_errors():
-            resp = self._db.query(
-                TableName=self._regs,
-                IndexName=RELEASE_INDEX,
-                KeyConditionExpression="release_shard = :one AND release_pending < :before",
-                ExpressionAttributeValues={":one": value("1"), ":before": value(older_than.isoformat())},
-                Limit=limit,
-            )
-        return [decode(i)["registration_id"] for i in resp.get("Items", [])]
+    def _items_of(self, keys: list[Item]) -> list[Registration]:
+        """The registrations an index page names, in its order."""
+        wanted = [str(k["registration_id"]) for k in keys]
+        got = {str(i["registration_id"]): i for i in self._t.batch_get([(k,) for k in wanted])}
+        return [_from_item(got[k]) for k in wanted if k in got]
 
     def _update(
         self,
         registration_id: str,
         update: str,
-        condition: str,
+        condition: str | None,
         values: dict[str, Any],
         names: dict[str, str] | None = None,
+        archived: bool = False,
     ) -> Registration:
-        if names is None:
-            names = {"#s": "status"}
-        kwargs: dict[str, Any] = {
-            "TableName": self._regs,
-            "Key": {"registration_id": value(registration_id)},
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            "ReturnValues": "ALL_NEW",
-        }
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        if values:
-            kwargs["ExpressionAttributeValues"] = {k: value(v) for k, v in values.items()}
-        with translated_errors():
-            try:
-                resp = self._db.update_item(**kwargs)
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    raise Conflict("registration changed") from None
-                raise
-        return _from_item(decode(resp["Attributes"]))
+        """A conditional update of the registration with this code (and of no other: the condition
+        includes the code, so the person's newer registration is never touched). Raises Conflict."""
+        return _from_item(self._change(registration_id, update, condition, values, names, archived, "ALL_NEW"))
+
+    def _set(
+        self,
+        registration_id: str,
+        update: str,
+        condition: str | None,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        archived: bool = False,
+    ) -> None:
+        """``_update`` without reading the registration back (the sweep's write: half its cost on the engine)."""
+        self._change(registration_id, update, condition, values, names, archived, "NONE")
+
+    def _change(
+        self,
+        registration_id: str,
+        update: str,
+        condition: str | None,
+        values: dict[str, Any],
+        names: dict[str, str] | None,
+        archived: bool,
+        returns: str,
+    ) -> Item:
+        key = registration_id if archived else _key(registration_id)
+        if key is None:
+            raise Conflict("not a receipt code")
+        cond = "code = :code" + (f" AND ({condition})" if condition else "")
+        names = {k: v for k, v in ({"#s": "status"} | (names or {})).items() if k in update or k in cond}
+        # Every change counts a version: a cancelled registration is replaced only as it was copied.
+        update += " ADD ver :vone"
+        values = {**values, ":code": registration_id, ":vone": 1}
+        try:
+            return self._t.update((key,), update, cond, values, names or None, returns=returns)
+        except ConditionFailed as failed:
+            if archived or not failed.old or failed.old.get("code") == registration_id:
+                raise Conflict("registration changed") from None
+        # The person registered again since: this one lives under its code now.
+        try:
+            return self._t.update((registration_id,), update, cond, values, names or None, returns=returns)
+        except ConditionFailed:
+            raise Conflict("registration changed") from None
 
 
 _ITEM_FIELDS = (
@@ -483,6 +493,7 @@ _ITEM_FIELDS = (
     "release_target",
     "held",
     "sms_sent_for",
+    "rank_at_start",
     "cancel_reason",
 )
 
@@ -502,6 +513,8 @@ def _to_item(reg: Registration) -> dict[str, Any]:
     if reg.appointment is not None:
         data["appt_date"] = reg.appointment.date.isoformat()
         data["appt_site"] = reg.appointment.site
+    if reg.counted:
+        data["counted"] = True
     if reg.visits:
         data["visits"] = [_visit_item(v) for v in reg.visits]
         data["appt_rev"] = reg.appt_rev
@@ -514,12 +527,16 @@ def _visit_item(visit: Visit) -> dict[str, Any]:
 
 def _from_item(item: dict[str, Any]) -> Registration:
     item = dict(item)
+    item["registration_id"] = item.pop("code", item.get("registration_id"))
     item["release_pending"] = "release_pending" in item
     item["removals"] = {r: item.pop(f"rm_{r}") for r in REGISTRIES if f"rm_{r}" in item}
+    item["tries"] = {r: item.pop(f"tries_{r}") for r in REGISTRIES if f"tries_{r}" in item}
     if "appt_date" in item:
         item["appointment"] = {"date": item.pop("appt_date"), "site": item.pop("appt_site")}
         if "visits" not in item:  # written before doses were kept: its one appointment is dose 1
             item["visits"] = [{**item["appointment"], "dose": 1, "status": VisitStatus.BOOKED.value}]
     if isinstance(item.get("registered_at"), str):
         item["registered_at"] = datetime.fromisoformat(item["registered_at"]).astimezone(UTC)
+    if isinstance(item.get("todo"), set):
+        item["todo"] = sorted(item["todo"])
     return Registration.model_validate(item)

@@ -57,7 +57,7 @@ def _batch(w: World, _: Any) -> None:
 
 
 FLOWS = (
-    # a confirmed registration: claim, quota, put, counters, removal jobs (and the idempotency record)
+    # a confirmed registration: quota, the person's registration, the removal sweep's kick
     Flow("register_confirmed", lambda w: _registered(w, 2, 2, 1), _register_next),
     # the primary list is full: a reserve ticket
     Flow("register_reserve", lambda w: _registered(w, 1, 2, 1), _register_next),

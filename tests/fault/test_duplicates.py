@@ -15,7 +15,7 @@ from typing import Any
 from local.driver import QueueDriver
 from tests.fault.world import World
 
-KINDS = {"release", "batch_chunk", "remove", "segment", "allocate", "appointment_sms"}
+KINDS = {"release", "batch_chunk", "removals", "segment", "allocate", "appointment_sms"}
 
 
 class TwiceShuffled(QueueDriver):

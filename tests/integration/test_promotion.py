@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.models import Status
-from chalicelib.jobs import promotion
+from chalicelib.services import promotion
 from chalicelib.store.factory import stores
 from tests.helpers import JSON, raising, register
 

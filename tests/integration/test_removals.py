@@ -71,14 +71,22 @@ def test_a_confirmed_person_is_removed_or_found_absent_in_each_registry(
     }
 
 
+def later(minutes: float) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=minutes)
+
+
 def test_a_5xx_is_retried_until_the_registry_answers(client: Any, queues: Any, stand_ins: dict[str, Any]) -> None:
-    # Given Mor Phrom failing the next 4 calls: the client's 3 tries fail, the redelivery succeeds
+    # Given Mor Phrom failing the next 4 calls: the client's 3 tries fail, the registry backs off
     control(stand_ins["mor_phrom"], fail_next=4)
     reg = register(client, IN_BOTH)
     queues.drain()
+    assert removal_states(reg) == {"mor_phrom": "pending", "khon_kaen_phrom": "removed"}
+    # When the sweep runs after the backoff, Mor Phrom answers (its 4th call fails, the 5th succeeds)
+    removals.sweep(later(2))
+    queues.drain()
     assert removal_states(reg)["mor_phrom"] == "removed"
     assert stand_ins["mor_phrom"].state.calls["DELETE"] == 5
-    assert summary_removals()["mor_phrom"]["failed"] == 0
+    assert summary_removals()["mor_phrom"] == {"pending": 0, "removed": 1, "not_found": 0, "failed": 0}
 
 
 @pytest.mark.parametrize("fault", [{"fail_rate": 1.0}, {"down": True}, {"garbage": True}])
@@ -88,24 +96,30 @@ def test_a_registry_that_never_answers_properly_ends_failed_and_in_the_dead_lett
     control(stand_ins["khon_kaen_phrom"], **fault)
     reg = register(client, IN_BOTH)
     queues.drain()
+    # When the sweep tries again after each backoff (1, 2, 4, 8 minutes: five tries in all)
+    for minutes in (2, 4, 8, 16):
+        removals.sweep(later(minutes))
+        queues.drain()
+    # Then the removal is given up as failed (nothing sent to a dead-letter queue: the sweep did not fail)
     assert removal_states(reg) == {"mor_phrom": "removed", "khon_kaen_phrom": "failed"}
     assert national_id(IN_BOTH) in stand_ins["khon_kaen_phrom"].state.people  # never taken for a success
-    assert dlq_depth("removals") == 1
+    assert dlq_depth("removals") == 0
     assert summary_removals()["khon_kaen_phrom"] == {"pending": 0, "removed": 0, "not_found": 0, "failed": 1}
-    # When the registry is back, reconciliation re-drives the failed removal
+    # When the registry is back, reconciliation re-drives the failed removal (once its backoff has passed)
     control(stand_ins["khon_kaen_phrom"], fail_rate=0.0, down=False, garbage=False)
     reconcile.start(full=False)
+    queues.drain()
+    removals.sweep(later(60))
     queues.drain()
     assert removal_states(reg)["khon_kaen_phrom"] == "removed"
     assert summary_removals()["khon_kaen_phrom"] == {"pending": 0, "removed": 1, "not_found": 0, "failed": 0}
 
 
 def test_every_job_delivered_twice_changes_nothing_more(client: Any, queues: Any, stand_ins: dict[str, Any]) -> None:
-    reg = register(client, IN_BOTH)
-    full = stores().registrations.get(reg["registration_id"])
-    removals.queue(full)  # a second delivery of both jobs
+    register(client, IN_BOTH)
+    removals.sweep()  # a second sweep at once
     queues.drain()
-    removals.queue(full, ("pending", "removed", "not_found", "failed"))  # and a third, after they finished
+    removals.sweep()  # and a third, after they finished
     queues.drain()
     calls = {name: stand_ins[name].state.calls["DELETE"] for name in ("mor_phrom", "khon_kaen_phrom")}
     assert calls == {"mor_phrom": 1, "khon_kaen_phrom": 1}
@@ -133,8 +147,8 @@ def test_the_reserve_is_not_removed_and_a_promoted_person_is(
 def test_a_death_before_the_removal_jobs_are_queued_is_repaired(
     client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the process dies right after writing the confirmed registration
-    monkeypatch.setattr(stores().removal_jobs, "send_many", raising(SystemExit()))
+    # Given the process dies right after writing the confirmed registration (before its kick)
+    monkeypatch.setattr(stores().removal_jobs, "send", raising(SystemExit()))
     with pytest.raises(SystemExit):
         from chalicelib.domain.models import Channel, RegistrationRequest
         from chalicelib.services import registrations
@@ -143,8 +157,8 @@ def test_a_death_before_the_removal_jobs_are_queued_is_repaired(
     monkeypatch.undo()
     queues.drain()
     assert national_id(IN_BOTH) in stand_ins["mor_phrom"].state.people
-    # When the minute sweep runs once the jobs are overdue
-    assert removals.sweep(datetime.now(UTC) + timedelta(minutes=20)) == 2
+    # When the minute sweep runs past the grace it leaves to lists still being sent
+    assert removals.sweep(datetime.now(UTC) + timedelta(minutes=3)) == 1
     queues.drain()
     assert national_id(IN_BOTH) not in stand_ins["mor_phrom"].state.people
     assert national_id(IN_BOTH) not in stand_ins["khon_kaen_phrom"].state.people
@@ -221,6 +235,7 @@ def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_overs
     for n in range(20):
         with contextlib.suppress(RegistrationFull):  # full is the expected end
             registrations.register(RegistrationRequest.model_validate(body(300 + n)), Channel.APP)
+    queues.drain()  # a direct confirmation is counted by the removal sweep
     assert _confirmed_count() == 30
     assert _confirmed_items() == 30
     assert stores().campaign.counts().primary_taken - stores().campaign.counts().parked == 30
@@ -240,6 +255,7 @@ def test_a_counter_made_too_low_is_raised_so_nothing_is_sold_twice(client: Any, 
         for n in range(5)
     ]
     assert outcomes == [201, 201, 409, 409, 409]
+    queues.drain()  # a direct confirmation is counted by the removal sweep
     assert _confirmed_count() == 10
 
 

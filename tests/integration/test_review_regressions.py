@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
-from chalicelib.jobs import promotion
+from chalicelib.services import promotion
 from chalicelib.store.factory import stores
 from tests.helpers import JSON, body, post_registration, raising
 
@@ -49,8 +49,7 @@ def test_a_registration_that_cannot_be_written_gives_its_place_back_and_frees_th
     client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     campaign_env(primary=1, reserve=0)
-    monkeypatch.setattr(stores().registrations, "put", raising(Overloaded()))
-    monkeypatch.setattr("chalicelib.services.registrations.time.sleep", lambda s: None)
+    monkeypatch.setattr(stores().registrations, "create", raising(Overloaded()))
     refused = post_registration(client, 1)
     assert refused.status_code == 429 and refused.headers["Retry-After"]
     monkeypatch.undo()
@@ -64,26 +63,38 @@ def test_a_cancellation_that_failed_half_way_can_be_repeated_and_frees_the_perso
     from chalicelib.services import registrations
 
     rid = post_registration(client, 2).json_body["registration_id"]
-    monkeypatch.setattr(stores().registrations, "end_claim", raising(RuntimeError()))
+    monkeypatch.setattr(stores().registrations, "take_step", raising(RuntimeError()))
     with pytest.raises(RuntimeError):
         registrations.cancel(rid, "1980-01-31")
     monkeypatch.undo()
     assert status(rid) is Status.CANCELLED
-    assert post_registration(client, 2).status_code == 201  # the cancelled holder's claim is taken over
+    assert post_registration(client, 2).status_code == 201  # the cancelled registration is replaced (and kept)
     assert client.http.post(f"/v1/registrations/{rid}/cancel", body=BIRTH, headers=JSON).status_code == 200
 
 
-def test_a_retry_while_the_first_attempt_is_still_writing_is_in_progress_not_a_duplicate(client: Any) -> None:
-    from datetime import UTC, datetime
+def test_a_registration_whose_answer_was_lost_is_one_registration_on_retry(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a registration that was written but whose answer was lost (no claim in between: the
+    # claim is the registration, so there is no window where a stale claim could be taken over)
+    store = stores().registrations
+    real = store.create
 
-    from chalicelib.config import hmac_key
-    from chalicelib.domain import rules
+    def lost_answer(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        raise Overloaded(retry_after=1, maybe_applied=True)
 
-    key = rules.person_key(body(3)["national_id"], hmac_key())
-    stores().registrations.claim_person(key, "r_stillwritingitsitem00", datetime.now(UTC), 120)
-    resp = post_registration(client, 3)
-    assert resp.status_code == 409 and resp.json_body["error"]["code"] == "request_in_progress"
-    assert resp.headers["Retry-After"]
+    monkeypatch.setattr(store, "create", lost_answer)
+    keyed = {**JSON, "Idempotency-Key": "lost-1"}
+    assert client.http.post("/v1/registrations", body=json.dumps(body(3)), headers=keyed).status_code == 429
+    monkeypatch.undo()
+    # When the caller retries with its key, and somebody else without
+    retry = client.http.post("/v1/registrations", body=json.dumps(body(3)), headers=keyed)
+    other = post_registration(client, 3)
+    # Then the retry gets the registration that was written, the other attempt is a repeat
+    assert retry.status_code == 201
+    assert other.status_code == 409 and other.json_body["error"]["code"] == "already_registered"
+    assert status(retry.json_body["registration_id"]) is Status.CONFIRMED
 
 
 def test_a_5000_digit_integer_is_a_validation_error(client: Any) -> None:

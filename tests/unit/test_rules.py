@@ -110,10 +110,19 @@ def test_person_key_is_a_keyed_hash_not_the_number() -> None:
     assert key != rules.person_key("1101700230708", b"other secret")
 
 
-def test_registration_ids_carry_128_random_bits() -> None:
-    ids = {rules.new_registration_id() for _ in range(1000)}
+def test_registration_ids_carry_128_random_bits_and_the_persons_pointer() -> None:
+    # Given one person's pointer
+    pointer = rules.person_pointer("1101700230708", b"secret")
+    # When many receipt codes are made for them
+    ids = {rules.new_registration_id(pointer) for _ in range(1000)}
+    # Then each is different (the random half) and leads back to the person (the pointer half)
     assert len(ids) == 1000
-    assert all(i.startswith("r_") and len(i) == 24 for i in ids)
+    assert all(i.startswith("r_") and len(i) == 45 and rules.code_pointer(i) == pointer for i in ids)
+
+
+def test_anything_but_a_receipt_code_has_no_pointer() -> None:
+    for code in ("", "r_", "r_" + "A" * 22, "x_" + "A" * 43, "r_" + "*" * 43, "r_" + "ก" * 43):
+        assert rules.code_pointer(code) is None
 
 
 def test_shards_split_the_quota_exactly() -> None:

@@ -1,0 +1,143 @@
+"""Hand on the place of a cancelled registration: to reserve rank 1, else back to newcomers.
+
+A job may run twice, concurrently or after a crash at any point, and still moves one place to one
+person: the vacancy records its chosen target with a compare-and-set, the promotion itself is a
+conditional write on the reserve registration (reserve -> confirmed, ``promoted_by`` = vacancy),
+and the gate's ``applied`` map lets each release or exit count once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.config import get_settings
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.jobs import Release
+from chalicelib.domain.models import Registration, Status
+from chalicelib.services import counters, removals
+from chalicelib.store.factory import Stores, stores
+
+logger = Logger(child=True)
+
+SWEEP_AFTER_SECONDS = 60
+APPLIED_KEEP_SECONDS = 3600
+
+
+class RetryLater(Exception):
+    """The reserve is in flux (a ticket being written, an exit being recorded); try again soon."""
+
+
+def release(registration_id: str, attempts: int = 20) -> None:
+    """Hand on the place held by a cancelled registration. Idempotent.
+
+    Raises RetryLater when the reserve has a ticket in flight; the message is then redelivered.
+    """
+    st = stores()
+    for attempt in range(attempts):
+        x = st.registrations.get(registration_id)
+        if x is None or not x.release_pending:
+            return
+        if x.held == "reserve":
+            if x.ticket:
+                st.campaign.reserve_exit(x.registration_id, x.ticket)
+            st.registrations.finish_release(x.registration_id)
+            return
+        if x.release_target:
+            if _give_to_target(st, x):
+                return
+            continue
+        try:
+            candidate = first_waiting(st)
+        except RetryLater:
+            time.sleep(min(0.05 * (attempt + 1), 0.5))
+            continue
+        if candidate is None:
+            if st.campaign.park(x.registration_id):
+                st.registrations.finish_release(x.registration_id)
+                logger.info("place returned to newcomers", extra={"vacancy": x.registration_id})
+                return
+            time.sleep(min(0.05 * (attempt + 1), 0.5))  # an exit or a new reserve entry is landing
+            continue
+        with contextlib.suppress(Conflict):
+            st.registrations.set_release_target(x.registration_id, candidate, expected=None)
+    raise RetryLater(registration_id)
+
+
+def _give_to_target(st: Stores, x: Registration) -> bool:
+    assert x.release_target is not None  # narrows the type; the caller checked it  # nosec B101
+    y = st.registrations.get(x.release_target)
+    if y is not None and y.status is Status.RESERVE:
+        try:
+            y = st.registrations.promote(y.registration_id, x.registration_id, datetime.now(UTC))
+            counters.promoted(y)
+            removals.note(y.registration_id, force=True)
+        except Conflict:
+            y = st.registrations.get(x.release_target)
+    # Promoted by this vacancy means done, whatever Y became since (it may have cancelled already):
+    # never choose a second person for one place.
+    if y is not None and y.promoted_by == x.registration_id:
+        if y.ticket:
+            st.campaign.reserve_exit(y.registration_id, y.ticket)
+        st.registrations.finish_release(x.registration_id)
+        logger.info("promoted", extra={"vacancy": x.registration_id, "promoted": y.registration_id})
+        return True
+    # The target left the reserve another way (cancelled, promoted by another vacancy): choose again.
+    with contextlib.suppress(Conflict):
+        st.registrations.set_release_target(x.registration_id, None, expected=x.release_target)
+    return False
+
+
+def first_waiting(st: Stores) -> str | None:
+    """The registration holding the lowest ticket still on the reserve, or None if nobody waits."""
+    for number in st.campaign.waiting_tickets(limit=50):
+        holder = settle_ticket(st, number)
+        if holder is not None:
+            return holder
+    return None
+
+
+def settle_ticket(st: Stores, number: int) -> str | None:
+    """The reserve registration holding ticket ``number``; None once a ticket that no longer holds
+    anyone waiting (its holder left, or its request died before storing it) has left the reserve.
+
+    Raises RetryLater while the ticket's registration may still be being written.
+    """
+    ticket = st.campaign.ticket(number)
+    if ticket.void:
+        st.campaign.reserve_exit(f"ticket-{number}", number)
+        return None
+    holder = st.registrations.get(ticket.registration_id) if ticket.registration_id else None
+    if holder is not None:
+        if holder.status is Status.RESERVE:
+            return holder.registration_id
+        # It left the reserve but its exit was not recorded yet; recording it is idempotent.
+        st.campaign.reserve_exit(holder.registration_id, number)
+        return None
+    # A ticket without a stored registration: still being written, or its request died.
+    now = time.time()
+    first_seen = st.campaign.watch_ticket(number, now)
+    if now - max(first_seen, ticket.issued_at or 0) < get_settings().stale_claim_seconds:
+        raise RetryLater(f"ticket {number} in flight")
+    try:
+        st.campaign.void_ticket(number, ticket.registration_id)
+    except Conflict:
+        raise RetryLater(f"ticket {number} changed") from None
+    st.campaign.reserve_exit(f"ticket-{number}", number)
+    logger.warning("abandoned reserve ticket voided", extra={"ticket": number})
+    return None
+
+
+def sweep() -> int:
+    """Every minute: re-queue releases a lost message or a crash left pending; prune old marks."""
+    st = stores()
+    now = datetime.now(UTC)
+    pending = st.registrations.pending_releases(datetime.fromtimestamp(now.timestamp() - SWEEP_AFTER_SECONDS, UTC))
+    for rid in pending:
+        st.promotions.send(Release(registration_id=rid).model_dump())
+    pruned = st.campaign.forget_applied(int(now.timestamp()) - APPLIED_KEEP_SECONDS)
+    logger.info("release sweep", extra={"requeued": len(pending), "pruned": pruned})
+    return len(pending)

@@ -1,0 +1,115 @@
+"""The AWS requests each registration path makes, and the background's, counted in the served
+stack (``LOCAL_METER=1``; ``make bench`` sets it and reads ``GET /_local/meter``).
+
+A request is counted on the thread that serves it, and classified by its answer: ``confirmed``,
+``reserve``, ``refused_full``, ``repeat`` (already registered), ``invalid`` (400/422). Calls made
+on the background workers' thread (queue handlers, schedules, the driver's own receives and deletes,
+as Lambda's poller would) are the background's. Local stack only: nothing here is deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import boto3
+
+_local = threading.local()
+_lock = threading.Lock()
+_paths: dict[str, Counter[str]] = {}
+_background: Counter[str] = Counter()
+WORKER_THREAD = "local-workers"
+REGISTRATION_PATHS = ("/v1/registrations", "/v1/counter/registrations")
+
+
+def install() -> None:
+    """Count every AWS call of every client made from here on (the default session's events)."""
+    boto3.setup_default_session()
+    events = boto3._get_default_session().events
+    events.register("before-call.*.*", _on_call)
+    events.register("after-call.sqs.ReceiveMessage", _on_receive)
+
+
+def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
+    # The driver polls every queue all the time, as Lambda's pollers do; a receive that brings
+    # work is the background's, an empty one (idle time) is counted apart.
+    key = "sqs.ReceiveMessage" if parsed.get("Messages") else "idle.sqs.ReceiveMessage"
+    if threading.current_thread().name == WORKER_THREAD:
+        with _lock:
+            _background[key] += 1
+
+
+def _on_call(event_name: str, **_: Any) -> None:
+    operation = event_name.split(".", 1)[1]
+    calls: Counter[str] | None = getattr(_local, "calls", None)
+    if operation == "sqs.ReceiveMessage" and calls is None:
+        return  # counted after the call, by what it brought
+    if calls is not None:
+        calls[operation] += 1
+    elif threading.current_thread().name == WORKER_THREAD:
+        with _lock:
+            _background[operation] += 1
+
+
+def begin(method: str, path: str) -> bool:
+    if method != "POST" or path.split("?")[0] not in REGISTRATION_PATHS:
+        return False
+    _local.calls = Counter()
+    return True
+
+
+def end(response: dict[str, Any]) -> None:
+    calls: Counter[str] = getattr(_local, "calls", None) or Counter()
+    _local.calls = None
+    kind = _kind(int(response.get("statusCode", 0)), str(response.get("body") or ""))
+    with _lock:
+        path = _paths.setdefault(kind, Counter())
+        path["requests"] += 1
+        for operation, n in calls.items():
+            path[operation] += n
+
+
+def _kind(status: int, body: str) -> str:
+    if status in (400, 422):
+        return "invalid"
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "other"
+    if status == 201:
+        return "confirmed" if data.get("status") == "confirmed" else "reserve"
+    code = (data.get("error") or {}).get("code")
+    return {"registration_full": "refused_full", "already_registered": "repeat"}.get(code, "other")
+
+
+def report() -> dict[str, Any]:
+    with _lock:
+        paths = {k: Counter(v) for k, v in _paths.items()}
+        background = Counter(_background)
+    busy = sum(v for k, v in background.items() if not k.startswith("idle."))
+    out: dict[str, Any] = {"paths": {}, "background": {"aws_requests": busy, **background}}
+    for kind, counts in paths.items():
+        n = counts.pop("requests")
+        out["paths"][kind] = {
+            "requests": n,
+            "aws_requests_per_request": sum(counts.values()) / n if n else 0.0,
+            "scans_and_queries": counts.get("dynamodb.Scan", 0) + counts.get("dynamodb.Query", 0),
+            "by_operation": dict(sorted(counts.items())),
+        }
+    return out
+
+
+def bare_puts(client: Any, table: str, n: int) -> float:
+    """Bare conditional PutItems per second on this engine (the yardstick of the throughput ratio)."""
+    stamp = time.time_ns()
+    start = time.perf_counter()
+    for i in range(n):
+        client.put_item(
+            TableName=table,
+            Item={"pk": {"S": f"bench#{stamp}#{i}"}, "v": {"N": "1"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    return n / (time.perf_counter() - start)

@@ -1,0 +1,186 @@
+"""The lean data path: one write for the claim and the registration, replays without records, the
+removal sweep (both registries, one write per person, backoff per registry), a retried cancel that
+finishes what the first left undone."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.errors import Overloaded
+from chalicelib.domain.models import Status
+from chalicelib.services import staff
+from chalicelib.store.factory import stores
+from tests.helpers import body, national_id, raising
+
+JSON = {"Content-Type": "application/json"}
+BIRTH = json.dumps({"birth_date": "1980-01-31"})
+
+
+def post(client: Any, path: str, data: Any, headers: dict[str, str] | None = None) -> Any:
+    return client.http.post(path, body=json.dumps(data), headers={**JSON, **(headers or {})})
+
+
+def control(stand_in: Any, **change: Any) -> None:
+    import requests
+
+    requests.post(f"{stand_in.url}/_control", json=change, timeout=5).raise_for_status()
+
+
+class Calls:
+    """The AWS requests the service's own clients make (botocore's event hooks)."""
+
+    def __init__(self) -> None:
+        from chalicelib.store import clients
+
+        self.made: list[str] = []
+        self.tables: list[tuple[str, str]] = []
+        for c in (clients.dynamodb(), clients.sqs()):
+            c.meta.events.register("before-parameter-build.*.*", self._count)
+
+    def _count(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        operation = event_name.split(".", 2)[2]
+        self.made.append(operation)
+        self.tables.append((operation, str(params.get("TableName", "")).rsplit("-", 1)[-1]))
+
+
+def test_a_retried_cancel_finishes_what_a_failed_queue_send_left_undone(
+    client: Any, queues: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a confirmed person with an appointment, and one person on the reserve
+    from chalicelib.services import appointments
+
+    campaign_env(primary=1, reserve=1)
+    x = post(client, "/v1/registrations", body(1)).json_body["registration_id"]
+    y = post(client, "/v1/registrations", body(2)).json_body["registration_id"]
+    appointments.allocate(stores().registrations.get(x))
+    appt = stores().registrations.get(x).appointment
+    assert appt is not None
+    slot = f"slot#{appt.date.isoformat()}#0"
+    used_before = stores().campaign._get(slot)["used"]
+    # When the cancel's release job cannot be queued (429), and the person tries again
+    real_send = stores().promotions.send
+    monkeypatch.setattr(stores().promotions, "send", raising(Overloaded(retry_after=1)))
+    first = post(client, f"/v1/registrations/{x}/cancel", {"birth_date": "1980-01-31"})
+    assert first.status_code == 429
+    monkeypatch.setattr(stores().promotions, "send", real_send)
+    again = post(client, f"/v1/registrations/{x}/cancel", {"birth_date": "1980-01-31"})
+    assert again.status_code == 200 and again.json_body["status"] == "cancelled"
+    queues.drain()
+    # Then the slot is free once, the counters moved once, and the place went to the reserve
+    assert stores().campaign._get(slot)["used"] == used_before - 1
+    by_status = staff.summary().registrations.by_status
+    assert (by_status["cancelled"], by_status["confirmed"], by_status["reserve"]) == (1, 1, 0)
+    assert stores().registrations.get(y).status is Status.CONFIRMED
+    # And a third cancel changes nothing more
+    assert post(client, f"/v1/registrations/{x}/cancel", {"birth_date": "1980-01-31"}).status_code == 200
+    queues.drain()
+    assert stores().campaign._get(slot)["used"] == used_before - 1
+    assert staff.summary().registrations.by_status["cancelled"] == 1
+
+
+def test_a_confirmed_registration_is_two_requests_and_a_repeat_one(
+    client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an open campaign far from full (places are taken a few at a time), the sweep kicked
+    monkeypatch.setenv("REMOVAL_KICK_SECONDS", "3600")
+    campaign_env(primary=50_000, reserve=10_000, shards=4)
+    post(client, "/v1/registrations", body(1), {"Idempotency-Key": "warm"})
+    calls = Calls()
+    # When people register with an Idempotency-Key, and one of them again
+    for n in range(2, 12):
+        calls.made.clear()
+        assert post(client, "/v1/registrations", body(n), {"Idempotency-Key": f"k{n}"}).status_code == 201
+        # Then each costs at most two requests (the registration, now and then the quota), no query
+        assert len(calls.made) <= 2 and "Query" not in calls.made and "Scan" not in calls.made, calls.made
+    calls.made.clear()
+    repeat = post(client, "/v1/registrations", body(5), {"Idempotency-Key": "another"})
+    assert repeat.status_code == 409 and repeat.json_body["error"]["code"] == "already_registered"
+    assert calls.made == ["PutItem"]
+
+
+def test_a_replay_answers_the_first_response_from_the_registration_itself(client: Any, campaign_env: Any) -> None:
+    # Given a reserve registration made with a key
+    campaign_env(primary=1, reserve=5)
+    post(client, "/v1/registrations", body(1))
+    first = post(client, "/v1/registrations", body(2), {"Idempotency-Key": "k-r"})
+    assert first.status_code == 201 and first.json_body["reserve_rank"] == 1
+    # When the container forgets every key it answered (another container), and the request is retried
+    from chalicelib.api import idempotency
+
+    idempotency.forget_all()
+    again = post(client, "/v1/registrations", body(2), {"Idempotency-Key": "k-r"})
+    # Then the same answer comes back, and nothing changed
+    assert again.status_code == 201 and again.json_body == first.json_body
+    assert staff.summary().reserve.used == 1
+
+
+def test_a_superseded_receipt_code_still_resolves_after_the_person_registers_again(
+    client: Any, queues: Any, campaign_env: Any
+) -> None:
+    campaign_env(primary=10, reserve=0)
+    old = post(client, "/v1/registrations", body(3)).json_body["registration_id"]
+    assert post(client, f"/v1/registrations/{old}/cancel", {"birth_date": "1980-01-31"}).status_code == 200
+    new = post(client, "/v1/registrations", body(3))
+    assert new.status_code == 201 and new.json_body["registration_id"] != old
+    queues.drain()
+    assert client.http.get(f"/v1/registrations/{old}").json_body["status"] == "cancelled"
+    assert client.http.get(f"/v1/registrations/{new.json_body['registration_id']}").json_body["status"] == "confirmed"
+    lookup = post(client, "/v1/registrations/lookup", {"national_id": national_id(3), "birth_date": "1980-01-31"})
+    # (a lookup answers without the receipt code: the person's current registration is the new one)
+    assert lookup.json_body["status"] == "confirmed" and "registration_id" not in lookup.json_body
+    assert lookup.json_body["registered_at"] == new.json_body["registered_at"]
+    # A guessed code with the right pointer and the wrong secret is nobody's
+    forged = new.json_body["registration_id"][:24] + ("A" if new.json_body["registration_id"][24] != "A" else "B")
+    forged += new.json_body["registration_id"][25:]
+    assert client.http.get(f"/v1/registrations/{forged}").status_code == 404
+
+
+def test_the_sweep_writes_each_registration_once_for_both_registries(
+    client: Any, queues: Any, campaign_env: Any, stand_ins: dict[str, Any]
+) -> None:
+    # Given five confirmed people
+    campaign_env(primary=10, reserve=0)
+    for n in range(5):
+        post(client, "/v1/registrations", body(n))
+    calls = Calls()
+    # When the background drains
+    queues.drain()
+    # Then each person was written once, and all are settled
+    assert calls.tables.count(("UpdateItem", "registrations")) == 5, calls.tables
+    removals = staff.summary().removals
+    assert all(r.removed + r.not_found == 5 and r.pending == 0 for r in removals.values())
+    assert staff.summary().registrations.by_status["confirmed"] == 5
+
+
+def test_a_registry_that_is_down_backs_off_while_the_other_is_served(
+    client: Any, queues: Any, campaign_env: Any, stand_ins: dict[str, Any]
+) -> None:
+    # Given Mor Phrom down
+    campaign_env(primary=10, reserve=0)
+    control(stand_ins["mor_phrom"], down=True)
+    for n in range(3):
+        post(client, "/v1/registrations", body(n))
+    # When the background drains, and the sweep is kicked again at once
+    queues.drain()
+    calls_before = stand_ins["mor_phrom"].state.calls["DELETE"]
+    from chalicelib.services import removals
+
+    removals.sweep()
+    queues.drain()
+    # Then Khon Kaen Phrom settled everyone, Mor Phrom was not asked again during its backoff
+    summary = staff.summary().removals
+    assert summary["khon_kaen_phrom"].removed + summary["khon_kaen_phrom"].not_found == 3
+    assert summary["mor_phrom"].pending == 3
+    assert stand_ins["mor_phrom"].state.calls["DELETE"] == calls_before
+    # And once it is back and its backoff has passed, it is served
+    control(stand_ins["mor_phrom"], down=False)
+    stores().campaign._update("removals", "SET down_mor_phrom = :zero", None, {":zero": 0})
+    from datetime import UTC, datetime, timedelta
+
+    removals.sweep(datetime.now(UTC) + timedelta(hours=2))
+    queues.drain()
+    summary = staff.summary().removals
+    assert summary["mor_phrom"].removed + summary["mor_phrom"].not_found == 3 and summary["mor_phrom"].pending == 0
