@@ -47,9 +47,6 @@ class LocalStack:
         os.environ.setdefault("KKREG_STAGE", "local")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self._mock = engine.start()
-        from chalicelib.store import clients
-
-        clients.write_runs_under(lambda: engine.ENGINE_LOCK)
         if os.environ.get("LOCAL_METER") == "1":
             from local import meter
 
