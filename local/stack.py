@@ -50,9 +50,6 @@ class LocalStack:
         # One line per registration would cost a burst its speed: warnings and errors only, unless asked.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         self._mock = engine.start()
-        from chalicelib.store import clients
-
-        clients.write_runs_under(lambda: engine.ENGINE_LOCK)
         if os.environ.get("LOCAL_METER") == "1":
             from local import meter
 

@@ -35,7 +35,6 @@ from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.registries.factory import client
 from chalicelib.services import counters
-from chalicelib.store.clients import write_run
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -50,8 +49,6 @@ FAILED_RETRY_AFTER = timedelta(days=1)
 # Stop taking new people when this little of the Lambda's time is left (the rest stay due).
 RESERVE_MS = 8_000
 CALLERS = 8
-# Writes made back to back (see store.clients.write_run).
-WRITE_RUN = 50
 OPEN = ("pending", "failed")
 
 _kicked = {"at": -1e9}
@@ -199,18 +196,10 @@ def _batch(
     deltas: Counter[str] = Counter()
     settled = 0
     st = stores()
-    written: dict[str, bool] = {}
-    for start in range(0, len(regs), WRITE_RUN):
-        with write_run():
-            for reg in regs[start : start + WRITE_RUN]:
-                states, tries, next_due = _outcome(reg, answers, health, now)
-                written[reg.registration_id] = st.registrations.record_removals(
-                    reg, states, next_due, not reg.counted, tries
-                )
     for reg in regs:
-        states, _, _ = _outcome(reg, answers, health, now)
+        states, tries, next_due = _outcome(reg, answers, health, now)
         count = not reg.counted
-        if not written.get(reg.registration_id):
+        if not st.registrations.record_removals(reg, states, next_due, count, tries):
             continue  # changed meanwhile (another sweep): the next batch looks again
         if count:
             deltas.update(counters.registered_deltas(reg.model_copy(update={"status": Status.CONFIRMED})))

@@ -172,7 +172,7 @@ class CampaignStore:
             while self._pool and self._pool[0] < stale:
                 self._pool.popleft()  # held too long: left to reconciliation, never used
             if self._pool:
-                self._pool.pop()
+                self._pool.popleft()  # the oldest first: a place in hand is used long before it goes stale
                 return True
         return False
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 
@@ -54,19 +51,3 @@ def reset() -> None:
     """Forget cached clients (tests start a fresh moto backend per test)."""
     dynamodb.cache_clear()
     sqs.cache_clear()
-
-
-_write_run_guard: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
-
-
-def write_run() -> AbstractContextManager[Any]:
-    """A run of writes a background job makes back to back. On AWS nothing (each call stands
-    alone); the local stack, where every call of every thread takes one engine lock, holds the lock
-    for the run, so that a job gets its share between request threads."""
-    return _write_run_guard()
-
-
-def write_runs_under(guard: Callable[[], AbstractContextManager[Any]]) -> None:
-    """The local stack's engine lock (``local.stack``); never set in a deployment."""
-    global _write_run_guard
-    _write_run_guard = guard
