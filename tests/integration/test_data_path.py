@@ -117,6 +117,29 @@ def test_a_replay_answers_the_first_response_from_the_registration_itself(client
     assert staff.summary().reserve.used == 1
 
 
+def test_a_keyed_counter_registration_writes_no_idempotency_record_and_replays_from_the_registration(
+    client: Any, campaign_env: Any, tokens: dict[str, str]
+) -> None:
+    # Given a counter desk registering a walk-in person with an Idempotency-Key
+    campaign_env(primary=10, reserve=0)
+    desk = {"Authorization": f"Bearer {tokens['counter']}", "Idempotency-Key": "desk-1"}
+    calls = Calls()
+    first = post(client, "/v1/counter/registrations", body(7), desk)
+    assert first.status_code == 201
+    # Then the registration, the places and the audit trail are written, and no idempotency record
+    written = {t for op, t in calls.tables if op in ("PutItem", "UpdateItem")}
+    assert written <= {"registrations", "campaign", "staff"}, calls.tables
+    # When another container (which never saw the key) gets the retry, and then the key with another person
+    from chalicelib.api import idempotency
+
+    idempotency.forget_all()
+    again = post(client, "/v1/counter/registrations", body(7), desk)
+    other = post(client, "/v1/counter/registrations", {**body(7), "first_name": "Other"}, desk)
+    # Then the retry is the first answer, and another body with the same key is refused
+    assert again.status_code == 201 and again.json_body == first.json_body
+    assert other.status_code == 422 and other.json_body["error"]["code"] == "idempotency_key_reused"
+
+
 def test_a_superseded_receipt_code_still_resolves_after_the_person_registers_again(
     client: Any, queues: Any, campaign_env: Any
 ) -> None:
