@@ -178,7 +178,7 @@
       const yes = el("button", { type: "button", class: "danger", id: "cancel-confirm" },
         bi("ยืนยัน ยกเลิก", "Yes, cancel"));
       const no = el("button", { type: "button", class: "secondary" }, bi("ไม่ยกเลิก", "No, keep it"));
-      const codeInput = el("input", { type: "text", id: "cancel-code", autocomplete: "off", maxlength: "40" });
+      const codeInput = el("input", { type: "text", id: "cancel-code", autocomplete: "off", maxlength: "45" });
       confirmBox.append(
         el("p", {}, bi("ยกเลิกแล้วที่นั่งจะส่งต่อให้ผู้อื่น ต้องการยกเลิกหรือไม่", "Your place will go to someone else. Cancel?")),
         el("div", { class: "field" },
