@@ -166,8 +166,10 @@ def measure() -> dict[str, Any]:
         figures["request_to_put_ratio"] = statistics.median(request_times) / statistics.median(put_times)
         figures["item_bytes"] = {
             "registration": max(item_bytes(i) for i in _scan(db, os.environ["REGISTRATIONS_TABLE"])),
-            "person": max(item_bytes(i) for i in _scan(db, os.environ["PEOPLE_TABLE"])),
-            "campaign_stats_shard": max(item_bytes(i) for i in _scan(db, table) if i["pk"]["S"].startswith("stats#")),
+            "person": max((item_bytes(i) for i in _scan(db, os.environ["PEOPLE_TABLE"])), default=0),
+            "campaign_stats_shard": max(
+                (item_bytes(i) for i in _scan(db, table) if i["pk"]["S"].startswith("stats#")), default=0
+            ),
             "campaign_gate": max(item_bytes(i) for i in _scan(db, table) if i["pk"]["S"] == "gate"),
         }
 
