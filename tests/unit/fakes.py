@@ -218,8 +218,7 @@ class FakeRegistrations:
     def appointments_page(
         self, day: str, cursor: dict[str, Any] | None, limit: int
     ) -> tuple[list[str], dict[str, Any] | None]:
-        codes = [r.registration_id for r in self.appointments_on(day)]
-        return _paged(codes, cursor, limit)
+        return _paged(sorted(r.registration_id for r in self.appointments_on(day)), cursor, limit)
 
     def open_removals(self) -> list[Registration]:
         return [_copy(self.regs[c]) for c in self.removal_due]
@@ -227,9 +226,9 @@ class FakeRegistrations:
     def waiting_for_appointment(
         self, cursor: dict[str, Any] | None, limit: int
     ) -> tuple[list[Registration], dict[str, Any] | None]:
-        order = [code for _, code in sorted((at, code) for code, at in self.waiting.items())]
-        codes, next_cursor = _paged(order, cursor, limit)
-        return [_copy(self.regs[c]) for c in codes], next_cursor
+        order = sorted(f"{at.isoformat()}|{code}" for code, at in self.waiting.items())
+        keys, next_cursor = _paged(order, cursor, limit)
+        return [_copy(self.regs[k.split("|", 1)[1]]) for k in keys], next_cursor
 
     def appointments_on(self, day: str) -> list[Registration]:
         on_day = [r for r in self.regs.values() if r.appointment is not None and r.appointment.date.isoformat() == day]
@@ -240,8 +239,8 @@ class FakeRegistrations:
 
     def page(self, status: Status | None, cursor: str | None, limit: int) -> tuple[list[Registration], str | None]:
         codes = [c for c, r in sorted(self.regs.items()) if status is None or r.status is status]
-        found, next_cursor = _paged(codes, {"at": int(cursor)} if cursor else None, limit)
-        return [_copy(self.regs[c]) for c in found], str(next_cursor["at"]) if next_cursor else None
+        found, next_cursor = _paged(codes, {"after": cursor} if cursor else None, limit)
+        return [_copy(self.regs[c]) for c in found], str(next_cursor["after"]) if next_cursor else None
 
     def scan_segment(
         self, segment: int, total: int, cursor: dict[str, Any] | None, page: int = 100
@@ -757,7 +756,10 @@ def _copy(reg: Registration) -> Registration:
     return reg.model_copy(deep=True)
 
 
-def _paged(items: list[str], cursor: dict[str, Any] | None, limit: int) -> tuple[list[str], dict[str, Any] | None]:
-    start = int(cursor["at"]) if cursor else 0
-    page = items[start : start + limit]
-    return page, ({"at": start + limit} if start + limit < len(items) else None)
+def _paged(keys: list[str], cursor: dict[str, Any] | None, limit: int) -> tuple[list[str], dict[str, Any] | None]:
+    """A page of ``keys`` (sorted) after the cursor's last key, as DynamoDB's ExclusiveStartKey
+    goes on after the last key read even when earlier items have left the index since."""
+    after = cursor["after"] if cursor else None
+    rest = [k for k in keys if after is None or k > after]
+    page = rest[:limit]
+    return page, ({"after": page[-1]} if len(rest) > limit else None)
