@@ -13,7 +13,10 @@ from chalicelib.services import appointments, registrations
 from tests.unit.fakes import FakeStores
 from tests.unit.steps import BIRTH, register
 
-TOMORROW = rules.today_in_bangkok() + timedelta(days=1)
+
+def tomorrow() -> date:
+    """The schedule's first day (the ``campaign`` fixture starts it tomorrow, Bangkok time)."""
+    return rules.today_in_bangkok() + timedelta(days=1)
 
 
 def stored(st: FakeStores, code: str) -> Registration:
@@ -38,8 +41,8 @@ def test_a_confirmed_person_gets_dose_1_on_the_first_day_and_dose_2_after_the_in
     assert allocate(st, x.registration_id)
     # Then dose 1 is tomorrow at the first site, dose 2 28 days later at the same site
     reg = stored(st, x.registration_id)
-    assert booked(reg) == [(1, TOMORROW, "Hall"), (2, TOMORROW + timedelta(days=28), "Hall")]
-    assert reg.appointment is not None and reg.appointment.date == TOMORROW
+    assert booked(reg) == [(1, tomorrow(), "Hall"), (2, tomorrow() + timedelta(days=28), "Hall")]
+    assert reg.appointment is not None and reg.appointment.date == tomorrow()
 
 
 def test_a_full_site_sends_the_next_person_to_the_next_site_that_day(campaign: Any) -> None:
@@ -50,7 +53,7 @@ def test_a_full_site_sends_the_next_person_to_the_next_site_that_day(campaign: A
         allocate(st, code)
     # When the third person is allocated / Then the second site, the same day
     allocate(st, codes[2])
-    assert booked(stored(st, codes[2]))[0] == (1, TOMORROW, "Stadium")
+    assert booked(stored(st, codes[2]))[0] == (1, tomorrow(), "Stadium")
 
 
 def test_a_full_day_sends_the_next_person_to_the_next_open_day(campaign: Any) -> None:
@@ -61,30 +64,30 @@ def test_a_full_day_sends_the_next_person_to_the_next_open_day(campaign: Any) ->
         allocate(st, code)
     # When the fourth is allocated / Then the day after, at the first site
     allocate(st, codes[3])
-    assert booked(stored(st, codes[3]))[0] == (1, TOMORROW + timedelta(days=1), "Hall")
+    assert booked(stored(st, codes[3]))[0] == (1, tomorrow() + timedelta(days=1), "Hall")
 
 
 def test_dose_2_moves_to_the_next_day_with_room_at_its_site(campaign: Any) -> None:
     # Given the Stadium's day of dose 2 already full
     st = campaign(primary=4)
-    st.slots.used[((TOMORROW + timedelta(days=28)).isoformat(), 1)] = 1
+    st.slots.used[((tomorrow() + timedelta(days=28)).isoformat(), 1)] = 1
     codes = [register(n).registration_id for n in (1, 2, 3)]
     for code in codes:
         allocate(st, code)
     # Then the Stadium's person gets dose 2 a day later, at the Stadium
     assert booked(stored(st, codes[2])) == [
-        (1, TOMORROW, "Stadium"),
-        (2, TOMORROW + timedelta(days=29), "Stadium"),
+        (1, tomorrow(), "Stadium"),
+        (2, tomorrow() + timedelta(days=29), "Stadium"),
     ]
 
 
 def test_a_closed_day_is_skipped(campaign: Any) -> None:
     # Given tomorrow closed
-    st = campaign(VACCINATION_CLOSED_DAYS=TOMORROW.isoformat())
+    st = campaign(VACCINATION_CLOSED_DAYS=tomorrow().isoformat())
     x = register(1)
     # When appointments are allocated / Then dose 1 is the day after
     allocate(st, x.registration_id)
-    assert booked(stored(st, x.registration_id))[0][1] == TOMORROW + timedelta(days=1)
+    assert booked(stored(st, x.registration_id))[0][1] == tomorrow() + timedelta(days=1)
 
 
 def test_a_reserve_person_gets_no_appointment(campaign: Any) -> None:
@@ -119,7 +122,7 @@ def test_no_room_left_in_the_schedule_books_nothing(campaign: Any) -> None:
     # Given a schedule whose every day is full at both sites
     st = campaign()
     for day in range(MAX_DAYS):
-        iso = (TOMORROW + timedelta(days=day)).isoformat()
+        iso = (tomorrow() + timedelta(days=day)).isoformat()
         st.slots.used[(iso, 0)], st.slots.used[(iso, 1)] = 2, 1
     x = register(1)
     # When allocation runs / Then nothing is booked and the person still waits
@@ -147,7 +150,7 @@ def test_allocation_goes_in_registration_order_a_chunk_at_a_time(campaign: Any, 
     assert job["cursor"] is not None
     # When the next chunk runs / Then the third is placed at the next site
     assert appointments.allocate_chunk(job["cursor"]) == 1
-    assert booked(stored(st, codes[2]))[0] == (1, TOMORROW, "Stadium")
+    assert booked(stored(st, codes[2]))[0] == (1, tomorrow(), "Stadium")
 
 
 def test_a_confirmed_person_waiting_is_told_the_day_of_the_last_primary_place(campaign: Any) -> None:
@@ -155,4 +158,4 @@ def test_a_confirmed_person_waiting_is_told_the_day_of_the_last_primary_place(ca
     campaign(primary=6)
     view = register(1)
     # Then the expected day is that of place 6: with 2 doses sharing the days, not tomorrow
-    assert view.expected_date is not None and view.expected_date > TOMORROW
+    assert view.expected_date is not None and view.expected_date > tomorrow()

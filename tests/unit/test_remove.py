@@ -13,8 +13,6 @@ from tests.helpers import national_id
 from tests.unit.fakes import FakeRegistry, FakeStores
 from tests.unit.steps import register
 
-LATER = datetime.now(UTC) + timedelta(minutes=5)
-
 
 def stored(st: FakeStores, code: str) -> Registration:
     reg = st.registrations.get(code)
@@ -26,8 +24,9 @@ def sweep_list(*codes: str) -> int:
     return removals.run(RemovalSweep(codes=list(codes)))
 
 
-def sweep_index(at: datetime = LATER, chain: str = "s_test") -> int:
-    return removals.run(RemovalSweep(chain=chain, as_of=at))
+def sweep_index(at: datetime | None = None, chain: str = "s_test") -> int:
+    """An index sweep as of ``at`` (default: past the grace of every registration made so far)."""
+    return removals.run(RemovalSweep(chain=chain, as_of=at or datetime.now(UTC) + timedelta(minutes=5)))
 
 
 def test_a_person_booked_in_one_registry_is_removed_there_and_not_found_in_the_other(
