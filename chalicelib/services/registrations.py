@@ -10,8 +10,9 @@ from typing import NoReturn
 from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
-from chalicelib.config import get_settings, hmac_key
+from chalicelib.config import get_settings, hmac_key, verification_keys
 from chalicelib.domain import rules
+from chalicelib.domain import verification as v
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
@@ -20,6 +21,7 @@ from chalicelib.domain.errors import (
     NotEligible,
     NotFound,
     Overloaded,
+    PhoneLimitReached,
     RegistrationFull,
 )
 from chalicelib.domain.jobs import Release
@@ -95,6 +97,7 @@ def _register(
     if st.campaign.take_primary():
         reg = _new(req, code, Status.CONFIRMED, channel, label, now)
         _create_holding_a_place(reg, pointer, fingerprint)
+        _take_phone_share(reg, pointer, st.campaign.keep)
         st.campaign.refill()
         return _registered(reg, None)
     # The primary list is full (or this container sees it so): who is asking decides before any place.
@@ -110,6 +113,7 @@ def _register(
     if overflow.ticket is None:  # a place given back while nobody waited
         reg = reg.model_copy(update={"status": Status.CONFIRMED, "removals": dict.fromkeys(REGISTRIES, "pending")})
         _create_holding_a_place(reg, pointer, fingerprint)
+        _take_phone_share(reg, pointer, st.campaign.keep)
         return _registered(reg, None)
     reg = reg.model_copy(update={"ticket": overflow.ticket, "counted": True, "rank_at_start": overflow.rank})
     # A write that may have landed is left as it is: a ticket whose registration never appears is
@@ -129,6 +133,7 @@ def _register(
         if not exc.maybe_applied:
             _give_back_ticket(reg, written=True)
         raise
+    _take_phone_share(reg, pointer, lambda: _give_back_ticket(reg, written=True))
     return _registered(reg, overflow.rank)
 
 
@@ -165,6 +170,45 @@ def _create_holding_a_place(reg: Registration, pointer: bytes, fingerprint: str 
         if not exc.maybe_applied:
             st.campaign.keep()
         raise
+
+
+def _take_phone_share(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> None:
+    """An app registration, once stored, takes one share of its phone (``PHONE_REGISTRATION_LIMIT``).
+
+    Taken after the registration's own write, so that a person registered already or a full campaign
+    costs the phone nothing. When the phone is at its limit the registration is undone exactly: it
+    is deleted (if still this one) and its place goes where ``undo_place`` puts it (in hand for the
+    next newcomer, or the reserve ticket given back). A crash between the two writes leaves the
+    registration with its share uncounted: the phone's count is low by one, never high.
+    Raises PhoneLimitReached, Overloaded.
+    """
+    if reg.channel is not Channel.APP:
+        return
+    try:
+        taken = stores().phones.take(_phone_key(reg.phone), get_settings().phone_registration_limit)
+    except Overloaded as exc:
+        if not exc.maybe_applied:
+            _withdraw(reg, pointer, undo_place)
+        raise
+    if not taken:
+        _withdraw(reg, pointer, undo_place)
+        metrics.add("PhoneLimitReached", channel=reg.channel.value)
+        raise PhoneLimitReached()
+
+
+def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> None:
+    """Delete a registration just stored, then free its place. If the delete fails, the registration
+    stands (holding its place, its share uncounted) and the caller answers 429: a retry replays it."""
+    try:
+        stores().registrations.withdraw(reg, pointer)
+    except Overloaded:
+        logger.warning("refused registration not withdrawn", extra={"registration_id": reg.registration_id})
+        raise Overloaded() from None
+    undo_place()
+
+
+def _phone_key(phone: str) -> str:
+    return v.phone_hash(phone, verification_keys())
 
 
 def _refuse_or_replay(current: Registration, stored: str | None, fingerprint: str | None, code: str) -> NoReturn:
@@ -285,6 +329,8 @@ def hand_on(x: Registration) -> None:
     was = Status.CONFIRMED if x.held == "primary" else Status.RESERVE
     if "counts" in x.todo and st.registrations.take_step(x.registration_id, "counts"):
         _best_effort(lambda: counters.cancelled(was, x), "counters")
+    if "phone" in x.todo:
+        _best_effort(lambda: _give_back_phone_share(x), "phone share")
     _best_effort(lambda: appointments.release(x), "appointment slot")
     if not x.release_pending:
         return
@@ -296,6 +342,14 @@ def hand_on(x: Registration) -> None:
     else:
         # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
         st.promotions.send(Release(registration_id=x.registration_id).model_dump(mode="json"))
+
+
+def _give_back_phone_share(x: Registration) -> None:
+    """A cancelled app registration's share of its phone, back once: the phone item marks it given
+    (a crash before the step is taken, and the retried cancel, find the mark), then the step is
+    taken so that a retry need not ask."""
+    stores().phones.give_back(_phone_key(x.phone), x.registration_id)
+    stores().registrations.take_step(x.registration_id, "phone")
 
 
 def campaign() -> CampaignView:
