@@ -43,8 +43,11 @@ from chalicelib.store.registrations import Taken
 
 logger = Logger(child=True)
 
-# A closed channel must be seen "within 5 seconds everywhere" without a read per request.
+# A closed channel must be seen "within 5 seconds everywhere" without a read per request. A
+# registration that wrote anyway (confirmed, reserve) refreshes the states once they are
+# CHANNEL_REFRESH_SECONDS old, so that under load a refusal or a repeat (one request each) never has to.
 CHANNEL_CACHE_SECONDS = 3.0
+CHANNEL_REFRESH_SECONDS = 2.0
 _channel_cache: dict[str, tuple[float, dict[str, bool]]] = {}
 
 
@@ -55,6 +58,14 @@ def channel_states(fresh: bool = False) -> dict[str, bool]:
     states = stores().campaign.channels()
     _channel_cache["states"] = (time.monotonic(), states)
     return states
+
+
+def _refresh_channel_states() -> None:
+    """After a registration was written: the channel states read again if they are getting old
+    (best effort: the registration stands either way)."""
+    cached = _channel_cache.get("states")
+    if cached is None or time.monotonic() - cached[0] >= CHANNEL_REFRESH_SECONDS:
+        _best_effort(lambda: channel_states(fresh=True), "channel states")
 
 
 def register(
@@ -94,16 +105,16 @@ def _register(
     st = stores()
     pointer = rules.person_pointer(req.national_id, hmac_key())
     code = rules.receipt_code(pointer, code_secret)
-    if st.campaign.take_primary():
-        reg = _new(req, code, Status.CONFIRMED, channel, label, now)
-        _create_holding_a_place(reg, pointer, fingerprint)
-        _take_phone_share(reg, pointer, st.campaign.keep)
-        st.campaign.refill()
-        return _registered(reg, None)
-    # The primary list is full (or this container sees it so): who is asking decides before any place.
+    # A place in hand costs nothing to take: the registration's put then also tells a repeat.
+    if st.campaign.take_primary(in_hand_only=True):
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
+    # Nothing in hand: who is asking decides before any place is taken (a repeat costs one read; a
+    # cancelled registration is replaced by the new one, as the put does).
     found = st.registrations.current(pointer)
-    if found is not None:
+    if found is not None and found[0].status is not Status.CANCELLED:
         _refuse_or_replay(*found, fingerprint, code)
+    if st.campaign.take_primary():
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
     if st.campaign.known_full():
         raise RegistrationFull()
     reg = _new(req, code, Status.RESERVE, channel, label, now)
@@ -135,6 +146,24 @@ def _register(
         raise
     _take_phone_share(reg, pointer, lambda: _give_back_ticket(reg, written=True))
     return _registered(reg, overflow.rank)
+
+
+def _confirmed(
+    req: RegistrationRequest,
+    code: str,
+    channel: Channel,
+    label: str | None,
+    now: datetime,
+    pointer: bytes,
+    fingerprint: str | None,
+) -> RegistrationView:
+    """Store a confirmed registration on the primary place just taken for it."""
+    st = stores()
+    reg = _new(req, code, Status.CONFIRMED, channel, label, now)
+    _create_holding_a_place(reg, pointer, fingerprint)
+    _take_phone_share(reg, pointer, st.campaign.keep)
+    st.campaign.refill()
+    return _registered(reg, None)
 
 
 def _new(
@@ -248,6 +277,7 @@ def _registered(reg: Registration, rank: int | None) -> RegistrationView:
     )
     if reg.status is Status.CONFIRMED:
         removals.note(reg.registration_id)
+    _refresh_channel_states()
     return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
 
 
