@@ -10,6 +10,7 @@ from chalicelib.store import clients
 from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
 from chalicelib.store.campaign import CampaignStore
+from chalicelib.store.phones import PhoneStore
 from chalicelib.store.queues import JobQueue
 from chalicelib.store.registrations import RegistrationStore
 from chalicelib.store.staff import StaffStore
@@ -29,6 +30,7 @@ class Stores:
     sms_jobs: JobQueue
     verifications: VerificationStore
     attempts: AttemptStore
+    phones: PhoneStore
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +50,7 @@ def stores() -> Stores:
         sms_jobs=JobQueue(clients.sqs(), queue_name("sms")),
         verifications=VerificationStore(db, s.attempts_table),
         attempts=AttemptStore(db, s.attempts_table),
+        phones=PhoneStore(db, s.campaign_table),
     )
 
 
