@@ -79,6 +79,8 @@ class Settings:
     sms_api_key_secret: str
     # The app channel takes a registration only with a signed token for its phone (PHONE_VERIFICATION).
     phone_verification: bool
+    # At most this many active app-channel registrations per phone (counter and employer: no limit).
+    phone_registration_limit: int
     # Local stack only: public POSTs per client address in 5 minutes (0: no limit). Deployed, AWS WAF.
     edge_rate_limit_per_5min: int
 
@@ -119,6 +121,7 @@ def get_settings() -> Settings:
         sms_api_key=os.environ.get("SMS_GATEWAY_API_KEY", ""),
         sms_api_key_secret=os.environ.get("SMS_GATEWAY_API_KEY_SECRET", ""),
         phone_verification=_phone_verification(),
+        phone_registration_limit=_int("PHONE_REGISTRATION_LIMIT", 4, minimum=1),
         edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
     )
 

@@ -68,6 +68,7 @@ STATUS: dict[type[d.DomainError], int] = {
     MethodNotAllowed: 405,
     d.AlreadyRegistered: 409,
     d.RegistrationFull: 409,
+    d.PhoneLimitReached: 409,
     d.RequestInProgress: 409,
     d.NotConfirmed: 409,
     d.AlreadyDone: 409,

@@ -25,6 +25,7 @@ from chalicelib.domain.errors import (
     DomainError,
     IdempotencyKeyReused,
     Overloaded,
+    PhoneLimitReached,
     RegistrationFull,
     RequestInProgress,
     ValidationFailed,
@@ -37,7 +38,7 @@ HEADER = "idempotency-key"
 # 1-64 printable ASCII characters: what ``key_of`` accepts, as the OpenAPI document states it.
 KEY_PATTERN = "^[\\x20-\\x7e]{1,64}$"
 # 409s are outcomes of the request, so a retry must see them again; other errors are not kept.
-REPLAYED_ERRORS = (AlreadyRegistered, RegistrationFull)
+REPLAYED_ERRORS = (AlreadyRegistered, RegistrationFull, PhoneLimitReached)
 
 Outcome = dict[str, Any]  # {"status": int, "body": dict}
 

@@ -127,6 +127,12 @@ class PhoneNotVerified(DomainError):
     message_th = "กรุณายืนยันเบอร์โทรศัพท์ก่อน: ไม่มีรหัสยืนยัน หรือรหัสไม่ถูกต้อง หมดอายุ หรือเป็นของเบอร์อื่น"
 
 
+class PhoneLimitReached(DomainError):
+    code = "phone_limit_reached"
+    message = "This phone number already has the most active registrations allowed through the app."
+    message_th = "เบอร์โทรศัพท์นี้ลงทะเบียนผ่านแอปครบจำนวนสูงสุดที่อนุญาตแล้ว"
+
+
 class NotConfirmed(DomainError):
     code = "not_confirmed"
     message = "This registration is not confirmed (it is on the reserve list or cancelled): no dose can be given."

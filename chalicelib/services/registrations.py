@@ -10,8 +10,9 @@ from typing import NoReturn
 from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
-from chalicelib.config import get_settings, hmac_key
+from chalicelib.config import get_settings, hmac_key, verification_keys
 from chalicelib.domain import rules
+from chalicelib.domain import verification as v
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
@@ -20,6 +21,7 @@ from chalicelib.domain.errors import (
     NotEligible,
     NotFound,
     Overloaded,
+    PhoneLimitReached,
     RegistrationFull,
 )
 from chalicelib.domain.jobs import Release
@@ -41,8 +43,11 @@ from chalicelib.store.registrations import Taken
 
 logger = Logger(child=True)
 
-# A closed channel must be seen "within 5 seconds everywhere" without a read per request.
+# A closed channel must be seen "within 5 seconds everywhere" without a read per request. A
+# registration that wrote anyway (confirmed, reserve) refreshes the states once they are
+# CHANNEL_REFRESH_SECONDS old, so that under load a refusal or a repeat (one request each) never has to.
 CHANNEL_CACHE_SECONDS = 3.0
+CHANNEL_REFRESH_SECONDS = 2.0
 _channel_cache: dict[str, tuple[float, dict[str, bool]]] = {}
 
 
@@ -53,6 +58,14 @@ def channel_states(fresh: bool = False) -> dict[str, bool]:
     states = stores().channels.channels()
     _channel_cache["states"] = (time.monotonic(), states)
     return states
+
+
+def _refresh_channel_states() -> None:
+    """After a registration was written: the channel states read again if they are getting old
+    (best effort: the registration stands either way)."""
+    cached = _channel_cache.get("states")
+    if cached is None or time.monotonic() - cached[0] >= CHANNEL_REFRESH_SECONDS:
+        _best_effort(lambda: channel_states(fresh=True), "channel states")
 
 
 def register(
@@ -92,15 +105,16 @@ def _register(
     st = stores()
     pointer = rules.person_pointer(req.national_id, hmac_key())
     code = rules.receipt_code(pointer, code_secret)
-    if st.quota.take_primary():
-        reg = _new(req, code, Status.CONFIRMED, channel, label, now)
-        _create_holding_a_place(reg, pointer, fingerprint)
-        st.quota.refill()
-        return _registered(reg, None)
-    # The primary list is full (or this container sees it so): who is asking decides before any place.
+    # A place in hand costs nothing to take: the registration's put then also tells a repeat.
+    if st.quota.take_primary(in_hand_only=True):
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
+    # Nothing in hand: who is asking decides before any place is taken (a repeat costs one read; a
+    # cancelled registration is replaced by the new one, as the put does).
     found = st.registrations.current(pointer)
-    if found is not None:
+    if found is not None and found[0].status is not Status.CANCELLED:
         _refuse_or_replay(*found, fingerprint, code)
+    if st.quota.take_primary():
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
     if st.quota.known_full():
         raise RegistrationFull()
     reg = _new(req, code, Status.RESERVE, channel, label, now)
@@ -110,6 +124,7 @@ def _register(
     if overflow.ticket is None:  # a place given back while nobody waited
         reg = reg.model_copy(update={"status": Status.CONFIRMED, "removals": dict.fromkeys(REGISTRIES, "pending")})
         _create_holding_a_place(reg, pointer, fingerprint)
+        _take_phone_share(reg, pointer, st.quota.keep)
         return _registered(reg, None)
     reg = reg.model_copy(update={"ticket": overflow.ticket, "counted": True, "rank_at_start": overflow.rank})
     # A write that may have landed is left as it is: a ticket whose registration never appears is
@@ -129,7 +144,26 @@ def _register(
         if not exc.maybe_applied:
             _give_back_ticket(reg, written=True)
         raise
+    _take_phone_share(reg, pointer, lambda: _give_back_ticket(reg, written=True))
     return _registered(reg, overflow.rank)
+
+
+def _confirmed(
+    req: RegistrationRequest,
+    code: str,
+    channel: Channel,
+    label: str | None,
+    now: datetime,
+    pointer: bytes,
+    fingerprint: str | None,
+) -> RegistrationView:
+    """Store a confirmed registration on the primary place just taken for it."""
+    st = stores()
+    reg = _new(req, code, Status.CONFIRMED, channel, label, now)
+    _create_holding_a_place(reg, pointer, fingerprint)
+    _take_phone_share(reg, pointer, st.quota.keep)
+    st.quota.refill()
+    return _registered(reg, None)
 
 
 def _new(
@@ -165,6 +199,45 @@ def _create_holding_a_place(reg: Registration, pointer: bytes, fingerprint: str 
         if not exc.maybe_applied:
             st.quota.keep()
         raise
+
+
+def _take_phone_share(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> None:
+    """An app registration, once stored, takes one share of its phone (``PHONE_REGISTRATION_LIMIT``).
+
+    Taken after the registration's own write, so that a person registered already or a full campaign
+    costs the phone nothing. When the phone is at its limit the registration is undone exactly: it
+    is deleted (if still this one) and its place goes where ``undo_place`` puts it (in hand for the
+    next newcomer, or the reserve ticket given back). A crash between the two writes leaves the
+    registration with its share uncounted: the phone's count is low by one, never high.
+    Raises PhoneLimitReached, Overloaded.
+    """
+    if reg.channel is not Channel.APP:
+        return
+    try:
+        taken = stores().phones.take(_phone_key(reg.phone), get_settings().phone_registration_limit)
+    except Overloaded as exc:
+        if not exc.maybe_applied:
+            _withdraw(reg, pointer, undo_place)
+        raise
+    if not taken:
+        _withdraw(reg, pointer, undo_place)
+        metrics.add("PhoneLimitReached", channel=reg.channel.value)
+        raise PhoneLimitReached()
+
+
+def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> None:
+    """Delete a registration just stored, then free its place. If the delete fails, the registration
+    stands (holding its place, its share uncounted) and the caller answers 429: a retry replays it."""
+    try:
+        stores().registrations.withdraw(reg, pointer)
+    except Overloaded:
+        logger.warning("refused registration not withdrawn", extra={"registration_id": reg.registration_id})
+        raise Overloaded() from None
+    undo_place()
+
+
+def _phone_key(phone: str) -> str:
+    return v.phone_hash(phone, verification_keys())
 
 
 def _refuse_or_replay(current: Registration, stored: str | None, fingerprint: str | None, code: str) -> NoReturn:
@@ -204,6 +277,7 @@ def _registered(reg: Registration, rank: int | None) -> RegistrationView:
     )
     if reg.status is Status.CONFIRMED:
         removals.note(reg.registration_id)
+    _refresh_channel_states()
     return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
 
 
@@ -285,6 +359,8 @@ def hand_on(x: Registration) -> None:
     was = Status.CONFIRMED if x.held == "primary" else Status.RESERVE
     if "counts" in x.todo and st.registrations.take_step(x.registration_id, "counts"):
         _best_effort(lambda: counters.cancelled(was, x), "counters")
+    if "phone" in x.todo:
+        _best_effort(lambda: _give_back_phone_share(x), "phone share")
     _best_effort(lambda: appointments.release(x), "appointment slot")
     if not x.release_pending:
         return
@@ -296,6 +372,14 @@ def hand_on(x: Registration) -> None:
     else:
         # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
         st.promotions.send(Release(registration_id=x.registration_id).model_dump(mode="json"))
+
+
+def _give_back_phone_share(x: Registration) -> None:
+    """A cancelled app registration's share of its phone, back once: the phone item marks it given
+    (a crash before the step is taken, and the retried cancel, find the mark), then the step is
+    taken so that a retry need not ask."""
+    stores().phones.give_back(_phone_key(x.phone), x.registration_id)
+    stores().registrations.take_step(x.registration_id, "phone")
 
 
 def campaign() -> CampaignView:

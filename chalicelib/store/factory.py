@@ -17,6 +17,7 @@ from chalicelib.store.batches import BatchStore
 from chalicelib.store.channels import ChannelStore
 from chalicelib.store.gate import Gate
 from chalicelib.store.ledger import LedgerStore
+from chalicelib.store.phones import PhoneStore
 from chalicelib.store.protocols import Stores
 from chalicelib.store.queues import JobQueue
 from chalicelib.store.quota import QuotaStore
@@ -49,6 +50,7 @@ class DynamoStores:
     sms_jobs: JobQueue
     verifications: VerificationStore
     attempts: AttemptStore
+    phones: PhoneStore
 
 
 _installed: list[Stores] = []
@@ -93,6 +95,7 @@ def _dynamo_stores() -> DynamoStores:
         sms_jobs=JobQueue(clients.sqs(), queue_name("sms")),
         verifications=VerificationStore(db, s.attempts_table),
         attempts=AttemptStore(db, s.attempts_table),
+        phones=PhoneStore(db, s.campaign_table),
     )
 
 

@@ -72,11 +72,13 @@ class QuotaStore:
 
     # -- primary ---------------------------------------------------------------------------------
 
-    def take_primary(self) -> bool:
-        """One primary place: one in hand, else one from any shard with room; False when every
-        shard is full."""
+    def take_primary(self, in_hand_only: bool = False) -> bool:
+        """One primary place: one in hand, else (unless ``in_hand_only``: no request at all) one
+        from any shard with room; False when every shard is full."""
         if self._from_pool():
             return True
+        if in_hand_only:
+            return False
         order = [i for i in range(len(self._caps)) if i not in self._full]
         random.shuffle(order)
         for shard in order:

@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.domain import rules
 from chalicelib.domain.doses import Visit, VisitStatus, next_booked
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.models import REGISTRIES, Registration, Status
+from chalicelib.domain.models import REGISTRIES, Channel, Registration, Status
 from chalicelib.store.table import ConditionFailed, Item, Table
 
 RELEASE_INDEX = "release-pending"
@@ -91,6 +91,13 @@ class RegistrationStore:
                 return  # our own first try landed (a retried put)
             raise Conflict("registration changed") from None
 
+    def withdraw(self, reg: Registration, pointer: bytes) -> None:
+        """Undo a registration just created by ``create`` whose request was refused afterwards (the
+        phone's limit): delete it if it is still this one. A registration it replaced stays kept
+        under its own code. Raises Overloaded."""
+        with contextlib.suppress(ConditionFailed):  # not ours (any more): nothing of ours to undo
+            self._t.delete(home(pointer), condition="code = :code", values={":code": reg.registration_id})
+
     def current(self, pointer: bytes) -> tuple[Registration, str | None] | None:
         """The person's current registration and its Idempotency-Key fingerprint, or None."""
         item = self._t.get(home(pointer))
@@ -117,7 +124,7 @@ class RegistrationStore:
         Raises Conflict when the status changed meanwhile (a promotion, another cancel).
         """
         held = "primary" if reg.status is Status.CONFIRMED else "reserve"
-        todo = {"counts"}
+        todo = _todo(reg)
         return self._update(
             reg.registration_id,
             "SET #s = :cancelled, cancelled_at = :now, held = :held, release_pending = :now, release_shard = :one,"
@@ -210,7 +217,7 @@ class RegistrationStore:
         """Cancel a confirmed registration whose first dose was missed twice, with its appointments
         as given, in one compare-and-set; its place is then pending release like any cancellation,
         and its counters are listed in ``todo`` as ``cancel`` lists them. Raises Conflict."""
-        todo = {"counts"}
+        todo = _todo(reg)
         extra = {
             "cancelled_at": now.isoformat(),
             "held": "primary",
@@ -496,6 +503,12 @@ _ITEM_FIELDS = (
     "rank_at_start",
     "cancel_reason",
 )
+
+
+def _todo(reg: Registration) -> set[str]:
+    """What a cancellation of ``reg`` leaves to do, each step once: its counters, and an app
+    registration's share of its phone (``PHONE_REGISTRATION_LIMIT``)."""
+    return {"counts", "phone"} if reg.channel is Channel.APP else {"counts"}
 
 
 def _to_item(reg: Registration) -> dict[str, Any]:

@@ -104,9 +104,15 @@ class Table:
         resp = self._write("update_item", kwargs)
         return decode(resp.get("Attributes") or {})
 
-    def delete(self, *key: Any) -> None:
-        with translated_errors():
-            self.client.delete_item(TableName=self.name, Key=self.key(*key))
+    def delete(self, *key: Any, condition: str | None = None, values: Mapping[str, Any] | None = None) -> None:
+        """Delete the item (if ``condition`` holds). Raises ConditionFailed with the item found, Overloaded."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": self.key(*key)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if values:
+            kwargs["ExpressionAttributeValues"] = {k: value(v) for k, v in values.items()}
+        self._write("delete_item", kwargs)
 
     def query_page(
         self,

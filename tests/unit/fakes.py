@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.models import REGISTRIES, Appointment, Registration, Status
+from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.attempts import PendingVerification
@@ -60,6 +60,15 @@ class FakeRegistrations:
         if reg.status is Status.CONFIRMED and reg.appointment is None:
             self.waiting[reg.registration_id] = reg.registered_at
 
+    def withdraw(self, reg: Registration, pointer: bytes) -> None:
+        self._maybe_fail()
+        key = home(pointer)
+        if self.person.get(key) != reg.registration_id:
+            return  # not ours (any more)
+        del self.person[key]
+        for index in (self.regs, self.idem, self.removal_due, self.waiting, self.releases):
+            index.pop(reg.registration_id, None)
+
     def current(self, pointer: bytes) -> tuple[Registration, str | None] | None:
         code = self.person.get(home(pointer))
         return (_copy(self.regs[code]), self.idem.get(code)) if code else None
@@ -83,7 +92,7 @@ class FakeRegistrations:
             cancelled_at=now,
             held=held,
             release_pending=True,
-            todo=["counts"],
+            todo=_todo(cur),
         )
 
     def take_step(self, registration_id: str, step: str) -> bool:
@@ -138,7 +147,7 @@ class FakeRegistrations:
             "held": "primary",
             "release_pending": True,
             "cancel_reason": "no_show",
-            "todo": ["counts"],
+            "todo": _todo(reg),
         }
         return self._write_visits(reg, visits, Status.CONFIRMED, then=Status.CANCELLED, extra=extra)
 
@@ -288,10 +297,12 @@ class FakeQuota:
         self.in_hand = 0
         self.full_seen = False
 
-    def take_primary(self) -> bool:
+    def take_primary(self, in_hand_only: bool = False) -> bool:
         if self.in_hand:
             self.in_hand -= 1
             return True
+        if in_hand_only:
+            return False
         if self.taken < self.capacity:
             self.taken += 1
             return True
@@ -574,6 +585,30 @@ class FakeJobs:
         return sent
 
 
+class FakePhones:
+    """Active app registrations per phone hash, and the cancellations whose share went back."""
+
+    def __init__(self) -> None:
+        self.n: dict[str, int] = {}
+        self.back: set[tuple[str, str]] = set()
+
+    def take(self, phone_hash: str, limit: int) -> bool:
+        if self.n.get(phone_hash, 0) >= limit:
+            return False
+        self.n[phone_hash] = self.n.get(phone_hash, 0) + 1
+        return True
+
+    def give_back(self, phone_hash: str, registration_id: str) -> bool:
+        if self.n.get(phone_hash, 0) <= 0 or (phone_hash, registration_id) in self.back:
+            return False
+        self.back.add((phone_hash, registration_id))
+        self.n[phone_hash] -= 1
+        return True
+
+    def count(self, phone_hash: str) -> int:
+        return self.n.get(phone_hash, 0)
+
+
 class FakeStaff:
     def __init__(self) -> None:
         self.tokens: dict[str, StaffToken] = {}
@@ -697,6 +732,7 @@ class FakeStores:
     batches: FakeBatches
     verifications: FakeVerifications
     attempts: FakeAttempts
+    phones: FakePhones
     gate: FakeGate
 
     @classmethod
@@ -721,6 +757,7 @@ class FakeStores:
             batches=FakeBatches(),
             verifications=FakeVerifications(),
             attempts=FakeAttempts(),
+            phones=FakePhones(),
             gate=gate,
         )
 
@@ -750,6 +787,11 @@ class FakeRegistry:
         if self.down:
             raise RegistryUnavailable(self.name)
         return national_id in self.booked
+
+
+def _todo(reg: Registration) -> list[str]:
+    """What a cancellation leaves to do: its counters, and an app registration's phone share."""
+    return ["counts", "phone"] if reg.channel is Channel.APP else ["counts"]
 
 
 def _copy(reg: Registration) -> Registration:

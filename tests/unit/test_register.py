@@ -118,19 +118,28 @@ def _unreachable(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the gate was asked")
 
 
-def test_a_registered_person_is_refused_and_the_place_taken_for_them_goes_to_the_next_newcomer(
-    campaign: Any,
-) -> None:
-    # Given a registered person
+def test_a_registered_person_is_refused_without_taking_a_place(campaign: Any) -> None:
+    # Given a registered person, and no place in hand
     st = campaign(primary=3, reserve=1)
     register(1)
-    # When they register again
+    # When they register again / Then refused, and no place was taken for the attempt
     with pytest.raises(AlreadyRegistered):
         register(1)
-    # Then the place taken for the attempt is kept in hand, and the next newcomer gets it
+    assert st.quota.taken == 1 and st.quota.in_hand == 0
+
+
+def test_a_place_in_hand_taken_for_a_repeat_goes_to_the_next_newcomer(campaign: Any) -> None:
+    # Given a registered person, and a place this container holds in hand
+    st = campaign(primary=3, reserve=1)
+    register(1)
+    st.quota.keep()
+    # When they register again / Then refused, and the place stays in hand
+    with pytest.raises(AlreadyRegistered):
+        register(1)
     assert st.quota.in_hand == 1
+    # When a newcomer registers / Then they get it, and no shard is written
     register(2)
-    assert st.quota.in_hand == 0 and st.quota.taken == 2
+    assert st.quota.in_hand == 0 and st.quota.taken == 1
 
 
 def test_a_registered_person_is_refused_without_a_ticket_once_the_primary_list_is_full(campaign: Any) -> None:
