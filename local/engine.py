@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import threading
 from typing import Any
 
@@ -24,15 +23,9 @@ from moto.core.utils import unix_time_millis
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.sqs.models import Queue, SQSBackend
 
+from local.credentials import FAKE_ENV, fake_credentials
+
 ENGINE_LOCK = threading.RLock()
-_NOTHING_REAL = "local"  # moto takes any credentials; these open no AWS account
-_FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": _NOTHING_REAL,
-    "AWS_SESSION_TOKEN": _NOTHING_REAL,
-    "AWS_DEFAULT_REGION": "ap-southeast-1",
-    "AWS_REGION": "ap-southeast-1",
-}
 
 
 def _serialised(process: Any) -> Any:
@@ -44,18 +37,10 @@ def _serialised(process: Any) -> Any:
     return locked
 
 
-def fake_credentials() -> None:
-    """Point boto3 at nothing real: fake credentials and a region, never an AWS account."""
-    for key, val in _FAKE_ENV.items():
-        os.environ[key] = val
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        os.environ.pop(key, None)
-
-
 def _unsigned(self: botocore.signers.RequestSigner, operation_name: str, request: Any, *args: Any, **kw: Any) -> None:
     # moto reads the account from the credential's access key: keep that part of the header.
     request.headers["Authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={_FAKE_ENV['AWS_ACCESS_KEY_ID']}/20210706/{self.region_name}/"
+        f"AWS4-HMAC-SHA256 Credential={FAKE_ENV['AWS_ACCESS_KEY_ID']}/20210706/{self.region_name}/"
         f"{self.signing_name}/aws4_request, SignedHeaders=host, Signature=0"
     )
 

@@ -1,4 +1,7 @@
-"""Fixtures. Fake AWS credentials and the region are set before anything imports boto3 or app."""
+"""Fixtures. Fake AWS credentials and the region are set before anything imports boto3 or app.
+
+Nothing here imports moto at import time: ``tests/unit`` runs without it (its fakes stand in for
+the stores); the fixtures that start the engine import it when a test asks for them."""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ from typing import Any
 import pytest
 
 from chalicelib.caches import reset_caches
-from local import engine
+from local.credentials import fake_credentials
 
-engine.fake_credentials()
+fake_credentials()
 os.environ["KKREG_STAGE"] = "test"
 os.environ["KKREG_RESOURCE_PREFIX"] = "kkreg-test"
 os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
@@ -67,6 +70,8 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def moto_account() -> Iterator[None]:
     """An empty moto backend (the deployment tests create what they need)."""
+    from local import engine
+
     mock = engine.start()
     try:
         yield
@@ -78,6 +83,7 @@ def moto_account() -> Iterator[None]:
 def aws(monkeypatch: pytest.MonkeyPatch, stand_ins: dict[str, Any]) -> Iterator[dict[str, str]]:
     """A fresh moto backend with the resources of infra/template.yaml."""
     from infra import stack
+    from local import engine
 
     mock = engine.start()
     try:

@@ -67,3 +67,17 @@ def deployed_rest_api(apigw: Any) -> str:
     apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
     apigw.create_deployment(restApiId=api, stageName="api")
     return api
+
+
+def campaign_item(pk: str) -> dict[str, Any]:
+    """An item of the campaign table as stored (engine-backed suites that check the layout itself)."""
+    return dict(campaign_table().get(pk))
+
+
+def campaign_table() -> Any:
+    """The campaign table, wrapped as the stores wrap it (engine-backed suites only)."""
+    from chalicelib.config import get_settings
+    from chalicelib.store import clients
+    from chalicelib.store.table import Table
+
+    return Table(clients.dynamodb(), get_settings().campaign_table, ("pk",))

@@ -194,7 +194,7 @@ def day_list(day: str, site: str | None) -> str:
         raise ValidationFailed(["site"])
     st = stores()
     wanted = [i for i, name in enumerate(sites) if site is None or name == site]
-    slots = st.campaign.slots([(day, i) for i in wanted])
+    slots = st.slots.slots([(day, i) for i in wanted])
     ids = [reg.registration_id for reg in st.registrations.appointments_on(day)]
     for slot in slots.values():
         ids += [member.split(":")[0] for member in slot.came | slot.missed]

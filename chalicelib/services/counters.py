@@ -43,7 +43,7 @@ def add(deltas: dict[str, int]) -> None:
     """Add a batch of deltas in one write (nothing when they cancel out)."""
     deltas = {k: v for k, v in deltas.items() if v}
     if deltas:
-        stores().campaign.count(deltas)
+        stores().statistics.count(deltas)
 
 
 def removal_deltas(registry: str, was: str | None, now: str) -> dict[str, int]:
@@ -57,11 +57,11 @@ def removal_deltas(registry: str, was: str | None, now: str) -> dict[str, int]:
 
 
 def cancelled(was: Status, reg: Registration) -> None:
-    stores().campaign.count({f"status_{was.value}": -1, "status_cancelled": 1, **_per_day("cancelled", reg)})
+    stores().statistics.count({f"status_{was.value}": -1, "status_cancelled": 1, **_per_day("cancelled", reg)})
 
 
 def promoted(reg: Registration) -> None:
-    stores().campaign.count(
+    stores().statistics.count(
         {
             "status_reserve": -1,
             "status_confirmed": 1,
@@ -73,7 +73,7 @@ def promoted(reg: Registration) -> None:
 
 
 def removal(registry: str, was: str, now: str) -> None:
-    stores().campaign.count(
+    stores().statistics.count(
         {f"removal_{registry}_{was}": -1, f"removal_{registry}_{now}": 1, f"{_day()}_removal_{registry}_{now}": 1}
     )
 
@@ -89,7 +89,7 @@ def dose_events(day: str, site: int, *events: str) -> None:
 
     Missed, rebooked and no-show count on the day that was missed, so a day's report reads as one story.
     """
-    stores().campaign.count({f"d{day}_dose_{event}_site_{site}": 1 for event in events})
+    stores().statistics.count({f"d{day}_dose_{event}_site_{site}": 1 for event in events})
 
 
 def doses_of_day(of_day: dict[str, int], sites: list[str], doses: int) -> dict[str, object]:

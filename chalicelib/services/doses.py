@@ -84,7 +84,7 @@ def _take_first(
         iso = day.isoformat()
         if (iso, site) in full:
             continue
-        if st.campaign.take_slot(iso, site, schedule.sites[site].capacity):
+        if st.slots.take_slot(iso, site, schedule.sites[site].capacity):
             taken.append((iso, site))
             return day, site
         full.add((iso, site))
@@ -93,7 +93,7 @@ def _take_first(
 
 def give_back(places: list[tuple[str, int]]) -> None:
     for day, site in places:
-        stores().campaign.free_slot(day, site)
+        stores().slots.free_slot(day, site)
 
 
 def free_visits(visits: list[Visit]) -> None:
@@ -135,7 +135,7 @@ def check_in(req: CheckInRequest) -> CheckIn:
         if target.date > today:
             give_back([(target.date.isoformat(), site)])  # came early: the booked day gets its place back
         member = f"{reg.registration_id}:{target.dose}"
-        _best_effort(lambda: st.campaign.record_visit(today.isoformat(), site, "came", member), "check-in record")
+        _best_effort(lambda: st.slots.record_visit(today.isoformat(), site, "came", member), "check-in record")
         _best_effort(lambda: counters.dose_events(today.isoformat(), site, f"given_{target.dose}"), "counters")
     metrics.add("DoseGiven", dose=str(target.dose))
     logger.info("checked in", extra={"registration_id": reg.registration_id, "dose": target.dose})
@@ -242,7 +242,7 @@ def _after_miss(reg: Registration, missed: Visit, outcome: str) -> None:
         return
     day = missed.date.isoformat()
     member = f"{reg.registration_id}:{missed.dose}"
-    _best_effort(lambda: stores().campaign.record_visit(day, site, "missed", member), "missed record")
+    _best_effort(lambda: stores().slots.record_visit(day, site, "missed", member), "missed record")
     events = ["missed"] + ([outcome] if outcome != "missed" else [])
     _best_effort(lambda: counters.dose_events(day, site, *events), "counters")
     metrics.add("DoseMissed", outcome=outcome)

@@ -19,7 +19,8 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.jobs import Release
 from chalicelib.domain.models import Registration, Status
 from chalicelib.services import counters, removals
-from chalicelib.store.factory import Stores, stores
+from chalicelib.store.factory import stores
+from chalicelib.store.protocols import Stores
 
 logger = Logger(child=True)
 
@@ -43,7 +44,7 @@ def release(registration_id: str, attempts: int = 20) -> None:
             return
         if x.held == "reserve":
             if x.ticket:
-                st.campaign.reserve_exit(x.registration_id, x.ticket)
+                st.reserve.reserve_exit(x.registration_id, x.ticket)
             st.registrations.finish_release(x.registration_id)
             return
         if x.release_target:
@@ -56,7 +57,7 @@ def release(registration_id: str, attempts: int = 20) -> None:
             time.sleep(min(0.05 * (attempt + 1), 0.5))
             continue
         if candidate is None:
-            if st.campaign.park(x.registration_id):
+            if st.quota.park(x.registration_id):
                 st.registrations.finish_release(x.registration_id)
                 logger.info("place returned to newcomers", extra={"vacancy": x.registration_id})
                 return
@@ -81,7 +82,7 @@ def _give_to_target(st: Stores, x: Registration) -> bool:
     # never choose a second person for one place.
     if y is not None and y.promoted_by == x.registration_id:
         if y.ticket:
-            st.campaign.reserve_exit(y.registration_id, y.ticket)
+            st.reserve.reserve_exit(y.registration_id, y.ticket)
         st.registrations.finish_release(x.registration_id)
         logger.info("promoted", extra={"vacancy": x.registration_id, "promoted": y.registration_id})
         return True
@@ -93,7 +94,7 @@ def _give_to_target(st: Stores, x: Registration) -> bool:
 
 def first_waiting(st: Stores) -> str | None:
     """The registration holding the lowest ticket still on the reserve, or None if nobody waits."""
-    for number in st.campaign.waiting_tickets(limit=50):
+    for number in st.reserve.waiting_tickets(limit=50):
         holder = settle_ticket(st, number)
         if holder is not None:
             return holder
@@ -106,27 +107,27 @@ def settle_ticket(st: Stores, number: int) -> str | None:
 
     Raises RetryLater while the ticket's registration may still be being written.
     """
-    ticket = st.campaign.ticket(number)
+    ticket = st.reserve.ticket(number)
     if ticket.void:
-        st.campaign.reserve_exit(f"ticket-{number}", number)
+        st.reserve.reserve_exit(f"ticket-{number}", number)
         return None
     holder = st.registrations.get(ticket.registration_id) if ticket.registration_id else None
     if holder is not None:
         if holder.status is Status.RESERVE:
             return holder.registration_id
         # It left the reserve but its exit was not recorded yet; recording it is idempotent.
-        st.campaign.reserve_exit(holder.registration_id, number)
+        st.reserve.reserve_exit(holder.registration_id, number)
         return None
     # A ticket without a stored registration: still being written, or its request died.
     now = time.time()
-    first_seen = st.campaign.watch_ticket(number, now)
+    first_seen = st.reserve.watch_ticket(number, now)
     if now - max(first_seen, ticket.issued_at or 0) < get_settings().stale_claim_seconds:
         raise RetryLater(f"ticket {number} in flight")
     try:
-        st.campaign.void_ticket(number, ticket.registration_id)
+        st.reserve.void_ticket(number, ticket.registration_id)
     except Conflict:
         raise RetryLater(f"ticket {number} changed") from None
-    st.campaign.reserve_exit(f"ticket-{number}", number)
+    st.reserve.reserve_exit(f"ticket-{number}", number)
     logger.warning("abandoned reserve ticket voided", extra={"ticket": number})
     return None
 
@@ -138,6 +139,6 @@ def sweep() -> int:
     pending = st.registrations.pending_releases(datetime.fromtimestamp(now.timestamp() - SWEEP_AFTER_SECONDS, UTC))
     for rid in pending:
         st.promotions.send(Release(registration_id=rid).model_dump())
-    pruned = st.campaign.forget_applied(int(now.timestamp()) - APPLIED_KEEP_SECONDS)
+    pruned = st.quota.forget_applied(int(now.timestamp()) - APPLIED_KEEP_SECONDS)
     logger.info("release sweep", extra={"requeued": len(pending), "pruned": pruned})
     return len(pending)

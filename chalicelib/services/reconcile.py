@@ -51,7 +51,7 @@ def start(full: bool) -> str:
     """Start a run: queue its segment jobs, re-drive failed and stale removals. Returns its ID."""
     st = stores()
     run_id = "rc_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(3)
-    st.campaign.start_run(
+    st.ledger.start_run(
         run_id,
         {
             "status": "running",
@@ -70,8 +70,8 @@ def start(full: bool) -> str:
 
 def _snapshot() -> dict[str, int]:
     st = stores()
-    counts = st.campaign.counts()
-    stats = st.campaign.stats()
+    counts = st.quota.counts()
+    stats = st.statistics.stats()
     snap = {k: int(getattr(counts, k)) for k in SNAPSHOT_KEYS}
     snap |= {k: v for k, v in stats.items() if k.startswith(STAT_PREFIXES)}
     return snap
@@ -93,9 +93,9 @@ def segment(run_id: str, seg: int, full: bool, cursor: Any, tally: dict[str, int
             job = Segment(run_id=run_id, segment=seg, full=full, cursor=cursor, tally=dict(counted))
             st.reconcile_jobs.send(job.model_dump(mode="json"))
             return
-    st.campaign.add_segment(run_id, seg, dict(counted))  # None again for a duplicate delivery
+    st.ledger.add_segment(run_id, seg, dict(counted))  # None again for a duplicate delivery
     # Whichever delivery sees every segment in settles the run, once; a retried one too.
-    if st.campaign.claim_finish(run_id, int(st.campaign.run(run_id).get("segments", SEGMENTS))):
+    if st.ledger.claim_finish(run_id, int(st.ledger.run(run_id).get("segments", SEGMENTS))):
         finish(run_id)
 
 
@@ -148,12 +148,12 @@ def _check_registries(reg: Registration, counted: Counter[str]) -> None:
 def finish(run_id: str) -> dict[str, Any]:
     """Compare the recount with the counters and repair what can be repaired safely."""
     st = stores()
-    run = st.campaign.run(run_id)
+    run = st.ledger.run(run_id)
     before: dict[str, int] = {k: int(v) for k, v in run.get("before", {}).items()}
     after = _snapshot()
     quiet = before == after
     tally = {k[2:]: int(v) for k, v in run.items() if k.startswith("t_")}
-    counts = st.campaign.counts()
+    counts = st.quota.counts()
     findings: dict[str, Any] = {"quiescent": quiet, "repaired": [], "drift": {}}
 
     counted_held = counts.primary_taken - counts.parked
@@ -163,7 +163,7 @@ def finish(run_id: str) -> dict[str, Any]:
     settled = quiet and tally.get("release_pending", 0) == 0
     if held > counted_held:
         if settled:
-            st.campaign.raise_primary(held - counted_held)
+            st.quota.raise_primary(held - counted_held)
             findings["repaired"].append(f"primary counter raised by {held - counted_held}")
         else:
             findings["drift"]["primary_uncounted"] = held - counted_held
@@ -171,11 +171,11 @@ def finish(run_id: str) -> dict[str, Any]:
         leak = counted_held - held
         # A registration between taking its place and writing its item looks like a leak; it has
         # finished within seconds. Only a leak seen again, unchanged, a while later is given back.
-        if settled and st.campaign.confirm_leak(leak, counts.primary_taken, counts.parked, LEAK_CONFIRM_SECONDS):
+        if settled and st.ledger.confirm_leak(leak, counts.primary_taken, counts.parked, LEAK_CONFIRM_SECONDS):
             promoted = _leaked_to_reserve(run_id, leak)
             if promoted:
                 findings["repaired"].append(f"{promoted} leaked places given to the reserve")
-            if promoted < leak and st.campaign.return_leaked(leak - promoted):
+            if promoted < leak and st.quota.return_leaked(leak - promoted):
                 findings["repaired"].append(f"{leak - promoted} leaked places returned")
             elif promoted < leak:
                 findings["drift"]["primary_leaked"] = leak - promoted
@@ -187,7 +187,7 @@ def finish(run_id: str) -> dict[str, Any]:
         # its ticket and storing its registration): they leave the reserve, and ranks behind move up.
         if voided := _settle_reserve(counts.reserve_seq):
             findings["repaired"].append(f"{voided} abandoned reserve tickets voided")
-        counts = st.campaign.counts()
+        counts = st.quota.counts()
     if reserve_held != counts.reserve_active:
         findings["drift"]["reserve_active"] = reserve_held - counts.reserve_active
     deltas = {
@@ -198,16 +198,16 @@ def finish(run_id: str) -> dict[str, Any]:
     # A registration between writing its item and counting it shows as +1 even in a quiet run:
     # statistics are corrected only when the next run finds the same drift with the same counters.
     sighting = json.dumps({"deltas": deltas, "counters": after}, sort_keys=True)
-    if deltas and quiet and st.campaign.confirm_sighting("stats", sighting):
+    if deltas and quiet and st.ledger.confirm_sighting("stats", sighting):
         for key, delta in deltas.items():
-            st.campaign.adjust_stat(key, delta)
+            st.statistics.adjust_stat(key, delta)
             findings["repaired"].append(f"{key} {delta:+d}")
     else:
         findings["drift"].update(deltas)
     _check_days(tally, findings)
     findings["registries"] = {k: v for k, v in tally.items() if k.startswith(("unreachable_", "reappeared_"))}
     _keep_places_of_the_day()
-    st.campaign.finish_run(run_id, findings)
+    st.ledger.finish_run(run_id, findings)
     if findings["repaired"]:
         metrics.add("ReconcileRepair", value=len(findings["repaired"]))
     logger.info(
@@ -231,12 +231,12 @@ def _check_days(tally: dict[str, int], findings: dict[str, Any]) -> None:
             if open_day > last:
                 break
             keys |= {(open_day.isoformat(), site) for site in range(len(sites))}
-    slots = st.campaign.slots(sorted(keys))
+    slots = st.slots.slots(sorted(keys))
     for (day, site), slot in sorted(slots.items()):
         held = tally.get(f"slot_{day}_{site}", 0)
         where = f"{day}/{sites[site].name if site < len(sites) else site}"
         if held > slot.used:
-            st.campaign.raise_slot(day, site, held - slot.used)
+            st.slots.raise_slot(day, site, held - slot.used)
             findings["repaired"].append(f"bookings of {where} raised by {held - slot.used}")
         elif held < slot.used:
             findings["drift"][f"slot_unheld {where}"] = slot.used - held
@@ -252,13 +252,13 @@ def _settle_reserve(limit: int) -> int:
     from chalicelib.services import promotion
 
     st = stores()
-    before = st.campaign.counts().reserve_active
-    for number in st.campaign.waiting_tickets(limit=limit):
+    before = st.quota.counts().reserve_active
+    for number in st.reserve.waiting_tickets(limit=limit):
         try:
             promotion.settle_ticket(st, number)
         except promotion.RetryLater:
             continue  # being written: the next run looks again
-    return before - st.campaign.counts().reserve_active
+    return before - st.quota.counts().reserve_active
 
 
 def _leaked_to_reserve(run_id: str, leak: int) -> int:
@@ -281,7 +281,7 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
         except Conflict:
             break
         if y.ticket:
-            st.campaign.reserve_exit(y.registration_id, y.ticket)
+            st.reserve.reserve_exit(y.registration_id, y.ticket)
         counters.promoted(y)
         removals.note(y.registration_id, force=True)
         given += 1
@@ -292,9 +292,9 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
 def _keep_places_of_the_day() -> None:
     """(d) The places left as last seen on this day, for the daily report of past days."""
     settings = get_settings()
-    counts = stores().campaign.counts()
+    counts = stores().quota.counts()
     now = datetime.now(UTC)
-    stores().campaign.put_places_snapshot(
+    stores().ledger.put_places_snapshot(
         rules.today_in_bangkok(now).isoformat(),
         {
             "primary": max(0, settings.primary_capacity - counts.primary_used),
@@ -306,7 +306,7 @@ def _keep_places_of_the_day() -> None:
 
 def status(run_id: str) -> ReconcileRun:
     """Progress and findings of a run. Raises NotFound."""
-    run = stores().campaign.run(run_id) if run_id.startswith("rc_") else {}
+    run = stores().ledger.run(run_id) if run_id.startswith("rc_") else {}
     if not run:
         raise NotFound()
     return ReconcileRun(
@@ -323,7 +323,7 @@ def status(run_id: str) -> ReconcileRun:
 def daily_report(day: str) -> DailyReport:
     """The day's figures (Asia/Bangkok): events by channel and basis, removals, places left."""
     st = stores()
-    of_day = counters.of_day(st.campaign.stats(), day)
+    of_day = counters.of_day(st.statistics.stats(), day)
 
     def by(event: str, dim: str, values: list[str]) -> dict[str, int]:
         return {v: of_day.get(f"{event}_{dim}_{v}", 0) for v in values}
@@ -348,14 +348,14 @@ def daily_report(day: str) -> DailyReport:
     today = rules.today_in_bangkok().isoformat()
     if day == today:
         settings = get_settings()
-        counts = st.campaign.counts()
+        counts = st.quota.counts()
         places: dict[str, Any] | None = {
             "primary": max(0, settings.primary_capacity - counts.primary_used),
             "reserve": max(0, settings.reserve_capacity - counts.reserve_active),
             "as_of": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
     else:
-        places = st.campaign.places_snapshot(day)
+        places = st.ledger.places_snapshot(day)
     return DailyReport.model_validate(
         {
             "date": day,

@@ -55,7 +55,7 @@ def channel_states(fresh: bool = False) -> dict[str, bool]:
     cached = _channel_cache.get("states")
     if not fresh and cached and time.monotonic() - cached[0] < CHANNEL_CACHE_SECONDS:
         return cached[1]
-    states = stores().campaign.channels()
+    states = stores().channels.channels()
     _channel_cache["states"] = (time.monotonic(), states)
     return states
 
@@ -106,31 +106,31 @@ def _register(
     pointer = rules.person_pointer(req.national_id, hmac_key())
     code = rules.receipt_code(pointer, code_secret)
     # A place in hand costs nothing to take: the registration's put then also tells a repeat.
-    if st.campaign.take_primary(in_hand_only=True):
+    if st.quota.take_primary(in_hand_only=True):
         return _confirmed(req, code, channel, label, now, pointer, fingerprint)
     # Nothing in hand: who is asking decides before any place is taken (a repeat costs one read; a
     # cancelled registration is replaced by the new one, as the put does).
     found = st.registrations.current(pointer)
     if found is not None and found[0].status is not Status.CANCELLED:
         _refuse_or_replay(*found, fingerprint, code)
-    if st.campaign.take_primary():
+    if st.quota.take_primary():
         return _confirmed(req, code, channel, label, now, pointer, fingerprint)
-    if st.campaign.known_full():
+    if st.quota.known_full():
         raise RegistrationFull()
     reg = _new(req, code, Status.RESERVE, channel, label, now)
-    overflow = st.campaign.take_overflow(counters.registered_deltas(reg))
+    overflow = st.quota.take_overflow(counters.registered_deltas(reg))
     if overflow is None:
         raise RegistrationFull()
     if overflow.ticket is None:  # a place given back while nobody waited
         reg = reg.model_copy(update={"status": Status.CONFIRMED, "removals": dict.fromkeys(REGISTRIES, "pending")})
         _create_holding_a_place(reg, pointer, fingerprint)
-        _take_phone_share(reg, pointer, st.campaign.keep)
+        _take_phone_share(reg, pointer, st.quota.keep)
         return _registered(reg, None)
     reg = reg.model_copy(update={"ticket": overflow.ticket, "counted": True, "rank_at_start": overflow.rank})
     # A write that may have landed is left as it is: a ticket whose registration never appears is
     # voided by the release job or reconciliation (promotion.settle_ticket) after the stale window.
     try:
-        st.campaign.put_ticket(overflow.ticket, code, now.timestamp())
+        st.reserve.put_ticket(overflow.ticket, code, now.timestamp())
     except Overloaded as exc:
         if not exc.maybe_applied:
             _give_back_ticket(reg, written=False)
@@ -161,8 +161,8 @@ def _confirmed(
     st = stores()
     reg = _new(req, code, Status.CONFIRMED, channel, label, now)
     _create_holding_a_place(reg, pointer, fingerprint)
-    _take_phone_share(reg, pointer, st.campaign.keep)
-    st.campaign.refill()
+    _take_phone_share(reg, pointer, st.quota.keep)
+    st.quota.refill()
     return _registered(reg, None)
 
 
@@ -193,11 +193,11 @@ def _create_holding_a_place(reg: Registration, pointer: bytes, fingerprint: str 
     try:
         st.registrations.create(reg, pointer, fingerprint)
     except Taken as taken:
-        st.campaign.keep()
+        st.quota.keep()
         _refuse_or_replay(taken.current, taken.fingerprint, fingerprint, reg.registration_id)
     except Overloaded as exc:
         if not exc.maybe_applied:
-            st.campaign.keep()
+            st.quota.keep()
         raise
 
 
@@ -288,9 +288,9 @@ def _give_back_ticket(reg: Registration, written: bool) -> None:
     ticket = reg.ticket
     assert ticket is not None  # narrows the type; the caller took one  # nosec B101
     holder = reg.registration_id if written else None
-    _best_effort(lambda: st.campaign.void_ticket(ticket, holder), "void ticket")
-    _best_effort(lambda: st.campaign.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
-    _best_effort(lambda: st.campaign.count({k: -v for k, v in counters.registered_deltas(reg).items()}), "counters")
+    _best_effort(lambda: st.reserve.void_ticket(ticket, holder), "void ticket")
+    _best_effort(lambda: st.reserve.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
+    _best_effort(lambda: st.statistics.count({k: -v for k, v in counters.registered_deltas(reg).items()}), "counters")
 
 
 def _best_effort(action: Callable[[], object], what: str) -> None:
@@ -302,7 +302,7 @@ def _best_effort(action: Callable[[], object], what: str) -> None:
 
 
 def view(reg: Registration) -> RegistrationView:
-    rank = stores().campaign.rank(reg.ticket) if reg.status is Status.RESERVE and reg.ticket else None
+    rank = stores().reserve.rank(reg.ticket) if reg.status is Status.RESERVE and reg.ticket else None
     return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
 
 
@@ -367,7 +367,7 @@ def hand_on(x: Registration) -> None:
     if x.held == "reserve":
         # Leaving the reserve is two idempotent writes: ranks behind move up at once.
         if x.ticket:
-            st.campaign.reserve_exit(x.registration_id, x.ticket)
+            st.reserve.reserve_exit(x.registration_id, x.ticket)
         st.registrations.finish_release(x.registration_id)
     else:
         # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
@@ -384,7 +384,7 @@ def _give_back_phone_share(x: Registration) -> None:
 
 def campaign() -> CampaignView:
     settings = get_settings()
-    counts = stores().campaign.counts()
+    counts = stores().quota.counts()
     states = channel_states()
     return CampaignView(
         name=settings.campaign_name,

@@ -121,18 +121,18 @@ def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int
     st = stores()
     holder = job.chain or "s_" + secrets.token_hex(6)
     clock = job.as_of.timestamp() if job.as_of else time.time()
-    control = st.campaign.lease_removals(holder, clock, LEASE_SECONDS)
+    control = st.removal_control.lease_removals(holder, clock, LEASE_SECONDS)
     if control is None:
         return 0  # another sweep holds the lease: it will see these too
     health = {r: (float(control.get(f"down_{r}", 0)), int(control.get(f"fails_{r}", 0))) for r in REGISTRIES}
     as_of = job.as_of or datetime.now(UTC) - LIST_GRACE
     due = st.registrations.due_removals(as_of, BATCH)
     if not due:
-        st.campaign.end_removals(holder, health)
+        st.removal_control.end_removals(holder, health)
         return 0
     settled = _batch(due, health, remaining_ms, as_of.timestamp())
     # The lease is kept across the chain; health travels in the control item.
-    st.campaign.end_removals(holder, health, release=False)
+    st.removal_control.end_removals(holder, health, release=False)
     st.removal_jobs.send(
         RemovalSweep(chain=holder, as_of=job.as_of).model_dump(mode="json", exclude_none=True),
         # A full batch goes on at once; otherwise a moment later, so that the next batch is fuller.
@@ -145,13 +145,13 @@ def _run_list(codes: list[str], remaining_ms: Callable[[], int] | None) -> int:
     """The confirmations one container listed: no index read, no lease (lists do not overlap, and
     every write is conditional on what was read)."""
     st = stores()
-    control = st.campaign.removal_control()
+    control = st.removal_control.removal_control()
     health = {r: (float(control.get(f"down_{r}", 0)), int(control.get(f"fails_{r}", 0))) for r in REGISTRIES}
     before = dict(health)
     regs = [r for r in st.registrations.by_codes(codes) if not r.counted or any(s in OPEN for s in r.removals.values())]
     settled = _batch(regs, health, remaining_ms, time.time()) if regs else 0
     if health != before:
-        st.campaign.save_registry_health(health)
+        st.removal_control.save_registry_health(health)
     return settled
 
 

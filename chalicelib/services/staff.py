@@ -85,7 +85,7 @@ def set_channel(channel: str, is_open: bool) -> ChannelState:
     """
     if channel not in {c.value for c in Channel}:
         raise NotFound()
-    stores().campaign.set_channel(channel, is_open)
+    stores().channels.set_channel(channel, is_open)
     registrations.channel_states(fresh=True)
     return ChannelState(channel=channel, open=is_open)
 
@@ -94,8 +94,8 @@ def summary() -> Summary:
     """The campaign at a glance, from counters (one BatchGetItem each, never a scan)."""
     settings = get_settings()
     st = stores()
-    counts = st.campaign.counts()
-    stats = st.campaign.stats()
+    counts = st.quota.counts()
+    stats = st.statistics.stats()
     return Summary(
         primary=Used(
             capacity=settings.primary_capacity,
@@ -139,7 +139,7 @@ def export_csv(status: Status | None, cursor: str | None, limit: int) -> tuple[s
     """
     st = stores()
     page, next_cursor = st.registrations.page(status, cursor, limit)
-    ranks = st.campaign.ranks([r.ticket for r in page if r.status is Status.RESERVE and r.ticket])
+    ranks = st.reserve.ranks([r.ticket for r in page if r.status is Status.RESERVE and r.ticket])
     sheet = CsvSheet(bom=cursor is None)
     if cursor is None:
         sheet.row(CSV_HEADER)

@@ -16,10 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.domain import verification as v
-from chalicelib.store.codec import decode, is_condition_failure, translated_errors, value
+from chalicelib.store.table import ConditionFailed, Table
 
 
 @dataclass(frozen=True)
@@ -33,34 +31,19 @@ class _Guards:
     and a consistent read."""
 
     def __init__(self, client: Any, table: str) -> None:
-        self._db = client
-        self._table = table
+        self._t = Table(client, table, ("pk",))
 
     def update(
         self, pk: str, update: str, condition: str, values: dict[str, Any], return_new: bool = False
     ) -> tuple[bool, dict[str, Any]]:
         """(applied, item): the new item if applied and ``return_new``, else the item as it was."""
-        with translated_errors():
-            try:
-                resp = self._db.update_item(
-                    TableName=self._table,
-                    Key={"pk": value(pk)},
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues={k: value(x) for k, x in values.items()},
-                    ReturnValues="ALL_NEW" if return_new else "NONE",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return True, decode(resp.get("Attributes") or {})
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-                return False, decode(exc.response.get("Item") or {})
+        try:
+            return True, self._t.update((pk,), update, condition, values, returns="ALL_NEW" if return_new else "NONE")
+        except ConditionFailed as failed:
+            return False, failed.old
 
     def get(self, pk: str) -> dict[str, Any]:
-        with translated_errors():
-            resp = self._db.get_item(TableName=self._table, Key={"pk": value(pk)}, ConsistentRead=True)
-        return decode(resp.get("Item") or {})
+        return self._t.get(pk)
 
     def window_count(self, pk: str, now: int, limit: int, window: int, gap: int | None = None) -> dict[str, Any]:
         """Count one more in the item's fixed window (``win`` .. ``win + window``) if under ``limit``

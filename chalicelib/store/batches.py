@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.domain.batches import BatchMeta, RowResult
-from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
+from chalicelib.store.table import ConditionFailed, Table
 
 # A chunk item holds the rows one job handles; DynamoDB items stop at 400 KB.
 CHUNK_BYTES = 300_000
@@ -31,73 +30,42 @@ def chunked(rows: list[Any]) -> list[list[Any]]:
 
 class BatchStore:
     def __init__(self, client: Any, table: str) -> None:
-        self._db = client
-        self._table = table
+        self._t = Table(client, table, ("batch_id", "sk"))
 
     def create(self, meta: BatchMeta, chunks: list[list[Any]]) -> None:
-        """Store the rows, then the batch itself (so a batch never points at missing rows)."""
+        """Store the rows, then the batch itself (so a batch never points at missing rows).
+        Raises Conflict if the batch ID was used already, Overloaded."""
         expires = int(meta.created_at.timestamp()) + KEEP_SECONDS
-        with translated_errors():
-            for k, rows in enumerate(chunks):
-                self._db.put_item(
-                    TableName=self._table,
-                    Item=encode(
-                        {
-                            "batch_id": meta.batch_id,
-                            "sk": f"chunk#{k:04d}",
-                            "first_row": sum(len(c) for c in chunks[:k]) + 1,
-                            "rows": json.dumps(rows, ensure_ascii=False),
-                            "expires_at": expires,
-                        }
-                    ),
-                )
-            item = meta.model_dump(mode="json") | {"sk": "meta", "expires_at": expires}
-            self._db.put_item(
-                TableName=self._table, Item=encode(item), ConditionExpression="attribute_not_exists(batch_id)"
+        for k, rows in enumerate(chunks):
+            self._t.overwrite(
+                {
+                    "batch_id": meta.batch_id,
+                    "sk": f"chunk#{k:04d}",
+                    "first_row": sum(len(c) for c in chunks[:k]) + 1,
+                    "rows": json.dumps(rows, ensure_ascii=False),
+                    "expires_at": expires,
+                }
             )
+        self._t.put(meta.model_dump(mode="json") | {"sk": "meta", "expires_at": expires})
 
     def meta(self, batch_id: str) -> BatchMeta | None:
-        item = self._get(batch_id, "meta")
+        item = self._t.get(batch_id, "meta")
         return BatchMeta.model_validate(item) if item else None
 
     def chunk(self, batch_id: str, k: int) -> tuple[int, list[Any]]:
         """(number of its first row, its rows)."""
-        item = self._get(batch_id, f"chunk#{k:04d}")
+        item = self._t.get(batch_id, f"chunk#{k:04d}")
         return int(item["first_row"]), json.loads(item["rows"])
 
     def record(self, batch_id: str, result: RowResult) -> None:
         """Store a row's outcome once; a redelivered chunk does not overwrite it."""
         item = {"batch_id": batch_id, "sk": f"row#{result.row:05d}", "result": result.model_dump_json()}
-        with translated_errors():
-            try:
-                self._db.put_item(
-                    TableName=self._table, Item=encode(item), ConditionExpression="attribute_not_exists(sk)"
-                )
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
+        with contextlib.suppress(ConditionFailed):
+            self._t.put(item, "attribute_not_exists(sk)")
 
     def results(self, batch_id: str) -> dict[int, RowResult]:
         out: dict[int, RowResult] = {}
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "batch_id = :b AND begins_with(sk, :row)",
-            "ExpressionAttributeValues": {":b": value(batch_id), ":row": value("row#")},
-            "ConsistentRead": True,
-        }
-        while True:
-            with translated_errors():
-                resp = self._db.query(**kwargs)
-            for raw in resp.get("Items", []):
-                result = RowResult.model_validate_json(decode(raw)["result"])
-                out[result.row] = result
-            if "LastEvaluatedKey" not in resp:
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-    def _get(self, batch_id: str, sk: str) -> dict[str, Any]:
-        with translated_errors():
-            resp = self._db.get_item(
-                TableName=self._table, Key={"batch_id": value(batch_id), "sk": value(sk)}, ConsistentRead=True
-            )
-        return decode(resp.get("Item") or {})
+        for item in self._t.query("batch_id = :b AND begins_with(sk, :row)", {":b": batch_id, ":row": "row#"}):
+            result = RowResult.model_validate_json(item["result"])
+            out[result.row] = result
+        return out

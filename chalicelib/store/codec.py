@@ -6,11 +6,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import Overloaded
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +67,9 @@ def is_condition_failure(exc: ClientError) -> bool:
 @contextmanager
 def translated_errors() -> Iterator[None]:
     """Turn throttling and transport failures (after botocore's retries) into ``Overloaded``."""
+    # Imported on first use, as boto3 is: the stores' modules (and the unit tests' fakes) need none of it.
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
     try:
         yield
     except ClientError as exc:

@@ -1,7 +1,12 @@
-"""The stores the services use, built once per container from the settings."""
+"""The stores the services use, by concept, built once per container from the settings.
+
+``stores()`` answers the ``Stores`` protocol; unit tests put in-memory fakes in its place with
+``use_stores`` (``tests/unit/fakes.py``), the engine-backed suites leave it on DynamoDB and SQS.
+"""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -9,17 +14,32 @@ from chalicelib.config import get_settings, hmac_key, queue_name, verification_k
 from chalicelib.store import clients
 from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
-from chalicelib.store.campaign import CampaignStore
+from chalicelib.store.channels import ChannelStore
+from chalicelib.store.gate import Gate
+from chalicelib.store.ledger import LedgerStore
 from chalicelib.store.phones import PhoneStore
+from chalicelib.store.protocols import Stores
 from chalicelib.store.queues import JobQueue
+from chalicelib.store.quota import QuotaStore
 from chalicelib.store.registrations import RegistrationStore
+from chalicelib.store.removal_control import RemovalControlStore
+from chalicelib.store.reserve import ReserveStore
+from chalicelib.store.slots import SlotStore
 from chalicelib.store.staff import StaffStore
+from chalicelib.store.statistics import StatisticsStore
+from chalicelib.store.table import Table
 
 
 @dataclass(frozen=True)
-class Stores:
+class DynamoStores:
     registrations: RegistrationStore
-    campaign: CampaignStore
+    quota: QuotaStore
+    reserve: ReserveStore
+    statistics: StatisticsStore
+    slots: SlotStore
+    ledger: LedgerStore
+    channels: ChannelStore
+    removal_control: RemovalControlStore
     promotions: JobQueue
     staff: StaffStore
     batches: BatchStore
@@ -33,13 +53,38 @@ class Stores:
     phones: PhoneStore
 
 
-@lru_cache(maxsize=1)
+_installed: list[Stores] = []
+
+
 def stores() -> Stores:
+    """The stores of this container (the installed fakes, in a unit test)."""
+    return _installed[-1] if _installed else _dynamo_stores()
+
+
+def use_stores(fake: Stores | None) -> None:
+    """Serve ``fake`` from ``stores()`` until called with None (unit tests)."""
+    _installed.clear()
+    if fake is not None:
+        _installed.append(fake)
+
+
+@lru_cache(maxsize=1)
+def _dynamo_stores() -> DynamoStores:
     s = get_settings()
     db = clients.dynamodb()
-    return Stores(
+    # The campaign table holds several concepts, one store each; the gate is shared by the quota
+    # (overflow, parked places) and the reserve (its active count and last ticket).
+    campaign = Table(db, s.campaign_table, ("pk",))
+    gate = Gate(campaign)
+    return DynamoStores(
         registrations=RegistrationStore(db, s.registrations_table),
-        campaign=CampaignStore(db, s.campaign_table, s.primary_capacity, s.reserve_capacity, s.quota_shards),
+        quota=QuotaStore(campaign, gate, s.primary_capacity, s.reserve_capacity, s.quota_shards),
+        reserve=ReserveStore(campaign, gate),
+        statistics=StatisticsStore(campaign),
+        slots=SlotStore(campaign),
+        ledger=LedgerStore(campaign),
+        channels=ChannelStore(campaign),
+        removal_control=RemovalControlStore(campaign),
         promotions=JobQueue(clients.sqs(), queue_name("promotion")),
         staff=StaffStore(db, s.staff_table),
         batches=BatchStore(db, s.batches_table),
@@ -56,10 +101,10 @@ def stores() -> Stores:
 
 def reset() -> None:
     """Forget every cached client and store (tests and the local stack start new backends)."""
-    from chalicelib.store import idempotency
-
-    stores.cache_clear()
-    idempotency.persistence_layer.cache_clear()
+    _dynamo_stores.cache_clear()
+    # A module never imported has nothing cached (and the unit tests run without boto3).
+    if idempotency := sys.modules.get("chalicelib.store.idempotency"):
+        idempotency.persistence_layer.cache_clear()
     from chalicelib.registries import factory as registries
 
     registries.reset()

@@ -6,48 +6,38 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.domain.staff import AuditEntry, StaffToken
-from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
+from chalicelib.store.table import ConditionFailed, Table
 
 
 class StaffStore:
     def __init__(self, client: Any, table: str) -> None:
-        self._db = client
-        self._table = table
+        self._t = Table(client, table, ("pk", "sk"))
 
     def put_token(self, token_hash: str, token: StaffToken) -> None:
-        item = token.model_dump(mode="json") | {"pk": f"token#{token_hash}", "sk": "token"}
-        with translated_errors():
-            self._db.put_item(TableName=self._table, Item=encode(item), ConditionExpression="attribute_not_exists(pk)")
-            self._db.put_item(
-                TableName=self._table,
-                Item=encode({"pk": f"tokenid#{token.token_id}", "sk": "token", "hash": token_hash}),
-            )
+        """Store a new token (its hash) and the reference from its public ID. Raises Conflict on a
+        hash already stored."""
+        self._t.put(token.model_dump(mode="json") | {"pk": f"token#{token_hash}", "sk": "token"})
+        self._t.overwrite({"pk": f"tokenid#{token.token_id}", "sk": "token", "hash": token_hash})
 
     def token(self, token_hash: str) -> StaffToken | None:
-        item = self._get(f"token#{token_hash}", "token")
+        item = self._t.get(f"token#{token_hash}", "token")
         return StaffToken.model_validate(item) if item else None
 
     def revoke(self, token_id: str, now: datetime) -> bool:
         """Revoke a token by its public ID. False if there is no such token."""
-        ref = self._get(f"tokenid#{token_id}", "token")
+        ref = self._t.get(f"tokenid#{token_id}", "token")
         if not ref:
             return False
-        with translated_errors():
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key={"pk": value(f"token#{ref['hash']}"), "sk": value("token")},
-                    UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":now": value(now.isoformat())},
-                )
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    return False
-                raise
+        try:
+            self._t.update(
+                (f"token#{ref['hash']}", "token"),
+                "SET revoked_at = if_not_exists(revoked_at, :now)",
+                "attribute_exists(pk)",
+                {":now": now.isoformat()},
+            )
+        except ConditionFailed:
+            return False
         return True
 
     def record(self, day: str, entry: AuditEntry) -> None:
@@ -55,26 +45,8 @@ class StaffStore:
             "pk": f"audit#{day}",
             "sk": f"{entry.at.astimezone(UTC).isoformat()}#{secrets.token_hex(4)}",
         }
-        with translated_errors():
-            self._db.put_item(TableName=self._table, Item=encode(item))
+        self._t.overwrite(item)
 
     def audit(self, day: str) -> list[AuditEntry]:
         """Every staff action of a day (Bangkok time), oldest first."""
-        entries: list[AuditEntry] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": value(f"audit#{day}")},
-        }
-        while True:
-            with translated_errors():
-                resp = self._db.query(**kwargs)
-            entries.extend(AuditEntry.model_validate(decode(i)) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return entries
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-    def _get(self, pk: str, sk: str) -> dict[str, Any]:
-        with translated_errors():
-            resp = self._db.get_item(TableName=self._table, Key={"pk": value(pk), "sk": value(sk)}, ConsistentRead=True)
-        return decode(resp.get("Item") or {})
+        return [AuditEntry.model_validate(i) for i in self._t.query("pk = :pk", {":pk": f"audit#{day}"})]

@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.domain.errors import Conflict
 from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
 
@@ -189,6 +187,8 @@ class Table:
         return Page([decode(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey"))
 
     def _write(self, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
         with translated_errors():
             try:
                 resp: dict[str, Any] = getattr(self.client, operation)(**kwargs)

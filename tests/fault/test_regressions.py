@@ -32,7 +32,7 @@ def test_a_leaked_place_goes_to_the_reserve_when_someone_waits(
     # Given a request that died after taking the last primary place, and a person then on the reserve
     campaign_env(primary=2, reserve=2, shards=1)
     register(client, 1)
-    assert stores().campaign.take_primary()
+    assert stores().quota.take_primary()
     waiting = register(client, 2)
     assert waiting["status"] == "reserve"
     queues.drain()
@@ -41,7 +41,7 @@ def test_a_leaked_place_goes_to_the_reserve_when_someone_waits(
     # Then the place went to reserve rank 1 (it could not go back to newcomers while they wait)
     assert "1 leaked places given to the reserve" in repaired
     assert client.http.get(f"/v1/registrations/{waiting['registration_id']}").json_body["status"] == "confirmed"
-    counts = stores().campaign.counts()
+    counts = stores().quota.counts()
     assert (counts.primary_taken - counts.parked, counts.reserve_active) == (2, 0)
 
 
@@ -51,7 +51,7 @@ def test_an_abandoned_reserve_ticket_is_voided_and_ranks_behind_move_up(
     # Given a request that died after taking reserve ticket 1, and a person behind it
     campaign_env(primary=1, reserve=3, shards=1)
     register(client, 1)
-    assert stores().campaign.take_overflow() is not None
+    assert stores().quota.take_overflow() is not None
     behind = register(client, 2)
     assert behind["reserve_rank"] == 2
     queues.drain()
@@ -60,7 +60,7 @@ def test_an_abandoned_reserve_ticket_is_voided_and_ranks_behind_move_up(
     repaired = reconcile_twice(queues, monkeypatch)
     # Then the ticket left the reserve: the count is exact and the person behind is rank 1
     assert "1 abandoned reserve tickets voided" in repaired
-    assert stores().campaign.counts().reserve_active == 1
+    assert stores().quota.counts().reserve_active == 1
     assert client.http.get(f"/v1/registrations/{behind['registration_id']}").json_body["reserve_rank"] == 1
 
 

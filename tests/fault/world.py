@@ -235,11 +235,11 @@ class World:
         assert all(n == 1 for n in active.values()), active
         # No leaked place, exact counts.
         st = stores()
-        counts = st.campaign.counts()
+        counts = st.quota.counts()
         assert counts.primary_taken - counts.parked == status["confirmed"], (counts, status)
         assert counts.reserve_active == status["reserve"], (counts, status)
         assert not any(r.get("release_pending") for r in regs), "a place still waits to be handed on"
-        stats = st.campaign.stats()
+        stats = st.statistics.stats()
         for s in ("confirmed", "reserve", "cancelled"):
             assert stats.get(f"status_{s}", 0) == status[s], (s, stats, status)
         # Each phone's count of app registrations is never high (low by one after a crash between

@@ -34,7 +34,7 @@ def nothing_stored() -> None:
     from chalicelib.store.factory import stores
 
     regs, _ = stores().registrations.page(None, None, 100)
-    counts = stores().campaign.counts()
+    counts = stores().quota.counts()
     assert (regs, counts.primary_taken, counts.reserve_active) == ([], 0, 0)
 
 

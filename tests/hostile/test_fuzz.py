@@ -99,7 +99,7 @@ def stored_nothing_half_written(created: set[str]) -> None:
     st_ = stores()
     regs, _ = st_.registrations.page(None, None, 10_000)
     assert {r.registration_id for r in regs} == created
-    counts = st_.campaign.counts()
+    counts = st_.quota.counts()
     confirmed = sum(1 for r in regs if r.status.value == "confirmed")
     assert counts.primary_used == confirmed  # taken, less given back, less this container's places in hand
     assert counts.reserve_active == sum(1 for r in regs if r.status.value == "reserve")

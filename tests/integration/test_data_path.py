@@ -13,7 +13,7 @@ from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
 from chalicelib.services import registrations, staff
 from chalicelib.store.factory import stores
-from tests.helpers import body, national_id, raising
+from tests.helpers import body, campaign_item, campaign_table, national_id, raising
 
 JSON = {"Content-Type": "application/json"}
 BIRTH = json.dumps({"birth_date": "1980-01-31"})
@@ -59,7 +59,7 @@ def test_a_retried_cancel_finishes_what_a_failed_queue_send_left_undone(
     appt = stores().registrations.get(x).appointment
     assert appt is not None
     slot = f"slot#{appt.date.isoformat()}#0"
-    used_before = stores().campaign._get(slot)["used"]
+    used_before = campaign_item(slot)["used"]
     # When the cancel's release job cannot be queued (429), and the person tries again
     real_send = stores().promotions.send
     monkeypatch.setattr(stores().promotions, "send", raising(Overloaded(retry_after=1)))
@@ -70,14 +70,14 @@ def test_a_retried_cancel_finishes_what_a_failed_queue_send_left_undone(
     assert again.status_code == 200 and again.json_body["status"] == "cancelled"
     queues.drain()
     # Then the slot is free once, the counters moved once, and the place went to the reserve
-    assert stores().campaign._get(slot)["used"] == used_before - 1
+    assert campaign_item(slot)["used"] == used_before - 1
     by_status = staff.summary().registrations.by_status
     assert (by_status["cancelled"], by_status["confirmed"], by_status["reserve"]) == (1, 1, 0)
     assert stores().registrations.get(y).status is Status.CONFIRMED
     # And a third cancel changes nothing more
     assert post(client, f"/v1/registrations/{x}/cancel", {"birth_date": "1980-01-31"}).status_code == 200
     queues.drain()
-    assert stores().campaign._get(slot)["used"] == used_before - 1
+    assert campaign_item(slot)["used"] == used_before - 1
     assert staff.summary().registrations.by_status["cancelled"] == 1
 
 
@@ -205,7 +205,7 @@ def test_a_registry_that_is_down_backs_off_while_the_other_is_served(
     assert stand_ins["mor_phrom"].state.calls["DELETE"] == calls_before
     # And once it is back and its backoff has passed, it is served
     control(stand_ins["mor_phrom"], down=False)
-    stores().campaign._update("removals", "SET down_mor_phrom = :zero", None, {":zero": 0})
+    campaign_table().update(("removals",), "SET down_mor_phrom = :zero", None, {":zero": 0})
     from datetime import UTC, datetime, timedelta
 
     removals.sweep(datetime.now(UTC) + timedelta(hours=2))

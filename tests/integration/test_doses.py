@@ -13,7 +13,7 @@ from chalicelib.domain import doses as dose_rules
 from chalicelib.domain import rules
 from chalicelib.services import appointments, doses
 from chalicelib.store.factory import stores
-from tests.helpers import body
+from tests.helpers import body, campaign_table
 from tests.integration.test_appointments import get, register
 
 JSON = {"Content-Type": "application/json"}
@@ -70,7 +70,7 @@ def close(client: Any, token: str, which: str) -> Any:
 def slot_use() -> dict[tuple[str, int], int]:
     """Bookings per (day, site) as the slot counters have them."""
     keys = [(day(n), s) for n in range(40) for s in range(len(SITES))]
-    return {k: v.used for k, v in stores().campaign.slots(keys).items() if v.used}
+    return {k: v.used for k, v in stores().slots.slots(keys).items() if v.used}
 
 
 def held() -> Counter[tuple[str, int]]:
@@ -354,9 +354,9 @@ def test_reconciliation_checks_bookings_against_the_slot_counters_and_doses_agai
     assert not [k for k in clean["drift"] if k.startswith(("slot", "check_ins"))] and clean["repaired"] == []
     # When a day's counter lost a booking (too low), a place is counted that nobody holds, and a
     # check-in record is lost
-    stores().campaign.free_slot(day(7), 0)
-    assert stores().campaign.take_slot(day(2), 1, 1)
-    stores().campaign._update(f"slot#{day(0)}#0", "DELETE came :m", None, {":m": {f"{regs[0]['registration_id']}:1"}})
+    stores().slots.free_slot(day(7), 0)
+    assert stores().slots.take_slot(day(2), 1, 1)
+    campaign_table().update((f"slot#{day(0)}#0",), "DELETE came :m", None, {":m": {f"{regs[0]['registration_id']}:1"}})
     found = run()
     # Then the low counter is raised at once, the others are reported
     assert found["repaired"] == [f"bookings of {day(7)}/{SITES[0]['name']} raised by 1"]

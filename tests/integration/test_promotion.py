@@ -82,7 +82,7 @@ def test_a_crash_after_choosing_the_target_resumes_with_the_same_person(
     # Then the same person is promoted, once
     assert state(regs[2]) == ("confirmed", None)
     assert confirmed_count(regs) == 2
-    assert stores().campaign.counts().reserve_active == 2
+    assert stores().quota.counts().reserve_active == 2
 
 
 def test_a_crash_after_promoting_counts_the_exit_once(
@@ -101,7 +101,7 @@ def test_a_crash_after_promoting_counts_the_exit_once(
     promotion.release(vacancy)
     promotion.release(vacancy)
     assert confirmed_count(regs) == 2
-    assert stores().campaign.counts().reserve_active == 2
+    assert stores().quota.counts().reserve_active == 2
     assert [state(r) for r in regs[3:]] == [("reserve", 1), ("reserve", 2)]
 
 
@@ -124,7 +124,7 @@ def test_rank_1_cancelling_while_being_promoted_passes_the_place_to_rank_2(
     assert state(regs[2]) == ("cancelled", None)
     assert state(regs[3]) == ("confirmed", None)
     assert state(regs[4]) == ("reserve", 1)
-    assert stores().campaign.counts().reserve_active == 1
+    assert stores().quota.counts().reserve_active == 1
 
 
 def test_a_lost_message_is_re_sent_by_the_sweep(
@@ -152,7 +152,7 @@ def test_an_abandoned_reserve_ticket_is_voided_after_the_stale_period(
     regs = [register(client, i) for i in range(4)]  # 2 confirmed, tickets 1 and 2 on the reserve
     st = stores()
     # Given a request that took reserve ticket 3 and died before writing anything else
-    overflow = st.campaign.take_overflow()
+    overflow = st.quota.take_overflow()
     assert overflow is not None and overflow.ticket == 3
     # When two places free up, tickets 1 and 2 are promoted as usual
     for reg in regs[:2]:
@@ -167,7 +167,7 @@ def test_an_abandoned_reserve_ticket_is_voided_after_the_stale_period(
     real_time = promotion.time.time
     monkeypatch.setattr(promotion.time, "time", lambda: real_time() + 3600)
     promotion.release(regs[2]["registration_id"])
-    counts = st.campaign.counts()
+    counts = st.quota.counts()
     assert (counts.reserve_active, counts.parked) == (0, 1)
     assert register(client, 10)["status"] == "confirmed"
 

@@ -178,7 +178,7 @@ def test_full_reconciliation_removes_again_someone_booked_again(
 
 
 def _confirmed_count() -> int:
-    return stores().campaign.stats().get("status_confirmed", 0)
+    return stores().statistics.stats().get("status_confirmed", 0)
 
 
 def _confirmed_items() -> int:
@@ -200,7 +200,7 @@ def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_overs
     for n in range(10):
         register(client, 100 + n)
     # Given a counter made wrong on purpose: 5 places counted that nobody holds
-    stores().campaign.raise_primary(5)
+    stores().quota.raise_primary(5)
     # When reconciliation runs while registrations keep arriving
     from chalicelib.domain.models import Channel, RegistrationRequest
     from chalicelib.services import registrations
@@ -238,7 +238,7 @@ def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_overs
     queues.drain()  # a direct confirmation is counted by the removal sweep
     assert _confirmed_count() == 30
     assert _confirmed_items() == 30
-    assert stores().campaign.counts().primary_taken - stores().campaign.counts().parked == 30
+    assert stores().quota.counts().primary_taken - stores().quota.counts().parked == 30
 
 
 def test_a_counter_made_too_low_is_raised_so_nothing_is_sold_twice(client: Any, queues: Any, campaign_env: Any) -> None:
@@ -246,7 +246,7 @@ def test_a_counter_made_too_low_is_raised_so_nothing_is_sold_twice(client: Any, 
     for n in range(8):
         register(client, 400 + n)
     queues.drain()  # their removals are done: the run sees still counters
-    stores().campaign.raise_primary(-4)  # the counter now says 4 taken, 8 are held
+    stores().quota.raise_primary(-4)  # the counter now says 4 taken, 8 are held
     run_id = reconcile.start(full=False)
     queues.drain()
     assert "primary counter raised by 4" in findings(run_id).repaired
@@ -262,15 +262,15 @@ def test_a_counter_made_too_low_is_raised_so_nothing_is_sold_twice(client: Any, 
 def test_statistics_drift_is_corrected_when_two_quiet_runs_see_it(client: Any, queues: Any) -> None:
     register(client, 600)
     queues.drain()  # its removals are done: the counters are still during the run
-    stores().campaign.adjust_stat("channel_app", 7)
+    stores().statistics.adjust_stat("channel_app", 7)
     first = reconcile.start(full=False)
     queues.drain()
     assert findings(first).drift["channel_app"] == -7
-    assert stores().campaign.stats()["channel_app"] == 8
+    assert stores().statistics.stats()["channel_app"] == 8
     run_id = reconcile.start(full=False)
     queues.drain()
     assert "channel_app -7" in findings(run_id).repaired
-    assert stores().campaign.stats()["channel_app"] == 1
+    assert stores().statistics.stats()["channel_app"] == 1
 
 
 def test_a_registration_counted_just_after_a_quiet_run_is_not_counted_twice(client: Any, queues: Any) -> None:
@@ -278,17 +278,17 @@ def test_a_registration_counted_just_after_a_quiet_run_is_not_counted_twice(clie
     queues.drain()
     # Given a registration whose item is written but whose statistics are not counted yet (its
     # request is between the two writes while the run scans)
-    stores().campaign.adjust_stat("channel_app", -1)
+    stores().statistics.adjust_stat("channel_app", -1)
     first = reconcile.start(full=False)
     queues.drain()
     assert findings(first).drift["channel_app"] == 1
     # When the request finishes its count, and the next run looks
-    stores().campaign.adjust_stat("channel_app", 1)
+    stores().statistics.adjust_stat("channel_app", 1)
     run_id = reconcile.start(full=False)
     queues.drain()
     # Then the count is right, not corrected twice
     assert findings(run_id).repaired == []
-    assert stores().campaign.stats()["channel_app"] == 1
+    assert stores().statistics.stats()["channel_app"] == 1
 
 
 def test_the_daily_report_of_a_scripted_day(

@@ -444,7 +444,7 @@ def test_a_closed_channel_is_seen_by_other_containers_within_the_cache_time(
     assert registrations.channel_states()["app"] is True  # this "container" caches: open
     from chalicelib.store.factory import stores
 
-    stores().campaign.set_channel(Channel.APP.value, False)  # another container closes it
+    stores().channels.set_channel(Channel.APP.value, False)  # another container closes it
     assert registrations.channel_states()["app"] is True  # still cached, no read per request
     clock = registrations.time.monotonic
     monkeypatch.setattr(registrations.time, "monotonic", lambda: clock() + registrations.CHANNEL_CACHE_SECONDS + 0.1)

@@ -116,9 +116,9 @@ def test_check_ins_and_closings_racing_leave_every_appointment_done_or_missed(
             if holds_slot(v):
                 held[(v.date.isoformat(), names.index(v.site))] += 1
     keys = [((today + timedelta(days=n)).isoformat(), s) for n in range(30) for s in range(len(SITES))]
-    used = {k: v.used for k, v in stores().campaign.slots(keys).items() if v.used}
+    used = {k: v.used for k, v in stores().slots.slots(keys).items() if v.used}
     assert used == dict(held)
     assert all(n <= SITES[s]["capacity"] for (_, s), n in used.items())
     # And the check-ins recorded are the doses given
-    came_records = {m for k, v in stores().campaign.slots(keys).items() for m in v.came}
+    came_records = {m for k, v in stores().slots.slots(keys).items() for m in v.came}
     assert came_records == {f"{rid}:1" for rid in ok}

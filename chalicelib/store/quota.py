@@ -1,0 +1,220 @@
+"""Primary places: the sharded quota, the places a container keeps in hand, and the overflow through
+the gate once the shards are full.
+
+``quota#<i>``  ``used``: primary places taken from shard i. Only ever grows, so a shard seen full
+               stays full and each container remembers it (no write wasted on it again).
+``gate``       see ``store.gate``: parked places and the active reserve.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.quota import shard_capacities
+from chalicelib.store.gate import GATE, Gate
+from chalicelib.store.table import ConditionFailed, Table
+
+# Places taken at once while a shard is far from full, kept in the container for the next newcomers
+# (a repeated person then costs one write: the place stays for the next one). Within END_MARGIN of
+# a shard's capacity places are taken one at a time. A place kept longer than POOL_TTL_SECONDS is
+# dropped, never used: reconciliation hands such a leak on only after seeing it unchanged for
+# LEAK_CONFIRM_SECONDS (180), so a place is never both given on and used.
+BULK = 16
+POOL_LOW = 8
+END_MARGIN = 64
+POOL_TTL_SECONDS = 60.0
+# After the gate said "full", refusals for this long cost no gate write (a parked place or a freed
+# reserve place reaches newcomers after at most this long).
+FULL_CACHE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class PlaceCounts:
+    primary_taken: int
+    parked: int
+    reserve_active: int
+    reserve_seq: int
+    # Places this container took ahead and has not given to anyone yet (other containers' are
+    # counted as taken until they are used, or dropped and handed on by reconciliation).
+    in_hand: int = 0
+
+    @property
+    def primary_used(self) -> int:
+        return self.primary_taken - self.parked - self.in_hand
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """A place found after the primary shards: a reserve ticket (and its rank), or None for a
+    parked primary place."""
+
+    ticket: int | None
+    rank: int | None = None
+
+
+class QuotaStore:
+    def __init__(self, table: Table, gate: Gate, primary_capacity: int, reserve_capacity: int, shards: int) -> None:
+        self._t = table
+        self._gate = gate
+        self._caps = shard_capacities(primary_capacity, shards)
+        self._reserve_capacity = reserve_capacity
+        self._full: set[int] = {i for i, cap in enumerate(self._caps) if cap == 0}
+        # Shards where taking BULK places would come within END_MARGIN of full.
+        self._near_end: set[int] = {i for i, cap in enumerate(self._caps) if cap < BULK + END_MARGIN}
+        self._pool: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._full_until = 0.0
+
+    # -- primary ---------------------------------------------------------------------------------
+
+    def take_primary(self, in_hand_only: bool = False) -> bool:
+        """One primary place: one in hand, else (unless ``in_hand_only``: no request at all) one
+        from any shard with room; False when every shard is full."""
+        if self._from_pool():
+            return True
+        if in_hand_only:
+            return False
+        order = [i for i in range(len(self._caps)) if i not in self._full]
+        random.shuffle(order)
+        for shard in order:
+            try:
+                self._t.update(
+                    (f"quota#{shard}",),
+                    "ADD used :one",
+                    "attribute_not_exists(used) OR used < :cap",
+                    {":one": 1, ":cap": self._caps[shard]},
+                )
+                return True
+            except Conflict:
+                self._full.add(shard)
+                self._near_end.add(shard)
+        return False
+
+    def keep(self) -> None:
+        """A place taken but not used (the person was registered already): the next newcomer's."""
+        with self._lock:
+            self._pool.append(time.monotonic())
+
+    def refill(self) -> None:
+        """Keep a few places in hand while far from full: BULK at once from one shard (one write)."""
+        with self._lock:
+            if len(self._pool) >= POOL_LOW:
+                return
+        order = [i for i in range(len(self._caps)) if i not in self._near_end]
+        if not order:
+            return
+        shard = random.choice(order)  # noqa: S311 - spreads writes, not a secret  # nosec B311
+        try:
+            self._t.update(
+                (f"quota#{shard}",),
+                "ADD used :bulk",
+                "attribute_not_exists(used) OR used <= :limit",
+                {":bulk": BULK, ":limit": self._caps[shard] - BULK - END_MARGIN},
+            )
+        except Conflict:
+            self._near_end.add(shard)
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._pool.extend([now] * BULK)
+
+    def _from_pool(self) -> bool:
+        stale = time.monotonic() - POOL_TTL_SECONDS
+        with self._lock:
+            while self._pool and self._pool[0] < stale:
+                self._pool.popleft()  # held too long: left to reconciliation, never used
+            if self._pool:
+                self._pool.popleft()  # the oldest first: a place in hand is used long before it goes stale
+                return True
+        return False
+
+    def known_full(self) -> bool:
+        """The gate said "full" moments ago: a refusal need not ask it again."""
+        return time.monotonic() < self._full_until
+
+    def raise_primary(self, places: int) -> None:
+        """Count ``places`` more primary places as taken (a counter found too low). Always safe:
+        it can only keep places from being given out, never give one twice."""
+        self._t.update(("quota#0",), "ADD used :n", None, {":n": places})
+
+    # -- the gate: overflow, parked places -------------------------------------------------------
+
+    def take_overflow(self, counts: dict[str, int] | None = None) -> Overflow | None:
+        """Once the shards are full: a primary place given back earlier, else a reserve ticket.
+
+        One write in the common case: joining the reserve requires ``parked = 0``, and when that
+        fails the old item says whether a parked place is there to take instead. None when full.
+        ``counts`` (the registration's statistics) are added in the same write as a ticket; the
+        ticket's rank is the active reserve after it (every earlier exit was of a lower ticket).
+        Raises Conflict if the gate kept changing, Overloaded.
+        """
+        counts = counts or {}
+        names = {f"#k{i}": k for i, k in enumerate(counts)}
+        adds = "".join(f", #k{i} :v{i}" for i in range(len(counts)))
+        for _ in range(10):
+            try:
+                attrs = self._gate.update(
+                    "ADD ra :one, seq :one" + adds,
+                    "parked = :zero AND ra < :cap",
+                    {":one": 1, ":zero": 0, ":cap": self._reserve_capacity}
+                    | {f":v{i}": v for i, v in enumerate(counts.values())},
+                    names=names or None,
+                    returns="UPDATED_NEW",
+                )
+                return Overflow(ticket=int(attrs["seq"]), rank=int(attrs["ra"]))
+            except ConditionFailed as failed:
+                if int(failed.old.get("parked", 0)) <= 0:
+                    self._full_until = time.monotonic() + FULL_CACHE_SECONDS
+                    return None
+            try:
+                self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0})
+                return Overflow(ticket=None)
+            except Conflict:
+                continue  # another newcomer took it: look again
+        raise Conflict("gate kept changing")
+
+    def park(self, vacancy_id: str) -> bool:
+        """Give a freed primary place back to newcomers, once per vacancy, only if nobody waits.
+
+        Returns False when someone is on the reserve (the place must go to them instead).
+        """
+        event_id = f"park#{vacancy_id}"
+        try:
+            self._gate.update(
+                "ADD parked :one SET applied.#e = :now",
+                "ra = :zero AND attribute_not_exists(applied.#e)",
+                {":one": 1, ":zero": 0, ":now": int(time.time())},
+                names={"#e": event_id},
+            )
+            self._full_until = 0.0
+            return True
+        except Conflict:
+            return self._gate.applied(event_id)
+
+    def return_leaked(self, places: int) -> bool:
+        """Give back places found taken by nobody, only if nobody waits on the reserve."""
+        try:
+            self._gate.update("ADD parked :n", "ra = :zero", {":n": places, ":zero": 0})
+            self._full_until = 0.0
+            return True
+        except Conflict:
+            return False
+
+    def forget_applied(self, older_than: int) -> int:
+        """Prune the gate's idempotency marks of events settled long ago; returns how many."""
+        return self._gate.forget_applied(older_than)
+
+    def counts(self) -> PlaceCounts:
+        """Places taken, parked and on the reserve, read in one BatchGetItem."""
+        keys = [(f"quota#{i}",) for i in range(len(self._caps))] + [(GATE,)]
+        items = {str(i["pk"]): i for i in self._t.batch_get(keys, "pk, used, ra, seq, parked")}
+        gate = items.get(GATE, {})
+        taken = sum(int(items.get(f"quota#{i}", {}).get("used", 0)) for i in range(len(self._caps)))
+        with self._lock:
+            in_hand = len(self._pool)
+        return PlaceCounts(taken, int(gate.get("parked", 0)), int(gate.get("ra", 0)), int(gate.get("seq", 0)), in_hand)
