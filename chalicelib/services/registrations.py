@@ -354,24 +354,32 @@ def hand_on(x: Registration) -> None:
     """What follows a cancellation (by the person, or a no-show), each step once: counters, the
     booked appointments' places (``appointments.release``: a compare-and-set that succeeds once),
     the place itself (reserve rank 1 first, through the promotion service's release job).
-    Raises Overloaded when the release cannot be queued (a retried cancel, or the sweep, sends it)."""
+    Raises Overloaded when the release cannot be queued (a retried cancel, or the sweep, sends it),
+    or the phone's share cannot be given back (a retried cancel gives it back)."""
     st = stores()
     was = Status.CONFIRMED if x.held == "primary" else Status.RESERVE
     if "counts" in x.todo and st.registrations.take_step(x.registration_id, "counts"):
         _best_effort(lambda: counters.cancelled(was, x), "counters")
+    # Nothing else recounts a phone's share, so it is not best effort: when it cannot be given
+    # back now, the step stays listed and the caller is told (429), after the other steps.
+    phone_owed = False
     if "phone" in x.todo:
-        _best_effort(lambda: _give_back_phone_share(x), "phone share")
+        try:
+            _give_back_phone_share(x)
+        except Overloaded:
+            phone_owed = True
     _best_effort(lambda: appointments.release(x), "appointment slot")
-    if not x.release_pending:
-        return
-    if x.held == "reserve":
-        # Leaving the reserve is two idempotent writes: ranks behind move up at once.
-        if x.ticket:
-            st.reserve.reserve_exit(x.registration_id, x.ticket)
-        st.registrations.finish_release(x.registration_id)
-    else:
-        # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
-        st.promotions.send(Release(registration_id=x.registration_id).model_dump(mode="json"))
+    if x.release_pending:
+        if x.held == "reserve":
+            # Leaving the reserve is two idempotent writes: ranks behind move up at once.
+            if x.ticket:
+                st.reserve.reserve_exit(x.registration_id, x.ticket)
+            st.registrations.finish_release(x.registration_id)
+        else:
+            # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
+            st.promotions.send(Release(registration_id=x.registration_id).model_dump(mode="json"))
+    if phone_owed:
+        raise Overloaded(retry_after=1)
 
 
 def _give_back_phone_share(x: Registration) -> None:

@@ -37,7 +37,8 @@ class JobQueue:
     def _queue_url(self) -> str:
         if self._url is None:
             # Looked up once per container: the name is fixed by the infra template.
-            self._url = str(self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"])
+            with translated_errors():
+                self._url = str(self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"])
         return self._url
 
 
