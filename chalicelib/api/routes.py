@@ -286,6 +286,7 @@ def _named(module: str, name: str) -> type[BaseModel]:
     return found  # type: ignore[no-any-return]
 
 
+@functools.cache
 def _imported_for_typing(module: str) -> dict[str, tuple[str, str]]:
     """name -> (module, attribute) of each ``from … import …`` in the module's ``if TYPE_CHECKING:``."""
     names: dict[str, tuple[str, str]] = {}
