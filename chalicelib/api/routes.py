@@ -281,7 +281,10 @@ def _named(module: str, name: str) -> type[BaseModel]:
     """The model ``name`` as ``module`` sees it: its own, else one it imports under TYPE_CHECKING."""
     found = getattr(sys.modules[module], name, None)
     if found is None:
-        source, attribute = _imported_for_typing(module)[name]
+        imported = _imported_for_typing(module)
+        if name not in imported:
+            raise LookupError(f"{module} names the model {name} but neither defines it nor imports it for typing")
+        source, attribute = imported[name]
         found = getattr(importlib.import_module(source), attribute)
     return found  # type: ignore[no-any-return]
 
