@@ -67,3 +67,21 @@ def deployed_rest_api(apigw: Any) -> str:
     apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
     apigw.create_deployment(restApiId=api, stageName="api")
     return api
+
+
+def gateway_event(resource: str, path: str | None = None, method: str = "GET") -> dict[str, Any]:
+    """An API Gateway proxy event as it reaches the Lambda function (``path``: as asked, stage prefix included)."""
+    return {
+        "resource": resource,
+        "path": resource,
+        "httpMethod": method,
+        "headers": {},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": resource, "path": path or resource, "httpMethod": method, "stage": "api"},
+        "body": None,
+        "isBase64Encoded": False,
+    }

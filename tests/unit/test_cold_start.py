@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tests.helpers import gateway_event
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pydantic", "aws_lambda_powertools", "boto3", "botocore", "chalicelib.services", "chalicelib.store")
 
@@ -42,20 +44,7 @@ def test_importing_the_app_loads_no_model_library_sdk_or_service() -> None:
 def test_a_request_loads_only_what_its_route_uses() -> None:
     # Given a fresh interpreter that imported the app
     # When it answers a liveness check
-    event = {
-        "resource": "/v1/health",
-        "path": "/v1/health",
-        "httpMethod": "GET",
-        "headers": {},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "body": None,
-        "isBase64Encoded": False,
-        "requestContext": {"resourcePath": "/v1/health", "httpMethod": "GET", "requestId": "r", "path": "/v1/health"},
-    }
+    event = gateway_event("/v1/health")
     # (the Lambda handler itself: chalice.test would load botocore)
     loaded = _loaded_by(f"from app import app\nassert app({event!r}, None)['statusCode'] == 200")
     # Then it has built the route's model, and loaded no service, no store and not boto3
