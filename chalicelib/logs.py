@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,12 +27,18 @@ KEY = "correlation_id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+_making = threading.Lock()
+
+
 @functools.cache
 def service_logger() -> Logger:
     """The service's logger (``POWERTOOLS_SERVICE_NAME``), the parent of every ``Logger(child=True)``."""
-    from aws_lambda_powertools import Logger
+    # One at a time: two first requests at once (the local server's threads) would otherwise each
+    # configure the logger, and every line would be written twice.
+    with _making:
+        from aws_lambda_powertools import Logger
 
-    return Logger()
+        return Logger()
 
 
 def __getattr__(name: str) -> Any:
