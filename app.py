@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Chalice, Cron
 
+from chalicelib import logs
 from chalicelib.api.admin import admin
 from chalicelib.api.auth import auth
 from chalicelib.api.correlation import correlated
@@ -18,6 +19,9 @@ from chalicelib.api.site import site
 from chalicelib.api.verifications import verification
 from chalicelib.config import queue_name
 
+# Importing this module registers the routes and handlers, and loads nothing they use: each view,
+# job and schedule imports its services when it runs (chalicelib/api/routes.py), so a cold start
+# pays only for what its first event needs.
 app = Chalice(app_name="kk-vaccine-registration")
 app.register_blueprint(auth)
 app.register_blueprint(public)
@@ -29,6 +33,7 @@ app.register_blueprint(admin)
 app.register_blueprint(pages)
 app.register_middleware(contract_errors, "http")
 app.register_middleware(correlated, "http")
+app.register_middleware(logs.configured, "all")
 
 
 @app.on_sqs_message(queue=queue_name("promotion"), batch_size=10, name="promotion_worker")

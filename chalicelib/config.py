@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from chalicelib.domain.rules import today_in_bangkok
-from chalicelib.domain.schedule import DEFAULT_SITES, Schedule, parse_schedule
-from chalicelib.domain.verification import Keys
+if TYPE_CHECKING:
+    # Imported where used: ``import app`` reads only queue names from here, and must not build the
+    # domain's pydantic models to do so.
+    from chalicelib.domain.schedule import Schedule
+    from chalicelib.domain.verification import Keys
 
 DEFAULT_PREFIX = "kkreg-dev"
 
@@ -155,10 +158,15 @@ def hmac_key() -> bytes:
 @lru_cache(maxsize=1)
 def verification_keys() -> Keys:
     """The sub-keys of phone verification (codes, tokens, phone hashes), derived from :func:`hmac_key`."""
+    from chalicelib.domain.verification import Keys
+
     return Keys.derive(hmac_key())
 
 
 def _schedule() -> Schedule:
+    from chalicelib.domain.rules import today_in_bangkok
+    from chalicelib.domain.schedule import DEFAULT_SITES, parse_schedule
+
     today = today_in_bangkok()
     try:
         schedule = parse_schedule(

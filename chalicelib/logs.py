@@ -4,21 +4,53 @@ Every module logs through ``Logger(child=True)``, a child of this one (``POWERTO
 A request's correlation ID is put on every log line while it runs (a thread-safe key: the local
 server runs requests side by side), sent along with each job message it queues (an SQS message
 attribute, so job bodies stay as they are), and put on the job's log lines when it runs.
+
+The logger is made on first use, not at import: ``import app`` (every cold start) needs none of
+Powertools. Every entry point makes it before its code runs (``configured``, app.py's middleware for
+every event; the authorizer), so the child loggers always log through it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-
-logger = Logger()
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 KEY = "correlation_id"
 # A caller's own ID is kept when it looks like one; anything else could forge log lines.
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+_making = threading.Lock()
+
+
+@functools.cache
+def service_logger() -> Logger:
+    """The service's logger (``POWERTOOLS_SERVICE_NAME``), the parent of every ``Logger(child=True)``."""
+    # One at a time: two first requests at once (the local server's threads) would otherwise each
+    # configure the logger, and every line would be written twice.
+    with _making:
+        from aws_lambda_powertools import Logger
+
+        return Logger()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "logger":  # ``logs.logger``, as it was when made at import
+        return service_logger()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def configured(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Middleware for every event: the service's logger exists before the handler logs."""
+    service_logger()
+    return get_response(event)
 
 
 def request_correlation_id(headers: Any, context: dict[str, Any]) -> str:
@@ -33,11 +65,11 @@ def request_correlation_id(headers: Any, context: dict[str, Any]) -> str:
 def set_correlation_id(value: str | None) -> None:
     """Put ``value`` on this thread's log lines from now on (None takes it off)."""
     if value:
-        logger.thread_safe_append_keys(**{KEY: value})
+        service_logger().thread_safe_append_keys(**{KEY: value})
     else:
-        logger.thread_safe_remove_keys([KEY])
+        service_logger().thread_safe_remove_keys([KEY])
 
 
 def correlation_id() -> str | None:
-    found = logger.thread_safe_get_current_keys().get(KEY)
+    found = service_logger().thread_safe_get_current_keys().get(KEY)
     return found if isinstance(found, str) else None

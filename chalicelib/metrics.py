@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
 NAMESPACE = "KhonKaenVaccine"
 
 
 def add(name: str, value: float = 1, **dimensions: str) -> None:
     if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
         return
+    # Imported on the first metric: ``import app`` (every cold start) needs none of Powertools.
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
         for key, val in dimensions.items():
             metric.add_dimension(key, val)

@@ -19,6 +19,10 @@ os.environ["KKREG_STAGE"] = "test"
 os.environ["KKREG_RESOURCE_PREFIX"] = "kkreg-test"
 os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
 os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+# From the start, as a deployment has it (.chalice/config.json): the test client applies the config's
+# variables only inside its context, and the service's logger (made on first use) and its children
+# (made when a service is imported) must get the same name.
+os.environ["POWERTOOLS_SERVICE_NAME"] = "kk-vaccine-registration"
 os.environ["LOCAL_RETRY_SECONDS"] = "0"  # a failed message is visible again at once: drain() retries it
 # The v1 suites register on the app channel without a phone token; the suites of phone verification
 # (and the browser tests and the bench) switch it back to the default, required, themselves.

@@ -81,3 +81,21 @@ def campaign_table() -> Any:
     from chalicelib.store.table import Table
 
     return Table(clients.dynamodb(), get_settings().campaign_table, ("pk",))
+
+
+def gateway_event(resource: str, path: str | None = None, method: str = "GET") -> dict[str, Any]:
+    """An API Gateway proxy event as it reaches the Lambda function (``path``: as asked, stage prefix included)."""
+    return {
+        "resource": resource,
+        "path": resource,
+        "httpMethod": method,
+        "headers": {},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": resource, "path": path or resource, "httpMethod": method, "stage": "api"},
+        "body": None,
+        "isBase64Encoded": False,
+    }

@@ -3,27 +3,27 @@ reconciliation, the daily report and appointments."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routes import Link, route
-from chalicelib.config import get_settings
 from chalicelib.domain.errors import DayNotOver, NotFound, ValidationFailed
-from chalicelib.domain.models import ABSENT_NOT_NULL, DATE_PATTERN, Channel, DayClosing
-from chalicelib.domain.reports import (
-    DailyReport,
-    Day,
-    DayQuery,
-    ExportQuery,
-    ReconcileQuery,
-    ReconcileRun,
-    ReconcileStarted,
-    Started,
-)
-from chalicelib.domain.staff import AuditLog, ChannelState, ChannelSwitch, Role, Summary
-from chalicelib.services import appointments, doses, reconcile, staff
+from chalicelib.domain.names import DATE_PATTERN, Channel, Role
+
+if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+    from chalicelib.api.queries import AppointmentsQuery
+    from chalicelib.domain.models import DayClosing
+    from chalicelib.domain.reports import (
+        DailyReport,
+        DayQuery,
+        ExportQuery,
+        ReconcileQuery,
+        ReconcileRun,
+        ReconcileStarted,
+        Started,
+    )
+    from chalicelib.domain.staff import AuditLog, ChannelState, ChannelSwitch, Summary
 
 admin = Blueprint(__name__)
 
@@ -33,24 +33,12 @@ CSV = "text/csv"
 EXPORT_PAGE_ROWS = 5_000
 
 
-def _configured_sites(schema: dict[str, Any]) -> None:
-    ABSENT_NOT_NULL(schema)
-    schema["enum"] = [site.name for site in get_settings().schedule.sites]
-
-
-class AppointmentsQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    date: Day
-    site: str | None = Field(default=None, description="one of the sites", json_schema_extra=_configured_sites)
-
-
 @route(
     admin,
     "PUT",
     "/v1/admin/channels/{channel}",
-    body=ChannelSwitch,
-    response=ChannelState,
+    body="ChannelSwitch",
+    response="ChannelState",
     roles=ADMIN,
     audit="admin.channel.set",
     errors=(NotFound,),
@@ -58,6 +46,8 @@ class AppointmentsQuery(BaseModel):
     summary="Open or close a channel (app, counter, org); seen everywhere within 5 seconds",
 )
 def set_channel(channel: str, body: ChannelSwitch) -> ChannelState:
+    from chalicelib.services import staff
+
     return staff.set_channel(channel, body.open)
 
 
@@ -65,12 +55,14 @@ def set_channel(channel: str, body: ChannelSwitch) -> ChannelState:
     admin,
     "GET",
     "/v1/admin/summary",
-    response=Summary,
+    response="Summary",
     roles=ADMIN,
     audit="admin.summary",
     summary="Places, registrations by channel and status, removals by registry",
 )
 def summary() -> Summary:
+    from chalicelib.services import staff
+
     return staff.summary()
 
 
@@ -78,7 +70,7 @@ def summary() -> Summary:
     admin,
     "GET",
     "/v1/admin/registrations.csv",
-    query=ExportQuery,
+    query="ExportQuery",
     media=CSV,
     roles=ADMIN,
     audit="admin.export",
@@ -86,6 +78,8 @@ def summary() -> Summary:
     "the next (a Lambda response stops at 6 MB)",
 )
 def export(query: ExportQuery) -> Response:
+    from chalicelib.services import staff
+
     text, next_cursor = staff.export_csv(query.status, query.cursor, EXPORT_PAGE_ROWS)
     headers: dict[str, str | list[str]] = {"Content-Disposition": 'attachment; filename="registrations.csv"'}
     if next_cursor:
@@ -98,13 +92,16 @@ def export(query: ExportQuery) -> Response:
     admin,
     "GET",
     "/v1/admin/audit",
-    query=DayQuery,
-    response=AuditLog,
+    query="DayQuery",
+    response="AuditLog",
     roles=ADMIN,
     audit="admin.audit",
     summary="Every staff action of one day (who, token label, what, outcome, when)",
 )
 def audit(query: DayQuery) -> AuditLog:
+    from chalicelib.domain.staff import AuditLog
+    from chalicelib.services import staff
+
     return AuditLog(date=query.date, entries=staff.audit_log(query.date))
 
 
@@ -113,14 +110,17 @@ def audit(query: DayQuery) -> AuditLog:
     "POST",
     "/v1/admin/reconcile",
     status=202,
-    query=ReconcileQuery,
-    response=ReconcileStarted,
+    query="ReconcileQuery",
+    response="ReconcileStarted",
     roles=ADMIN,
     links={"read": Link("admin.reconcile_run", {"run_id": "$response.body#/run_id"})},
     audit="admin.reconcile",
     summary="Start a reconciliation run now (?full=true also asks the other registries)",
 )
 def reconcile_now(query: ReconcileQuery) -> ReconcileStarted:
+    from chalicelib.domain.reports import ReconcileStarted
+    from chalicelib.services import reconcile
+
     full = query.full == "true"
     return ReconcileStarted(run_id=reconcile.start(full=full), full=full)
 
@@ -129,13 +129,15 @@ def reconcile_now(query: ReconcileQuery) -> ReconcileStarted:
     admin,
     "GET",
     "/v1/admin/reconcile/{run_id}",
-    response=ReconcileRun,
+    response="ReconcileRun",
     roles=ADMIN,
     audit="admin.reconcile.read",
     errors=(NotFound,),
     summary="Progress and findings of a reconciliation run",
 )
 def reconcile_run(run_id: str) -> ReconcileRun:
+    from chalicelib.services import reconcile
+
     return reconcile.status(run_id)
 
 
@@ -143,13 +145,15 @@ def reconcile_run(run_id: str) -> ReconcileRun:
     admin,
     "GET",
     "/v1/admin/reports/daily",
-    query=DayQuery,
-    response=DailyReport,
+    query="DayQuery",
+    response="DailyReport",
     roles=ADMIN,
     audit="admin.report.daily",
     summary="The day's registrations, confirmations, promotions, cancellations, removals, places left and doses",
 )
 def daily_report(query: DayQuery) -> DailyReport:
+    from chalicelib.services import reconcile
+
     return reconcile.daily_report(query.date)
 
 
@@ -158,12 +162,15 @@ def daily_report(query: DayQuery) -> DailyReport:
     "POST",
     "/v1/admin/appointments/allocate",
     status=202,
-    response=Started,
+    response="Started",
     roles=ADMIN,
     audit="admin.appointments.allocate",
     summary="Give every confirmed registration without an appointment the earliest day and site with room",
 )
 def allocate_appointments() -> Started:
+    from chalicelib.domain.reports import Started
+    from chalicelib.services import appointments
+
     appointments.start()
     return Started()
 
@@ -172,7 +179,7 @@ def allocate_appointments() -> Started:
     admin,
     "GET",
     "/v1/admin/appointments.csv",
-    query=AppointmentsQuery,
+    query="AppointmentsQuery",
     media=CSV,
     roles=ADMIN,
     audit="admin.appointments.export",
@@ -180,6 +187,8 @@ def allocate_appointments() -> Started:
     "status and given_on (CSV, UTF-8 with BOM)",
 )
 def appointments_csv(query: AppointmentsQuery) -> Response:
+    from chalicelib.services import appointments
+
     text = appointments.day_list(query.date, query.site)
     return csv_response(text, {"Content-Disposition": f'attachment; filename="appointments-{query.date}.csv"'})
 
@@ -189,7 +198,7 @@ def appointments_csv(query: AppointmentsQuery) -> Response:
     "POST",
     "/v1/admin/days/{date}/close",
     status=202,
-    response=DayClosing,
+    response="DayClosing",
     roles=ADMIN,
     audit="admin.day.close",
     errors=(ValidationFailed, DayNotOver),
@@ -198,6 +207,8 @@ def appointments_csv(query: AppointmentsQuery) -> Response:
     " dose cancels as a no-show); also runs every morning for the day before",
 )
 def close_day(date: str) -> DayClosing:
+    from chalicelib.services import doses
+
     return doses.close(date)
 
 

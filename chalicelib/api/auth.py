@@ -11,22 +11,27 @@ a revoked token stops at once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
 from chalice.app import AuthRequest, AuthResponse, Blueprint
 
+from chalicelib import logs
 from chalicelib.api.errors import Unauthorized
 from chalicelib.domain.errors import Overloaded
-from chalicelib.domain.staff import Principal, Role, bearer_token
-from chalicelib.services import staff as staff_service
+
+if TYPE_CHECKING:
+    from chalicelib.domain.staff import Principal
 
 auth = Blueprint(__name__)
-logger = Logger(child=True)
 
 
 @auth.authorizer(ttl_seconds=0, name="staff_token")
 def staff_token(request: AuthRequest) -> AuthResponse:
+    # Imported here: a public request's cold start needs neither (nor the staff table's store).
+    from chalicelib.domain.staff import bearer_token
+    from chalicelib.services import staff as staff_service
+
+    logs.service_logger()  # an authorizer is its own entry point (no middleware): see logs.py
     token = bearer_token(request.token)
     try:
         principal = staff_service.authenticate(token) if token else None
@@ -54,6 +59,8 @@ def principal_of(context: dict[str, Any], now: datetime | None = None) -> Princi
     The expiry is checked again here: a token that expires between the authorizer and the view, or
     an authorizer answer kept in a cache, must not outlive the token.
     """
+    from chalicelib.domain.staff import Principal, Role
+
     authorizer = context.get("authorizer") or {}
     if authorizer.get("unverified"):
         raise Overloaded(retry_after=1)

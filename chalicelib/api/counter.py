@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint
 
 from chalicelib.api.public import REGISTRATION_ERRORS, REGISTRATION_LINKS
 from chalicelib.api.routes import route
-from chalicelib.domain.models import Channel, RegistrationRequest, RegistrationView
-from chalicelib.domain.staff import Principal, Role
-from chalicelib.services import registrations
+from chalicelib.domain.names import Channel, Role
+
+if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+    from chalicelib.domain.models import RegistrationRequest, RegistrationView
+    from chalicelib.domain.staff import Principal
 
 counter = Blueprint(__name__)
 
@@ -18,8 +22,8 @@ counter = Blueprint(__name__)
     "POST",
     "/v1/counter/registrations",
     status=201,
-    body=RegistrationRequest,
-    response=RegistrationView,
+    body="RegistrationRequest",
+    response="RegistrationView",
     roles=(Role.COUNTER,),
     audit="counter.register",
     errors=REGISTRATION_ERRORS,
@@ -29,4 +33,6 @@ counter = Blueprint(__name__)
     summary="Register a walk-in person at a counter (open while the app channel is closed)",
 )
 def register(body: RegistrationRequest, principal: Principal, fingerprint: str | None = None) -> RegistrationView:
+    from chalicelib.services import registrations
+
     return registrations.register(body, Channel.COUNTER, principal.label, fingerprint=fingerprint)

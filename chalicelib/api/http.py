@@ -5,19 +5,18 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools import Logger
 from chalice.app import Request, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import JSON, HttpError, InternalError, PayloadTooLarge, UnsupportedMediaType, error_response
 from chalicelib.domain.errors import DomainError, ValidationFailed
-from chalicelib.domain.models import validation_fields
 
-logger = Logger(child=True)
+if TYPE_CHECKING:
+    # pydantic is imported by the first request that validates: ``import app`` needs none of it.
+    from pydantic import BaseModel
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 REGISTRATION_BODY_LIMIT = 16 * 1024
 JSON_TYPES = ("application/json",)
@@ -34,10 +33,18 @@ def api_view(func: Callable[..., Any]) -> Callable[..., Response]:
         except (DomainError, HttpError) as exc:
             return error_response(exc)
         except Exception as exc:
+            logger = _logger()
             logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
             return error_response(InternalError())
 
     return wrapper
+
+
+@functools.cache
+def _logger() -> Any:
+    from aws_lambda_powertools import Logger
+
+    return Logger(child=True)
 
 
 def json_body(request: Request, limit: int = REGISTRATION_BODY_LIMIT) -> Any:
@@ -65,18 +72,22 @@ def parse(model: type[M], data: Any) -> M:
     """Validate ``data`` into ``model``; every bad field is named (dotted) in ValidationFailed."""
     if not isinstance(data, dict):
         raise ValidationFailed(["body"])
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        from chalicelib.domain.models import validation_fields
+
         raise ValidationFailed(validation_fields(list(exc.errors(include_input=False, include_url=False)))) from None
 
 
 def respond(model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer; a model whose ``omit_none`` is true leaves its null fields out."""
-    if isinstance(model, BaseModel):
-        body = model.model_dump(mode="json", exclude_none=getattr(model, "omit_none", False))
-    else:
+    if isinstance(model, dict):
         body = model
+    else:
+        body = model.model_dump(mode="json", exclude_none=getattr(model, "omit_none", False))
     return Response(
         body=json.dumps(body, ensure_ascii=False),
         status_code=status,

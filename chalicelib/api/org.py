@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Request
 
 from chalicelib.api.errors import PayloadTooLarge
 from chalicelib.api.http import json_body, query_param
 from chalicelib.api.routes import Link, route
-from chalicelib.domain.batches import CSV_COLUMNS, MAX_ROWS, BatchAccepted, BatchRequest, BatchStatus, rows_from_csv
 from chalicelib.domain.errors import ChannelClosed, NotFound, ValidationFailed
-from chalicelib.domain.reports import BatchQuery
-from chalicelib.domain.staff import Principal, Role
-from chalicelib.services import batches
+from chalicelib.domain.names import CSV_COLUMNS, Role
+
+if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+    from chalicelib.domain.batches import BatchAccepted, BatchRequest, BatchStatus
+    from chalicelib.domain.reports import BatchQuery  # noqa: F401 - named by a route, not an annotation
+    from chalicelib.domain.staff import Principal
 
 org = Blueprint(__name__)
 
@@ -30,6 +32,8 @@ def _batch_body(request: Request) -> Any:
         raw = raw.encode("utf-8")
     if len(raw) > BATCH_BODY_LIMIT:
         raise PayloadTooLarge()
+    from chalicelib.domain.batches import MAX_ROWS, rows_from_csv
+
     organisation = query_param(request, "organisation")
     rows = rows_from_csv(raw)
     if organisation is None:
@@ -44,9 +48,9 @@ def _batch_body(request: Request) -> Any:
     "POST",
     "/v1/org/batches",
     status=202,
-    body=BatchRequest,
-    query=BatchQuery,
-    response=BatchAccepted,
+    body="BatchRequest",
+    query="BatchQuery",
+    response="BatchAccepted",
     roles=(Role.ORG,),
     audit="org.batch.submit",
     errors=(ChannelClosed,),
@@ -60,6 +64,8 @@ def _batch_body(request: Request) -> Any:
     + ") with ?organisation=.",
 )
 def submit(body: BatchRequest, principal: Principal) -> BatchAccepted:
+    from chalicelib.services import batches
+
     return batches.submit(principal, body.organisation, body.rows)
 
 
@@ -67,11 +73,13 @@ def submit(body: BatchRequest, principal: Principal) -> BatchAccepted:
     org,
     "GET",
     "/v1/org/batches/{batch_id}",
-    response=BatchStatus,
+    response="BatchStatus",
     roles=(Role.ORG,),
     audit="org.batch.read",
     errors=(NotFound,),
     summary="Progress and per-row outcomes of one of the caller's batches",
 )
 def read(batch_id: str, principal: Principal) -> BatchStatus:
+    from chalicelib.services import batches
+
     return batches.status(principal, batch_id)

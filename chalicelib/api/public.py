@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
-from pydantic import BaseModel
 
-from chalicelib.api.openapi import document
 from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import (
     AlreadyRegistered,
@@ -19,16 +17,16 @@ from chalicelib.domain.errors import (
     RegistrationFull,
     TooManyAttempts,
 )
-from chalicelib.domain.models import (
-    CampaignView,
-    CancelRequest,
-    Channel,
-    Health,
-    LookupRequest,
-    RegistrationView,
-)
-from chalicelib.domain.verification import AppRegistrationRequest, LookupView, lookup_view
-from chalicelib.services import lockouts, registrations, verifications
+from chalicelib.domain.names import Channel
+
+if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+    from pydantic import BaseModel
+
+    from chalicelib.domain.models import CampaignView, CancelRequest, Health, LookupRequest, RegistrationView
+    from chalicelib.domain.verification import (
+        AppRegistrationRequest,
+        LookupView,  # noqa: F401 - named by a route, not an annotation
+    )
 
 public = Blueprint(__name__)
 
@@ -47,18 +45,24 @@ REGISTRATION_LINKS = {
 }
 
 
-@route(public, "GET", "/v1/health", response=Health, summary="Liveness")
+@route(public, "GET", "/v1/health", response="Health", summary="Liveness")
 def health() -> Health:
+    from chalicelib.domain.models import Health
+
     return Health(status="ok")
 
 
 @route(public, "GET", "/v1/openapi.json", summary="This document (OpenAPI 3.1)")
 def openapi() -> Any:
+    from chalicelib.api.openapi import document
+
     return document()
 
 
-@route(public, "GET", "/v1/campaign", response=CampaignView, summary="Places left and channel states")
+@route(public, "GET", "/v1/campaign", response="CampaignView", summary="Places left and channel states")
 def campaign() -> CampaignView:
+    from chalicelib.services import registrations
+
     return registrations.campaign()
 
 
@@ -67,8 +71,8 @@ def campaign() -> CampaignView:
     "POST",
     "/v1/registrations",
     status=201,
-    body=AppRegistrationRequest,
-    response=RegistrationView,
+    body="AppRegistrationRequest",
+    response="RegistrationView",
     errors=(*REGISTRATION_ERRORS, PhoneNotVerified, PhoneLimitReached),
     idempotent=Channel.APP.value,
     replayed_by_service=True,
@@ -78,6 +82,8 @@ def campaign() -> CampaignView:
 def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> RegistrationView:
     # After the body's 400s, and a closed channel still answers 403 first. A replayed
     # Idempotency-Key comes here too (its token is checked again: no read, the signature says it).
+    from chalicelib.services import registrations, verifications
+
     if registrations.channel_states()[Channel.APP.value]:
         verifications.require_verified(body.phone, body.verification_token)
     return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
@@ -87,11 +93,13 @@ def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> Re
     public,
     "GET",
     "/v1/registrations/{registration_id}",
-    response=RegistrationView,
+    response="RegistrationView",
     errors=(NotFound,),
     summary="Read a registration",
 )
 def get_registration(registration_id: str) -> RegistrationView:
+    from chalicelib.services import registrations
+
     return registrations.get(registration_id)
 
 
@@ -99,13 +107,16 @@ def get_registration(registration_id: str) -> RegistrationView:
     public,
     "POST",
     "/v1/registrations/lookup",
-    body=LookupRequest,
-    response=LookupView,
+    body="LookupRequest",
+    response="LookupView",
     errors=(NotFound, TooManyAttempts),
     summary="Find a person's active (else latest) registration, without its receipt code; a wrong birth date"
     " is not found, and 5 failures an hour lock the national ID (429)",
 )
 def lookup(body: LookupRequest) -> BaseModel:
+    from chalicelib.domain.verification import lookup_view
+    from chalicelib.services import lockouts, registrations
+
     return lookup_view(lockouts.guarded(lockouts.of_person(body.national_id), lambda: registrations.lookup(body)))
 
 
@@ -113,12 +124,14 @@ def lookup(body: LookupRequest) -> BaseModel:
     public,
     "POST",
     "/v1/registrations/{registration_id}/cancel",
-    body=CancelRequest,
-    response=RegistrationView,
+    body="CancelRequest",
+    response="RegistrationView",
     errors=(NotFound, TooManyAttempts),
     summary="Cancel a registration (again 200 if already cancelled); a wrong birth date is not found, and 5"
     " failures an hour lock the registration (429)",
 )
 def cancel(registration_id: str, body: CancelRequest) -> RegistrationView:
+    from chalicelib.services import lockouts, registrations
+
     key = lockouts.of_registration(registration_id)
     return lockouts.guarded(key, lambda: registrations.cancel(registration_id, body.birth_date))

@@ -3,28 +3,40 @@ the caller's role, records staff actions, and is the OpenAPI operation (``openap
 
 A view is then what it does, nothing else::
 
-    @route(public, "POST", "/v1/registrations/lookup", body=LookupRequest, response=RegistrationView,
+    if TYPE_CHECKING:
+        from chalicelib.domain.models import LookupRequest, RegistrationView
+
+    @route(public, "POST", "/v1/registrations/lookup", body="LookupRequest", response="RegistrationView",
            errors=(NotFound,), summary="Find a person's active (else latest) registration")
     def lookup(body: LookupRequest) -> RegistrationView:
+        from chalicelib.services import registrations
+
         return registrations.lookup(body)
 
 The view is called with the keyword arguments its signature names: the path parameters, ``body``
 (the validated body model), ``query`` (the validated query model), ``principal`` (staff routes).
 It returns its response model (sent with the declared status), or a Response (a CSV page).
+
+Models are named, not imported: ``body="LookupRequest"`` is the class of that name the declaring
+module imports under ``if TYPE_CHECKING:`` (or defines), imported when the route first runs or the
+OpenAPI document is first written. Views import their services the same way, inside the function.
+So ``import app`` (every Lambda cold start, and Chalice's packaging) registers the routes without
+building a pydantic model or loading boto3: a request loads only what its route uses.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib
 import inspect
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from aws_lambda_powertools import Logger
 from chalice.app import Blueprint, Request, Response
-from pydantic import BaseModel
 
 from chalicelib import metrics
 from chalicelib.api import idempotency
@@ -38,13 +50,16 @@ from chalicelib.domain.errors import (
     RequestInProgress,
     ValidationFailed,
 )
-from chalicelib.domain.rules import idempotency_fingerprint
-from chalicelib.domain.staff import Principal, Role
-from chalicelib.services import staff as staff_service
 
-logger = Logger(child=True)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from chalicelib.domain.names import Role
+    from chalicelib.domain.staff import Principal
 
 JSON_MEDIA = "application/json"
+# A model as a declaration gives it: its name (see the module's docstring), or the class itself.
+ModelRef: TypeAlias = "type[BaseModel] | str"
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,10 @@ class Route:
     path: str
     summary: str
     status: int
-    response: type[BaseModel] | None  # None: the answer is not JSON (``media``)
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
+    module: str  # the declaring module, where the models' names are resolved
+    response_ref: ModelRef | None  # None: the answer is not JSON (``media``)
+    body_ref: ModelRef | None
+    query_ref: ModelRef | None
     roles: tuple[Role, ...]  # empty: public; an admin may call every staff route
     audit: str | None  # the action's name in the audit trail (staff routes)
     errors: tuple[type[DomainError], ...]  # every error the route can answer, those of the checks included
@@ -77,6 +93,18 @@ class Route:
     def tags(self) -> list[str]:
         return [_area(self.path, self.roles)]
 
+    @property
+    def response(self) -> type[BaseModel] | None:
+        return _model(self.module, self.response_ref)
+
+    @property
+    def body(self) -> type[BaseModel] | None:
+        return _model(self.module, self.body_ref)
+
+    @property
+    def query(self) -> type[BaseModel] | None:
+        return _model(self.module, self.query_ref)
+
 
 @dataclass(frozen=True)
 class Link:
@@ -95,9 +123,9 @@ def route(
     *,
     summary: str,
     status: int = 200,
-    response: type[BaseModel] | None = None,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
+    response: ModelRef | None = None,
+    body: ModelRef | None = None,
+    query: ModelRef | None = None,
     roles: tuple[Role, ...] = (),
     audit: str | None = None,
     errors: tuple[type[DomainError], ...] = (),
@@ -134,9 +162,10 @@ def route(
             path=path,
             summary=summary,
             status=status,
-            response=response,
-            body=body,
-            query=query,
+            module=view.__module__,
+            response_ref=response,
+            body_ref=body,
+            query_ref=query,
             roles=roles,
             audit=audit,
             errors=tuple(dict.fromkeys([*errors, *implied])),
@@ -152,12 +181,12 @@ def route(
         def handle(principal: Principal | None, params: dict[str, str]) -> Response:
             request = bp.current_request
             given: dict[str, Any] = {**params, "principal": principal}
-            if query is not None:
-                given["query"] = parse(query, _query_of(request))
+            if declared.query is not None:
+                given["query"] = parse(declared.query, _query_of(request))
             data: Any = None
-            if body is not None:
+            if declared.body is not None:
                 data = read(request)
-                given["body"] = parse(body, data)
+                given["body"] = parse(declared.body, data)
             kwargs = {name: value for name, value in given.items() if name in wants}
             key = idempotency.key_of(request) if idempotent else None
 
@@ -202,6 +231,8 @@ def route(
 def _replayed_by_service(scope: str, key: str, data: Any, run: Callable[[str], BaseModel]) -> BaseModel:
     """A keyed request whose service keeps the key's fingerprint with its write: what this container
     answered the key with before comes first (another body 422, a 409 again), then the service."""
+    from chalicelib.domain.rules import idempotency_fingerprint
+
     fingerprint = idempotency_fingerprint(scope, key, data)
     idempotency.replay_or_refuse(fingerprint)
     try:
@@ -227,9 +258,11 @@ def _staff(
         allowed = principal.may(*declared.roles)
         response = inner(principal, params) if allowed else error_response(Forbidden())
         try:
+            from chalicelib.services import staff as staff_service
+
             staff_service.audit(principal, str(declared.audit), response.status_code, _target(params, response))
         except Exception:  # noqa: BLE001 - the action happened; say so, and flag the gap
-            logger.error("audit entry not written", extra={"action": declared.audit, "token_id": principal.token_id})
+            _logger().error("audit entry not written", extra={"action": declared.audit, "token_id": principal.token_id})
             metrics.add("AuditWriteFailed")
         return response
 
@@ -237,6 +270,44 @@ def _staff(
     # wrapper stops it, so a test checks that every route behind the authorizer has it.
     wrapper.checks_staff = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _model(module: str, ref: ModelRef | None) -> type[BaseModel] | None:
+    return _named(module, ref) if isinstance(ref, str) else ref
+
+
+@functools.cache
+def _named(module: str, name: str) -> type[BaseModel]:
+    """The model ``name`` as ``module`` sees it: its own, else one it imports under TYPE_CHECKING."""
+    found = getattr(sys.modules[module], name, None)
+    if found is None:
+        imported = _imported_for_typing(module)
+        if name not in imported:
+            raise LookupError(f"{module} names the model {name} but neither defines it nor imports it for typing")
+        source, attribute = imported[name]
+        found = getattr(importlib.import_module(source), attribute)
+    return found  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _imported_for_typing(module: str) -> dict[str, tuple[str, str]]:
+    """name -> (module, attribute) of each ``from … import …`` in the module's ``if TYPE_CHECKING:``."""
+    names: dict[str, tuple[str, str]] = {}
+    for node in ast.parse(inspect.getsource(sys.modules[module])).body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+                    for alias in statement.names:
+                        names[alias.asname or alias.name] = (statement.module, alias.name)
+    return names
+
+
+@functools.cache
+def _logger() -> Any:
+    # Created on first use: Powertools' logging is not needed to register routes.
+    from aws_lambda_powertools import Logger
+
+    return Logger(child=True)
 
 
 def _area(path: str, roles: tuple[Role, ...]) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint
 
 from chalicelib.api.routes import route
 from chalicelib.domain.errors import AlreadyDone, NotConfirmed, NotDue, NotFound
-from chalicelib.domain.models import CheckIn, CheckInRequest
-from chalicelib.domain.staff import Role
-from chalicelib.services import doses
+from chalicelib.domain.names import Role
+
+if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+    from chalicelib.domain.models import CheckIn, CheckInRequest
 
 site = Blueprint(__name__)
 
@@ -17,12 +20,14 @@ site = Blueprint(__name__)
     site,
     "POST",
     "/v1/site/check-ins",
-    body=CheckInRequest,
-    response=CheckIn,
+    body="CheckInRequest",
+    response="CheckIn",
     roles=(Role.SITE,),
     audit="site.check_in",
     errors=(NotFound, NotConfirmed, AlreadyDone, NotDue),
     summary="Record the person's next dose as given today (by receipt code, typed or scanned, or national ID)",
 )
 def check_in(body: CheckInRequest) -> CheckIn:
+    from chalicelib.services import doses
+
     return doses.check_in(body)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint
 
 from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import InvalidCode, NotFound, TooManyAttempts
-from chalicelib.domain.verification import (
-    VERIFICATION_ID_PATTERN,
-    ConfirmRequest,
-    ReceiptRequest,
-    ReceiptSent,
-    VerificationRequest,
-    VerificationStarted,
-    VerificationToken,
-)
-from chalicelib.services import receipts, verifications
+from chalicelib.domain.names import VERIFICATION_ID_PATTERN
+
+if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+    from chalicelib.domain.verification import (
+        ConfirmRequest,
+        ReceiptRequest,
+        ReceiptSent,
+        VerificationRequest,
+        VerificationStarted,
+        VerificationToken,
+    )
 
 verification = Blueprint(__name__)
 
@@ -25,13 +28,15 @@ verification = Blueprint(__name__)
     "POST",
     "/v1/verifications",
     status=202,
-    body=VerificationRequest,
-    response=VerificationStarted,
+    body="VerificationRequest",
+    response="VerificationStarted",
     errors=(TooManyAttempts,),
     links={"confirm": Link("public.confirm_verification", {"verification_id": "$response.body#/verification_id"})},
     summary="Send a 6-digit code to a phone by SMS (one a minute, five a day per phone)",
 )
 def start_verification(body: VerificationRequest) -> VerificationStarted:
+    from chalicelib.services import verifications
+
     return verifications.start(body)
 
 
@@ -39,13 +44,15 @@ def start_verification(body: VerificationRequest) -> VerificationStarted:
     verification,
     "POST",
     "/v1/verifications/{verification_id}/confirm",
-    body=ConfirmRequest,
-    response=VerificationToken,
+    body="ConfirmRequest",
+    response="VerificationToken",
     errors=(NotFound, InvalidCode),
     path_schemas={"verification_id": {"type": "string", "pattern": VERIFICATION_ID_PATTERN}},
     summary="Trade the code for a verification token (24 hours); 5 wrong codes spend the verification",
 )
 def confirm_verification(verification_id: str, body: ConfirmRequest) -> VerificationToken:
+    from chalicelib.services import verifications
+
     return verifications.confirm(verification_id, body)
 
 
@@ -54,11 +61,13 @@ def confirm_verification(verification_id: str, body: ConfirmRequest) -> Verifica
     "POST",
     "/v1/registrations/receipt",
     status=202,
-    body=ReceiptRequest,
-    response=ReceiptSent,
+    body="ReceiptRequest",
+    response="ReceiptSent",
     errors=(TooManyAttempts,),
     summary="Send the receipt code by SMS to the phone of the person's active registration (always 202); 5 wrong"
     " birth dates an hour lock the national ID (429)",
 )
 def receipt(body: ReceiptRequest) -> ReceiptSent:
+    from chalicelib.services import receipts
+
     return receipts.request(body)

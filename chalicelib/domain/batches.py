@@ -20,10 +20,10 @@ from pydantic import (
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.models import ABSENT_NOT_NULL, ErrorBody, text_field
+from chalicelib.domain.names import CSV_COLUMNS as CSV_COLUMNS
 
 MAX_ROWS = 1000
 ROW_BODY_LIMIT = 16 * 1024  # a registration body's limit
-CSV_COLUMNS = ("national_id", "first_name", "last_name", "birth_date", "phone", "basis", "detail", "consent")
 
 
 def _organisation(value: str) -> str:

@@ -10,6 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from chalicelib.domain import rules
 from chalicelib.domain.doses import Visit, VisitStatus
+from chalicelib.domain.names import DATE_PATTERN as DATE_PATTERN
+from chalicelib.domain.names import Channel as Channel
 
 # The other booking systems every confirmed person is removed from.
 REGISTRIES = ("mor_phrom", "khon_kaen_phrom")
@@ -20,12 +22,6 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     RESERVE = "reserve"
     CANCELLED = "cancelled"
-
-
-class Channel(StrEnum):
-    APP = "app"
-    COUNTER = "counter"
-    ORG = "org"
 
 
 class Basis(StrEnum):
@@ -67,7 +63,6 @@ _ID_PATTERN = "^[ -]*(?:[0-9๐-๙][ -]*){13}$"
 _NAME_CHARS = f"{rules._THAI_LETTER}{rules._LATIN_LETTER}{rules._COMBINING}.'\\-"
 _NAME_PATTERN = f"^ *[{rules._THAI_BASE}{rules._LATIN_LETTER}](?:[{_NAME_CHARS} ]{{0,98}}[{_NAME_CHARS}])? *$"
 _PHONE_PATTERN = "^[ -]*(?:\\+[ -]*6[ -]*6|0)[ -]*[689](?:[ -]*[0-9]){8}[ -]*$"
-DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # Free text (address, employer): trimmed, no control characters, not blank.
 TEXT_FORMAT = "text"
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.names import Role as Role
 
 TOKEN_PREFIX = "kkt_"  # noqa: S105 - a public prefix, not a secret  # nosec B105
 # A token lives this many days unless `make token DAYS=…` says otherwise; a lost or forgotten token
 # stops working by itself.
 DEFAULT_TOKEN_DAYS = 30
 MAX_TOKEN_DAYS = 366
-
-
-class Role(StrEnum):
-    COUNTER = "counter"
-    ORG = "org"
-    SITE = "site"  # vaccination-site staff: check people in
-    ADMIN = "admin"
 
 
 class StaffToken(BaseModel):

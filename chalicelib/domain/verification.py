@@ -23,6 +23,7 @@ from chalicelib.domain.models import (
     RegistrationView,
     _Body,
 )
+from chalicelib.domain.names import VERIFICATION_ID_PATTERN as VERIFICATION_ID_PATTERN
 from chalicelib.domain.rules import has_hidden_characters
 
 CODE_DIGITS = 6
@@ -59,7 +60,6 @@ class Keys:
 
 
 # What ``new_verification_id`` makes, as a JSON Schema pattern (used with fullmatch).
-VERIFICATION_ID_PATTERN = "^v_[A-Za-z0-9_-]{22}$"
 TOKEN_MAX_LENGTH = 200
 
 

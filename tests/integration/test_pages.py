@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api.pages import PAGES, asset
+from tests.helpers import gateway_event
 
 
 @pytest.mark.parametrize("path", ["/", "/counter/", "/site/", "/admin/"])
@@ -67,20 +68,7 @@ def test_behind_a_stage_prefix_the_redirect_keeps_the_prefix(
     app: Any, resource: str, asked: str, location: str
 ) -> None:
     # As API Gateway calls the function: the path asked for, stage prefix included, is in the context.
-    event = {
-        "resource": resource,
-        "path": resource,
-        "httpMethod": "GET",
-        "headers": {},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"resourcePath": resource, "path": asked, "httpMethod": "GET", "stage": "api"},
-        "body": None,
-        "isBase64Encoded": False,
-    }
+    event = gateway_event(resource, asked)
     response = app(event, None)
     assert response["statusCode"] == 308
     assert response["headers"]["Location"] == location
