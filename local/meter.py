@@ -4,7 +4,10 @@ stack (``LOCAL_METER=1``; ``make bench`` sets it and reads ``GET /_local/meter``
 A request is counted on the thread that serves it, and classified by its answer: ``confirmed``,
 ``reserve``, ``refused_full``, ``repeat`` (already registered), ``invalid`` (400/422). Calls made
 on the background workers' thread (queue handlers, schedules, the driver's own receives and deletes,
-as Lambda's poller would) are the background's. Local stack only: nothing here is deployed.
+as Lambda's poller would) are the background's, and so is a removal list that leaves with a request
+(``services.removals.note``: one message per 500 confirmations or 5 seconds, carried by whichever
+request comes next): it is the fan-out of the background it starts, counted with it. Local stack
+only: nothing here is deployed.
 """
 
 from __future__ import annotations
@@ -42,16 +45,25 @@ def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
             _background[key] += 1
 
 
-def _on_call(event_name: str, **_: Any) -> None:
+def _on_call(event_name: str, params: dict[str, Any] | None = None, **_: Any) -> None:
     operation = event_name.split(".", 1)[1]
     calls: Counter[str] | None = getattr(_local, "calls", None)
     if operation == "sqs.ReceiveMessage" and calls is None:
         return  # counted after the call, by what it brought
-    if calls is not None:
+    if calls is not None and operation == "sqs.SendMessage" and _to_removals(params):
+        with _lock:
+            _background["removal_list.sqs.SendMessage"] += 1
+    elif calls is not None:
         calls[operation] += 1
     elif threading.current_thread().name == WORKER_THREAD:
         with _lock:
             _background[operation] += 1
+
+
+def _to_removals(params: dict[str, Any] | None) -> bool:
+    body = (params or {}).get("body") or b""
+    raw = body if isinstance(body, bytes) else str(body).encode()
+    return b"-removals" in raw and b"codes" in raw
 
 
 def begin(method: str, path: str) -> bool:

@@ -60,6 +60,14 @@ def channel_states(fresh: bool = False) -> dict[str, bool]:
     return states
 
 
+def _fresh_channel_states() -> dict[str, bool] | None:
+    """The cached channel states, or None when they are due to be read again."""
+    cached = _channel_cache.get("states")
+    if cached and time.monotonic() - cached[0] < CHANNEL_CACHE_SECONDS:
+        return cached[1]
+    return None
+
+
 def _refresh_channel_states() -> None:
     """After a registration was written: the channel states read again if they are getting old
     (best effort: the registration stands either way)."""
@@ -100,17 +108,27 @@ def _register(
     # Age first: an ineligible request costs no read at all.
     if rules.age_on(req.birth, rules.today_in_bangkok(now)) < settings.min_age:
         raise NotEligible()
-    if not channel_states()[channel.value]:
+    states = _fresh_channel_states()
+    if states is not None and not states[channel.value]:
         raise ChannelClosed()
     st = stores()
     pointer = rules.person_pointer(req.national_id, hmac_key())
     code = rules.receipt_code(pointer, code_secret)
     # A place in hand costs nothing to take: the registration's put then also tells a repeat.
-    if st.quota.take_primary(in_hand_only=True):
+    if states is not None and st.quota.take_primary(in_hand_only=True):
         return _confirmed(req, code, channel, label, now, pointer, fingerprint)
     # Nothing in hand: who is asking decides before any place is taken (a repeat costs one read; a
-    # cancelled registration is replaced by the new one, as the put does).
-    found = st.registrations.current(pointer)
+    # cancelled registration is replaced by the new one, as the put does). The same request reads
+    # the channel states and, once the primary list is full, the gate when they are due: a refusal
+    # costs that one request and no write.
+    look = st.glance.look(pointer, gate=st.quota.gate_due(), channels=states is None)
+    if look.channels is not None:
+        _channel_cache["states"] = (time.monotonic(), look.channels)
+        if not look.channels[channel.value]:
+            raise ChannelClosed()
+    if look.gate is not None:
+        st.quota.see_gate(look.gate)
+    found = look.current
     if found is not None and found[0].status is not Status.CANCELLED:
         _refuse_or_replay(*found, fingerprint, code)
     if st.quota.take_primary():

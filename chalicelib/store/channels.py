@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.store.table import Table
+from chalicelib.store.table import Item, Table
 
 CHANNELS = "channels"
 
@@ -12,8 +12,12 @@ class ChannelStore:
         self._t = table
 
     def channels(self) -> dict[str, bool]:
-        item = self._t.get(CHANNELS)
-        return {name: bool(item.get(name, True)) for name in ("app", "counter", "org")}
+        return states_of(self._t.get(CHANNELS))
 
     def set_channel(self, channel: str, is_open: bool) -> None:
         self._t.update((CHANNELS,), "SET #c = :open", None, {":open": is_open}, names={"#c": channel})
+
+
+def states_of(item: Item) -> dict[str, bool]:
+    """The ``channels`` item as ``ChannelStore.channels`` answers it."""
+    return {name: bool(item.get(name, True)) for name in ("app", "counter", "org")}

@@ -16,6 +16,7 @@ from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
 from chalicelib.store.channels import ChannelStore
 from chalicelib.store.gate import Gate
+from chalicelib.store.glance import GlanceStore
 from chalicelib.store.ledger import LedgerStore
 from chalicelib.store.phones import PhoneStore
 from chalicelib.store.protocols import Stores
@@ -51,6 +52,7 @@ class DynamoStores:
     verifications: VerificationStore
     attempts: AttemptStore
     phones: PhoneStore
+    glance: GlanceStore
 
 
 _installed: list[Stores] = []
@@ -76,8 +78,9 @@ def _dynamo_stores() -> DynamoStores:
     # (overflow, parked places) and the reserve (its active count and last ticket).
     campaign = Table(db, s.campaign_table, ("pk",))
     gate = Gate(campaign)
+    registrations = RegistrationStore(db, s.registrations_table)
     return DynamoStores(
-        registrations=RegistrationStore(db, s.registrations_table),
+        registrations=registrations,
         quota=QuotaStore(campaign, gate, s.primary_capacity, s.reserve_capacity, s.quota_shards),
         reserve=ReserveStore(campaign, gate),
         statistics=StatisticsStore(campaign),
@@ -96,6 +99,7 @@ def _dynamo_stores() -> DynamoStores:
         verifications=VerificationStore(db, s.attempts_table),
         attempts=AttemptStore(db, s.attempts_table),
         phones=PhoneStore(db, s.campaign_table),
+        glance=GlanceStore(registrations.table, campaign),
     )
 
 

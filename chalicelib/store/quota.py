@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.quota import shard_capacities
 from chalicelib.store.gate import GATE, Gate
-from chalicelib.store.table import ConditionFailed, Table
+from chalicelib.store.table import ConditionFailed, Item, Table
 
 # Places taken at once while a shard is far from full, kept in the container for the next newcomers
 # (a repeated person then costs one write: the place stays for the next one). Within END_MARGIN of
@@ -136,6 +136,17 @@ class QuotaStore:
     def known_full(self) -> bool:
         """The gate said "full" moments ago: a refusal need not ask it again."""
         return time.monotonic() < self._full_until
+
+    def gate_due(self) -> bool:
+        """Every shard is seen full and the gate's last "full" is getting old: worth reading the gate
+        with the person's item (``GlanceStore``), so that a refusal makes no write of its own."""
+        return len(self._full) == len(self._caps) and not self.known_full()
+
+    def see_gate(self, gate: Item) -> None:
+        """The gate as just read: when it is full (no parked place, the reserve at capacity), refusals
+        need not ask it again for ``FULL_CACHE_SECONDS``."""
+        if int(gate.get("parked", 0)) <= 0 and int(gate.get("ra", 0)) >= self._reserve_capacity:
+            self._full_until = time.monotonic() + FULL_CACHE_SECONDS
 
     def raise_primary(self, places: int) -> None:
         """Count ``places`` more primary places as taken (a counter found too low). Always safe:

@@ -47,6 +47,11 @@ def home(pointer: bytes) -> str:
     return "p#" + base64.urlsafe_b64encode(pointer).decode("ascii").rstrip("=")
 
 
+def current_of(item: Item) -> tuple[Registration, str | None] | None:
+    """A person's item as ``RegistrationStore.current`` answers it."""
+    return (_from_item(item), item.get("idem")) if item else None
+
+
 def _key(code: str) -> str | None:
     pointer = rules.code_pointer(code)
     return home(pointer) if pointer is not None else None
@@ -100,8 +105,11 @@ class RegistrationStore:
 
     def current(self, pointer: bytes) -> tuple[Registration, str | None] | None:
         """The person's current registration and its Idempotency-Key fingerprint, or None."""
-        item = self._t.get(home(pointer))
-        return (_from_item(item), item.get("idem")) if item else None
+        return current_of(self._t.get(home(pointer)))
+
+    @property
+    def table(self) -> Table:
+        return self._t
 
     def get(self, code: str) -> Registration | None:
         """The registration with this receipt code (current or superseded), or None."""

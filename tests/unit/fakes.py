@@ -21,6 +21,7 @@ from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registrat
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.attempts import PendingVerification
+from chalicelib.store.glance import Glance
 from chalicelib.store.quota import Overflow, PlaceCounts
 from chalicelib.store.registrations import Taken, home
 from chalicelib.store.reserve import Ticket
@@ -317,6 +318,13 @@ class FakeQuota:
     def known_full(self) -> bool:
         return self.full_seen
 
+    def gate_due(self) -> bool:
+        return self.taken >= self.capacity and not self.full_seen
+
+    def see_gate(self, gate: dict[str, Any]) -> None:
+        if int(gate.get("parked", 0)) <= 0 and int(gate.get("ra", 0)) >= self.reserve_capacity:
+            self.full_seen = True
+
     def raise_primary(self, places: int) -> None:
         self.taken += places
 
@@ -534,6 +542,25 @@ class FakeChannels:
         self.open[channel] = is_open
 
 
+class FakeGlance:
+    """The person's registration, with the gate and the channel states when asked (one request)."""
+
+    def __init__(self, registrations: FakeRegistrations, gate: FakeGate, channels: FakeChannels) -> None:
+        self.registrations = registrations
+        self.gate = gate
+        self.channels = channels
+        self.looks = 0
+
+    def look(self, pointer: bytes, gate: bool, channels: bool) -> Glance:
+        self.looks += 1
+        g = self.gate
+        return Glance(
+            self.registrations.current(pointer),
+            {"parked": g.parked, "ra": g.ra, "seq": g.seq} if gate else None,
+            self.channels.channels() if channels else None,
+        )
+
+
 class FakeRemovalControl:
     def __init__(self) -> None:
         self.item: dict[str, Any] = {}
@@ -733,19 +760,21 @@ class FakeStores:
     verifications: FakeVerifications
     attempts: FakeAttempts
     phones: FakePhones
+    glance: FakeGlance
     gate: FakeGate
 
     @classmethod
     def empty(cls, primary: int, reserve: int) -> FakeStores:
         gate = FakeGate()
+        registrations, channels = FakeRegistrations(), FakeChannels()
         return cls(
-            registrations=FakeRegistrations(),
+            registrations=registrations,
             quota=FakeQuota(gate, primary, reserve),
             reserve=FakeReserve(gate),
             statistics=FakeStatistics(gate),
             slots=FakeSlots(),
             ledger=FakeLedger(),
-            channels=FakeChannels(),
+            channels=channels,
             removal_control=FakeRemovalControl(),
             promotions=FakeJobs(),
             batch_jobs=FakeJobs(),
@@ -758,6 +787,7 @@ class FakeStores:
             verifications=FakeVerifications(),
             attempts=FakeAttempts(),
             phones=FakePhones(),
+            glance=FakeGlance(registrations, gate, channels),
             gate=gate,
         )
 

@@ -1,0 +1,44 @@
+"""One look at a person and, when they are due, the campaign's gate and channel states.
+
+A registration asks who the person is before it takes any place (a repeat costs one read). Once the
+primary list is full, a container also needs, every few seconds, the gate (is a place parked, is the
+reserve full?) and the channel states: read in the same BatchGetItem as the person's item, they cost
+a refusal nothing more than that one request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.models import Registration
+from chalicelib.store.channels import CHANNELS, states_of
+from chalicelib.store.gate import GATE
+from chalicelib.store.registrations import current_of, home
+from chalicelib.store.table import Item, Table, get_together
+
+
+@dataclass(frozen=True)
+class Glance:
+    current: tuple[Registration, str | None] | None  # as ``RegistrationStore.current``
+    gate: Item | None  # None: not asked
+    channels: dict[str, bool] | None  # None: not asked
+
+
+class GlanceStore:
+    def __init__(self, registrations: Table, campaign: Table) -> None:
+        self._regs = registrations
+        self._campaign = campaign
+
+    def look(self, pointer: bytes, gate: bool, channels: bool) -> Glance:
+        """The person's current registration, with the gate and the channel states if asked: one
+        request. Raises Overloaded."""
+        wanted: list[tuple[Table, tuple[str, ...]]] = [(self._regs, (home(pointer),))]
+        if gate:
+            wanted.append((self._campaign, (GATE,)))
+        if channels:
+            wanted.append((self._campaign, (CHANNELS,)))
+        items = iter(get_together(wanted))
+        person = current_of(next(items))
+        gate_item = next(items) if gate else None
+        states = states_of(next(items)) if channels else None
+        return Glance(person, gate_item, states)
