@@ -1,4 +1,5 @@
-"""Walk-in counters: staff register people who cannot use the app, on the same path and quota."""
+"""Walk-in counters: staff register people who cannot use the app, on the same path and quota, and
+act for the person in front of them (ID card seen): reclaim a national ID, cancel."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from chalice.app import Blueprint
 
 from chalicelib.api.public import REGISTRATION_ERRORS, REGISTRATION_LINKS
 from chalicelib.api.routes import route
-from chalicelib.domain.models import Channel, RegistrationRequest, RegistrationView
+from chalicelib.domain.errors import NotEligible, NotFound
+from chalicelib.domain.models import Channel, CounterCancelRequest, RegistrationRequest, RegistrationView
 from chalicelib.domain.staff import Principal, Role
-from chalicelib.services import registrations
+from chalicelib.services import reclaims, registrations
 
 counter = Blueprint(__name__)
 
@@ -30,3 +32,35 @@ counter = Blueprint(__name__)
 )
 def register(body: RegistrationRequest, principal: Principal, fingerprint: str | None = None) -> RegistrationView:
     return registrations.register(body, Channel.COUNTER, principal.label, fingerprint=fingerprint)
+
+
+@route(
+    counter,
+    "POST",
+    "/v1/counter/reclaims",
+    body=RegistrationRequest,
+    response=RegistrationView,
+    roles=(Role.COUNTER,),
+    audit="counter.reclaim",
+    errors=(NotFound, NotEligible),
+    links={"read": REGISTRATION_LINKS["read"], "check_in": REGISTRATION_LINKS["check_in"]},
+    summary="Reclaim a national ID for the person at the counter: its active registration takes these details"
+    " and a new receipt code, keeps its status, place, rank and appointments; the old code answers 404 from now on",
+)
+def reclaim(body: RegistrationRequest, principal: Principal) -> RegistrationView:
+    return reclaims.reclaim(body, principal.label)
+
+
+@route(
+    counter,
+    "POST",
+    "/v1/counter/cancellations",
+    body=CounterCancelRequest,
+    response=RegistrationView,
+    roles=(Role.COUNTER,),
+    audit="counter.cancel",
+    errors=(NotFound,),
+    summary="Cancel the active registration of the person at the counter; its place goes to reserve rank 1",
+)
+def cancel(body: CounterCancelRequest) -> RegistrationView:
+    return reclaims.cancel(body.national_id)
