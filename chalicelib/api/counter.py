@@ -6,13 +6,25 @@ from __future__ import annotations
 from chalice.app import Blueprint
 
 from chalicelib.api.public import REGISTRATION_ERRORS, REGISTRATION_LINKS
-from chalicelib.api.routes import route
+from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import NotEligible, NotFound
 from chalicelib.domain.models import Channel, CounterCancelRequest, RegistrationRequest, RegistrationView
 from chalicelib.domain.staff import Principal, Role
 from chalicelib.services import reclaims, registrations
 
 counter = Blueprint(__name__)
+
+# From a counter registration to what the desk may do next for that person: reclaim the ID with the
+# same details (a new receipt code), or cancel it.
+_THE_BODY = {
+    name: f"$request.body#/{name}"
+    for name in ("national_id", "first_name", "last_name", "birth_date", "phone", "eligibility", "consent")
+}
+COUNTER_LINKS = {
+    **REGISTRATION_LINKS,
+    "reclaim": Link("counter.reclaim", {}, _THE_BODY),
+    "cancel_at_counter": Link("counter.cancel", {}, {"national_id": "$request.body#/national_id"}),
+}
 
 
 @route(
@@ -27,7 +39,7 @@ counter = Blueprint(__name__)
     errors=REGISTRATION_ERRORS,
     idempotent=Channel.COUNTER.value,
     replayed_by_service=True,
-    links=REGISTRATION_LINKS,
+    links=COUNTER_LINKS,
     summary="Register a walk-in person at a counter (open while the app channel is closed)",
 )
 def register(body: RegistrationRequest, principal: Principal, fingerprint: str | None = None) -> RegistrationView:
