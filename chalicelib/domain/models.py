@@ -150,6 +150,12 @@ class CancelRequest(_Body):
     birth_date: BirthDate
 
 
+class CounterCancelRequest(_Body):
+    """A counter cancelling for the person in front of it (ID card seen): the national ID alone."""
+
+    national_id: NationalId
+
+
 class Appointment(BaseModel):
     date: date
     site: str
@@ -195,6 +201,8 @@ class Registration(BaseModel):
     archived: bool = False
     # The reserve rank its registration answered (an Idempotency-Key replay answers it again).
     rank_at_start: int | None = None
+    # The stored item's version (every change counts one): a counter reclaim is a compare-and-set on it.
+    version: int = 0
 
 
 class AppointmentView(BaseModel):

@@ -72,7 +72,7 @@ def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> boo
             st.registrations.set_visits(reg, planned)
         except Conflict:
             doses.give_back(taken)  # it changed meanwhile (cancelled, booked by another run): look again
-            again = st.registrations.get(reg.registration_id)
+            again = st.registrations.find(reg.registration_id)  # reclaimed meanwhile: its new code
             if again is None:
                 return False
             reg = again
@@ -94,7 +94,7 @@ def release(reg: Registration) -> None:
         try:
             st.registrations.drop_visits(reg, [v for v in reg.visits if v.status is not VisitStatus.BOOKED])
         except Conflict:
-            again = st.registrations.get(reg.registration_id)
+            again = st.registrations.find(reg.registration_id)
             if again is None:
                 return
             reg = again
@@ -106,9 +106,11 @@ def release(reg: Registration) -> None:
 def send_sms(registration_id: str) -> None:
     """One SMS per set of booked appointments, however often the job is delivered. Raises SmsUnavailable."""
     st = stores()
-    reg = st.registrations.get(registration_id)
+    # A job queued before a counter reclaim: the SMS goes to the phone and with the code of now.
+    reg = st.registrations.find(registration_id)
     if reg is None or reg.status is not Status.CONFIRMED:
         return
+    registration_id = reg.registration_id
     booked = sorted((v for v in reg.visits if v.status is VisitStatus.BOOKED), key=lambda v: v.dose)
     if not booked:
         return

@@ -124,7 +124,7 @@ def check_in(req: CheckInRequest) -> CheckIn:
             st.registrations.set_visits(reg, doses.mark(reg.visits, target, VisitStatus.DONE, given_on=today))
             break
         except Conflict:
-            again = st.registrations.get(reg.registration_id)
+            again = st.registrations.find(reg.registration_id)  # reclaimed meanwhile: its new code
             if again is None:
                 raise NotFound() from None
             reg = again
@@ -200,7 +200,7 @@ def close_one(registration_id: str, day: date) -> bool:
     settings = get_settings()
     tomorrow = settings.schedule.first_open_from(rules.today_in_bangkok() + timedelta(days=1))
     for _ in range(_ATTEMPTS):
-        reg = st.registrations.get(registration_id)
+        reg = st.registrations.find(registration_id)  # the day's index may name a code reclaimed since
         if reg is None or reg.status is not Status.CONFIRMED:
             return False
         booked = [v for v in reg.visits if v.status is VisitStatus.BOOKED and v.date == day]
@@ -231,7 +231,7 @@ def close_one(registration_id: str, day: date) -> bool:
 
             registrations.hand_on(cancelled)
         elif outcome == "rebooked":
-            st.sms_jobs.send(AppointmentSms(registration_id=registration_id).model_dump(mode="json"))
+            st.sms_jobs.send(AppointmentSms(registration_id=reg.registration_id).model_dump(mode="json"))
         return True
     raise Conflict("appointments kept changing")
 

@@ -70,14 +70,15 @@ def release(registration_id: str, attempts: int = 20) -> None:
 
 def _give_to_target(st: Stores, x: Registration) -> bool:
     assert x.release_target is not None  # narrows the type; the caller checked it  # nosec B101
-    y = st.registrations.get(x.release_target)
+    # ``find``: the target may have been given a new code at a counter since it was chosen.
+    y = st.registrations.find(x.release_target)
     if y is not None and y.status is Status.RESERVE:
         try:
             y = st.registrations.promote(y.registration_id, x.registration_id, datetime.now(UTC))
             counters.promoted(y)
             removals.note(y.registration_id, force=True)
         except Conflict:
-            y = st.registrations.get(x.release_target)
+            y = st.registrations.find(x.release_target)
     # Promoted by this vacancy means done, whatever Y became since (it may have cancelled already):
     # never choose a second person for one place.
     if y is not None and y.promoted_by == x.registration_id:
@@ -111,7 +112,8 @@ def settle_ticket(st: Stores, number: int) -> str | None:
     if ticket.void:
         st.reserve.reserve_exit(f"ticket-{number}", number)
         return None
-    holder = st.registrations.get(ticket.registration_id) if ticket.registration_id else None
+    # The holder's code as it took the ticket: ``find`` follows a counter reclaim since.
+    holder = st.registrations.find(ticket.registration_id) if ticket.registration_id else None
     if holder is not None:
         if holder.status is Status.RESERVE:
             return holder.registration_id

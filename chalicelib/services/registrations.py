@@ -232,7 +232,7 @@ def _take_phone_share(reg: Registration, pointer: bytes, undo_place: Callable[[]
     if reg.channel is not Channel.APP:
         return
     try:
-        taken = stores().phones.take(_phone_key(reg.phone), get_settings().phone_registration_limit)
+        taken = stores().phones.take(phone_key(reg.phone), get_settings().phone_registration_limit)
     except Overloaded as exc:
         if not exc.maybe_applied:
             _withdraw(reg, pointer, undo_place)
@@ -254,7 +254,7 @@ def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None])
     undo_place()
 
 
-def _phone_key(phone: str) -> str:
+def phone_key(phone: str) -> str:
     return v.phone_hash(phone, verification_keys())
 
 
@@ -404,7 +404,7 @@ def _give_back_phone_share(x: Registration) -> None:
     """A cancelled app registration's share of its phone, back once: the phone item marks it given
     (a crash before the step is taken, and the retried cancel, find the mark), then the step is
     taken so that a retry need not ask."""
-    stores().phones.give_back(_phone_key(x.phone), x.registration_id)
+    stores().phones.give_back(phone_key(x.phone), x.registration_id)
     stores().registrations.take_step(x.registration_id, "phone")
 
 

@@ -7,7 +7,9 @@ registered, and returns the item found, which answers a repeat or an Idempotency
 another read. The receipt code (``registration_id``) carries the pointer and 128 random bits, so it
 resolves with one read and is checked in constant time. When a person registers again after a
 cancellation, the cancelled registration is first copied under its code (so it still resolves),
-then replaced.
+then replaced. A counter reclaim gives the person's registration a new code in place; the codes it
+had before resolve only for the service's own jobs (``find``: the ticket holder, a removal list, a
+promotion target may still name one), never for a request.
 Every decision is a conditional single-item write; none depends on a value read before it.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import hmac
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +58,16 @@ def current_of(item: Item) -> tuple[Registration, str | None] | None:
 def _key(code: str) -> str | None:
     pointer = rules.code_pointer(code)
     return home(pointer) if pointer is not None else None
+
+
+def _digest(code: str) -> str:
+    """What a registration keeps of a receipt code a reclaim replaced: enough to recognise it, not
+    the code itself (a copy of the table does not hand out codes that once worked)."""
+    return hashlib.sha256(code.encode("ascii", "replace")).hexdigest()[:32]
+
+
+def _reclaimed_from(item: Item, code: str) -> bool:
+    return _digest(code) in (item.get("reclaimed") or [])
 
 
 class RegistrationStore:
@@ -113,14 +126,59 @@ class RegistrationStore:
 
     def get(self, code: str) -> Registration | None:
         """The registration with this receipt code (current or superseded), or None."""
+        return self._resolve(code, follow=False)
+
+    def find(self, code: str) -> Registration | None:
+        """``get`` for the service's own jobs: also the registration a counter reclaim gave a new
+        code since (returned with its new code), as a ticket, a removal list or a promotion target
+        may still name the old one. Never for a code a request brings: that one is dead."""
+        return self._resolve(code, follow=True)
+
+    def _resolve(self, code: str, follow: bool) -> Registration | None:
         key = _key(code)
         if key is None:
             return None
         item = self._t.get(key)
         if item and hmac.compare_digest(str(item.get("code", "")).encode(), code.encode()):
             return _from_item(item)
+        if item and follow and _reclaimed_from(item, code):
+            return _from_item(item)
         archived = self._t.get(code)
         return _from_item(archived) if archived else None
+
+    def reclaim(
+        self, reg: Registration, new_code: str, details: dict[str, str], label: str, now: datetime
+    ) -> Registration:
+        """Give the person's active registration ``reg`` the details of the person at the counter
+        (``details``: names, birth date, phone, basis, detail) and a new receipt code, in one
+        compare-and-set on its version as read: status, place, ticket and appointments stay. The
+        old code stops resolving (``find`` still follows it, for the jobs that hold it); the
+        Idempotency-Key of the request that made it is dropped, so its replay is no longer answered
+        with this registration. The channel becomes ``counter``.
+
+        Raises Conflict when it changed meanwhile (read it again), Overloaded.
+        """
+        fields = ("first_name", "last_name", "birth_date", "phone", "basis", "detail")
+        sets = [f"{name} = :{name}" for name in fields]
+        values: dict[str, Any] = {f":{name}": details[name] for name in fields}
+        unchanged = "ver = :ver" if reg.version else "attribute_not_exists(ver)"
+        if reg.version:
+            values[":ver"] = reg.version
+        values |= {
+            ":new": new_code,
+            ":channel": "counter",
+            ":label": label,
+            ":now": now.isoformat(),
+            ":old": [_digest(reg.registration_id)],
+            ":none": [],
+            ":confirmed": Status.CONFIRMED.value,
+            ":reserve": Status.RESERVE.value,
+        }
+        update = (
+            "SET " + ", ".join(sets) + ", code = :new, channel = :channel, label = :label, reclaimed_at = :now,"
+            " reclaimed = list_append(if_not_exists(reclaimed, :none), :old) REMOVE idem"
+        )
+        return self._update(reg.registration_id, update, f"(#s = :confirmed OR #s = :reserve) AND {unchanged}", values)
 
     # -- state changes (each conditional on the code, so a superseded one is never touched) ---------
 
@@ -352,24 +410,39 @@ class RegistrationStore:
     def by_codes(self, codes: list[str]) -> list[Registration]:
         """The current registrations with these receipt codes (one BatchGetItem per 100; a code
         whose person registered again since is left out: the index finds it under its code)."""
-        wanted = {k: c for c in codes if (k := _key(c)) is not None}
+        wanted: dict[str, list[str]] = {}
+        for c in codes:
+            if (k := _key(c)) is not None:
+                wanted.setdefault(k, []).append(c)
         found = self._t.batch_get([(k,) for k in wanted])
-        return [_from_item(i) for i in found if i.get("code") == wanted.get(str(i["registration_id"]))]
+        # A code a counter reclaim replaced since still names the person's registration (its new code).
+        return [
+            _from_item(i)
+            for i in found
+            if any(c == i.get("code") or _reclaimed_from(i, c) for c in wanted.get(str(i["registration_id"]), []))
+        ]
 
     def get_many(self, codes: list[str]) -> list[Registration]:
         """Registrations by receipt code, current or superseded (a BatchGetItem per 100 of the
         persons' items, then one for the codes found superseded); unknown codes are left out."""
         unique = list(dict.fromkeys(codes))
         wanted = {c: k for c in unique if (k := _key(c)) is not None}
+        by_key: dict[str, list[str]] = {}
+        for c, k in wanted.items():
+            by_key.setdefault(k, []).append(c)
         found: dict[str, Registration] = {}
-        for item in self._t.batch_get([(k,) for k in dict.fromkeys(wanted.values())]):
+        for item in self._t.batch_get([(k,) for k in by_key]):
             code = str(item.get("code", ""))
-            if code in wanted:
-                found[code] = _from_item(item)
+            # Codes a counter reclaim replaced name the person's registration too (a check-in record
+            # made before the reclaim): under its new code, once.
+            for named in by_key.get(str(item["registration_id"]), []):
+                if named == code or _reclaimed_from(item, named):
+                    found[named] = _from_item(item)
         superseded = [c for c in wanted if c not in found]
         for item in self._t.batch_get([(c,) for c in superseded]):
             found[str(item["registration_id"])] = _from_item(item)
-        return [found[c] for c in unique if c in found]
+        regs = {found[c].registration_id: found[c] for c in unique if c in found}
+        return list(regs.values())
 
     def appointments_page(
         self, day: str, cursor: dict[str, Any] | None, limit: int
@@ -550,6 +623,7 @@ def _from_item(item: dict[str, Any]) -> Registration:
     item = dict(item)
     item["registration_id"] = item.pop("code", item.get("registration_id"))
     item["release_pending"] = "release_pending" in item
+    item["version"] = item.pop("ver", 0)
     item["removals"] = {r: item.pop(f"rm_{r}") for r in REGISTRIES if f"rm_{r}" in item}
     item["tries"] = {r: item.pop(f"tries_{r}") for r in REGISTRIES if f"tries_{r}" in item}
     if "appt_date" in item:

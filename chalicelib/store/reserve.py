@@ -71,7 +71,11 @@ class ReserveStore:
 
     def reserve_exit(self, leaver: str, ticket: int) -> None:
         """``leaver`` (a registration, or an abandoned ticket) left the reserve. Idempotent."""
-        event_id = f"exit#{leaver}"
+        # Counted once per ticket, whoever reports it: a registration's code can change (a counter
+        # reclaim) between a promotion's exit and its retry, and an exit counted under both codes
+        # would free a reserve place nobody gave back.
+        del leaver
+        event_id = f"exit#ticket-{ticket}"
         block = (ticket - 1) // TICKET_BLOCK
         with contextlib.suppress(Conflict):
             self._t.update(

@@ -21,8 +21,8 @@ def sign_in(page: Any, stack: Stack, token: str) -> None:
     expect(page.locator("#desk")).to_be_visible()
 
 
-def fill_registration(page: Any, person: dict[str, Any]) -> None:
-    form = page.locator("#reg-form")
+def fill_registration(page: Any, person: dict[str, Any], form_id: str = "reg-form") -> None:
+    form = page.locator(f"#{form_id}")
     form.locator("[name=national_id]").fill(person["national_id"])
     form.locator("[name=birth_date]").fill(person["birth_date"])
     form.locator("[name=first_name]").fill(person["first_name"])

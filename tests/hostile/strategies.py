@@ -70,6 +70,7 @@ VALID: dict[str, Any] = {
     "BatchRequest": {"organisation": "ACME", "rows": [body()]},
     "ChannelSwitch": {"open": True},
     "CheckInRequest": {"national_id": "1101700230708"},
+    "CounterCancelRequest": {"national_id": "1101700230708"},
 }
 
 

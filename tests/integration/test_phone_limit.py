@@ -195,3 +195,18 @@ def test_a_crash_between_the_registration_and_its_share_leaves_the_count_low(cli
     # Then the retry gets the registration, and the phone's count is low by one (never high)
     assert again.status_code == 201
     assert counted() == 0
+
+
+def test_a_counter_reclaim_gives_the_squatters_phone_its_share_back(client: Any, tokens: dict[str, str]) -> None:
+    # Given a phone at its limit, one of its four registrations squatting somebody else's ID
+    for n in range(4):
+        assert register(client, n).status_code == 201
+    # When the ID's owner reclaims it at the counter with their own phone
+    desk = {"Authorization": f"Bearer {tokens['counter']}"}
+    reclaimed = post(client, "/v1/counter/reclaims", body(3, phone=OTHER_PHONE), desk)
+    # Then the registration is the counter's, and the squatter's phone has a share free again
+    assert reclaimed.status_code == 200, reclaimed.body
+    assert reclaimed.json_body["channel"] == "counter"
+    assert counted() == 3 and counted(OTHER_PHONE) == 0
+    assert register(client, 4).status_code == 201
+    assert_limit_reached(register(client, 5))

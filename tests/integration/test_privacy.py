@@ -25,6 +25,8 @@ PEOPLE = [
     body(9, first_name="ชูใจ", last_name="ใจงาม", phone="0623334444", birth_date="1988-10-02"),
     body(12, first_name="วีระ", last_name="กล้าหาญ", phone="0955556666", birth_date="1969-07-17"),
 ]
+# The card holder of PEOPLE[2]'s national ID, reclaiming it at a counter with their own details
+OWNER = {**PEOPLE[2], "first_name": "บุญมี", "last_name": "ศรีสุข", "phone": "0871234567", "birth_date": "1959-04-13"}
 
 
 # Left to the levels the service gives them (botocore logs whole bodies at DEBUG, so the service
@@ -114,6 +116,13 @@ def run_main_flows(client: Any, queues: Any, tokens: dict[str, str]) -> None:
     for day in range(1, 7):
         post("/v1/registrations/lookup", {"national_id": PEOPLE[2]["national_id"], "birth_date": f"1970-01-0{day}"})
     queues.drain()
+    # a counter reclaims an ID for its card holder, and cancels for a person at the desk
+    assert post("/v1/counter/reclaims", OWNER, tokens["counter"]).status_code == 200
+    assert (
+        post("/v1/counter/cancellations", {"national_id": PEOPLE[1]["national_id"]}, tokens["counter"]).status_code
+        == 200
+    )
+    queues.drain()
     # reconciliation (full: it asks the registries about each person), appointments and their SMS
     reconcile.start(full=True)
     appointments.start()
@@ -138,8 +147,9 @@ def test_main_flows_log_no_national_id_phone_name_or_birth_date(
     # Then they did log, and no personal data is in what they logged, in any common format
     assert "registered" in logged and "promoted" in logged and "reconciliation finished" in logged
     assert "verification confirmed" in logged and "receipt code sent" in logged
+    assert "reclaimed at a counter" in logged and "cancelled at a counter" in logged
     assert stand_ins["sms"].messages and stand_ins["mor_phrom"].state.calls["DELETE"]  # SMS and removals ran
-    for person in PEOPLE:
+    for person in [*PEOPLE, OWNER]:
         for secret in secrets_of(person):
             assert secret not in logged, secret
 

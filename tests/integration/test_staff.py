@@ -17,6 +17,8 @@ ROLES = ("counter", "org", "site", "admin")
 # route -> roles allowed (admin may do everything)
 STAFF_ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/counter/registrations", {"counter", "admin"}),
+    ("POST", "/v1/counter/reclaims", {"counter", "admin"}),
+    ("POST", "/v1/counter/cancellations", {"counter", "admin"}),
     ("POST", "/v1/org/batches", {"org", "admin"}),
     ("POST", "/v1/site/check-ins", {"site", "admin"}),
     ("POST", "/v1/admin/days/2020-01-01/close", {"admin"}),

@@ -28,6 +28,7 @@ from chalicelib.store.reserve import Ticket
 from chalicelib.store.slots import SlotDay
 
 OPEN = ("pending", "failed")
+ACTIVE = (Status.CONFIRMED, Status.RESERVE)
 
 
 class FakeRegistrations:
@@ -40,6 +41,7 @@ class FakeRegistrations:
         self.removal_due: dict[str, datetime] = {}
         self.waiting: dict[str, datetime] = {}  # confirmed, no appointment yet (the allocation index)
         self.releases: dict[str, datetime] = {}
+        self.reclaimed: dict[str, str] = {}  # old code -> new code (a counter reclaim)
         self.fail_with: BaseException | None = None
 
     # -- the person's registration --------------------------------------------------------------
@@ -77,6 +79,35 @@ class FakeRegistrations:
     def get(self, code: str) -> Registration | None:
         reg = self.regs.get(code)
         return _copy(reg) if reg else None
+
+    def find(self, code: str) -> Registration | None:
+        return self.get(self.reclaimed.get(code, code))
+
+    def reclaim(
+        self, reg: Registration, new_code: str, details: dict[str, str], label: str, now: datetime
+    ) -> Registration:
+        self._maybe_fail()
+        current = self.regs.get(reg.registration_id)
+        if current is None or current.version != reg.version or current.status not in ACTIVE:
+            raise Conflict("changed")
+        moved = current.model_copy(
+            update={
+                **details,
+                "registration_id": new_code,
+                "channel": Channel.COUNTER,
+                "label": label,
+                "version": current.version + 1,
+            }
+        )
+        moved = Registration.model_validate(moved.model_dump())
+        for index in (self.regs, self.idem, self.removal_due, self.waiting, self.releases):
+            if reg.registration_id in index:
+                index[new_code] = index.pop(reg.registration_id)  # type: ignore[assignment]
+        self.regs[new_code] = moved
+        self.idem[new_code] = None
+        self.person = {k: (new_code if v == reg.registration_id else v) for k, v in self.person.items()}
+        self.reclaimed[reg.registration_id] = new_code
+        return _copy(moved)
 
     # -- state changes ----------------------------------------------------------------------------
 
@@ -401,7 +432,7 @@ class FakeReserve:
 
     def reserve_exit(self, leaver: str, ticket: int) -> None:
         self.exits.add(ticket)
-        event = f"exit#{leaver}"
+        event = f"exit#ticket-{ticket}"  # once per ticket, whoever reports it (as the store)
         if event not in self.gate.applied:
             self.gate.ra -= 1
             self.gate.applied[event] = int(time.time())

@@ -1,5 +1,8 @@
 // The counter desk: staff register walk-in people on POST /v1/counter/registrations (open even
-// while the app channel is closed), print a receipt slip, and look people up.
+// while the app channel is closed), print a receipt slip, and look people up. For the person at
+// the desk (ID card seen) they also reclaim a national ID somebody else registered
+// (POST /v1/counter/reclaims: a new receipt code and slip) and cancel (POST /v1/counter/cancellations),
+// each after a confirmation.
 "use strict";
 
 (function () {
@@ -49,11 +52,35 @@
   $("reg-clear").addEventListener("click", nextPerson);
 
   function nextPerson() {
-    reg.reset();
-    reg.forget();
+    for (const form of [reg, reclaim]) {
+      form.reset();
+      form.forget();
+    }
     hide(regError);
+    hide($("reclaim-error"));
     clear(outcome);
     regForm.elements.namedItem("national_id").focus();
+  }
+
+  // "1101700230708" -> "1-1017-00230-70-8", as the ID card prints it, to compare with the card.
+  function cardStyle(nationalId) {
+    const n = nationalId;
+    return [n.slice(0, 1), n.slice(1, 5), n.slice(5, 10), n.slice(10, 12), n.slice(12)].join("-");
+  }
+
+  // A confirmation in a modal dialog: Enter on the focused button answers it, Esc goes back.
+  // Resolves true for "yes". focusYes: false puts the focus on "go back" (an action that cannot be undone).
+  function confirmAction(title, lines, yes, focusYes) {
+    const dialog = $("confirm");
+    clear($("confirm-title"), bi(title[0], title[1]));
+    clear($("confirm-text"), ...lines);
+    clear($("confirm-yes"), bi(yes[0], yes[1]));
+    dialog.returnValue = "";
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
+      dialog.showModal();
+      $(focusYes ? "confirm-yes" : "confirm-no").focus();
+    });
   }
 
   function masked(nationalId) {
@@ -87,10 +114,12 @@
         [statusEn, atEn, shot ? shot[0][1] : "", shot ? shot[1][1] : ""]));
   }
 
-  function showOutcome(view, body) {
+  function showOutcome(view, body, notice) {
     const next = el("button", { type: "button", class: "secondary", id: "next-person", onclick: nextPerson },
       bi("คนถัดไป", "Next person"));
     clear(outcome,
+      notice ? el("div", { class: "alert info no-print", role: "status", "data-testid": "outcome-notice" },
+        el("p", { class: "th", lang: "th", text: notice[0] }), el("p", { class: "en", lang: "en", text: notice[1] })) : null,
       el("div", { class: "no-print" }, KK.viewBox(view)),
       slip(view, body),
       el("div", { class: "actions no-print" },
@@ -101,6 +130,84 @@
 
   KK.lookupForm($("lookup-form"), "lookup", $("lookup-error"), (view) => {
     clear($("lookup-result"), KK.viewBox(view));
+  });
+
+  // Reclaim: the registration form, a confirmation, then the new receipt code on a new slip.
+  KK.buildFields($("reclaim-fields"), "reclaim", {
+    consent: ["เจ้าของบัตรยินยอมให้ใช้ข้อมูลส่วนบุคคลเพื่อการฉีดวัคซีน", "The card holder consents to the use of their data for vaccination"],
+  });
+  const NO_ACTIVE = { code: "not_found",
+    message: "This national ID has no active registration (nothing to reclaim or cancel). To register the person, use the registration form.",
+    message_th: "ไม่พบการลงทะเบียนที่ยังมีผลของเลขประจำตัวประชาชนนี้ (ไม่มีสิ่งที่ต้องคืนสิทธิ์หรือยกเลิก) หากต้องการลงทะเบียนให้ใช้แบบฟอร์มลงทะเบียน" };
+  const onStaffError = (box) => (r) => {
+    if (r.status === 401) {
+      session.expired();
+      return true;
+    }
+    if (r.status !== 404) return false;
+    showError(box, NO_ACTIVE);
+    return true;
+  };
+  const reclaim = KK.registrationForm($("reclaim-form"), () => (campaign ? campaign.min_age : 18), {
+    path: "v1/counter/reclaims",
+    token: () => session.token(),
+    submit: $("reclaim-submit"),
+    errorBox: $("reclaim-error"),
+    waitBox: $("reclaim-wait"),
+    confirm: (body) => confirmAction(
+      ["ยืนยันการคืนสิทธิ์", "Confirm the reclaim"],
+      [el("p", { class: "id", text: cardStyle(body.national_id) }),
+        el("p", { class: "th", lang: "th", text: "ตรวจบัตรประชาชนของ " + body.first_name + " " + body.last_name +
+          " แล้ว การลงทะเบียนของเลขนี้จะเป็นของเจ้าของบัตร ได้รหัสรับลงทะเบียนใหม่ และรหัสเดิมจะใช้ไม่ได้อีก" }),
+        el("p", { class: "en", lang: "en", text: "ID card of " + body.first_name + " " + body.last_name +
+          " checked. This ID's registration becomes the card holder's, with a new receipt code; the old code stops working." })],
+      ["ยืนยัน คืนสิทธิ์ (Enter)", "Yes, reclaim (Enter)"], true),
+    onDone: (view, body) => {
+      showOutcome(view, body, ["คืนสิทธิ์แล้ว: พิมพ์ใบรับใหม่ให้เจ้าของบัตร รหัสรับลงทะเบียนเดิมใช้ไม่ได้อีก",
+        "Reclaimed: print the new receipt for the card holder. The old receipt code no longer works."]);
+      $("outcome").scrollIntoView({ block: "nearest" });
+      refresh();
+    },
+    onError: onStaffError($("reclaim-error")),
+  });
+
+  // Cancel for the person at the desk: national ID, a confirmation (focus on "go back"), the result.
+  const cancelForm = $("cancel-form");
+  const cancelInput = $("cancel-national_id");
+  const cancelError = $("cancel-error");
+  const cancelMsg = $("cancel-national_id-msg");
+  cancelForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    hide(cancelError);
+    clear(cancelMsg);
+    const id = KK.nationalId(cancelInput.value);
+    cancelInput.setAttribute("aria-invalid", id.ok ? "false" : "true");
+    if (!id.ok) {
+      const pair = KK.FIELD_TEXT[id.reason === "short" ? "long" : id.reason];
+      cancelMsg.className = "field-msg error";
+      cancelMsg.append(bi(pair[0], pair[1]));
+      cancelInput.focus();
+      return;
+    }
+    const sure = await confirmAction(
+      ["ยืนยันการยกเลิก", "Confirm the cancellation"],
+      [el("p", { class: "id", text: cardStyle(id.value) }),
+        el("p", { class: "th", lang: "th", text: "ยกเลิกการลงทะเบียนของผู้ถือบัตรนี้ ที่นั่งจะส่งต่อให้ผู้อยู่ในรายชื่อสำรองทันที ย้อนกลับไม่ได้" }),
+        el("p", { class: "en", lang: "en", text: "Cancel this card holder's registration. The place goes to the reserve list at once; this cannot be undone." })],
+      ["ยืนยัน ยกเลิก", "Yes, cancel it"], false);
+    if (!sure) {
+      cancelInput.focus();
+      return;
+    }
+    const r = await api("POST", "v1/counter/cancellations", { token: session.token(), body: { national_id: id.value } });
+    if (r.ok) {
+      clear($("cancel-result"), KK.viewBox(r.data));
+      cancelInput.value = "";
+      refresh();
+    } else if (!onStaffError(cancelError)(r)) {
+      showError(cancelError, r.error);
+    }
+    cancelInput.focus();
   });
 
   function pill(state) {

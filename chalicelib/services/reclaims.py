@@ -1,0 +1,121 @@
+"""The walk-in counter acting for the person in front of it (ID card seen): reclaim a national ID
+somebody else registered, or cancel the person's registration.
+
+A reclaim is one compare-and-set on the person's item (``RegistrationStore.reclaim``): the details
+become the person's, the receipt code a new one, and the place, rank and appointments stay. The old
+code is dead for every request; the jobs that still hold it (a reserve ticket, a removal list, a
+promotion's target, an SMS job) follow it with ``find``. Neither action looks at channel states:
+the counters work while the app (or the counter channel itself) is closed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import metrics
+from chalicelib.config import get_settings, hmac_key
+from chalicelib.domain import rules
+from chalicelib.domain.errors import Conflict, NotEligible, NotFound
+from chalicelib.domain.models import Channel, Registration, RegistrationRequest, RegistrationView, Status
+from chalicelib.services import counters, registrations, removals
+from chalicelib.store.factory import stores
+
+logger = Logger(child=True)
+
+# Compare-and-set attempts: each loses only to a write that landed between its read and its write
+# (a promotion, a removal sweep, a cancel), so a handful is plenty.
+ATTEMPTS = 8
+ACTIVE = (Status.CONFIRMED, Status.RESERVE)
+
+
+def reclaim(req: RegistrationRequest, label: str) -> RegistrationView:
+    """The national ID's active registration takes the details of ``req`` and a new receipt code.
+
+    Raises NotEligible (under the minimum age), NotFound (no active registration), Conflict (it
+    kept changing: 429), Overloaded.
+    """
+    now = datetime.now(UTC)
+    if rules.age_on(req.birth, rules.today_in_bangkok(now)) < get_settings().min_age:
+        raise NotEligible()
+    st = stores()
+    pointer = rules.person_pointer(req.national_id, hmac_key())
+    details = {
+        "first_name": req.first_name,
+        "last_name": req.last_name,
+        "birth_date": req.birth_date,
+        "phone": req.phone,
+        "basis": req.eligibility.basis.value,
+        "detail": req.eligibility.detail,
+    }
+    for _ in range(ATTEMPTS):
+        was = _active(pointer)
+        try:
+            reg = st.registrations.reclaim(was, rules.receipt_code(pointer), details, label, now)
+            break
+        except Conflict:
+            continue  # changed since read (promoted, cancelled, a removal recorded): read it again
+    else:
+        raise Conflict("registration kept changing")
+    _follow_up(was, reg)
+    metrics.add("CounterReclaim", status=reg.status.value)
+    logger.info("reclaimed at a counter", extra={"registration_id": reg.registration_id, "status": reg.status.value})
+    return registrations.view(reg)
+
+
+def cancel(national_id: str) -> RegistrationView:
+    """Cancel the person's active registration, as their own cancel would (``registrations.hand_on``:
+    the place goes to reserve rank 1). A cancel interrupted after its write (429 when the release
+    could not be queued) is finished by the retry, which answers the cancelled registration.
+
+    Raises NotFound (no active registration), Conflict (it kept changing: 429), Overloaded.
+    """
+    st = stores()
+    pointer = rules.person_pointer(national_id, hmac_key())
+    now = datetime.now(UTC)
+    for _ in range(ATTEMPTS):
+        found = st.registrations.current(pointer)
+        reg = found[0] if found else None
+        if reg is not None and reg.status is Status.CANCELLED and (reg.release_pending or reg.todo):
+            registrations.hand_on(reg)  # what an interrupted cancel left undone
+            return registrations.view(st.registrations.get(reg.registration_id) or reg)
+        if reg is None or reg.status not in ACTIVE:
+            raise NotFound()
+        try:
+            cancelled = st.registrations.cancel(reg, now)
+            break
+        except Conflict:
+            continue  # promoted or reclaimed meanwhile: cancel what it is now
+    else:
+        raise Conflict("registration kept changing")
+    metrics.add("CounterCancel", was=reg.status.value)
+    logger.info("cancelled at a counter", extra={"registration_id": cancelled.registration_id, "was": reg.status.value})
+    registrations.hand_on(cancelled)
+    return registrations.view(cancelled)
+
+
+def _active(pointer: bytes) -> Registration:
+    found = stores().registrations.current(pointer)
+    if found is None or found[0].status not in ACTIVE:
+        raise NotFound()
+    return found[0]
+
+
+def _follow_up(was: Registration, reg: Registration) -> None:
+    """After the reclaim's write: the share of the phone that registered it on the app (the
+    registration is the counter's now), the statistics by channel (if they include it already;
+    otherwise the removal sweep counts it with its new channel), and a removal sweep for the new code."""
+    if was.channel is Channel.APP:
+        try:
+            stores().phones.give_back(registrations.phone_key(was.phone), was.registration_id)
+        except Exception as exc:  # noqa: BLE001 - the reclaim happened; that phone keeps one share too many
+            logger.warning("secondary write failed", extra={"what": "phone share", "error_type": type(exc).__name__})
+    if was.counted and was.channel is not Channel.COUNTER:
+        try:
+            counters.add({f"channel_{was.channel.value}": -1, f"channel_{Channel.COUNTER.value}": 1})
+        except Exception as exc:  # noqa: BLE001 - the reclaim happened; reconciliation repairs the counts
+            logger.warning("secondary write failed", extra={"what": "counters", "error_type": type(exc).__name__})
+    if reg.status is Status.CONFIRMED and (not reg.counted or any(s in removals.OPEN for s in reg.removals.values())):
+        # A sweep that read it under its old code has lost its write: list it again.
+        removals.note(reg.registration_id, force=True)
