@@ -8,6 +8,7 @@ the gate once the shards are full.
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 import time
@@ -21,9 +22,9 @@ from chalicelib.store.table import ConditionFailed, Item, Table
 
 # Places taken at once while a shard is far from full, kept in the container for the next newcomers
 # (a repeated person then costs one write: the place stays for the next one). Within END_MARGIN of
-# a shard's capacity places are taken one at a time. A place kept longer than POOL_TTL_SECONDS is
-# dropped, never used: reconciliation hands such a leak on only after seeing it unchanged for
-# LEAK_CONFIRM_SECONDS (180), so a place is never both given on and used.
+# a shard's capacity places are taken one at a time. A place counted more than POOL_TTL_SECONDS ago
+# (kept back after a repeat or not) is dropped, never used: reconciliation hands such a leak on only
+# after seeing it unchanged for LEAK_CONFIRM_SECONDS (180), so a place is never both given on and used.
 BULK = 16
 POOL_LOW = 8
 END_MARGIN = 64
@@ -67,6 +68,8 @@ class QuotaStore:
         # Shards where taking BULK places would come within END_MARGIN of full.
         self._near_end: set[int] = {i for i, cap in enumerate(self._caps) if cap < BULK + END_MARGIN}
         self._pool: deque[float] = deque()
+        # When the place this thread took last was counted: kept back in hand, it keeps that age.
+        self._taken_at = threading.local()
         self._lock = threading.Lock()
         self._full_until = 0.0
 
@@ -89,6 +92,7 @@ class QuotaStore:
                     "attribute_not_exists(used) OR used < :cap",
                     {":one": 1, ":cap": self._caps[shard]},
                 )
+                self._taken_at.t = time.monotonic()
                 return True
             except Conflict:
                 self._full.add(shard)
@@ -96,9 +100,10 @@ class QuotaStore:
         return False
 
     def keep(self) -> None:
-        """A place taken but not used (the person was registered already): the next newcomer's."""
+        """A place taken but not used (the person was registered already): the next newcomer's,
+        as old as when it was counted (kept again and again, it still goes stale: see POOL_TTL_SECONDS)."""
         with self._lock:
-            self._pool.append(time.monotonic())
+            bisect.insort(self._pool, getattr(self._taken_at, "t", 0.0))
 
     def refill(self) -> None:
         """Keep a few places in hand while far from full: BULK at once from one shard (one write)."""
@@ -129,7 +134,8 @@ class QuotaStore:
             while self._pool and self._pool[0] < stale:
                 self._pool.popleft()  # held too long: left to reconciliation, never used
             if self._pool:
-                self._pool.popleft()  # the oldest first: a place in hand is used long before it goes stale
+                # the oldest first: a place in hand is used long before it goes stale
+                self._taken_at.t = self._pool.popleft()
                 return True
         return False
 
@@ -184,6 +190,7 @@ class QuotaStore:
                     return None
             try:
                 self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0})
+                self._taken_at.t = time.monotonic()
                 return Overflow(ticket=None)
             except Conflict:
                 continue  # another newcomer took it: look again

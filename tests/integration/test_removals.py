@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -199,8 +200,12 @@ def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_overs
     campaign_env(primary=30, reserve=0, shards=3)
     for n in range(10):
         register(client, 100 + n)
-    # Given a counter made wrong on purpose: 5 places counted that nobody holds
-    stores().quota.raise_primary(5)
+    # Given 5 places counted that nobody holds, as requests that died between taking their place and
+    # storing their registration leave them (taken as the service takes a place, so no shard is ever
+    # counted above its capacity: raise_primary on shard 0 could be, and then the leak returned
+    # would give back more places than the 5 ever held back)
+    for _ in range(5):
+        assert stores().quota.take_primary()
     # When reconciliation runs while registrations keep arriving
     from chalicelib.domain.models import Channel, RegistrationRequest
     from chalicelib.services import registrations
@@ -239,6 +244,62 @@ def test_a_counter_made_too_high_is_put_right_and_live_registrations_never_overs
     assert _confirmed_count() == 30
     assert _confirmed_items() == 30
     assert stores().quota.counts().primary_taken - stores().quota.counts().parked == 30
+
+
+class MovedClock:
+    """The places' and the ledger's clock, moved by hand (both stores read it through their ``time`` module)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_place_kept_in_hand_by_repeats_goes_stale_before_reconciliation_hands_it_on(
+    client: Any, queues: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.errors import AlreadyRegistered
+    from chalicelib.domain.models import Channel, RegistrationRequest
+    from chalicelib.services import registrations
+    from chalicelib.store import ledger, quota
+
+    clock = MovedClock()
+    monkeypatch.setattr(quota, "time", clock)
+    monkeypatch.setattr(ledger, "time", clock)
+    campaign_env(primary=81, reserve=0, shards=1)
+
+    def attempt(n: int) -> None:
+        with contextlib.suppress(AlreadyRegistered, RegistrationFull):
+            registrations.register(RegistrationRequest.model_validate(body(n)), Channel.APP)
+
+    # Given a container holding the 16 places it took in one write with the first registration
+    register(client, 700)
+    queues.drain()
+    assert stores().quota.counts().in_hand == 16
+    # and the first person trying again every 50 s: each repeat takes a place in hand, is refused
+    # and puts it back (the campaign's counters stay still the whole time)
+    first = None
+    for minute in range(8):
+        clock.now += 50
+        attempt(700)
+        if minute == 1:
+            first = reconcile.start(full=False)
+            queues.drain()
+    assert first is not None and findings(first).drift["primary_leaked"] == 16
+    # When reconciliation sees the same leak again, more than LEAK_CONFIRM_SECONDS later, and hands it on
+    run_id = reconcile.start(full=False)
+    queues.drain()
+    assert findings(run_id).repaired == ["16 leaked places returned"]
+    # Then no place that went back is also used from the container's hand: the campaign fills to its
+    # capacity, not one more
+    for n in range(90):
+        attempt(701 + n)
+    queues.drain()  # a direct confirmation is counted by the removal sweep
+    assert _confirmed_items() == 81
 
 
 def test_a_counter_made_too_low_is_raised_so_nothing_is_sold_twice(client: Any, queues: Any, campaign_env: Any) -> None:
