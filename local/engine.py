@@ -93,12 +93,18 @@ class _CountedIds:
         return f"00000000-0000-4000-8000-{next(self._next):012x}"
 
 
+_sending = threading.local()
+
+
 def _queues_walked_once() -> None:
     """moto's SQS walks the whole queue, reading the clock once per message, three times for every
     message sent (the queue's approximate counts) and nine times for every message received (its
     retention check reads all the queue's attributes): quadratic in the queue's depth, which grows
     while the workers lag behind a burst. Same rules here (visible: now > visible_at; delayed:
     now < delayed_until), one clock reading per walk, and the retention read from the queue itself.
+    A send reads the queue's attributes only for ``ContentBasedDeduplication``: it walks nothing
+    (the counts it would compute are never read; before, a send to the SMS queue 9,000 deep spent
+    more time counting than the verification request's two writes).
     """
     if getattr(Queue, "_walked_once", False):
         return
@@ -106,6 +112,8 @@ def _queues_walked_once() -> None:
 
     def counted(test: Any) -> property:
         def count(self: Queue) -> int:
+            if getattr(_sending, "on", False):
+                return 0  # a send reads only ContentBasedDeduplication from the attributes
             now = unix_time_millis()
             return sum(1 for m in self._messages if test(m, now))
 
@@ -131,6 +139,17 @@ def _queues_walked_once() -> None:
         return bool(retention + message.sent_timestamp / 1000 > unix_time_millis() / 1000)
 
     SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+
+    send = SQSBackend.send_message
+
+    def send_without_counts(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        _sending.on = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.on = False
+
+    SQSBackend.send_message = send_without_counts  # type: ignore[method-assign]
 
 
 def start() -> Any:
