@@ -38,12 +38,13 @@ def start(req: VerificationRequest) -> VerificationStarted:
     """Send a code to the phone. Raises TooManyAttempts (one a minute, five a day per phone)."""
     now = int(time.time())
     st = stores()
-    wait = st.verifications.take_send(v.phone_hash(req.phone, verification_keys()), now)
+    phone_key = v.phone_hash(req.phone, verification_keys())
+    verification_id = v.new_verification_id(phone_key)
+    # The send limit and the verification in one write to the phone's item.
+    wait = st.verifications.start(phone_key, req.phone, verification_id, now)
     if wait:
         metrics.add("VerificationRefused", reason="send_limit")
         raise TooManyAttempts(retry_after=wait)
-    verification_id = v.new_verification_id()
-    st.verifications.put(verification_id, req.phone, now)
     st.sms_jobs.send(VerificationSms(verification_id=verification_id).model_dump(mode="json"))
     metrics.add("VerificationStarted")
     logger.info("verification started", extra={"verification_id": verification_id})
