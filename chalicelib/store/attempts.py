@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain import verification as v
-from chalicelib.store.codec import decode, is_condition_failure, translated_errors, value
+from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,22 @@ class _Guards:
                     raise
                 return False, decode(exc.response.get("Item") or {})
 
+    def put_new(self, item: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """(applied, the item found instead): a put only if no item has this key."""
+        with translated_errors():
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item=encode(item),
+                    ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return True, {}
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                return False, decode(exc.response.get("Item") or {})
+
     def get(self, pk: str) -> dict[str, Any]:
         with translated_errors():
             resp = self._db.get_item(TableName=self._table, Key={"pk": value(pk)}, ConsistentRead=True)
@@ -98,7 +114,7 @@ class VerificationStore:
     send window (``win``, ``n``, ``sent_at``) and its verifications (``vers``: the ID's text after
     ``v_`` -> ``exp``, the code's expiry; ``wrong``; ``confirmed_at``). A verification ID carries
     the phone key, so every operation is one write to a key known in advance: a new phone's code is
-    one ``UpdateItem``, a confirmation one ``UpdateItem``, the SMS worker's read one ``GetItem``.
+    one ``PutItem``, a confirmation one ``UpdateItem``, the SMS worker's read one ``GetItem``.
     """
 
     # Compare-and-set rounds for a phone's send when requests for the same phone race.
@@ -168,11 +184,16 @@ class VerificationStore:
         self, phone_key: str, phone: str, ref: str, entry: dict[str, int], now: int, until: int
     ) -> tuple[bool, dict[str, Any]]:
         """A phone's first code (or its first since its item expired); refused: the item as it is."""
-        return self._t.update(
-            self._pk(phone_key),
-            "SET win = :now, n = :one, sent_at = :now, expires_at = :until, phone = :phone, vers = :vers",
-            "attribute_not_exists(pk)",
-            {":now": now, ":one": 1, ":until": until, ":phone": phone, ":vers": {ref: entry}},
+        return self._t.put_new(
+            {
+                "pk": self._pk(phone_key),
+                "win": now,
+                "n": 1,
+                "sent_at": now,
+                "expires_at": until,
+                "phone": phone,
+                "vers": {ref: entry},
+            }
         )
 
     def pending(self, verification_id: str) -> PendingVerification | None:

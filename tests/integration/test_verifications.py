@@ -309,7 +309,7 @@ def test_a_code_costs_one_write_and_a_queue_send_and_its_confirmation_one_write(
     started = post(client, "/v1/verifications", {"phone": "0810000002"})
     assert started.status_code == 202
     # Then the send limit and the verification are one write to the phone's item, and one SMS job
-    assert calls == ["UpdateItem", "SendMessage"]
+    assert calls == ["PutItem", "SendMessage"]
     code = code_sent(stand_ins, queues, "0810000002")
     calls.clear()
     # When the code is confirmed: one write, and the verification ID led to the phone's item
