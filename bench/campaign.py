@@ -581,6 +581,7 @@ def run(plan: Plan) -> dict[str, Any]:
 
         # The background (two removal jobs per confirmation) may still be working: wait for it.
         drain_start = time.perf_counter()
+        cpu_before_drain = server.cpu_seconds()
         summary = _summary(server, token)
         progress_at, settled = time.perf_counter(), _removals_settled(summary)
         # The sweep counts each direct confirmation as it settles its removals: wait for every place.
@@ -597,6 +598,7 @@ def run(plan: Plan) -> dict[str, Any]:
             time.sleep(2.0)
             summary = _summary(server, token)
         drain_s = time.perf_counter() - drain_start
+        server_cpu_drain = server.cpu_seconds() - cpu_before_drain
         sys.stderr.write("\n")
         peak_rss = max(peak_rss, server.peak_rss_mb())
         metered = _since(_meter(server), before_burst)
@@ -675,6 +677,8 @@ def run(plan: Plan) -> dict[str, Any]:
         "responses_by_code": dict(sorted(codes.items())),
         "server_peak_rss_mb": peak_rss,
         "server_cpu_s_during_burst": server_cpu_burst,
+        # Below drain_after_burst_s: the drain waits on something else than the server's CPU.
+        "server_cpu_s_during_drain": server_cpu_drain,
         "client_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "summary": summary,
         "table_read": {"rows": len(rows), "by_status": dict(by_status)},

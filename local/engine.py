@@ -277,6 +277,46 @@ def _items_as_they_are() -> None:
     moto_responses.ActionResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+class _ParsedCondition:
+    """A condition expression parsed once: moto parses each one twice a call (the handler checks the
+    names and values it uses, the backend evaluates it), and the drain's conditions repeat."""
+
+    def __init__(self, parser: Any) -> None:
+        self._op = parser.parse()
+        self.expr_attr_names_found = list(parser.expr_attr_names_found)
+        self.expr_attr_values_found = list(parser.expr_attr_values_found)
+
+    def parse(self) -> Any:
+        return self._op
+
+
+def _conditions_parsed_once() -> None:
+    """Parsed conditions kept by expression, names and values (the tree only reads the item; moto's
+    operators hold no state between evaluations). Values that are not JSON (binary) are parsed
+    every time, as before."""
+    from moto.dynamodb import comparisons, responses
+    from moto.dynamodb import models as dynamodb_models
+
+    if getattr(comparisons, "_parsed_once", False):
+        return
+    comparisons._parsed_once = True  # type: ignore[attr-defined]
+    make = comparisons.create_condition_expression_parser
+
+    @functools.lru_cache(maxsize=4096)
+    def parsed(expr: str | None, names: str, values: str) -> _ParsedCondition:
+        return _ParsedCondition(make(expr, json.loads(names), json.loads(values)))
+
+    def create(expr: str | None, names: Any, values: Any) -> Any:
+        try:
+            key = (json.dumps(names or {}, sort_keys=True), json.dumps(values or {}, sort_keys=True))
+        except TypeError:
+            return make(expr, names, values)
+        return parsed(expr, *key)
+
+    for module in (comparisons, responses, dynamodb_models):
+        module.create_condition_expression_parser = create  # type: ignore[attr-defined]
+
+
 def start() -> Any:
     """Start moto in this process (serialised, lighter calls, SQS and scans without their quadratic walks);
     returns the mock, whose ``stop()`` ends it."""
@@ -287,6 +327,7 @@ def start() -> Any:
     _queues_walked_once()
     _scans_resume_at_their_key()
     _items_as_they_are()
+    _conditions_parsed_once()
     mock = mock_aws()
     mock.start()
     return mock
