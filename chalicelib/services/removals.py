@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
@@ -49,8 +49,6 @@ FAILED_RETRY_AFTER = timedelta(days=1)
 # Stop taking new people when this little of the Lambda's time is left (the rest stay due).
 RESERVE_MS = 8_000
 CALLERS = 8
-# Registrations whose answers are written while the registries are asked about the next ones.
-CHUNK = 50
 OPEN = ("pending", "failed")
 
 _kicked = {"at": -1e9}
@@ -175,63 +173,27 @@ def _batch(
             answers[(reg.registration_id, registry)] = client(registry).remove(reg.national_id)
         except RegistryUnavailable:
             answers[(reg.registration_id, registry)] = None
-            with down_lock:
-                if registry in up:
-                    fails = health[registry][1] + 1
-                    backoff = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (fails - 1))
-                    # The backoff first: a registration written meanwhile is due when it ends.
-                    health[registry] = (now + backoff, fails)
-                    up.discard(registry)  # down: the rest of the batch waits for its backoff
-                    metrics.add("RemovalRetried", registry=registry)
-                    logger.warning("registry down: backing off", extra={"registry": registry, "seconds": backoff})
+            if registry in up:
+                up.discard(registry)  # down: the rest of the batch waits for its backoff
+                fails = health[registry][1] + 1
+                backoff = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (fails - 1))
+                health[registry] = (now + backoff, fails)
+                metrics.add("RemovalRetried", registry=registry)
+                logger.warning("registry down: backing off", extra={"registry": registry, "seconds": backoff})
 
-    down_lock = threading.Lock()
     # One call per registry first: a registry that is down costs one call, not one per person.
     probes = {r: next((w for w in work if w[1] == r), None) for r in REGISTRIES}
     for probe in probes.values():
         if probe is not None:
             call(probe)
     rest = [w for w in work if w not in probes.values()]
-    deltas: Counter[str] = Counter()
-    settled = 0
-    # A chunk's answers are written while the registries are asked about the next chunk: the
-    # writes never wait for the calls (the writes stay on this thread, in order).
-    chunks = [regs[i : i + CHUNK] for i in range(0, len(regs), CHUNK)]
     with ThreadPoolExecutor(max_workers=CALLERS) as pool:
-        asked = _ask(pool, call, rest, chunks[0]) if chunks else []
-        for k, chunk in enumerate(chunks):
-            following = _ask(pool, call, rest, chunks[k + 1]) if k + 1 < len(chunks) else []
-            for future in asked:
-                future.result()
-            asked = following
-            settled += _record(chunk, answers, health, now, deltas)
+        list(pool.map(call, rest))
     for r in REGISTRIES:
         if r in up and any(answers.get((reg.registration_id, r)) for reg in regs):
             health[r] = (0.0, 0)
-    counters.add(dict(deltas))
-    return settled
 
-
-def _ask(
-    pool: ThreadPoolExecutor,
-    call: Callable[[tuple[Registration, str]], None],
-    work: list[tuple[Registration, str]],
-    chunk: list[Registration],
-) -> list[Future[None]]:
-    """Queue the registry calls for one chunk's registrations."""
-    codes = {reg.registration_id for reg in chunk}
-    return [pool.submit(call, w) for w in work if w[0].registration_id in codes]
-
-
-def _record(
-    regs: list[Registration],
-    answers: dict[tuple[str, str], str | None],
-    health: dict[str, tuple[float, int]],
-    now: float,
-    deltas: Counter[str],
-) -> int:
-    """Write each registration once with what the registries answered; its counters go to ``deltas``.
-    Returns how many removals were settled."""
+    deltas: Counter[str] = Counter()
     settled = 0
     st = stores()
     for reg in regs:
@@ -253,6 +215,7 @@ def _record(
             elif now_state == "failed" and was != "failed":
                 metrics.add("RemovalFailed", registry=r)
                 logger.error("removal failed for good", extra={"registration_id": reg.registration_id, "registry": r})
+    counters.add(dict(deltas))
     return settled
 
 

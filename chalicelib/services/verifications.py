@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
@@ -28,6 +29,7 @@ from chalicelib.domain.verification import (
     VerificationToken,
 )
 from chalicelib.services import appointments
+from chalicelib.store.attempts import PendingVerification
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -93,9 +95,18 @@ def require_verified(phone: str, token: str | None) -> None:
         raise PhoneNotVerified()
 
 
-def send_code(verification_id: str) -> None:
-    """The SMS worker's half: send the code while it is still good. Raises SmsUnavailable."""
-    pending = stores().verifications.pending(verification_id)
+def pending_of(verification_ids: list[str]) -> dict[str, PendingVerification | None]:
+    """What ``send_code`` needs for a batch of SMS jobs, read at once (the IDs must be well formed)."""
+    return stores().verifications.pending_many([i for i in verification_ids if _VERIFICATION_ID.fullmatch(i)])
+
+
+def send_code(verification_id: str, known: Mapping[str, PendingVerification | None] | None = None) -> None:
+    """The SMS worker's half: send the code while it is still good. ``known``: the batch's
+    verifications read beforehand (``pending_of``); one not in it is read here. Raises SmsUnavailable."""
+    if known is not None and verification_id in known:
+        pending = known[verification_id]
+    else:
+        pending = stores().verifications.pending(verification_id)
     if pending is None or pending.code_expires <= int(time.time()):
         return  # expired before the SMS could go: a new code must be asked for
     code = v.code_for(verification_id, verification_keys())

@@ -81,6 +81,23 @@ class _Guards:
                     raise
                 return False, decode(exc.response.get("Item") or {})
 
+    def get_many(self, pks: list[str]) -> dict[str, dict[str, Any]]:
+        """The items with these keys that exist, by key (consistent; 100 a request, unprocessed retried)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(pks))
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self._table: {"Keys": [{"pk": value(pk)} for pk in unique[start : start + 100]], "ConsistentRead": True}
+            }
+            while request:
+                with translated_errors():
+                    resp = self._db.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self._table, []):
+                    item = decode(raw)
+                    found[str(item["pk"])] = item
+                request = resp.get("UnprocessedKeys") or {}
+        return found
+
     def get(self, pk: str) -> dict[str, Any]:
         with translated_errors():
             resp = self._db.get_item(TableName=self._table, Key={"pk": value(pk)}, ConsistentRead=True)
@@ -203,6 +220,16 @@ class VerificationStore:
         if not found:
             return None
         return PendingVerification(phone=str(item["phone"]), code_expires=int(found["exp"]))
+
+    def pending_many(self, verification_ids: list[str]) -> dict[str, PendingVerification | None]:
+        """``pending`` of each verification, with one read per 100 phones (the SMS worker's batch)."""
+        items = self._t.get_many([self._pk(v.phone_key_of(i)) for i in verification_ids])
+        out: dict[str, PendingVerification | None] = {}
+        for vid in verification_ids:
+            item = items.get(self._pk(v.phone_key_of(vid))) or {}
+            found = (item.get("vers") or {}).get(vid[2:])
+            out[vid] = PendingVerification(phone=str(item["phone"]), code_expires=int(found["exp"])) if found else None
+        return out
 
     def entry(self, verification_id: str) -> dict[str, Any]:
         """The verification's own record (``exp``, ``wrong``, ``confirmed_at``); {} if unknown."""

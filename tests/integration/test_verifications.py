@@ -369,3 +369,18 @@ def test_concurrent_codes_for_one_phone_send_one(
     assert sorted(first) == sorted(second) == ["TooManyAttempts"] * 7 + ["ok"]
     queues.drain()
     assert len(sms_to(stand_ins, "0888888888")) == 3
+
+
+def test_a_batch_of_code_sms_reads_its_phones_in_one_request(
+    client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given codes asked for by three phones
+    phones = ["0820000001", "0820000002", "0820000003"]
+    for phone in phones:
+        assert post(client, "/v1/verifications", {"phone": phone}).status_code == 202
+    calls = _counting(monkeypatch)
+    # When the SMS worker takes the batch
+    queues.drain()
+    # Then the phones are read in one BatchGetItem, none one by one, and each phone got its code
+    assert calls.count("BatchGetItem") == 1 and "GetItem" not in calls
+    assert all(len(sms_to(stand_ins, p)) == 1 for p in phones)
