@@ -169,18 +169,21 @@ class VerificationStore:
             # Verifications dead for a day are dropped as new ones come; only those (nobody can
             # change them any more: every confirmation requires a live code).
             dead = [
-                k for k, e in dict(old.get("vers") or {}).items() if int(e["exp"]) + v.VERIFICATION_KEEP_SECONDS < now
+                k
+                for k, e in dict(old.get("vers") or {}).items()
+                if int(e["exp"]) + v.VERIFICATION_KEEP_SECONDS < now and k != ref
             ]
             names = {"#r": ref, **{f"#d{i}": k for i, k in enumerate(dead)}}
             count = "win = :now, n = :one" if fresh else "n = n + :one"
             update = f"SET {count}, sent_at = :now, expires_at = :until, phone = :phone, vers.#r = :entry"
             if dead:
                 update += " REMOVE " + ", ".join(f"vers.#d{i}" for i in range(len(dead)))
-            # As read: the same window and count (a racing send makes this fail and go round again).
+            # As read: the same window and count (a racing send makes this fail and go round again),
+            # and never over another verification (32 random bits a phone: a collision is a 429).
             applied, old = self._t.update(
                 self._pk(phone_key),
                 update,
-                "win = :win AND n = :n AND sent_at = :sent",
+                "win = :win AND n = :n AND sent_at = :sent AND attribute_not_exists(vers.#r)",
                 {
                     ":now": now,
                     ":one": 1,
