@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
@@ -49,8 +49,6 @@ FAILED_RETRY_AFTER = timedelta(days=1)
 # Stop taking new people when this little of the Lambda's time is left (the rest stay due).
 RESERVE_MS = 8_000
 CALLERS = 8
-# Registrations written together once their registry calls are done (the others' go on meanwhile).
-CHUNK = 50
 OPEN = ("pending", "failed")
 
 _kicked = {"at": -1e9}
@@ -175,54 +173,27 @@ def _batch(
             answers[(reg.registration_id, registry)] = client(registry).remove(reg.national_id)
         except RegistryUnavailable:
             answers[(reg.registration_id, registry)] = None
-            with down:
-                if registry in up:
-                    fails = health[registry][1] + 1
-                    backoff = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (fails - 1))
-                    # The backoff before the discard: a registration written meanwhile is due when it ends.
-                    health[registry] = (now + backoff, fails)
-                    up.discard(registry)  # down: the rest of the batch waits for its backoff
-                    metrics.add("RemovalRetried", registry=registry)
-                    logger.warning("registry down: backing off", extra={"registry": registry, "seconds": backoff})
+            if registry in up:
+                up.discard(registry)  # down: the rest of the batch waits for its backoff
+                fails = health[registry][1] + 1
+                backoff = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (fails - 1))
+                health[registry] = (now + backoff, fails)
+                metrics.add("RemovalRetried", registry=registry)
+                logger.warning("registry down: backing off", extra={"registry": registry, "seconds": backoff})
 
-    down = threading.Lock()
     # One call per registry first: a registry that is down costs one call, not one per person.
     probes = {r: next((w for w in work if w[1] == r), None) for r in REGISTRIES}
     for probe in probes.values():
         if probe is not None:
             call(probe)
     rest = [w for w in work if w not in probes.values()]
-    deltas: Counter[str] = Counter()
-    settled = 0
     with ThreadPoolExecutor(max_workers=CALLERS) as pool:
-        # Every call is queued at once, as before; a chunk's answers are written as soon as its own
-        # calls are done, while the registries are asked about the rest (the writes stay on this
-        # thread, in order, and never hold a call back).
-        calls: dict[str, list[Future[None]]] = {reg.registration_id: [] for reg in regs}
-        for w in rest:
-            calls[w[0].registration_id].append(pool.submit(call, w))
-        for start in range(0, len(regs), CHUNK):
-            chunk = regs[start : start + CHUNK]
-            for reg in chunk:
-                for future in calls[reg.registration_id]:
-                    future.result()
-            settled += _record(chunk, answers, health, now, deltas)
+        list(pool.map(call, rest))
     for r in REGISTRIES:
         if r in up and any(answers.get((reg.registration_id, r)) for reg in regs):
             health[r] = (0.0, 0)
-    counters.add(dict(deltas))
-    return settled
 
-
-def _record(
-    regs: list[Registration],
-    answers: dict[tuple[str, str], str | None],
-    health: dict[str, tuple[float, int]],
-    now: float,
-    deltas: Counter[str],
-) -> int:
-    """Write each registration once with what the registries answered (its counters go to
-    ``deltas``). Returns how many removals were settled."""
+    deltas: Counter[str] = Counter()
     settled = 0
     st = stores()
     for reg in regs:
@@ -244,6 +215,7 @@ def _record(
             elif now_state == "failed" and was != "failed":
                 metrics.add("RemovalFailed", registry=r)
                 logger.error("removal failed for good", extra={"registration_id": reg.registration_id, "registry": r})
+    counters.add(dict(deltas))
     return settled
 
 
