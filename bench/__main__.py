@@ -49,13 +49,15 @@ def report(c: dict[str, Any]) -> None:
     print(f"  responses {c['responses_by_status']}  codes {c['responses_by_code']}")
     v = c["verification"]
     print(
-        f"  before the burst: {v['phones']:,} phones verified in {v['total_s']:,.1f} s ({v['phones_per_s']:,.0f}/s:"
-        f" codes asked {v['codes_asked_s']:,.1f} s, SMS delivered {v['sms_delivered_s']:,.1f} s later,"
-        f" confirmed {v['confirmed_s']:,.1f} s); {v['tokens']:,} tokens"
+        f"  before the burst (not in the total): {v['phones']:,} phones ({plan['people_per_phone']:.2f} people a phone)"
+        f" verified in {v['total_s']:,.1f} s ({v['phones_per_s']:,.0f}/s: codes asked {v['codes_asked_s']:,.1f} s,"
+        f" SMS delivered {v['sms_delivered_s']:,.1f} s later, confirmed {v['confirmed_s']:,.1f} s); {v['tokens']:,}"
+        f" tokens; {v['aws_requests_per_phone']:.2f} AWS requests a phone {v['aws_requests_per_request']}"
     )
     print(
         f"  peak memory: server {c['server_peak_rss_mb']:,.0f} MB RSS, client {c['client_peak_rss_mb']:,.0f} MB RSS;"
-        f" server CPU during the burst {c['server_cpu_s_during_burst']:,.0f} s"
+        f" server CPU during the burst {c['server_cpu_s_during_burst']:,.0f} s,"
+        f" during the drain {c['server_cpu_s_during_drain']:,.0f} s"
     )
     for name, ok in c["checks"].items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")

@@ -58,9 +58,31 @@ class Attempt:
     phone: str | None = None  # verified before the burst (None: an invalid body, refused before it matters)
 
 
-def _own_phone(n: int) -> str:
-    """A phone of the person's own (each phone gets five codes a day): 08 or 09 and 8 digits of n."""
-    return f"{'08' if n < 10**8 else '09'}{n % 10**8:08d}"
+# People share phones as households do: 1 to 4 people a phone (the contract's limit of active app
+# registrations per phone is 4, and the bench must never reach past it), 2.5 on average.
+HOUSEHOLD_SIZES = {1: 0.15, 2: 0.35, 3: 0.35, 4: 0.15}
+
+
+def _household_phone(n: int) -> str:
+    """Household n's phone: 08 and 8 digits of n."""
+    return f"08{n % 10**8:08d}"
+
+
+class _Households:
+    """Hands out phones: each new household's size drawn from ``HOUSEHOLD_SIZES``, its members in a row."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)  # apart from the mix's: the attempts stay those of any run
+        self._sizes, self._weights = zip(*HOUSEHOLD_SIZES.items(), strict=True)
+        self.count = 0
+        self._room = 0
+
+    def phone(self) -> str:
+        if self._room == 0:
+            self.count += 1
+            self._room = self._rng.choices(self._sizes, self._weights)[0]
+        self._room -= 1
+        return _household_phone(self.count)
 
 
 def _invalid(rng: random.Random, n: int) -> bytes:
@@ -85,8 +107,9 @@ def _invalid(rng: random.Random, n: int) -> bytes:
 def workload(plan: Plan) -> list[Attempt]:
     """The attempts in arrival order: new people, repeats of people already sent, invalid bodies."""
     rng = random.Random(plan.seed)
+    households = _Households(plan.seed + 1)
     out: list[Attempt] = []
-    sent: list[bytes] = []
+    sent: list[Attempt] = []
     person = 0
     for _ in range(plan.attempts):
         roll = rng.random()
@@ -94,13 +117,13 @@ def workload(plan: Plan) -> list[Attempt]:
             out.append(Attempt(_invalid(rng, 50_000_000 + len(out)), "invalid"))
         elif roll < INVALID_SHARE + UNDERAGE_SHARE:
             n = 60_000_000 + len(out)
-            minor = body(n, birth_date=f"{time.gmtime().tm_year - 10}-01-01", phone=_own_phone(10**8 + n))
+            minor = body(n, birth_date=f"{time.gmtime().tm_year - 10}-01-01", phone=households.phone())
             out.append(Attempt(json.dumps(minor, ensure_ascii=False).encode(), "underage", minor["phone"]))
         elif roll < INVALID_SHARE + UNDERAGE_SHARE + REPEAT_SHARE and sent:
             earlier = rng.choice(sent)
             out.append(Attempt(earlier.payload, "repeat", earlier.phone))
         else:
-            data = body(person, phone=_own_phone(person))
+            data = body(person, phone=households.phone())
             attempt = Attempt(json.dumps(data, ensure_ascii=False).encode(), "new", data["phone"])
             person += 1
             sent.append(attempt)
@@ -485,6 +508,19 @@ def _since(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {**after, "background": background}
 
 
+def _verification_requests(metered: dict[str, Any], phones: int) -> dict[str, Any]:
+    """AWS requests of the verification phase: per request of each route, and per phone verified
+    (both requests and the SMS worker's share of the background)."""
+    paths = metered.get("paths", {})
+    routes = {k: v for k, v in paths.items() if k.startswith("verification_")}
+    total = sum(v["aws_requests_per_request"] * v["requests"] for v in routes.values())
+    total += metered.get("background", {}).get("aws_requests", 0)
+    return {
+        "aws_requests_per_request": {k: v["aws_requests_per_request"] for k, v in sorted(routes.items())},
+        "aws_requests_per_phone": total / phones if phones else float("nan"),
+    }
+
+
 def _meter(server: Server) -> dict[str, Any]:
     status, raw = server.call("GET", "/_local/meter")
     return dict(json.loads(raw)) if status == 200 else {}
@@ -505,6 +541,7 @@ def run(plan: Plan) -> dict[str, Any]:
         # The verification phase's own background (its SMS jobs) is reported with it, not per confirmation.
         before_burst = _meter(server)
         verification["background_aws_requests"] = before_burst.get("background", {}).get("aws_requests", 0)
+        verification.update(_verification_requests(before_burst, len(phones)))
         attempts = with_tokens(attempts, tokens)
         # Phase 2, the burst: registrations carrying their tokens.
         out = Outcomes()
@@ -544,6 +581,7 @@ def run(plan: Plan) -> dict[str, Any]:
 
         # The background (two removal jobs per confirmation) may still be working: wait for it.
         drain_start = time.perf_counter()
+        cpu_before_drain = server.cpu_seconds()
         summary = _summary(server, token)
         progress_at, settled = time.perf_counter(), _removals_settled(summary)
         # The sweep counts each direct confirmation as it settles its removals: wait for every place.
@@ -560,6 +598,7 @@ def run(plan: Plan) -> dict[str, Any]:
             time.sleep(2.0)
             summary = _summary(server, token)
         drain_s = time.perf_counter() - drain_start
+        server_cpu_drain = server.cpu_seconds() - cpu_before_drain
         sys.stderr.write("\n")
         peak_rss = max(peak_rss, server.peak_rss_mb())
         metered = _since(_meter(server), before_burst)
@@ -595,6 +634,8 @@ def run(plan: Plan) -> dict[str, Any]:
         "underage_rejected_422": statuses[422] == kinds["underage"],
         "every_phone_verified_before_the_burst": verification["tokens"] == len(phones),
         "no_phone_not_verified": codes["phone_not_verified"] == 0,
+        # Households of at most 4 stay within the contract's limit of active registrations per phone.
+        "no_phone_limit_reached": codes["phone_limit_reached"] == 0,
         "background_drained": _removals_settled(summary) == expected_confirmed,
         "summary_counts_match": summary["registrations"]["by_status"]["confirmed"] == expected_confirmed
         and summary["registrations"]["by_status"]["reserve"] == expected_reserve,
@@ -607,6 +648,8 @@ def run(plan: Plan) -> dict[str, Any]:
             "primary_capacity": plan.primary,
             "reserve_capacity": plan.reserve,
             "attempt_kinds": dict(kinds),
+            "phones": len(phones),
+            "people_per_phone": (kinds["new"] + kinds["underage"]) / len(phones) if phones else float("nan"),
             "phone_verification": "required",
         },
         "verification": verification,
@@ -634,6 +677,8 @@ def run(plan: Plan) -> dict[str, Any]:
         "responses_by_code": dict(sorted(codes.items())),
         "server_peak_rss_mb": peak_rss,
         "server_cpu_s_during_burst": server_cpu_burst,
+        # Below drain_after_burst_s: the drain waits on something else than the server's CPU.
+        "server_cpu_s_during_drain": server_cpu_drain,
         "client_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "summary": summary,
         "table_read": {"rows": len(rows), "by_status": dict(by_status)},

@@ -194,7 +194,8 @@ def measure() -> dict[str, Any]:
 
 def of_campaign(c: dict[str, Any]) -> dict[str, Any]:
     """The issue's ratios, from the campaign run (the whole mix, the real background)."""
-    paths = c.get("aws_requests", {}).get("paths", {})
+    # The registration paths (the verification phase's routes are reported with that phase).
+    paths = {k: v for k, v in c.get("aws_requests", {}).get("paths", {}).items() if not k.startswith("verification_")}
     return {
         "aws_requests_per_path": {k: v["aws_requests_per_request"] for k, v in sorted(paths.items())},
         "scans_and_queries_on_request_paths": sum(v["scans_and_queries"] for v in paths.values()),

@@ -51,7 +51,8 @@ FUNCTIONS: dict[str, Access] = {
             "idempotency": ("dynamodb:GetItem", *WRITE),
             "staff": READ + WRITE,
             "batches": READ + WRITE,
-            "attempts": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+            # A new phone's verification is a conditional PutItem of its item.
+            "attempts": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
         },
         send=("promotion", "batches", "removals", "reconcile", "appointments", "sms"),
         secrets=("hmac-key",),
@@ -88,7 +89,12 @@ FUNCTIONS: dict[str, Access] = {
     ),
     "sms_worker": Access(
         # Verification codes are a keyed hash of their ID: the worker derives them with the HMAC key.
-        tables={"registrations": READ + WRITE, "campaign": READ + WRITE, "attempts": ("dynamodb:GetItem",)},
+        # A batch of verification SMS reads its phones' items at once.
+        tables={
+            "registrations": READ + WRITE,
+            "campaign": READ + WRITE,
+            "attempts": ("dynamodb:GetItem", "dynamodb:BatchGetItem"),
+        },
         send=("sms-dlq",),
         consume="sms",
         secrets=("sms-api-key", "hmac-key"),

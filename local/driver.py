@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 from chalice import Chalice
-from chalice.app import CloudWatchEventConfig, SQSEventConfig
+from chalice.app import SQSEventConfig
 from chalice.local import LambdaContext
 
 IDLE_BACKOFF = 0.25
@@ -144,7 +144,7 @@ class Schedules:
         self._region = region
         self._due: dict[str, tuple[float, float]] = {}
         for src in app.event_sources:
-            if isinstance(src, CloudWatchEventConfig) and hasattr(src, "schedule_expression"):
+            if hasattr(src, "schedule_expression"):  # ScheduledEventConfig (app.schedule)
                 expression = src.schedule_expression
                 expression = expression.to_string() if hasattr(expression, "to_string") else str(expression)
                 period = _period(expression)

@@ -2,7 +2,8 @@
 stack (``LOCAL_METER=1``; ``make bench`` sets it and reads ``GET /_local/meter``).
 
 A request is counted on the thread that serves it, and classified by its answer: ``confirmed``,
-``reserve``, ``refused_full``, ``repeat`` (already registered), ``invalid`` (400/422). Calls made
+``reserve``, ``refused_full``, ``repeat`` (already registered), ``invalid`` (400/422); a phone
+verification's requests by their route (``verification_start``, ``verification_confirm``). Calls made
 on the background workers' thread (queue handlers, schedules, the driver's own receives and deletes,
 as Lambda's poller would) are the background's, and so is a removal list that leaves with a request
 (``services.removals.note``: one message per 500 confirmations or 5 seconds, carried by whichever
@@ -26,6 +27,8 @@ _paths: dict[str, Counter[str]] = {}
 _background: Counter[str] = Counter()
 WORKER_THREAD = "local-workers"
 REGISTRATION_PATHS = ("/v1/registrations", "/v1/counter/registrations")
+# The verification phase's two requests, counted apart (``verification_start``, ``verification_confirm``).
+VERIFICATION_PATH = "/v1/verifications"
 
 
 def install() -> None:
@@ -67,7 +70,16 @@ def _to_removals(params: dict[str, Any] | None) -> bool:
 
 
 def begin(method: str, path: str) -> bool:
-    if method != "POST" or path.split("?")[0] not in REGISTRATION_PATHS:
+    route = path.split("?")[0]
+    if method != "POST":
+        return False
+    if route in REGISTRATION_PATHS:
+        _local.kind = None  # classified by the answer
+    elif route == VERIFICATION_PATH:
+        _local.kind = "verification_start"
+    elif route.startswith(VERIFICATION_PATH + "/") and route.endswith("/confirm"):
+        _local.kind = "verification_confirm"
+    else:
         return False
     _local.calls = Counter()
     return True
@@ -76,7 +88,7 @@ def begin(method: str, path: str) -> bool:
 def end(response: dict[str, Any]) -> None:
     calls: Counter[str] = getattr(_local, "calls", None) or Counter()
     _local.calls = None
-    kind = _kind(int(response.get("statusCode", 0)), str(response.get("body") or ""))
+    kind = getattr(_local, "kind", None) or _kind(int(response.get("statusCode", 0)), str(response.get("body") or ""))
     with _lock:
         path = _paths.setdefault(kind, Counter())
         path["requests"] += 1

@@ -63,9 +63,22 @@ class Keys:
 TOKEN_MAX_LENGTH = 200
 
 
-def new_verification_id() -> str:
-    """``v_`` + 128 random bits (URL-safe base64, no padding)."""
-    return "v_" + secrets.token_urlsafe(16)
+PHONE_KEY_BYTES = 12
+
+
+def new_verification_id(phone_key: str = "") -> str:
+    """``v_`` + URL-safe base64 (no padding) of 16 bytes: the first 96 bits of the phone's keyed hash
+    (``phone_key``, hex) and 32 random bits, so that the ID leads to the phone's item without a
+    lookup; 128 random bits when no phone key is given."""
+    prefix = bytes.fromhex(phone_key[: 2 * PHONE_KEY_BYTES]) if phone_key else b""
+    return "v_" + _b64(prefix + secrets.token_bytes(16 - len(prefix)))
+
+
+def phone_key_of(verification_id: str) -> str:
+    """The phone key (hex, 96 bits) a verification ID was made for; the caller has matched
+    ``VERIFICATION_ID_PATTERN``."""
+    raw = base64.urlsafe_b64decode(verification_id[2:] + "==")
+    return raw[:PHONE_KEY_BYTES].hex()
 
 
 def code_for(verification_id: str, keys: Keys) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
@@ -28,6 +29,7 @@ from chalicelib.domain.verification import (
     VerificationToken,
 )
 from chalicelib.services import appointments
+from chalicelib.store.attempts import PendingVerification
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -38,12 +40,13 @@ def start(req: VerificationRequest) -> VerificationStarted:
     """Send a code to the phone. Raises TooManyAttempts (one a minute, five a day per phone)."""
     now = int(time.time())
     st = stores()
-    wait = st.verifications.take_send(v.phone_hash(req.phone, verification_keys()), now)
+    phone_key = v.phone_hash(req.phone, verification_keys())
+    verification_id = v.new_verification_id(phone_key)
+    # The send limit and the verification in one write to the phone's item.
+    wait = st.verifications.start(phone_key, req.phone, verification_id, now)
     if wait:
         metrics.add("VerificationRefused", reason="send_limit")
         raise TooManyAttempts(retry_after=wait)
-    verification_id = v.new_verification_id()
-    st.verifications.put(verification_id, req.phone, now)
     st.sms_jobs.send(VerificationSms(verification_id=verification_id).model_dump(mode="json"))
     metrics.add("VerificationStarted")
     logger.info("verification started", extra={"verification_id": verification_id})
@@ -92,9 +95,18 @@ def require_verified(phone: str, token: str | None) -> None:
         raise PhoneNotVerified()
 
 
-def send_code(verification_id: str) -> None:
-    """The SMS worker's half: send the code while it is still good. Raises SmsUnavailable."""
-    pending = stores().verifications.pending(verification_id)
+def pending_of(verification_ids: list[str]) -> dict[str, PendingVerification | None]:
+    """What ``send_code`` needs for a batch of SMS jobs, read at once (the IDs must be well formed)."""
+    return stores().verifications.pending_many([i for i in verification_ids if _VERIFICATION_ID.fullmatch(i)])
+
+
+def send_code(verification_id: str, known: Mapping[str, PendingVerification | None] | None = None) -> None:
+    """The SMS worker's half: send the code while it is still good. ``known``: the batch's
+    verifications read beforehand (``pending_of``); one not in it is read here. Raises SmsUnavailable."""
+    if known is not None and verification_id in known:
+        pending = known[verification_id]
+    else:
+        pending = stores().verifications.pending(verification_id)
     if pending is None or pending.code_expires <= int(time.time()):
         return  # expired before the SMS could go: a new code must be asked for
     code = v.code_for(verification_id, verification_keys())

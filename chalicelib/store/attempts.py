@@ -1,10 +1,11 @@
 """Short-lived guards in one table (``attempts``, TTL ``expires_at``): phone verifications, how many
 codes a phone was sent, wrong birth dates per national ID or registration, receipt-code resends.
 
-Keys (``pk``): ``ver#<verification id>``, ``phone#<keyed hash of the phone>``,
+Keys (``pk``): ``pv#<first 96 bits of the phone's keyed hash>`` (its send window and its
+verifications),
 ``fail#id#<keyed hash of the national ID>``, ``fail#reg#<sha256 of the registration ID>``,
-``receipt#<sha256 of the registration ID>``. No national ID is stored; a verification keeps its
-phone (the SMS worker sends to it) and is gone a day after its code expired.
+``receipt#<sha256 of the registration ID>``. No national ID is stored; a phone's item keeps the
+phone (the SMS worker sends to it) and is gone a day after its last code expired.
 
 Every limit is a conditional single-item write: a count goes up only if it is under its limit
 at that instant, so concurrent requests can never count past it. TTL deletion lags (up to two
@@ -34,13 +35,33 @@ class _Guards:
         self._t = Table(client, table, ("pk",))
 
     def update(
-        self, pk: str, update: str, condition: str, values: dict[str, Any], return_new: bool = False
+        self,
+        pk: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        return_new: bool = False,
+        names: dict[str, str] | None = None,
     ) -> tuple[bool, dict[str, Any]]:
         """(applied, item): the new item if applied and ``return_new``, else the item as it was."""
         try:
-            return True, self._t.update((pk,), update, condition, values, returns="ALL_NEW" if return_new else "NONE")
+            return True, self._t.update(
+                (pk,), update, condition, values, names=names, returns="ALL_NEW" if return_new else "NONE"
+            )
         except ConditionFailed as failed:
             return False, failed.old
+
+    def put_new(self, item: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """(applied, the item found instead): a put only if no item has this key."""
+        try:
+            self._t.put(item)
+            return True, {}
+        except ConditionFailed as failed:
+            return False, failed.old
+
+    def get_many(self, pks: list[str]) -> dict[str, dict[str, Any]]:
+        """The items with these keys that exist, by key (consistent; 100 a request, unprocessed retried)."""
+        return {str(item["pk"]): item for item in self._t.batch_get([(pk,) for pk in dict.fromkeys(pks)])}
 
     def get(self, pk: str) -> dict[str, Any]:
         return self._t.get(pk)
@@ -69,44 +90,117 @@ class _Guards:
 
 
 class VerificationStore:
+    """One item per phone (``pv#<phone key>``, the first 96 bits of its keyed hash): the phone's
+    send window (``win``, ``n``, ``sent_at``) and its verifications (``vers``: the ID's text after
+    ``v_`` -> ``exp``, the code's expiry; ``wrong``; ``confirmed_at``). A verification ID carries
+    the phone key, so every operation is one write to a key known in advance: a new phone's code is
+    one ``PutItem``, a confirmation one ``UpdateItem``, the SMS worker's read one ``GetItem``.
+    """
+
+    # Compare-and-set rounds for a phone's send when requests for the same phone race.
+    ROUNDS = 4
+
     def __init__(self, client: Any, table: str) -> None:
         self._t = _Guards(client, table)
 
-    def take_send(self, phone_key: str, now: int) -> int:
-        """Count one code for the phone: at most one a minute and ``CODES_PER_DAY`` a day.
+    @staticmethod
+    def _pk(phone_key: str) -> str:
+        return f"pv#{phone_key[: 2 * v.PHONE_KEY_BYTES]}"
 
-        Returns 0 if counted, else the seconds until the next code may go.
+    def start(self, phone_key: str, phone: str, verification_id: str, now: int) -> int:
+        """Count one code for the phone (at most one a minute and ``CODES_PER_DAY`` a day) and record
+        the verification with it, in one conditional write (two when the phone had codes before).
+
+        Returns 0 if recorded, else the seconds until the next code may go.
         """
-        old = self._t.window_count(
-            f"phone#{phone_key}",
-            now,
-            v.CODES_PER_DAY,
-            v.DAY_SECONDS,
-            gap=v.RESEND_AFTER_SECONDS,
-        )
-        if not old:
+        entry = {"exp": now + v.CODE_TTL_SECONDS, "wrong": 0}
+        # Kept until the window is over and the last code has been dead a day (a late confirm: 422).
+        until = now + max(v.DAY_SECONDS, v.CODE_TTL_SECONDS + v.VERIFICATION_KEEP_SECONDS)
+        ref = verification_id[2:]
+        applied, old = self._create(phone_key, phone, ref, entry, now, until)
+        for _ in range(self.ROUNDS):
+            if applied:
+                return 0
+            if not old:  # gone since it refused the first write (TTL): a new phone again
+                applied, old = self._create(phone_key, phone, ref, entry, now, until)
+                continue
+            win, n, sent_at = int(old["win"]), int(old["n"]), int(old["sent_at"])
+            fresh = win <= now - v.DAY_SECONDS
+            if not fresh and (n >= v.CODES_PER_DAY or sent_at > now - v.RESEND_AFTER_SECONDS):
+                day_left = win + v.DAY_SECONDS - now if n >= v.CODES_PER_DAY else 0
+                return max(1, day_left, sent_at + v.RESEND_AFTER_SECONDS - now)
+            # Verifications dead for a day are dropped as new ones come; only those (nobody can
+            # change them any more: every confirmation requires a live code).
+            dead = [
+                k
+                for k, e in dict(old.get("vers") or {}).items()
+                if int(e["exp"]) + v.VERIFICATION_KEEP_SECONDS < now and k != ref
+            ]
+            names = {"#r": ref, **{f"#d{i}": k for i, k in enumerate(dead)}}
+            count = "win = :now, n = :one" if fresh else "n = n + :one"
+            update = f"SET {count}, sent_at = :now, expires_at = :until, phone = :phone, vers.#r = :entry"
+            if dead:
+                update += " REMOVE " + ", ".join(f"vers.#d{i}" for i in range(len(dead)))
+            # As read: the same window and count (a racing send makes this fail and go round again),
+            # and never over another verification (32 random bits a phone: a collision is a 429).
+            applied, old = self._t.update(
+                self._pk(phone_key),
+                update,
+                "win = :win AND n = :n AND sent_at = :sent AND attribute_not_exists(vers.#r)",
+                {
+                    ":now": now,
+                    ":one": 1,
+                    ":until": until,
+                    ":phone": phone,
+                    ":entry": entry,
+                    ":win": win,
+                    ":n": n,
+                    ":sent": sent_at,
+                },
+                names=names,
+            )
+        if applied:
             return 0
-        day_left = int(old.get("win", now)) + v.DAY_SECONDS - now if int(old.get("n", 0)) >= v.CODES_PER_DAY else 0
-        minute_left = int(old.get("sent_at", now)) + v.RESEND_AFTER_SECONDS - now
-        return max(1, day_left, minute_left)
+        return v.RESEND_AFTER_SECONDS  # sends of this phone raced the whole time: one of them won
 
-    def put(self, verification_id: str, phone: str, now: int) -> None:
-        """Record a new verification (its code is derived from its ID, never stored)."""
-        expires = now + v.CODE_TTL_SECONDS
-        applied, _ = self._t.update(
-            f"ver#{verification_id}",
-            "SET phone = :phone, code_exp = :exp, wrong = :zero, expires_at = :gone",
-            "attribute_not_exists(pk)",
-            {":phone": phone, ":exp": expires, ":zero": 0, ":gone": expires + v.VERIFICATION_KEEP_SECONDS},
+    def _create(
+        self, phone_key: str, phone: str, ref: str, entry: dict[str, int], now: int, until: int
+    ) -> tuple[bool, dict[str, Any]]:
+        """A phone's first code (or its first since its item expired); refused: the item as it is."""
+        return self._t.put_new(
+            {
+                "pk": self._pk(phone_key),
+                "win": now,
+                "n": 1,
+                "sent_at": now,
+                "expires_at": until,
+                "phone": phone,
+                "vers": {ref: entry},
+            }
         )
-        if not applied:
-            raise RuntimeError("verification ID collision")  # 128 random bits: not in this universe
 
     def pending(self, verification_id: str) -> PendingVerification | None:
-        item = self._t.get(f"ver#{verification_id}")
-        if not item:
+        """The verification's phone and code expiry (None: unknown)."""
+        item = self._t.get(self._pk(v.phone_key_of(verification_id)))
+        found = (item.get("vers") or {}).get(verification_id[2:])
+        if not found:
             return None
-        return PendingVerification(phone=str(item["phone"]), code_expires=int(item["code_exp"]))
+        return PendingVerification(phone=str(item["phone"]), code_expires=int(found["exp"]))
+
+    def pending_many(self, verification_ids: list[str]) -> dict[str, PendingVerification | None]:
+        """``pending`` of each verification, with one read per 100 phones (the SMS worker's batch)."""
+        items = self._t.get_many([self._pk(v.phone_key_of(i)) for i in verification_ids])
+        out: dict[str, PendingVerification | None] = {}
+        for vid in verification_ids:
+            item = items.get(self._pk(v.phone_key_of(vid))) or {}
+            found = (item.get("vers") or {}).get(vid[2:])
+            out[vid] = PendingVerification(phone=str(item["phone"]), code_expires=int(found["exp"])) if found else None
+        return out
+
+    def entry(self, verification_id: str) -> dict[str, Any]:
+        """The verification's own record (``exp``, ``wrong``, ``confirmed_at``); {} if unknown."""
+        item = self._t.get(self._pk(v.phone_key_of(verification_id)))
+        return dict((item.get("vers") or {}).get(verification_id[2:]) or {})
 
     def settle(self, verification_id: str, right: bool, now: int) -> tuple[str, str | None]:
         """Record one try of a code; the decision holds only if the verification is still live.
@@ -115,19 +209,19 @@ class VerificationStore:
         code counted against it, ("spent", None) when it has expired or had ``WRONG_CODES_ALLOWED``
         wrong codes (or this try was one too many), ("unknown", None) when there is no such one.
         """
-        live = "attribute_exists(pk) AND wrong < :max AND code_exp > :now"
+        live = "#v.#r.wrong < :max AND #v.#r.exp > :now"
         values = {":max": v.WRONG_CODES_ALLOWED, ":now": now}
+        names = {"#v": "vers", "#r": verification_id[2:]}
         if right:
-            applied, item = self._t.update(
-                f"ver#{verification_id}", "SET confirmed_at = :now", live, values, return_new=True
-            )
+            update, more = "SET #v.#r.confirmed_at = :now", {}
         else:
-            applied, item = self._t.update(
-                f"ver#{verification_id}", "ADD wrong :one", live, {**values, ":one": 1}, return_new=True
-            )
+            update, more = "SET #v.#r.wrong = #v.#r.wrong + :one", {":one": 1}
+        applied, item = self._t.update(
+            self._pk(v.phone_key_of(verification_id)), update, live, {**values, **more}, return_new=True, names=names
+        )
         if applied:
             return ("ok", str(item["phone"])) if right else ("wrong", None)
-        return ("spent", None) if item else ("unknown", None)
+        return ("spent", None) if (item.get("vers") or {}).get(verification_id[2:]) else ("unknown", None)
 
 
 class AttemptStore:

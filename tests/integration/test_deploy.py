@@ -368,3 +368,17 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:kkreg-test-{queue}"
         for action in policies.CONSUME:
             assert _allowed(policies.policy("test", function), action, arn)
+
+
+def test_the_local_driver_fires_every_schedule_the_app_declares(app: Any) -> None:
+    # Given the app's schedules (sweep, reconciliation, allocation, closing the day)
+    from chalice.app import ScheduledEventConfig
+
+    from local.driver import Schedules
+
+    declared = {src.name for src in app.event_sources if isinstance(src, ScheduledEventConfig)}
+    # When the local driver reads the app as `make run` does
+    schedules = Schedules(app, "ap-southeast-1")
+    # Then every one of them is due at some time, as EventBridge would fire it on AWS
+    assert declared == {"allocate_daily", "close_daily", "sweep", "reconcile_hourly", "reconcile_daily"}
+    assert set(schedules._due) == declared

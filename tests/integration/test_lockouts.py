@@ -188,7 +188,7 @@ def test_concurrent_wrong_codes_never_get_past_five(client: Any, queues: Any, st
     results = run_together([confirm(c) for c in guesses])
     # Then each is refused, five of them counted, and the verification is spent: the right code fails
     assert Counter(results) == {"InvalidCode": 20}
-    assert stores().verifications._t.get(f"ver#{vid}")["wrong"] == 5
+    assert stores().verifications.entry(vid)["wrong"] == 5
     assert run_together([confirm(code)]) == ["InvalidCode"]
 
 
@@ -204,7 +204,7 @@ def test_a_right_code_racing_wrong_ones_wins_only_ahead_of_the_fifth(
     actions = [lambda: verifications.confirm(vid, ConfirmRequest(code=wrong(code))) for _ in range(8)]
     actions.append(lambda: verifications.confirm(vid, ConfirmRequest(code=code)))
     results = run_together(actions)
-    item = stores().verifications._t.get(f"ver#{vid}")
+    item = stores().verifications.entry(vid)
     assert item["wrong"] == 5 and results[:8] == ["InvalidCode"] * 8
     # The right code got a token only if it was settled before the fifth wrong one
     assert results[8] == ("ok" if "confirmed_at" in item else "InvalidCode")

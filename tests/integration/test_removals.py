@@ -405,3 +405,24 @@ def test_poison_messages_end_in_the_dead_letter_queue_without_blocking_the_queue
     queues.drain()
     assert removal_states(reg) == {"mor_phrom": "removed", "khon_kaen_phrom": "removed"}
     assert [dlq_depth(q) for q in ("removals", "promotion", "batches", "reconcile")] == [2, 2, 2, 2]
+
+
+def test_a_list_out_of_time_leaves_the_rest_to_the_index_sweep(
+    client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a list sweep whose Lambda runs out of time after its first few registry calls
+    regs = [register(client, n) for n in range(120, 180)]
+    budget = iter([60_000] * 10)
+    run_list = removals._run_list
+    monkeypatch.setattr(removals, "_run_list", lambda codes, remaining: run_list(codes, lambda: next(budget, 0)))
+    queues.drain()
+    monkeypatch.undo()
+    left = [r for r in regs if "pending" in removal_states(r).values()]
+    assert left
+    # When the minute sweep runs past the grace it leaves to lists
+    removals.sweep(later(3))
+    queues.drain()
+    # Then every removal is settled, and counted once
+    assert not [r for r in regs if "pending" in removal_states(r).values()]
+    assert sum(summary_removals()["mor_phrom"].values()) == len(regs)
+    assert summary_removals()["mor_phrom"]["pending"] == 0

@@ -285,3 +285,102 @@ def test_a_token_that_is_not_a_string_is_400(client: Any, token: Any) -> None:
         post(client, "/v1/registrations", {**body(13), "verification_token": token}), 400, "validation_error"
     )
     assert err["fields"] == ["verification_token"]
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real_call = BaseClient._make_api_call
+
+    def spy(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return real_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", spy)
+    return calls
+
+
+def test_a_code_costs_one_write_and_a_queue_send_and_its_confirmation_one_write(
+    client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a warm container (the queue's URL is known)
+    post(client, "/v1/verifications", {"phone": "0810000001"})
+    calls = _counting(monkeypatch)
+    # When a new phone asks for a code
+    started = post(client, "/v1/verifications", {"phone": "0810000002"})
+    assert started.status_code == 202
+    # Then the send limit and the verification are one write to the phone's item, and one SMS job
+    assert calls == ["PutItem", "SendMessage"]
+    code = code_sent(stand_ins, queues, "0810000002")
+    calls.clear()
+    # When the code is confirmed: one write, and the verification ID led to the phone's item
+    vid = started.json_body["verification_id"]
+    assert post(client, f"/v1/verifications/{vid}/confirm", {"code": code}).status_code == 200
+    assert calls == ["UpdateItem"]
+
+
+def test_an_earlier_code_still_works_after_another_was_sent(
+    client: Any, queues: Any, stand_ins: dict[str, Any], clock: Clock
+) -> None:
+    # Given a code, and a minute later another for the same phone
+    first = post(client, "/v1/verifications", {"phone": "0866666666"}).json_body["verification_id"]
+    first_code = code_sent(stand_ins, queues, "0866666666")
+    clock.advance(61)
+    second = post(client, "/v1/verifications", {"phone": "0866666666"}).json_body["verification_id"]
+    second_code = code_sent(stand_ins, queues, "0866666666")
+    assert first != second
+    # Then each verification takes its own code only, and the first, still within its ten minutes, works
+    assert_envelope(post(client, f"/v1/verifications/{second}/confirm", {"code": first_code}), 422, "invalid_code")
+    assert post(client, f"/v1/verifications/{first}/confirm", {"code": first_code}).status_code == 200
+    assert post(client, f"/v1/verifications/{second}/confirm", {"code": second_code}).status_code == 200
+
+
+def test_a_verification_id_for_a_phone_that_asked_for_nothing_is_404(client: Any) -> None:
+    from chalicelib.config import verification_keys
+    from chalicelib.domain import verification as v
+
+    # Given a well-formed ID pointing at a phone that never asked for a code (or at another's item)
+    post(client, "/v1/verifications", {"phone": "0877700000"})
+    for phone in ("0877711111", "0877700000"):
+        vid = v.new_verification_id(v.phone_hash(phone, verification_keys()))
+        # Then it is unknown: 404, not 422
+        assert_envelope(post(client, f"/v1/verifications/{vid}/confirm", {"code": "123456"}), 404, "not_found")
+
+
+def test_concurrent_codes_for_one_phone_send_one(
+    client: Any, queues: Any, stand_ins: dict[str, Any], clock: Clock
+) -> None:
+    from chalicelib.domain.verification import VerificationRequest
+    from chalicelib.services import verifications
+    from tests.integration.test_lockouts import run_together
+
+    def ask() -> Any:
+        return verifications.start(VerificationRequest(phone="0888888888"))
+
+    # Given a phone with a code sent a day and a minute ago (its item exists, its window is over)
+    assert run_together([ask]) == ["ok"]
+    queues.drain()
+    clock.advance(86_460)
+    # When eight requests for a code of that phone come at once, twice a minute apart
+    first = run_together([ask] * 8)
+    queues.drain()
+    clock.advance(61)
+    second = run_together([ask] * 8)
+    # Then exactly one of each eight is sent, the others are told to wait
+    assert sorted(first) == sorted(second) == ["TooManyAttempts"] * 7 + ["ok"]
+    queues.drain()
+    assert len(sms_to(stand_ins, "0888888888")) == 3
+
+
+def test_a_batch_of_code_sms_reads_its_phones_in_one_request(
+    client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given codes asked for by three phones
+    phones = ["0820000001", "0820000002", "0820000003"]
+    for phone in phones:
+        assert post(client, "/v1/verifications", {"phone": phone}).status_code == 202
+    calls = _counting(monkeypatch)
+    # When the SMS worker takes the batch
+    queues.drain()
+    # Then the phones are read in one BatchGetItem, none one by one, and each phone got its code
+    assert calls.count("BatchGetItem") == 1 and "GetItem" not in calls
+    assert all(len(sms_to(stand_ins, p)) == 1 for p in phones)

@@ -730,15 +730,20 @@ class FakeVerifications:
         self.pending_ones: dict[str, PendingVerification] = {}
         self.sent: dict[str, list[int]] = {}
 
-    def take_send(self, phone_key: str, now: int) -> int:
+    def start(self, phone_key: str, phone: str, verification_id: str, now: int) -> int:
         self.sent.setdefault(phone_key, []).append(now)
-        return 0
-
-    def put(self, verification_id: str, phone: str, now: int) -> None:
         self.pending_ones[verification_id] = PendingVerification(phone=phone, code_expires=now + 600)
+        return 0
 
     def pending(self, verification_id: str) -> PendingVerification | None:
         return self.pending_ones.get(verification_id)
+
+    def pending_many(self, verification_ids: list[str]) -> dict[str, PendingVerification | None]:
+        return {i: self.pending_ones.get(i) for i in verification_ids}
+
+    def entry(self, verification_id: str) -> dict[str, Any]:
+        found = self.pending_ones.get(verification_id)
+        return {"exp": found.code_expires, "wrong": 0} if found else {}
 
     def settle(self, verification_id: str, right: bool, now: int) -> tuple[str, str | None]:
         found = self.pending_ones.get(verification_id)
