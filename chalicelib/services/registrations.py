@@ -43,11 +43,9 @@ from chalicelib.store.registrations import Taken
 
 logger = Logger(child=True)
 
-# A closed channel must be seen "within 5 seconds everywhere" without a read per request. A
-# registration that wrote anyway (confirmed, reserve) refreshes the states once they are
-# CHANNEL_REFRESH_SECONDS old, so that under load a refusal or a repeat (one request each) never has to.
+# A closed channel must be seen "within 5 seconds everywhere" without a read per request: the
+# states are read again after CHANNEL_CACHE_SECONDS, with the person's item (store/glance.py).
 CHANNEL_CACHE_SECONDS = 3.0
-CHANNEL_REFRESH_SECONDS = 2.0
 _channel_cache: dict[str, tuple[float, dict[str, bool]]] = {}
 
 
@@ -66,14 +64,6 @@ def _fresh_channel_states() -> dict[str, bool] | None:
     if cached and time.monotonic() - cached[0] < CHANNEL_CACHE_SECONDS:
         return cached[1]
     return None
-
-
-def _refresh_channel_states() -> None:
-    """After a registration was written: the channel states read again if they are getting old
-    (best effort: the registration stands either way)."""
-    cached = _channel_cache.get("states")
-    if cached is None or time.monotonic() - cached[0] >= CHANNEL_REFRESH_SECONDS:
-        _best_effort(lambda: channel_states(fresh=True), "channel states")
 
 
 def register(
@@ -295,7 +285,6 @@ def _registered(reg: Registration, rank: int | None) -> RegistrationView:
     )
     if reg.status is Status.CONFIRMED:
         removals.note(reg.registration_id)
-    _refresh_channel_states()
     return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
 
 

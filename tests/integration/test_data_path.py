@@ -88,7 +88,6 @@ def test_a_confirmed_registration_is_three_requests_and_a_repeat_one(
     monkeypatch.setenv("REMOVAL_KICK_SECONDS", "3600")
     # and the channel states read once (a slow machine must not see them go stale mid-test)
     monkeypatch.setattr(registrations, "CHANNEL_CACHE_SECONDS", 3600.0)
-    monkeypatch.setattr(registrations, "CHANNEL_REFRESH_SECONDS", 3600.0)
     campaign_env(primary=50_000, reserve=10_000, shards=4)
     post(client, "/v1/registrations", body(1), {"Idempotency-Key": "warm"})
     calls = Calls()
