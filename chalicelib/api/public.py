@@ -80,12 +80,17 @@ def campaign() -> CampaignView:
     summary="Register through the app (with the phone's verification_token unless verification is off)",
 )
 def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> RegistrationView:
-    # After the body's 400s, and a closed channel still answers 403 first. A replayed
-    # Idempotency-Key comes here too (its token is checked again: no read, the signature says it).
+    # After the body's 400s, and a closed channel still answers 403 first: the channel states are
+    # read here only for a token that fails (the registration reads them with the person's item).
+    # A replayed Idempotency-Key comes here too (its token is checked again: no read, the signature says it).
     from chalicelib.services import registrations, verifications
 
-    if registrations.channel_states()[Channel.APP.value]:
+    try:
         verifications.require_verified(body.phone, body.verification_token)
+    except PhoneNotVerified:
+        if not registrations.channel_states()[Channel.APP.value]:
+            raise ChannelClosed() from None
+        raise
     return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
 
 

@@ -384,3 +384,18 @@ def test_a_batch_of_code_sms_reads_its_phones_in_one_request(
     # Then the phones are read in one BatchGetItem, none one by one, and each phone got its code
     assert calls.count("BatchGetItem") == 1 and "GetItem" not in calls
     assert all(len(sms_to(stand_ins, p)) == 1 for p in phones)
+
+
+def test_a_closed_app_channel_answers_403_before_the_token_is_asked_for(client: Any, tokens: dict[str, str]) -> None:
+    # Given the app channel closed by an admin
+    closed = client.http.put(
+        "/v1/admin/channels/app",
+        body=json.dumps({"open": False}),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {tokens['admin']}"},
+    )
+    assert closed.status_code == 200, closed.body
+    # When somebody registers through the app without a verification token
+    refused = post(client, "/v1/registrations", body(1))
+    # Then the answer is the closed channel (403), not the missing verification (422)
+    assert refused.status_code == 403, refused.body
+    assert refused.json_body["error"]["code"] == "channel_closed"
