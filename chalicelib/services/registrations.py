@@ -111,6 +111,9 @@ def _register(
     # cancelled registration is replaced by the new one, as the put does). The same request reads
     # the channel states and, once the primary list is full, the gate when they are due: a refusal
     # costs that one request and no write.
+    # "Full" as seen when deciding whether to read the gate: a refusal that did not read it because
+    # it was known full is refused on that, even if the 2 s ran out meanwhile (never a gate write).
+    full_at_look = st.quota.known_full()
     look = st.glance.look(pointer, gate=st.quota.gate_due(), channels=states is None)
     if look.channels is not None:
         _channel_cache["states"] = (time.monotonic(), look.channels)
@@ -123,7 +126,7 @@ def _register(
         _refuse_or_replay(*found, fingerprint, code)
     if st.quota.take_primary():
         return _confirmed(req, code, channel, label, now, pointer, fingerprint)
-    if st.quota.known_full():
+    if full_at_look or st.quota.known_full():
         raise RegistrationFull()
     reg = _new(req, code, Status.RESERVE, channel, label, now)
     overflow = st.quota.take_overflow(counters.registered_deltas(reg))
