@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -56,11 +57,17 @@ class DynamoStores:
 
 
 _installed: list[Stores] = []
+_building = threading.Lock()
 
 
 def stores() -> Stores:
     """The stores of this container (the installed fakes, in a unit test)."""
-    return _installed[-1] if _installed else _dynamo_stores()
+    if _installed:
+        return _installed[-1]
+    # One set per container, even when its first requests arrive together (the local server's
+    # threads): a store keeps places in hand, and a second set would strand the places of the first.
+    with _building:
+        return _dynamo_stores()
 
 
 def use_stores(fake: Stores | None) -> None:
