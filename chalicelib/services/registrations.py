@@ -225,26 +225,31 @@ def _take_phone_share(reg: Registration, pointer: bytes, undo_place: Callable[[]
     if reg.channel is not Channel.APP:
         return
     try:
-        taken = stores().phones.take(phone_key(reg.phone), get_settings().phone_registration_limit)
+        taken = stores().phones.take(phone_key(reg.phone), reg.registration_id, get_settings().phone_registration_limit)
     except Overloaded as exc:
         if not exc.maybe_applied:
             _withdraw(reg, pointer, undo_place)
         raise
     if not taken:
-        _withdraw(reg, pointer, undo_place)
+        if not _withdraw(reg, pointer, undo_place):
+            return  # changed in the meantime (a reclaim, a cancel, a promotion): it stands as it is now
         metrics.add("PhoneLimitReached", channel=reg.channel.value)
         raise PhoneLimitReached()
 
 
-def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> None:
-    """Delete a registration just stored, then free its place. If the delete fails, the registration
-    stands (holding its place, its share uncounted) and the caller answers 429: a retry replays it."""
+def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> bool:
+    """Delete a registration just stored, then free its place; False (nothing undone) if something
+    changed it since it was written: it holds its place as it is now (a cancel hands the place on,
+    a reclaim keeps it), its share uncounted. If the delete fails, the registration stands and the
+    caller answers 429: a retry replays it."""
     try:
-        stores().registrations.withdraw(reg, pointer)
+        withdrawn = stores().registrations.withdraw(reg, pointer)
     except Overloaded:
         logger.warning("refused registration not withdrawn", extra={"registration_id": reg.registration_id})
         raise Overloaded() from None
-    undo_place()
+    if withdrawn:
+        undo_place()
+    return withdrawn
 
 
 def phone_key(phone: str) -> str:

@@ -109,12 +109,20 @@ class RegistrationStore:
                 return  # our own first try landed (a retried put)
             raise Conflict("registration changed") from None
 
-    def withdraw(self, reg: Registration, pointer: bytes) -> None:
+    def withdraw(self, reg: Registration, pointer: bytes) -> bool:
         """Undo a registration just created by ``create`` whose request was refused afterwards (the
-        phone's limit): delete it if it is still this one. A registration it replaced stays kept
-        under its own code. Raises Overloaded."""
-        with contextlib.suppress(ConditionFailed):  # not ours (any more): nothing of ours to undo
-            self._t.delete(home(pointer), condition="code = :code", values={":code": reg.registration_id})
+        phone's limit): delete it if it is still this one, unchanged since it was written (every
+        change counts a version: a fresh item has none). False when it is not: it stands. A
+        registration it replaced stays kept under its own code. Raises Overloaded."""
+        try:
+            self._t.delete(
+                home(pointer),
+                condition="code = :code AND attribute_not_exists(ver)",
+                values={":code": reg.registration_id},
+            )
+            return True
+        except ConditionFailed:
+            return False
 
     def current(self, pointer: bytes) -> tuple[Registration, str | None] | None:
         """The person's current registration and its Idempotency-Key fingerprint, or None."""
@@ -556,9 +564,10 @@ class RegistrationStore:
         try:
             return self._t.update((key,), update, cond, values, names or None, returns=returns)
         except ConditionFailed as failed:
-            if archived or not failed.old or failed.old.get("code") == registration_id:
+            if archived or failed.old.get("code") == registration_id:
                 raise Conflict("registration changed") from None
-        # The person registered again since: this one lives under its code now.
+        # The person registered again since (or that registration was withdrawn, the person's item
+        # gone with it): this one lives under its code now.
         try:
             return self._t.update((registration_id,), update, cond, values, names or None, returns=returns)
         except ConditionFailed:

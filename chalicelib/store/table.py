@@ -9,11 +9,13 @@ as it was, so the caller decides without a second read.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, Overloaded
 from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
 
 Item = dict[str, Any]
@@ -168,11 +170,16 @@ class Table:
             }
             if projection:
                 request[self.name]["ProjectionExpression"] = projection
-            while request:
+            for attempt in range(UNPROCESSED_ROUNDS):
+                if not request:
+                    break
+                _pause_before(attempt)
                 with translated_errors():
                     resp = self.client.batch_get_item(RequestItems=request)
                 found.extend(decode(raw) for raw in resp.get("Responses", {}).get(self.name, []))
                 request = resp.get("UnprocessedKeys") or {}
+            if request:
+                raise Overloaded(retry_after=1)
         return found
 
     def scan_page(self, cursor: dict[str, Any] | None, limit: int, segment: tuple[int, int] | None = None) -> Page:
@@ -209,14 +216,29 @@ def get_together(wanted: list[tuple[Table, tuple[Any, ...]]]) -> list[Item]:
         request.setdefault(table.name, {"Keys": [], "ConsistentRead": True})["Keys"].append(table.key(*key))
     client = wanted[0][0].client
     found: dict[str, list[Item]] = {}
-    while request:
+    for attempt in range(UNPROCESSED_ROUNDS):
+        if not request:
+            break
+        _pause_before(attempt)
         with translated_errors():
             resp = client.batch_get_item(RequestItems=request)
         for name, raws in resp.get("Responses", {}).items():
             found.setdefault(name, []).extend(decode(raw) for raw in raws)
         request = resp.get("UnprocessedKeys") or {}
+    if request:
+        raise Overloaded(retry_after=1)  # throttled: the caller answers 429, never spins
     answers: list[Item] = []
     for table, key in wanted:
         match = dict(zip(table.key_names, key, strict=True))
         answers.append(next((i for i in found.get(table.name, []) if all(i.get(n) == p for n, p in match.items())), {}))
     return answers
+
+
+# Keys a BatchGetItem leaves unprocessed (throttling) are asked again a few times, with a short
+# jittered pause, then the request is refused as overloaded: never a loop that runs into the timeout.
+UNPROCESSED_ROUNDS = 4
+
+
+def _pause_before(attempt: int) -> None:
+    if attempt:
+        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret  # nosec B311

@@ -210,3 +210,33 @@ def test_a_counter_reclaim_gives_the_squatters_phone_its_share_back(client: Any,
     assert counted() == 3 and counted(OTHER_PHONE) == 0
     assert register(client, 4).status_code == 201
     assert_limit_reached(register(client, 5))
+
+
+def test_a_refused_registration_changed_before_its_undo_keeps_its_one_place(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.models import RegistrationRequest
+    from chalicelib.services import reclaims
+    from chalicelib.store.factory import stores
+    from chalicelib.store.phones import PhoneStore
+
+    # Given a phone at its limit
+    for n in range(4):
+        assert register(client, n).status_code == 201
+    real_take = PhoneStore.take
+
+    def take_after_a_reclaim(self: Any, phone_hash: str, registration_id: str, limit: int) -> bool:
+        # the desk reclaims the ID in the moment between the registration's two writes
+        reclaims.reclaim(RegistrationRequest.model_validate(body(4, phone=OTHER_PHONE)), "desk")
+        return bool(real_take(self, phone_hash, registration_id, limit))
+
+    monkeypatch.setattr(PhoneStore, "take", take_after_a_reclaim)
+    # When a fifth person registers with that phone, and the share is refused after the reclaim
+    answer = register(client, 4)
+    monkeypatch.setattr(PhoneStore, "take", real_take)
+    # Then the registration stands as the desk made it, on one place: none was kept for a newcomer
+    assert answer.status_code == 201, answer.body
+    found = post(client, "/v1/registrations/lookup", {"national_id": body(4)["national_id"], **BIRTH})
+    assert found.status_code == 200 and found.json_body["channel"] == "counter"
+    assert stores().quota.counts().primary_used == 5
+    assert counted() == 4 and counted(OTHER_PHONE) == 0

@@ -63,14 +63,16 @@ class FakeRegistrations:
         if reg.status is Status.CONFIRMED and reg.appointment is None:
             self.waiting[reg.registration_id] = reg.registered_at
 
-    def withdraw(self, reg: Registration, pointer: bytes) -> None:
+    def withdraw(self, reg: Registration, pointer: bytes) -> bool:
         self._maybe_fail()
         key = home(pointer)
-        if self.person.get(key) != reg.registration_id:
-            return  # not ours (any more)
+        current = self.regs.get(reg.registration_id)
+        if self.person.get(key) != reg.registration_id or current is None or current.version:
+            return False  # not ours (any more), or changed since it was written
         del self.person[key]
         for index in (self.regs, self.idem, self.removal_due, self.waiting, self.releases):
             index.pop(reg.registration_id, None)
+        return True
 
     def current(self, pointer: bytes) -> tuple[Registration, str | None] | None:
         code = self.person.get(home(pointer))
@@ -644,22 +646,25 @@ class FakeJobs:
 
 
 class FakePhones:
-    """Active app registrations per phone hash, and the cancellations whose share went back."""
+    """Active app registrations per phone hash, and the registrations holding a share."""
 
     def __init__(self) -> None:
         self.n: dict[str, int] = {}
-        self.back: set[tuple[str, str]] = set()
+        self.held: set[tuple[str, str]] = set()
 
-    def take(self, phone_hash: str, limit: int) -> bool:
+    def take(self, phone_hash: str, registration_id: str, limit: int) -> bool:
+        if (phone_hash, registration_id) in self.held:
+            return True
         if self.n.get(phone_hash, 0) >= limit:
             return False
+        self.held.add((phone_hash, registration_id))
         self.n[phone_hash] = self.n.get(phone_hash, 0) + 1
         return True
 
     def give_back(self, phone_hash: str, registration_id: str) -> bool:
-        if self.n.get(phone_hash, 0) <= 0 or (phone_hash, registration_id) in self.back:
+        if (phone_hash, registration_id) not in self.held:
             return False
-        self.back.add((phone_hash, registration_id))
+        self.held.discard((phone_hash, registration_id))
         self.n[phone_hash] -= 1
         return True
 
