@@ -26,6 +26,7 @@ from chalicelib.domain.errors import Conflict, DayNotOver, NotFound, ValidationF
 from chalicelib.domain.jobs import AppointmentSms, CloseDay
 from chalicelib.domain.models import CheckIn, CheckInRequest, DayClosing, Registration, Status
 from chalicelib.services import counters
+from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -135,8 +136,8 @@ def check_in(req: CheckInRequest) -> CheckIn:
         if target.date > today:
             give_back([(target.date.isoformat(), site)])  # came early: the booked day gets its place back
         member = f"{reg.registration_id}:{target.dose}"
-        _best_effort(lambda: st.slots.record_visit(today.isoformat(), site, "came", member), "check-in record")
-        _best_effort(lambda: counters.dose_events(today.isoformat(), site, f"given_{target.dose}"), "counters")
+        best_effort(lambda: st.slots.record_visit(today.isoformat(), site, "came", member), "check-in record")
+        best_effort(lambda: counters.dose_events(today.isoformat(), site, f"given_{target.dose}"), "counters")
     metrics.add("DoseGiven", dose=str(target.dose))
     logger.info("checked in", extra={"registration_id": reg.registration_id, "dose": target.dose})
     return CheckIn(registration_id=reg.registration_id, dose=target.dose, date=today, site=target.site)
@@ -242,16 +243,8 @@ def _after_miss(reg: Registration, missed: Visit, outcome: str) -> None:
         return
     day = missed.date.isoformat()
     member = f"{reg.registration_id}:{missed.dose}"
-    _best_effort(lambda: stores().slots.record_visit(day, site, "missed", member), "missed record")
+    best_effort(lambda: stores().slots.record_visit(day, site, "missed", member), "missed record")
     events = ["missed"] + ([outcome] if outcome != "missed" else [])
-    _best_effort(lambda: counters.dose_events(day, site, *events), "counters")
+    best_effort(lambda: counters.dose_events(day, site, *events), "counters")
     metrics.add("DoseMissed", outcome=outcome)
     logger.info("appointment missed", extra={"registration_id": reg.registration_id, "outcome": outcome})
-
-
-def _best_effort(action: Any, what: str) -> None:
-    """Records and counters after the decision: a failure is logged and left to reconciliation."""
-    try:
-        action()
-    except Exception as exc:  # noqa: BLE001 - the dose was given (or missed) already; say so
-        logger.warning("secondary write failed", extra={"what": what, "error_type": type(exc).__name__})

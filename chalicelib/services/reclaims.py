@@ -20,6 +20,7 @@ from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, NotEligible, NotFound
 from chalicelib.domain.models import Channel, Registration, RegistrationRequest, RegistrationView, Status
 from chalicelib.services import counters, registrations, removals
+from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -106,16 +107,18 @@ def _follow_up(was: Registration, reg: Registration) -> None:
     """After the reclaim's write: the share of the phone that registered it on the app (the
     registration is the counter's now), the statistics by channel (if they include it already;
     otherwise the removal sweep counts it with its new channel), and a removal sweep for the new code."""
+    # The reclaim happened whatever these do: a failure is logged (a phone keeps a share too many,
+    # or reconciliation repairs the counts).
     if was.channel is Channel.APP:
-        try:
-            stores().phones.give_back(registrations.phone_key(was.phone), was.registration_id)
-        except Exception as exc:  # noqa: BLE001 - the reclaim happened; that phone keeps one share too many
-            logger.warning("secondary write failed", extra={"what": "phone share", "error_type": type(exc).__name__})
+        best_effort(
+            lambda: stores().phones.give_back(registrations.phone_key(was.phone), was.registration_id),
+            "released share",
+        )
     if was.counted and was.channel is not Channel.COUNTER:
-        try:
-            counters.add({f"channel_{was.channel.value}": -1, f"channel_{Channel.COUNTER.value}": 1})
-        except Exception as exc:  # noqa: BLE001 - the reclaim happened; reconciliation repairs the counts
-            logger.warning("secondary write failed", extra={"what": "counters", "error_type": type(exc).__name__})
+        best_effort(
+            lambda: counters.add({f"channel_{was.channel.value}": -1, f"channel_{Channel.COUNTER.value}": 1}),
+            "counters",
+        )
     if reg.status is Status.CONFIRMED and (not reg.counted or any(s in removals.OPEN for s in reg.removals.values())):
         # A sweep that read it under its old code has lost its write: list it again.
         removals.note(reg.registration_id, force=True)

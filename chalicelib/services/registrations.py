@@ -38,6 +38,7 @@ from chalicelib.domain.models import (
     Status,
 )
 from chalicelib.services import appointments, counters, removals
+from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
 from chalicelib.store.registrations import Taken
 
@@ -50,9 +51,9 @@ _channel_cache: dict[str, tuple[float, dict[str, bool]]] = {}
 
 
 def channel_states(fresh: bool = False) -> dict[str, bool]:
-    cached = _channel_cache.get("states")
-    if not fresh and cached and time.monotonic() - cached[0] < CHANNEL_CACHE_SECONDS:
-        return cached[1]
+    cached = None if fresh else _fresh_channel_states()
+    if cached is not None:
+        return cached
     states = stores().channels.channels()
     _channel_cache["states"] = (time.monotonic(), states)
     return states
@@ -303,17 +304,9 @@ def _give_back_ticket(reg: Registration, written: bool) -> None:
     ticket = reg.ticket
     assert ticket is not None  # narrows the type; the caller took one  # nosec B101
     holder = reg.registration_id if written else None
-    _best_effort(lambda: st.reserve.void_ticket(ticket, holder), "void ticket")
-    _best_effort(lambda: st.reserve.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
-    _best_effort(lambda: st.statistics.count({k: -v for k, v in counters.registered_deltas(reg).items()}), "counters")
-
-
-def _best_effort(action: Callable[[], object], what: str) -> None:
-    """Secondary writes (counters, slots): a failure is logged and left to reconciliation."""
-    try:
-        action()
-    except Exception as exc:  # noqa: BLE001 - never fail a registration or a cancellation for these
-        logger.warning("secondary write failed", extra={"what": what, "error_type": type(exc).__name__})
+    best_effort(lambda: st.reserve.void_ticket(ticket, holder), "void ticket")
+    best_effort(lambda: st.reserve.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
+    best_effort(lambda: st.statistics.count({k: -v for k, v in counters.registered_deltas(reg).items()}), "counters")
 
 
 def view(reg: Registration) -> RegistrationView:
@@ -374,7 +367,7 @@ def hand_on(x: Registration) -> None:
     st = stores()
     was = Status.CONFIRMED if x.held == "primary" else Status.RESERVE
     if "counts" in x.todo and st.registrations.take_step(x.registration_id, "counts"):
-        _best_effort(lambda: counters.cancelled(was, x), "counters")
+        best_effort(lambda: counters.cancelled(was, x), "counters")
     # Nothing else recounts a phone's share, so it is not best effort: when it cannot be given
     # back now, the step stays listed and the caller is told (429), after the other steps.
     phone_owed = False
@@ -383,7 +376,7 @@ def hand_on(x: Registration) -> None:
             _give_back_phone_share(x)
         except Overloaded:
             phone_owed = True
-    _best_effort(lambda: appointments.release(x), "appointment slot")
+    best_effort(lambda: appointments.release(x), "appointment slot")
     if x.release_pending:
         if x.held == "reserve":
             # Leaving the reserve is two idempotent writes: ranks behind move up at once.
