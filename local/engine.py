@@ -11,8 +11,11 @@ from __future__ import annotations
 import base64
 import bisect
 import functools
+import io
 import itertools
 import json
+import pickle  # nosec B403
+import re
 import threading
 from typing import Any
 
@@ -263,22 +266,102 @@ def _items_as_they_are() -> None:
 
 
 class _ParsedCondition:
-    """A condition expression parsed once: moto parses each one twice a call (the handler checks the
-    names and values it uses, the backend evaluates it), and the drain's conditions repeat."""
+    """A parsed condition as moto's handler and backend use it (the tree, and the names and values
+    it refers to)."""
 
-    def __init__(self, parser: Any) -> None:
-        self._op = parser.parse()
-        self.expr_attr_names_found = list(parser.expr_attr_names_found)
-        self.expr_attr_values_found = list(parser.expr_attr_values_found)
+    def __init__(self, op: Any, names_found: list[str], values_found: list[str]) -> None:
+        self._op = op
+        self.expr_attr_names_found = names_found
+        self.expr_attr_values_found = values_found
 
     def parse(self) -> Any:
         return self._op
 
 
+_MARK = "\x00kkreg-marker:"
+
+
+class _ConditionTemplate:
+    """A condition expression parsed once, whatever its names and values: moto parses each one
+    twice a call (the handler checks the names and values it uses, the backend evaluates it), and
+    most of the service's conditions differ between calls only in their values (``code = :code``)
+    or in a name (a phone's share mark).
+
+    The expression is parsed with a marker in place of each name and value, and the tree is kept
+    pickled with each marked name and value operand left out (a persistent ID naming its
+    placeholder); every call unpickles a fresh tree with its own names and values put in. A tree in
+    which a marker turns up anywhere else (the parser used a name or value for more than a path
+    element or an operand) is not kept: such an expression is parsed every time.
+    """
+
+    def __init__(
+        self, blob: bytes, placeholders: tuple[list[str], list[str]], found: tuple[list[str], list[str]]
+    ) -> None:
+        self.blob = blob
+        self.names, self.values = placeholders  # the expression's placeholders, all looked up by the parse
+        self.names_found, self.values_found = found
+        # Without placeholders every call gets the same tree: moto's operators only read the item.
+        self.shared: _ParsedCondition | None = None
+        if not self.names and not self.values:
+            self.shared = self.bind({}, {})
+
+    @classmethod
+    def of(cls, make: Any, expr: str) -> _ConditionTemplate | None:
+        from moto.dynamodb.comparisons import AttributeValue
+
+        names = {p: _MARK + p for p in set(_NAME.findall(expr))}
+        values = {p: {"S": _MARK + p} for p in set(_VALUE.findall(expr))}
+        parser = make(expr, names, values)
+        op = parser.parse()
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+
+        def persistent_id(obj: Any) -> tuple[str, str] | None:
+            if type(obj) is str and obj.startswith(_MARK):
+                return ("name", obj[len(_MARK) :])
+            if isinstance(obj, AttributeValue) and isinstance(obj.value, str) and obj.value.startswith(_MARK):
+                return ("value", obj.value[len(_MARK) :])
+            return None
+
+        pickler.persistent_id = persistent_id  # type: ignore[method-assign]
+        pickler.dump(op)
+        blob = buffer.getvalue()
+        if _MARK.encode() in blob:
+            return None
+        found = (list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
+        return cls(blob, (sorted(names), sorted(values)), found)
+
+    def fits(self, names: Any, values: Any) -> bool:
+        """Whether these names and values can go in (otherwise moto parses them, and says what is wrong)."""
+        return (
+            (not self.names or isinstance(names, dict))
+            and (not self.values or isinstance(values, dict))
+            and all(isinstance(names.get(p), str) and names[p] for p in self.names)
+            and all(isinstance(values.get(p), dict) and len(values[p]) == 1 for p in self.values)
+        )
+
+    def bind(self, names: dict[str, str], values: dict[str, Any]) -> _ParsedCondition:
+        from moto.dynamodb.comparisons import AttributeValue
+
+        def load(pid: tuple[str, str]) -> Any:
+            kind, placeholder = pid
+            return names[placeholder] if kind == "name" else AttributeValue(values[placeholder])
+
+        if self.shared is not None:
+            return self.shared
+        unpickler = pickle.Unpickler(io.BytesIO(self.blob))  # noqa: S301 - this process's own bytes  # nosec B301
+        unpickler.persistent_load = load  # type: ignore[method-assign]
+        return _ParsedCondition(unpickler.load(), self.names_found, self.values_found)
+
+
+_NAME = re.compile(r"#[A-Za-z0-9_]+")
+_VALUE = re.compile(r":[A-Za-z0-9_]+")
+
+
 def _conditions_parsed_once() -> None:
-    """Parsed conditions kept by expression, names and values (the tree only reads the item; moto's
-    operators hold no state between evaluations). Values that are not JSON (binary) are parsed
-    every time, as before."""
+    """Conditions parsed once per expression (``_ConditionTemplate``). An expression moto cannot
+    parse, or names and values that do not fit its placeholders, are parsed by moto every time, so
+    its errors are moto's own."""
     from moto.dynamodb import comparisons, responses
     from moto.dynamodb import models as dynamodb_models
 
@@ -286,20 +369,114 @@ def _conditions_parsed_once() -> None:
         return
     comparisons._parsed_once = True  # type: ignore[attr-defined]
     make = comparisons.create_condition_expression_parser
-
-    @functools.lru_cache(maxsize=4096)
-    def parsed(expr: str | None, names: str, values: str) -> _ParsedCondition:
-        return _ParsedCondition(make(expr, json.loads(names), json.loads(values)))
+    unkept: Any = object()
+    templates: dict[str, Any] = {}
 
     def create(expr: str | None, names: Any, values: Any) -> Any:
-        try:
-            key = (json.dumps(names or {}, sort_keys=True), json.dumps(values or {}, sort_keys=True))
-        except TypeError:
+        if not expr or not isinstance(expr, str):
             return make(expr, names, values)
-        return parsed(expr, *key)
+        kept = templates.get(expr)
+        if kept is None:
+            try:
+                kept = _ConditionTemplate.of(make, expr) or unkept
+            except Exception:  # noqa: BLE001 - moto's own parse (below) raises its own error
+                kept = unkept
+            if len(templates) >= 4096:
+                templates.clear()
+            templates[expr] = kept
+        if kept is unkept or not kept.fits(names, values):
+            return make(expr, names, values)
+        return kept.bind(names or {}, values or {})
 
     for module in (comparisons, responses, dynamodb_models):
         module.create_condition_expression_parser = create  # type: ignore[attr-defined]
+
+
+def _update_trees_copied_by_pickle() -> None:
+    """moto's validator deep-copies the parsed UpdateExpression on every call (the tree has a node
+    per name, value and operator, each with its parent): the biggest single cost of an UpdateItem
+    (a quarter of the removal sweep's time). The trees are the parser's, kept per expression and
+    never changed (``_lighter_calls``), so each is pickled once and every call unpickles its copy."""
+    from moto.dynamodb.parsing import validators
+
+    if getattr(validators.Validator, "_copies_by_pickle", False):
+        return
+    validators.Validator._copies_by_pickle = True  # type: ignore[attr-defined]
+    pickled: dict[int, tuple[Any, bytes]] = {}
+    init = validators.Validator.__init__
+
+    def copy_of(tree: Any) -> Any:
+        kept = pickled.get(id(tree))
+        if kept is None or kept[0] is not tree:
+            if len(pickled) >= 2048:
+                pickled.clear()
+            kept = pickled[id(tree)] = (tree, pickle.dumps(tree, pickle.HIGHEST_PROTOCOL))
+        return pickle.loads(kept[1])  # noqa: S301 - bytes this process pickled itself  # nosec B301
+
+    def validator(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, None, *args, **kwargs)
+        self.node_to_validate = copy_of(expression)
+
+    validators.Validator.__init__ = validator  # type: ignore[method-assign]
+
+
+def _traversals_lighter() -> None:
+    """moto's validator walks an UpdateExpression's tree ten times a call, and at every node of every
+    walk builds its map of node kinds to handlers twice (``nodes_to_be_processed`` and ``process``)
+    and asks the abstract base class whether it is a node: most of a walk's time. The same walk
+    here, bottom up in the same order with the same hooks and handlers, takes the map once per walk
+    and finds each node class's handler once per kind of walk."""
+    from moto.dynamodb.parsing import ast_nodes
+
+    traverser = ast_nodes.DepthFirstTraverser
+    if getattr(traverser, "_map_once", False):
+        return
+    traverser._map_once = True  # type: ignore[attr-defined]
+    node_class = ast_nodes.Node
+    own_process, own_kinds = traverser.process, traverser.nodes_to_be_processed
+    no_hook = traverser.pre_processing_of_child
+    is_node: dict[type, bool] = {}
+    # Per walk class, per node class: the index of its handler in the map's order (-1: none).
+    handler_index: dict[type, dict[type, int]] = {}
+
+    def traverse(self: Any, root: Any) -> Any:
+        walker = type(self)
+        handlers = list(self._processing_map().items())
+        generic = walker.process is not own_process or walker.nodes_to_be_processed is not own_kinds
+        kinds = self.nodes_to_be_processed() if generic else None
+        indexes = handler_index.setdefault(walker, {})
+        hook = None if walker.pre_processing_of_child is no_hook else self.pre_processing_of_child
+
+        def handled(node: Any) -> tuple[bool, Any]:
+            if generic:
+                return (True, self.process(node)) if isinstance(node, kinds) else (False, node)  # type: ignore[arg-type]
+            index = indexes.get(type(node))
+            if index is None:
+                index = indexes[type(node)] = next((i for i, (k, _) in enumerate(handlers) if isinstance(node, k)), -1)
+            return (False, node) if index < 0 else (True, handlers[index][1](node))
+
+        def walk(node: Any, child_id: int) -> Any:
+            node_type = type(node)
+            known = is_node.get(node_type)
+            if known is None:
+                known = is_node[node_type] = isinstance(node, node_class)
+            if known:
+                parent = node.parent
+                if node.children is not None:
+                    for i, child in enumerate(node.children):
+                        if hook is not None:
+                            hook(node, i)
+                        walk(child, i)
+                done, node = handled(node)
+                if done:
+                    node.parent = parent
+                    if parent:
+                        parent.children[child_id] = node
+            return node
+
+        return walk(root, -1)
+
+    traverser.traverse = traverse  # type: ignore[method-assign]
 
 
 def start() -> Any:
@@ -313,6 +490,8 @@ def start() -> Any:
     _scans_resume_at_their_key()
     _items_as_they_are()
     _conditions_parsed_once()
+    _update_trees_copied_by_pickle()
+    _traversals_lighter()
     mock = mock_aws()
     mock.start()
     return mock

@@ -39,9 +39,13 @@ class Gate:
         values: Mapping[str, Any],
         names: Mapping[str, str] | None = None,
         returns: str = "NONE",
+        create: bool = True,
     ) -> Item:
-        """A conditional update of the gate. Raises ConditionFailed (the gate as it was), Overloaded."""
-        self.ensure()
+        """A conditional update of the gate, created first unless ``create`` is False (an update whose
+        condition holds on a missing gate, and that needs no ``applied`` map, creates it itself).
+        Raises ConditionFailed (the gate as it was), Overloaded."""
+        if create:
+            self.ensure()
         return self._t.update((GATE,), update, condition, values, names, returns)
 
     def read(self, projection: str) -> Item:

@@ -32,6 +32,12 @@ POOL_TTL_SECONDS = 60.0
 # After the gate said "full", refusals for this long cost no gate write (a parked place or a freed
 # reserve place reaches newcomers after at most this long).
 FULL_CACHE_SECONDS = 2.0
+# Joining the reserve: the write that creates the gate when it is not there yet gives it the shape
+# ``Gate.ensure`` would (no place parked, no event applied).
+_JOIN_RESERVE = (
+    "SET parked = if_not_exists(parked, :zero), applied = if_not_exists(applied, :none) ADD ra :one, seq :one"
+)
+_RESERVE_OPEN = "(attribute_not_exists(parked) OR parked = :zero) AND (attribute_not_exists(ra) OR ra < :cap)"
 
 
 @dataclass(frozen=True)
@@ -71,13 +77,20 @@ class QuotaStore:
         # When the place this thread took last was counted: kept back in hand, it keeps that age.
         self._taken_at = threading.local()
         self._lock = threading.Lock()
+        self._shard_locks = [threading.Lock() for _ in self._caps]
+        self._overflow_lock = threading.Lock()
         self._full_until = 0.0
 
     # -- primary ---------------------------------------------------------------------------------
 
     def take_primary(self, in_hand_only: bool = False) -> bool:
         """One primary place: one in hand, else (unless ``in_hand_only``: no request at all) one
-        from any shard with room; False when every shard is full."""
+        from any shard with room; False when every shard is full.
+
+        A shard is known full from the write that took its last place (it answers ``used``), so
+        the container never spends a write on it again; one thread at a time writes to a shard, so
+        threads queued behind the one taking its last place learn it without a write either. Only a
+        shard another container filled costs one refused write to learn."""
         if self._from_pool():
             return True
         if in_hand_only:
@@ -85,18 +98,26 @@ class QuotaStore:
         order = [i for i in range(len(self._caps)) if i not in self._full]
         random.shuffle(order)
         for shard in order:
-            try:
-                self._t.update(
-                    (f"quota#{shard}",),
-                    "ADD used :one",
-                    "attribute_not_exists(used) OR used < :cap",
-                    {":one": 1, ":cap": self._caps[shard]},
-                )
-                self._taken_at.t = time.monotonic()
-                return True
-            except Conflict:
-                self._full.add(shard)
-                self._near_end.add(shard)
+            with self._shard_locks[shard]:
+                if shard in self._full:
+                    continue
+                try:
+                    attrs = self._t.update(
+                        (f"quota#{shard}",),
+                        "ADD used :one",
+                        "attribute_not_exists(used) OR used < :cap",
+                        {":one": 1, ":cap": self._caps[shard]},
+                        returns="UPDATED_NEW",
+                    )
+                except Conflict:
+                    self._full.add(shard)
+                    self._near_end.add(shard)
+                    continue
+                if int(attrs.get("used", 0)) >= self._caps[shard]:
+                    self._full.add(shard)
+                    self._near_end.add(shard)
+            self._taken_at.t = time.monotonic()
+            return True
         return False
 
     def keep(self) -> None:
@@ -114,16 +135,20 @@ class QuotaStore:
         if not order:
             return
         shard = random.choice(order)  # noqa: S311 - spreads writes, not a secret  # nosec B311
+        limit = self._caps[shard] - BULK - END_MARGIN
         try:
-            self._t.update(
+            attrs = self._t.update(
                 (f"quota#{shard}",),
                 "ADD used :bulk",
                 "attribute_not_exists(used) OR used <= :limit",
-                {":bulk": BULK, ":limit": self._caps[shard] - BULK - END_MARGIN},
+                {":bulk": BULK, ":limit": limit},
+                returns="UPDATED_NEW",
             )
         except Conflict:
             self._near_end.add(shard)
             return
+        if int(attrs.get("used", 0)) > limit:
+            self._near_end.add(shard)  # the next bulk would not fit: known without a refused write
         now = time.monotonic()
         with self._lock:
             self._pool.extend([now] * BULK)
@@ -168,32 +193,45 @@ class QuotaStore:
         fails the old item says whether a parked place is there to take instead. None when full.
         ``counts`` (the registration's statistics) are added in the same write as a ticket; the
         ticket's rank is the active reserve after it (every earlier exit was of a lower ticket).
+        The write creates the gate if it is not there yet (no put first). The ticket that fills the
+        reserve tells the container so, and one thread at a time writes here: the threads queued
+        behind it are refused without a write of their own.
         Raises Conflict if the gate kept changing, Overloaded.
         """
         counts = counts or {}
         names = {f"#k{i}": k for i, k in enumerate(counts)}
         adds = "".join(f", #k{i} :v{i}" for i in range(len(counts)))
-        for _ in range(10):
-            try:
-                attrs = self._gate.update(
-                    "ADD ra :one, seq :one" + adds,
-                    "parked = :zero AND ra < :cap",
-                    {":one": 1, ":zero": 0, ":cap": self._reserve_capacity}
-                    | {f":v{i}": v for i, v in enumerate(counts.values())},
-                    names=names or None,
-                    returns="UPDATED_NEW",
-                )
-                return Overflow(ticket=int(attrs["seq"]), rank=int(attrs["ra"]))
-            except ConditionFailed as failed:
-                if int(failed.old.get("parked", 0)) <= 0:
-                    self._full_until = time.monotonic() + FULL_CACHE_SECONDS
+        with self._overflow_lock:
+            for _ in range(10):
+                if self.known_full():
                     return None
-            try:
-                self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0})
-                self._taken_at.t = time.monotonic()
-                return Overflow(ticket=None)
-            except Conflict:
-                continue  # another newcomer took it: look again
+                if self._reserve_capacity > 0:
+                    try:
+                        attrs = self._gate.update(
+                            _JOIN_RESERVE + adds,
+                            _RESERVE_OPEN,
+                            {":one": 1, ":zero": 0, ":cap": self._reserve_capacity, ":none": {}}
+                            | {f":v{i}": v for i, v in enumerate(counts.values())},
+                            names=names or None,
+                            returns="UPDATED_NEW",
+                            create=False,
+                        )
+                        rank = int(attrs["ra"])
+                        if rank >= self._reserve_capacity:
+                            self._full_until = time.monotonic() + FULL_CACHE_SECONDS
+                        return Overflow(ticket=int(attrs["seq"]), rank=rank)
+                    except ConditionFailed as failed:
+                        if int(failed.old.get("parked", 0)) <= 0:
+                            self._full_until = time.monotonic() + FULL_CACHE_SECONDS
+                            return None
+                try:
+                    self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0}, create=False)
+                    self._taken_at.t = time.monotonic()
+                    return Overflow(ticket=None)
+                except ConditionFailed as failed:
+                    if self._reserve_capacity <= 0 and int(failed.old.get("parked", 0)) <= 0:
+                        return None  # no reserve, and no place parked
+                    continue  # another newcomer took it: look again
         raise Conflict("gate kept changing")
 
     def park(self, vacancy_id: str) -> bool:

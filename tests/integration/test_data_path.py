@@ -29,6 +29,14 @@ def control(stand_in: Any, **change: Any) -> None:
     requests.post(f"{stand_in.url}/_control", json=change, timeout=5).raise_for_status()
 
 
+def counted_campaign(monkeypatch: pytest.MonkeyPatch, campaign_env: Any, **capacities: int) -> None:
+    """A campaign whose requests are counted one by one: the sweep kicked only by the test, and the
+    channel states read once (a slow machine must not see them go stale mid-test)."""
+    monkeypatch.setenv("REMOVAL_KICK_SECONDS", "3600")
+    monkeypatch.setattr(registrations, "CHANNEL_CACHE_SECONDS", 3600.0)
+    campaign_env(**capacities)
+
+
 class Calls:
     """The AWS requests the service's own clients make (botocore's event hooks)."""
 
@@ -84,11 +92,8 @@ def test_a_retried_cancel_finishes_what_a_failed_queue_send_left_undone(
 def test_a_confirmed_registration_is_three_requests_and_a_repeat_one(
     client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given an open campaign far from full (places are taken a few at a time), the sweep kicked
-    monkeypatch.setenv("REMOVAL_KICK_SECONDS", "3600")
-    # and the channel states read once (a slow machine must not see them go stale mid-test)
-    monkeypatch.setattr(registrations, "CHANNEL_CACHE_SECONDS", 3600.0)
-    campaign_env(primary=50_000, reserve=10_000, shards=4)
+    # Given an open campaign far from full (places are taken a few at a time)
+    counted_campaign(monkeypatch, campaign_env, primary=50_000, reserve=10_000, shards=4)
     post(client, "/v1/registrations", body(1), {"Idempotency-Key": "warm"})
     calls = Calls()
     # When people register with an Idempotency-Key, and one of them again
@@ -211,3 +216,33 @@ def test_a_registry_that_is_down_backs_off_while_the_other_is_served(
     queues.drain()
     summary = staff.summary().removals
     assert summary["mor_phrom"].removed + summary["mor_phrom"].not_found == 3 and summary["mor_phrom"].pending == 0
+
+
+def test_the_last_places_and_the_reserve_cost_no_refused_write(
+    client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a small campaign whose shards are taken from one place at a time
+    counted_campaign(monkeypatch, campaign_env, primary=6, reserve=2, shards=3)
+    calls = Calls()
+    for n in range(1, 7):
+        calls.made.clear()
+        assert post(client, "/v1/registrations", body(n)).status_code == 201
+        # Then every primary place is one write to its shard, never a refused one (the write that
+        # takes a shard's last place says so)
+        assert calls.made.count("UpdateItem") == 2, (n, calls.made)  # the shard and the phone's share
+    # When the reserve fills
+    for n in (7, 8):
+        calls.made.clear()
+        created = post(client, "/v1/registrations", body(n))
+        assert created.status_code == 201 and created.json_body["status"] == "reserve"
+        # Then each costs five requests: the look, the gate (created by the first, no put of its
+        # own), the ticket's holder, the registration and the phone's share
+        assert calls.made == ["BatchGetItem", "UpdateItem", "UpdateItem", "PutItem", "UpdateItem"], (n, calls.made)
+    # And a refusal once the reserve is full is the look alone
+    calls.made.clear()
+    refused = post(client, "/v1/registrations", body(9))
+    assert refused.status_code == 409 and refused.json_body["error"]["code"] == "registration_full"
+    assert calls.made == ["BatchGetItem"]
+    # And the gate the first ticket created has the shape every other gate write expects
+    gate = campaign_item("gate")
+    assert (gate["ra"], gate["seq"], gate["parked"], gate["applied"]) == (2, 2, 0, {})
