@@ -23,6 +23,10 @@ class Gate:
     def __init__(self, table: Table) -> None:
         self._t = table
         self._ready = False
+        # Until when this container takes the gate as full (no place parked, the reserve at
+        # capacity): refusals do not ask it meanwhile (``QuotaStore``). A place this container
+        # frees here (a reserve exit, a parked place) ends it at once.
+        self.full_until = 0.0
 
     def ensure(self) -> None:
         """Create the gate with its counters at zero the first time this container writes it."""

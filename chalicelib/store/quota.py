@@ -79,7 +79,6 @@ class QuotaStore:
         self._lock = threading.Lock()
         self._shard_locks = [threading.Lock() for _ in self._caps]
         self._overflow_lock = threading.Lock()
-        self._full_until = 0.0
 
     # -- primary ---------------------------------------------------------------------------------
 
@@ -166,7 +165,7 @@ class QuotaStore:
 
     def known_full(self) -> bool:
         """The gate said "full" moments ago: a refusal need not ask it again."""
-        return time.monotonic() < self._full_until
+        return time.monotonic() < self._gate.full_until
 
     def gate_due(self) -> bool:
         """Every shard is seen full and the gate's last "full" is getting old: worth reading the gate
@@ -177,7 +176,7 @@ class QuotaStore:
         """The gate as just read: when it is full (no parked place, the reserve at capacity), refusals
         need not ask it again for ``FULL_CACHE_SECONDS``."""
         if int(gate.get("parked", 0)) <= 0 and int(gate.get("ra", 0)) >= self._reserve_capacity:
-            self._full_until = time.monotonic() + FULL_CACHE_SECONDS
+            self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
 
     def raise_primary(self, places: int) -> None:
         """Count ``places`` more primary places as taken (a counter found too low). Always safe:
@@ -218,11 +217,11 @@ class QuotaStore:
                         )
                         rank = int(attrs["ra"])
                         if rank >= self._reserve_capacity:
-                            self._full_until = time.monotonic() + FULL_CACHE_SECONDS
+                            self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
                         return Overflow(ticket=int(attrs["seq"]), rank=rank)
                     except ConditionFailed as failed:
                         if int(failed.old.get("parked", 0)) <= 0:
-                            self._full_until = time.monotonic() + FULL_CACHE_SECONDS
+                            self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
                             return None
                 try:
                     self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0}, create=False)
@@ -247,7 +246,7 @@ class QuotaStore:
                 {":one": 1, ":zero": 0, ":now": int(time.time())},
                 names={"#e": event_id},
             )
-            self._full_until = 0.0
+            self._gate.full_until = 0.0
             return True
         except Conflict:
             return self._gate.applied(event_id)
@@ -256,7 +255,7 @@ class QuotaStore:
         """Give back places found taken by nobody, only if nobody waits on the reserve."""
         try:
             self._gate.update("ADD parked :n", "ra = :zero", {":n": places, ":zero": 0})
-            self._full_until = 0.0
+            self._gate.full_until = 0.0
             return True
         except Conflict:
             return False

@@ -91,6 +91,7 @@ class ReserveStore:
                 {":minus": -1, ":now": int(time.time())},
                 names={"#e": event_id},
             )
+        self._gate.full_until = 0.0  # a reserve place is free again: newcomers may ask for it
 
     def rank(self, ticket: int) -> int:
         """1 + the number of tickets before ``ticket`` still on the reserve."""
