@@ -13,7 +13,11 @@ from local.stack import LocalStack
 
 def main() -> int:
     stack = LocalStack(
-        host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000")), stand_ins_apart=True
+        host=os.environ.get("HOST", "127.0.0.1"),
+        port=int(os.environ.get("PORT", "8000")),
+        stand_ins_apart=True,
+        # LOCAL_ENGINE=in-process keeps moto in this process (one core for everything).
+        engine_apart=os.environ.get("LOCAL_ENGINE", "apart") != "in-process",
     )
     try:
         stack.start()

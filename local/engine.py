@@ -66,14 +66,21 @@ def _lighter_calls() -> None:
     - botocore gives every call an invocation ID from ``uuid4()`` (16 bytes from the kernel's random
       source): ~5% of the served stack's busy time under the bench. A counter is as unique here.
     """
-    botocore.useragent.UserAgentString.to_string = lambda self: "kkreg-local-stack"  # type: ignore[method-assign]
-    botocore.signers.RequestSigner.sign = _unsigned  # type: ignore[method-assign]
+    lighter_client_calls()
     moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(  # type: ignore[assignment]
         moto_responses.method_names_from_class
     )
-    botocore.endpoint.uuid = _CountedIds()  # type: ignore[attr-defined]
     parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
     UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=1024)(parse))  # type: ignore[method-assign,assignment]
+
+
+def lighter_client_calls() -> None:
+    """The service side of ``_lighter_calls`` (botocore's): no signature, a fixed User-Agent, counted
+    invocation IDs. For clients that only ever reach the local engine (``local.apart`` too)."""
+    botocore.useragent.UserAgentString.to_string = lambda self: "kkreg-local-stack"  # type: ignore[method-assign]
+    botocore.signers.RequestSigner.sign = _unsigned  # type: ignore[method-assign]
+    if not isinstance(getattr(botocore.endpoint, "uuid", None), _CountedIds):
+        botocore.endpoint.uuid = _CountedIds()  # type: ignore[attr-defined]
 
 
 class _CountedIds:
@@ -396,28 +403,65 @@ def _update_trees_copied_by_pickle() -> None:
     """moto's validator deep-copies the parsed UpdateExpression on every call (the tree has a node
     per name, value and operator, each with its parent): the biggest single cost of an UpdateItem
     (a quarter of the removal sweep's time). The trees are the parser's, kept per expression and
-    never changed (``_lighter_calls``), so each is pickled once and every call unpickles its copy."""
+    never changed (``_lighter_calls``), so each is pickled once and every call unpickles its copy.
+
+    Its first three walks check the expression alone (at most one clause of each kind, no path
+    written twice, no key attribute written), whatever the item and the values: an expression that
+    passed them with the same names on the same table passes them again, so they are walked once
+    per expression, names and table, not once a call."""
     from moto.dynamodb.parsing import validators
 
     if getattr(validators.Validator, "_copies_by_pickle", False):
         return
     validators.Validator._copies_by_pickle = True  # type: ignore[attr-defined]
-    pickled: dict[int, tuple[Any, bytes]] = {}
+    # id(tree) -> (the tree, kept alive so that its id is not reused; its pickle; the names and
+    # tables it passed the expression-only checks with)
+    kept_trees: dict[int, tuple[Any, bytes, set[tuple[str, tuple[str, ...]]]]] = {}
     init = validators.Validator.__init__
+    validate = validators.Validator.validate
+    expression_only = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
 
-    def copy_of(tree: Any) -> Any:
-        kept = pickled.get(id(tree))
-        if kept is None or kept[0] is not tree:
-            if len(pickled) >= 2048:
-                pickled.clear()
-            kept = pickled[id(tree)] = (tree, pickle.dumps(tree, pickle.HIGHEST_PROTOCOL))
-        return pickle.loads(kept[1])  # noqa: S301 - bytes this process pickled itself  # nosec B301
+    def kept(tree: Any) -> tuple[Any, bytes, set[tuple[str, tuple[str, ...]]]]:
+        found = kept_trees.get(id(tree))
+        if found is None or found[0] is not tree:
+            if len(kept_trees) >= 2048:
+                kept_trees.clear()
+            found = kept_trees[id(tree)] = (tree, pickle.dumps(tree, pickle.HIGHEST_PROTOCOL), set())
+        return found
 
-    def validator(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
-        init(self, None, *args, **kwargs)
-        self.node_to_validate = copy_of(expression)
+    def validator(
+        self: Any,
+        expression: Any,
+        expression_attribute_names: Any,
+        expression_attribute_values: Any,
+        item: Any,
+        table: Any,
+    ) -> None:
+        init(self, None, expression_attribute_names, expression_attribute_values, item, table)
+        _, blob, passed = kept(expression)
+        self.node_to_validate = pickle.loads(blob)  # noqa: S301 - bytes this process pickled itself  # nosec B301
+        try:
+            checks = (json.dumps(expression_attribute_names or {}, sort_keys=True), tuple(table.table_key_attrs))
+        except TypeError:
+            return
+        if checks in passed:
+            self.processors = [p for p in self.processors if not isinstance(p, expression_only)]
+        else:
+            self._passes = (passed, checks)
+
+    def validated(self: Any) -> Any:
+        tree = validate(self)
+        passes = getattr(self, "_passes", None)
+        if passes is not None:
+            passes[0].add(passes[1])  # every walk passed, the expression-only ones included
+        return tree
 
     validators.Validator.__init__ = validator  # type: ignore[method-assign]
+    validators.Validator.validate = validated  # type: ignore[method-assign]
 
 
 def _traversals_lighter() -> None:

@@ -23,6 +23,7 @@ class LocalStack:
         stage: str = "local",
         workers: bool = True,
         stand_ins_apart: bool = False,
+        engine_apart: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -31,6 +32,9 @@ class LocalStack:
         # The registry stand-ins in a child process (``python -m local``); in-process for the tests,
         # which read and change their state directly.
         self._stand_ins_apart = stand_ins_apart
+        # The AWS engine in a child process too (``local.apart``: ``python -m local``); in-process for
+        # the tests, which read and change the engine's state directly.
+        self._engine_apart = engine_apart
         self._stand_in_process: Any = None
         self._mock: Any = None
         self.server: Any = None
@@ -49,7 +53,12 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         # One line per registration would cost a burst its speed: warnings and errors only, unless asked.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-        self._mock = engine.start()
+        if self._engine_apart:
+            from local import apart
+
+            self._mock = apart.start()
+        else:
+            self._mock = engine.start()
         if os.environ.get("LOCAL_METER") == "1":
             from local import meter
 

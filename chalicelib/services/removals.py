@@ -193,13 +193,28 @@ def _batch(
         if r in up and any(answers.get((reg.registration_id, r)) for reg in regs):
             health[r] = (0.0, 0)
 
-    deltas: Counter[str] = Counter()
-    settled = 0
     st = stores()
-    for reg in regs:
+
+    def record(reg: Registration) -> tuple[dict[str, str], bool, bool | Exception]:
         states, tries, next_due = _outcome(reg, answers, health, now)
         count = not reg.counted
-        if not st.registrations.record_removals(reg, states, next_due, count, tries):
+        try:
+            return states, count, st.registrations.record_removals(reg, states, next_due, count, tries)
+        except Exception as exc:  # noqa: BLE001 - raised below, once the others' counters are added
+            return states, count, exc
+
+    # The writes go out together (each is conditional on its own registration): on a host that
+    # runs the engine apart (``make run``), one write's round trip no longer waits for the last.
+    with ThreadPoolExecutor(max_workers=CALLERS) as pool:
+        recorded = list(pool.map(record, regs))
+    deltas: Counter[str] = Counter()
+    settled = 0
+    failed: Exception | None = None
+    for reg, (states, count, written) in zip(regs, recorded, strict=True):
+        if isinstance(written, Exception):
+            failed = failed or written
+            continue
+        if not written:
             continue  # changed meanwhile (another sweep): the next batch looks again
         if count:
             deltas.update(counters.registered_deltas(reg.model_copy(update={"status": Status.CONFIRMED})))
@@ -216,6 +231,8 @@ def _batch(
                 metrics.add("RemovalFailed", registry=r)
                 logger.error("removal failed for good", extra={"registration_id": reg.registration_id, "registry": r})
     counters.add(dict(deltas))
+    if failed is not None:
+        raise failed  # the written ones are counted; the rest stay due
     return settled
 
 

@@ -193,3 +193,22 @@ def test_a_filter_kept_for_one_scan_filters_the_next_with_its_own_value(ddb: Any
         assert scan("red") == {"s-1", "s-3", "s-5"}
         assert scan("blue") == {"s-0", "s-2", "s-4"}
         assert scan("green") == set()
+
+
+def test_an_expression_that_passed_with_some_names_is_checked_again_with_others(ddb: Any) -> None:
+    _put(ddb, "a")
+
+    def update(names: dict[str, str]) -> None:
+        ddb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET #a = :v, #b = :w",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":v": {"N": "1"}, ":w": {"N": "2"}},
+        )
+
+    for _ in range(2):
+        update({"#a": "x", "#b": "y"})  # passes the expression-only checks: kept as passed
+        assert _error(lambda: update({"#a": "x", "#b": "x"})) == "ValidationException"  # a path twice
+        assert _error(lambda: update({"#a": "pk", "#b": "y"})) == "ValidationException"  # the key
+    assert (_get(ddb, "a")["x"], _get(ddb, "a")["y"]) == ({"N": "1"}, {"N": "2"})
