@@ -57,7 +57,8 @@ def report(c: dict[str, Any]) -> None:
     print(
         f"  peak memory: server {c['server_peak_rss_mb']:,.0f} MB RSS, client {c['client_peak_rss_mb']:,.0f} MB RSS;"
         f" server CPU during the burst {c['server_cpu_s_during_burst']:,.0f} s,"
-        f" during the drain {c['server_cpu_s_during_drain']:,.0f} s"
+        f" during the drain {c['server_cpu_s_during_drain']:,.0f} s; the AWS engine's process"
+        f" {c.get('engine_cpu_s_during_burst', 0):,.0f} s and {c.get('engine_cpu_s_during_drain', 0):,.0f} s"
     )
     for name, ok in c["checks"].items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")

@@ -168,6 +168,15 @@ class Outcomes:
         return len(self.status)
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux: /proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 class Server:
     """``python -m local`` on a free port, with the campaign's capacities."""
 
@@ -232,11 +241,21 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU the server process has used so far (Linux: /proc/<pid>/stat)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            return float("nan")
+        return _cpu_of(self.proc.pid)
+
+    def engine_cpu_seconds(self) -> float:
+        """The same for the server's AWS engine process (``local.apart``), 0 when it runs in-process."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid and b"local.apart" in cmdline:
+                return _cpu_of(int(entry.name))
+        return 0.0
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -555,7 +574,7 @@ def run(plan: Plan) -> dict[str, Any]:
 
         cursor = _Cursor()
         bare_before = _bare_puts(server)
-        cpu_before = server.cpu_seconds()
+        cpu_before, engine_before = server.cpu_seconds(), server.engine_cpu_seconds()
         start = time.perf_counter()
         threads = [
             threading.Thread(target=_client, args=(server, attempts, cursor, out, start), daemon=True)
@@ -575,13 +594,14 @@ def run(plan: Plan) -> dict[str, Any]:
                 _progress(done, len(attempts), accepted, time.perf_counter() - start)
         burst_s = time.perf_counter() - start
         server_cpu_burst = server.cpu_seconds() - cpu_before
+        engine_cpu_burst = server.engine_cpu_seconds() - engine_before
         sys.stderr.write("\n")
         expected_confirmed = min(plan.primary, distinct_people)
         expected_reserve = min(plan.reserve, max(0, distinct_people - plan.primary))
 
         # The background (two removal jobs per confirmation) may still be working: wait for it.
         drain_start = time.perf_counter()
-        cpu_before_drain = server.cpu_seconds()
+        cpu_before_drain, engine_before_drain = server.cpu_seconds(), server.engine_cpu_seconds()
         summary = _summary(server, token)
         progress_at, settled = time.perf_counter(), _removals_settled(summary)
         # The sweep counts each direct confirmation as it settles its removals: wait for every place.
@@ -599,6 +619,7 @@ def run(plan: Plan) -> dict[str, Any]:
             summary = _summary(server, token)
         drain_s = time.perf_counter() - drain_start
         server_cpu_drain = server.cpu_seconds() - cpu_before_drain
+        engine_cpu_drain = server.engine_cpu_seconds() - engine_before_drain
         sys.stderr.write("\n")
         peak_rss = max(peak_rss, server.peak_rss_mb())
         metered = _since(_meter(server), before_burst)
@@ -679,6 +700,9 @@ def run(plan: Plan) -> dict[str, Any]:
         "server_cpu_s_during_burst": server_cpu_burst,
         # Below drain_after_burst_s: the drain waits on something else than the server's CPU.
         "server_cpu_s_during_drain": server_cpu_drain,
+        # The AWS engine's own process (``local.apart``; 0 when it runs in the server's process).
+        "engine_cpu_s_during_burst": engine_cpu_burst,
+        "engine_cpu_s_during_drain": engine_cpu_drain,
         "client_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "summary": summary,
         "table_read": {"rows": len(rows), "by_status": dict(by_status)},

@@ -82,6 +82,10 @@ class EngineProcess:
         return AWSResponse(request.url, status, headers, MockRawResponse(content))
 
     def stop(self) -> None:
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        if ("before-send", self) in BUILTIN_HANDLERS:
+            BUILTIN_HANDLERS.remove(("before-send", self))
         with self._lock:
             for conn in self._all:
                 conn.close()

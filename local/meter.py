@@ -58,7 +58,7 @@ def _on_call(event_name: str, params: dict[str, Any] | None = None, **_: Any) ->
             _background["removal_list.sqs.SendMessage"] += 1
     elif calls is not None:
         calls[operation] += 1
-    elif threading.current_thread().name == WORKER_THREAD:
+    elif threading.current_thread().name.startswith(WORKER_THREAD):  # the workers, and their pools
         with _lock:
             _background[operation] += 1
 

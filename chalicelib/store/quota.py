@@ -9,6 +9,7 @@ the gate once the shards are full.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import random
 import threading
 import time
@@ -32,6 +33,9 @@ POOL_TTL_SECONDS = 60.0
 # After the gate said "full", refusals for this long cost no gate write (a parked place or a freed
 # reserve place reaches newcomers after at most this long).
 FULL_CACHE_SECONDS = 2.0
+# Within this many places of the reserve's end one thread of a container at a time writes the gate
+# (near a shard's end, see END_MARGIN, the shard): only a multi-threaded host (``make run``) ever waits.
+SINGLE_FILE = 64
 # Joining the reserve: the write that creates the gate when it is not there yet gives it the shape
 # ``Gate.ensure`` would (no place parked, no event applied).
 _JOIN_RESERVE = (
@@ -77,8 +81,10 @@ class QuotaStore:
         # When the place this thread took last was counted: kept back in hand, it keeps that age.
         self._taken_at = threading.local()
         self._lock = threading.Lock()
+        # One thread at a time writes a shard near its end, or the gate near the reserve's end.
         self._shard_locks = [threading.Lock() for _ in self._caps]
         self._overflow_lock = threading.Lock()
+        self._reserve_seen = 0  # the highest active reserve this container has seen
 
     # -- primary ---------------------------------------------------------------------------------
 
@@ -87,9 +93,9 @@ class QuotaStore:
         from any shard with room; False when every shard is full.
 
         A shard is known full from the write that took its last place (it answers ``used``), so
-        the container never spends a write on it again; one thread at a time writes to a shard, so
-        threads queued behind the one taking its last place learn it without a write either. Only a
-        shard another container filled costs one refused write to learn."""
+        the container never spends a write on it again; near its end one thread at a time writes to
+        a shard, so threads queued behind the one taking its last place learn it without a write
+        either. Only a shard another container filled costs one refused write to learn."""
         if self._from_pool():
             return True
         if in_hand_only:
@@ -97,7 +103,7 @@ class QuotaStore:
         order = [i for i in range(len(self._caps)) if i not in self._full]
         random.shuffle(order)
         for shard in order:
-            with self._shard_locks[shard]:
+            with self._shard_locks[shard] if shard in self._near_end else contextlib.nullcontext():
                 if shard in self._full:
                     continue
                 try:
@@ -175,6 +181,7 @@ class QuotaStore:
     def see_gate(self, gate: Item) -> None:
         """The gate as just read: when it is full (no parked place, the reserve at capacity), refusals
         need not ask it again for ``FULL_CACHE_SECONDS``."""
+        self._reserve_seen = max(self._reserve_seen, int(gate.get("ra", 0)))
         if int(gate.get("parked", 0)) <= 0 and int(gate.get("ra", 0)) >= self._reserve_capacity:
             self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
 
@@ -193,44 +200,49 @@ class QuotaStore:
         ``counts`` (the registration's statistics) are added in the same write as a ticket; the
         ticket's rank is the active reserve after it (every earlier exit was of a lower ticket).
         The write creates the gate if it is not there yet (no put first). The ticket that fills the
-        reserve tells the container so, and one thread at a time writes here: the threads queued
-        behind it are refused without a write of their own.
+        reserve tells the container so, and within ``SINGLE_FILE`` of the reserve's end one thread at
+        a time writes here: the threads queued behind the last ticket are refused without a write of
+        their own (further from the end, they all go at once).
         Raises Conflict if the gate kept changing, Overloaded.
         """
-        counts = counts or {}
+        near_end = self._reserve_seen >= self._reserve_capacity - SINGLE_FILE
+        with self._overflow_lock if near_end else contextlib.nullcontext():
+            return self._overflow(counts or {})
+
+    def _overflow(self, counts: dict[str, int]) -> Overflow | None:
         names = {f"#k{i}": k for i, k in enumerate(counts)}
         adds = "".join(f", #k{i} :v{i}" for i in range(len(counts)))
-        with self._overflow_lock:
-            for _ in range(10):
-                if self.known_full():
-                    return None
-                if self._reserve_capacity > 0:
-                    try:
-                        attrs = self._gate.update(
-                            _JOIN_RESERVE + adds,
-                            _RESERVE_OPEN,
-                            {":one": 1, ":zero": 0, ":cap": self._reserve_capacity, ":none": {}}
-                            | {f":v{i}": v for i, v in enumerate(counts.values())},
-                            names=names or None,
-                            returns="UPDATED_NEW",
-                            create=False,
-                        )
-                        rank = int(attrs["ra"])
-                        if rank >= self._reserve_capacity:
-                            self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
-                        return Overflow(ticket=int(attrs["seq"]), rank=rank)
-                    except ConditionFailed as failed:
-                        if int(failed.old.get("parked", 0)) <= 0:
-                            self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
-                            return None
+        for _ in range(10):
+            if self.known_full():
+                return None
+            if self._reserve_capacity > 0:
                 try:
-                    self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0}, create=False)
-                    self._taken_at.t = time.monotonic()
-                    return Overflow(ticket=None)
+                    attrs = self._gate.update(
+                        _JOIN_RESERVE + adds,
+                        _RESERVE_OPEN,
+                        {":one": 1, ":zero": 0, ":cap": self._reserve_capacity, ":none": {}}
+                        | {f":v{i}": v for i, v in enumerate(counts.values())},
+                        names=names or None,
+                        returns="UPDATED_NEW",
+                        create=False,
+                    )
+                    rank = int(attrs["ra"])
+                    self._reserve_seen = max(self._reserve_seen, rank)
+                    if rank >= self._reserve_capacity:
+                        self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
+                    return Overflow(ticket=int(attrs["seq"]), rank=rank)
                 except ConditionFailed as failed:
-                    if self._reserve_capacity <= 0 and int(failed.old.get("parked", 0)) <= 0:
-                        return None  # no reserve, and no place parked
-                    continue  # another newcomer took it: look again
+                    if int(failed.old.get("parked", 0)) <= 0:
+                        self._gate.full_until = time.monotonic() + FULL_CACHE_SECONDS
+                        return None
+            try:
+                self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0}, create=False)
+                self._taken_at.t = time.monotonic()
+                return Overflow(ticket=None)
+            except ConditionFailed as failed:
+                if self._reserve_capacity <= 0 and int(failed.old.get("parked", 0)) <= 0:
+                    return None  # no reserve, and no place parked
+                continue  # another newcomer took it: look again
         raise Conflict("gate kept changing")
 
     def park(self, vacancy_id: str) -> bool:
