@@ -48,7 +48,7 @@ BACKOFF_MAX_SECONDS = 3600.0
 FAILED_RETRY_AFTER = timedelta(days=1)
 # Stop taking new people when this little of the Lambda's time is left (the rest stay due).
 RESERVE_MS = 8_000
-CALLERS = 8
+CALLERS = 16
 OPEN = ("pending", "failed")
 
 _kicked = {"at": -1e9}
