@@ -239,8 +239,9 @@ class QuotaStore:
                 self._gate.update("ADD parked :minus", "parked > :zero", {":minus": -1, ":zero": 0}, create=False)
                 self._taken_at.t = time.monotonic()
                 return Overflow(ticket=None)
-            except ConditionFailed as failed:
-                if self._reserve_capacity <= 0 and int(failed.old.get("parked", 0)) <= 0:
+            except Conflict as failed:
+                nothing_parked = isinstance(failed, ConditionFailed) and int(failed.old.get("parked", 0)) <= 0
+                if self._reserve_capacity <= 0 and nothing_parked:
                     return None  # no reserve, and no place parked
                 continue  # another newcomer took it: look again
         raise Conflict("gate kept changing")
