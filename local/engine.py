@@ -360,14 +360,14 @@ class _ConditionTemplate:
         )
 
     def bind(self, names: dict[str, str], values: dict[str, Any]) -> _ParsedCondition:
+        if self.shared is not None:
+            return self.shared
         from moto.dynamodb.comparisons import AttributeValue
 
         def load(pid: tuple[str, str]) -> Any:
             kind, placeholder = pid
             return names[placeholder] if kind == "name" else AttributeValue(values[placeholder])
 
-        if self.shared is not None:
-            return self.shared
         unpickler = pickle.Unpickler(io.BytesIO(self.blob))  # noqa: S301 - this process's own bytes  # nosec B301
         unpickler.persistent_load = load  # type: ignore[method-assign]
         return _ParsedCondition(unpickler.load(), self.names_found, self.values_found)

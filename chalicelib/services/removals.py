@@ -187,12 +187,6 @@ def _batch(
         if probe is not None:
             call(probe)
     rest = [w for w in work if w not in probes.values()]
-    with ThreadPoolExecutor(max_workers=CALLERS) as pool:
-        list(pool.map(call, rest))
-    for r in REGISTRIES:
-        if r in up and any(answers.get((reg.registration_id, r)) for reg in regs):
-            health[r] = (0.0, 0)
-
     st = stores()
 
     def record(reg: Registration) -> tuple[dict[str, str], bool, bool | Exception]:
@@ -203,10 +197,15 @@ def _batch(
         except Exception as exc:  # noqa: BLE001 - raised below, once the others' counters are added
             return states, count, exc
 
-    # The writes go out together (each is conditional on its own registration): on a host that
-    # runs the engine apart (``make run``), one write's round trip no longer waits for the last.
-    # The pool's threads are named after this one (``make run``'s meter counts the workers' calls).
+    # The registries' calls go out together, then the writes (each conditional on its own
+    # registration): on a host that runs the engine apart (``make run``), one write's round trip no
+    # longer waits for the last. The pool's threads are named after this one (``make run``'s meter
+    # counts the workers' calls).
     with ThreadPoolExecutor(max_workers=CALLERS, thread_name_prefix=threading.current_thread().name) as pool:
+        list(pool.map(call, rest))
+        for r in REGISTRIES:
+            if r in up and any(answers.get((reg.registration_id, r)) for reg in regs):
+                health[r] = (0.0, 0)
         recorded = list(pool.map(record, regs))
     deltas: Counter[str] = Counter()
     settled = 0
