@@ -38,6 +38,7 @@ from chalicelib.domain.models import (
     Status,
 )
 from chalicelib.services import appointments, counters, removals
+from chalicelib.services.in_flight import InFlight
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
 from chalicelib.store.registrations import Taken
@@ -48,6 +49,8 @@ logger = Logger(child=True)
 # states are read again after CHANNEL_CACHE_SECONDS, with the person's item (store/glance.py).
 CHANNEL_CACHE_SECONDS = 3.0
 _channel_cache: dict[str, tuple[float, dict[str, bool]]] = {}
+# One person's requests at once in this container: the first answers the others (services.in_flight).
+_in_flight = InFlight()
 
 
 def channel_states(fresh: bool = False) -> dict[str, bool]:
@@ -79,8 +82,9 @@ def register(
     ``code_secret`` lets a batch row retry with the receipt code it used before (see services.batches);
     ``fingerprint`` (``api.idempotency.fingerprint``: the Idempotency-Key and the body) is stored
     with the registration, so a retry with the same key gets the first answer again.
-    AWS requests: 1-2 for a confirmed place, 1 for a person registered already, 1 for a refusal
-    while the reserve is full, 3-4 for the reserve (docs/architecture-data-path.md).
+    AWS requests: 1-2 for a confirmed place, 1 for a person registered already (none while the
+    request that registers them is in flight in this container), 1 for a refusal while the reserve
+    is full, 3-4 for the reserve (docs/architecture-data-path.md).
     Raises ChannelClosed, NotEligible, AlreadyRegistered, IdempotencyKeyReused, RegistrationFull,
     RequestInProgress, Overloaded.
     """
@@ -102,9 +106,35 @@ def _register(
     states = _fresh_channel_states()
     if states is not None and not states[channel.value]:
         raise ChannelClosed()
-    st = stores()
     pointer = rules.person_pointer(req.national_id, hmac_key())
     code = rules.receipt_code(pointer, code_secret)
+    flight, leading = _in_flight.join(pointer)
+    if not leading:
+        # This person's request in flight here answers this one: a new registration is refused or
+        # replayed as the stored one would be, with no request; any other outcome, asked as usual.
+        earlier = flight.wait()
+        if earlier is not None:
+            _refuse_or_replay(earlier.registration_id, lambda: earlier, flight.fingerprint, fingerprint, code)
+        return _register_person(req, channel, label, datetime.now(UTC), states, pointer, code, fingerprint)
+    try:
+        answer = _register_person(req, channel, label, now, states, pointer, code, fingerprint)
+        flight.answered(answer, fingerprint)
+        return answer
+    finally:
+        _in_flight.land(pointer, flight)
+
+
+def _register_person(
+    req: RegistrationRequest,
+    channel: Channel,
+    label: str | None,
+    now: datetime,
+    states: dict[str, bool] | None,
+    pointer: bytes,
+    code: str,
+    fingerprint: str | None,
+) -> RegistrationView:
+    st = stores()
     # A place in hand costs nothing to take: the registration's put then also tells a repeat.
     if states is not None and st.quota.take_primary(in_hand_only=True):
         return _confirmed(req, code, channel, label, now, pointer, fingerprint)
@@ -124,7 +154,7 @@ def _register(
         st.quota.see_gate(look.gate)
     found = look.current
     if found is not None and found[0].status is not Status.CANCELLED:
-        _refuse_or_replay(*found, fingerprint, code)
+        _refuse_or_replay_stored(*found, fingerprint, code)
     if st.quota.take_primary():
         return _confirmed(req, code, channel, label, now, pointer, fingerprint)
     if full_at_look or st.quota.known_full():
@@ -151,7 +181,7 @@ def _register(
         st.registrations.create(reg, pointer, fingerprint)
     except Taken as taken:
         _give_back_ticket(reg, written=True)
-        _refuse_or_replay(taken.current, taken.fingerprint, fingerprint, code)
+        _refuse_or_replay_stored(taken.current, taken.fingerprint, fingerprint, code)
     except Overloaded as exc:
         if not exc.maybe_applied:
             _give_back_ticket(reg, written=True)
@@ -206,7 +236,7 @@ def _create_holding_a_place(reg: Registration, pointer: bytes, fingerprint: str 
         st.registrations.create(reg, pointer, fingerprint)
     except Taken as taken:
         st.quota.keep()
-        _refuse_or_replay(taken.current, taken.fingerprint, fingerprint, reg.registration_id)
+        _refuse_or_replay_stored(taken.current, taken.fingerprint, fingerprint, reg.registration_id)
     except Overloaded as exc:
         if not exc.maybe_applied:
             st.quota.keep()
@@ -257,16 +287,27 @@ def phone_key(phone: str) -> str:
     return v.phone_hash(phone, verification_keys())
 
 
-def _refuse_or_replay(current: Registration, stored: str | None, fingerprint: str | None, code: str) -> NoReturn:
+def _refuse_or_replay_stored(current: Registration, stored: str | None, fingerprint: str | None, code: str) -> NoReturn:
+    """The person has a registration (as stored, with the fingerprint stored with it)."""
+    _refuse_or_replay(current.registration_id, lambda: first_view(current), stored, fingerprint, code)
+
+
+def _refuse_or_replay(
+    registration_id: str,
+    first: Callable[[], RegistrationView],
+    stored: str | None,
+    fingerprint: str | None,
+    code: str,
+) -> NoReturn:
     """The person has a registration: a retry of the request that made it gets its first answer
-    again (ReplayedRegistration), the same key with another body is refused, anyone else is told
-    the person is registered."""
-    if current.registration_id == code:
-        raise ReplayedRegistration(first_view(current))  # a batch row's own earlier attempt
+    (``first``) again (ReplayedRegistration), the same key with another body is refused, anyone
+    else is told the person is registered."""
+    if registration_id == code:
+        raise ReplayedRegistration(first())  # a batch row's own earlier attempt
     if fingerprint is not None and stored is not None and rules.same_idempotency_key(stored, fingerprint):
         if not rules.same_secret(stored, fingerprint):
             raise IdempotencyKeyReused()
-        raise ReplayedRegistration(first_view(current))
+        raise ReplayedRegistration(first())
     raise AlreadyRegistered()
 
 

@@ -5,6 +5,8 @@ finishes what the first left undone."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -108,6 +110,111 @@ def test_a_confirmed_registration_is_three_requests_and_a_repeat_one(
     repeat = post(client, "/v1/registrations", body(5), {"Idempotency-Key": "another"})
     assert repeat.status_code == 409 and repeat.json_body["error"]["code"] == "already_registered"
     assert calls.made == ["PutItem"]
+
+
+def _two_at_once(monkeypatch: pytest.MonkeyPatch, seconds: list[tuple[dict[str, Any], str | None]]) -> Any:
+    """A person's first request held just before its registration's write while ``seconds`` (bodies
+    and Idempotency-Keys of the same person) arrive in this container; then the first goes on.
+    Returns the first's answer, the seconds' answers (a view or the error raised) and the AWS
+    requests each second made."""
+    from chalicelib.domain.models import Channel, RegistrationRequest
+    from chalicelib.domain.rules import idempotency_fingerprint
+    from chalicelib.services import in_flight
+
+    held, go_on = threading.Event(), threading.Event()
+    real_create = stores().registrations.create
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        held.set()
+        go_on.wait(10)
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(stores().registrations, "create", create)
+    waiting = threading.Semaphore(0)
+    real_wait = in_flight.Flight.wait
+
+    def wait(flight: Any) -> Any:
+        waiting.release()
+        return real_wait(flight)
+
+    monkeypatch.setattr(in_flight.Flight, "wait", wait)
+    calls_by_thread: dict[str, list[str]] = {}
+
+    def count(event_name: str, **_: Any) -> None:
+        calls_by_thread.setdefault(threading.current_thread().name, []).append(event_name.split(".", 2)[2])
+
+    from chalicelib.store import clients
+
+    clients.dynamodb().meta.events.register("before-parameter-build.*.*", count)
+
+    def attempt(data: dict[str, Any], key: str | None) -> Any:
+        fingerprint = idempotency_fingerprint("app", key, data) if key else None
+        request = RegistrationRequest.model_validate(data)
+        try:
+            return registrations.register(request, Channel.APP, fingerprint=fingerprint)
+        except Exception as exc:  # the answer under test
+            return exc
+
+    first_data, first_key = seconds[0]
+    with ThreadPoolExecutor(max_workers=len(seconds), thread_name_prefix="person") as pool:
+        first = pool.submit(attempt, first_data, first_key)
+        assert held.wait(10)
+        others = [pool.submit(attempt, data, key) for data, key in seconds[1:]]
+        for _ in others:
+            assert waiting.acquire(timeout=10)
+        go_on.set()
+        answers = [f.result(timeout=30) for f in others]
+    # The pool's first thread is the first request's (threads are started as work arrives).
+    return first.result(), answers, {k: v for k, v in calls_by_thread.items() if k != "person_0"}
+
+
+def test_a_second_request_of_a_person_in_flight_is_answered_by_the_first_with_no_request(
+    client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.errors import AlreadyRegistered, IdempotencyKeyReused
+
+    # Given a person's keyed request on its way to its registration's write
+    counted_campaign(monkeypatch, campaign_env, primary=10, reserve=5)
+    # When the same request, the same key with another body, and another key arrive meanwhile
+    changed = body(1, first_name="Other")
+    first, (same, reused, other), calls = _two_at_once(
+        monkeypatch, [(body(1), "k1"), (body(1), "k1"), (changed, "k1"), (body(1), "k2")]
+    )
+    # Then the first registers the person; the same request gets the same answer, the reused key
+    # is refused and the other key is told the person is registered, as the stored registration
+    # would answer them, and none of them made a request
+    assert first.status.value == "confirmed"
+    assert same == first
+    assert isinstance(reused, IdempotencyKeyReused)
+    assert isinstance(other, AlreadyRegistered)
+    assert calls == {}
+    assert staff.summary().primary.used == 1
+
+
+def test_a_second_request_goes_on_by_itself_when_the_first_made_no_registration(
+    client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.store.registrations import RegistrationStore
+
+    # Given a person's first request whose registration's write will be refused by the engine
+    counted_campaign(monkeypatch, campaign_env, primary=10, reserve=5)
+    real = RegistrationStore.create
+    failures = iter([Overloaded(retry_after=1)])
+
+    def create_once_refused(self: Any, *args: Any, **kwargs: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RegistrationStore, "create", create_once_refused)
+    # When a second request of that person arrives while the first is in flight
+    first, (second,), calls = _two_at_once(monkeypatch, [(body(1), None), (body(1), None)])
+    # Then the first fails (429) and the second registers the person by itself
+    assert isinstance(first, Overloaded)
+    assert second.status.value == "confirmed"
+    assert "PutItem" in next(iter(calls.values()))
+    assert staff.summary().primary.used == 1
 
 
 def test_a_replay_answers_the_first_response_from_the_registration_itself(client: Any, campaign_env: Any) -> None:
