@@ -22,6 +22,8 @@ from chalice.app import SQSEventConfig
 from chalice.local import LambdaContext
 
 IDLE_BACKOFF = 0.25
+# The workers' threads, and the pools they start, have names that begin with this (``local.meter``).
+WORKERS = "local-workers"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # A daily cron at a fixed UTC time: cron(M H * * ? *)
@@ -41,37 +43,24 @@ class QueueDriver:
         self._app = app
         self._region = region
         self._sqs: Any = boto3.client("sqs", region_name=region)
-        self._sources: list[_Source] = []
+        self.sources: list[_Source] = []
         self.retry_seconds = int(os.environ.get("LOCAL_RETRY_SECONDS", "1"))
-        self._idle_until: dict[str, float] = {}
         for src in app.event_sources:
             if isinstance(src, SQSEventConfig) and src.queue:
                 url = self._sqs.get_queue_url(QueueName=src.queue)["QueueUrl"]
                 arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                     "QueueArn"
                 ]
-                self._sources.append(_Source(src.name, url, arn, src.batch_size))
+                self.sources.append(_Source(src.name, url, arn, src.batch_size))
 
-    def poll_once(self, backoff: bool = False) -> int:
+    def poll_once(self) -> int:
         """One receive per queue; returns how many messages were handled.
-
-        With ``backoff``, a queue found empty is not asked again for ``IDLE_BACKOFF`` seconds: an
-        empty receive costs the engine as much as a full one, and during a burst most queues are empty.
 
         A handler's calls take the engine lock one at a time, as the requests' do: the removal sweep
         spends about one call per confirmation, and holding the lock for a whole batch of it (and its
         registry calls) would stall every request for seconds.
         """
-        handled = 0
-        now = time.monotonic()
-        for src in self._sources:
-            if backoff and self._idle_until.get(src.name, 0.0) > now:
-                continue
-            n = self._poll(src)
-            handled += n
-            if n == 0:
-                self._idle_until[src.name] = now + IDLE_BACKOFF
-        return handled
+        return sum(self.poll(src) for src in self.sources)
 
     def drain(self, max_rounds: int = 1000) -> int:
         """Handle messages until every queue reads empty (for tests)."""
@@ -83,7 +72,8 @@ class QueueDriver:
                 return handled
         return handled
 
-    def _poll(self, src: _Source) -> int:
+    def poll(self, src: _Source) -> int:
+        """One receive from one queue, its messages handled; returns how many."""
         resp = self._sqs.receive_message(
             QueueUrl=src.queue_url,
             MaxNumberOfMessages=10,
@@ -196,24 +186,49 @@ def _first_wait(expression: str, period: float) -> float:
 
 
 class BackgroundWorkers(threading.Thread):
-    """Polls the queues and fires the schedules until ``stop()``."""
+    """Fires the schedules, and polls each queue on threads of its own (``LOCAL_POLLERS`` a queue,
+    1 by default), until ``stop()``. Lambda polls each event source apart: a removal list that
+    takes seconds does not hold up a promotion or an SMS."""
 
     def __init__(self, app: Chalice, region: str, idle_sleep: float = 0.05) -> None:
-        super().__init__(name="local-workers", daemon=True)
+        super().__init__(name=WORKERS, daemon=True)
         self.queues = QueueDriver(app, region)
         self.schedules = Schedules(app, region)
         self._stop_event = threading.Event()
         self._idle = idle_sleep
+        pollers = int(os.environ.get("LOCAL_POLLERS", "1"))
+        # Named after the workers: the local meter counts their calls as the background's.
+        self._pollers = [
+            threading.Thread(target=self._poll, args=(src,), name=f"{WORKERS}-{src.name}-{i}", daemon=True)
+            for src in self.queues.sources
+            for i in range(pollers)
+        ]
 
     def run(self) -> None:
+        for poller in self._pollers:
+            poller.start()
         while not self._stop_event.is_set():
             try:
-                busy = self.queues.poll_once(backoff=True) + self.schedules.fire_due()
+                fired = self.schedules.fire_due()
             except Exception:  # noqa: BLE001 - a failing handler must not stop the driver
-                busy = 0
-            if not busy:
+                fired = 0
+            if not fired:
                 self._stop_event.wait(self._idle)
+
+    def _poll(self, src: _Source) -> None:
+        while not self._stop_event.is_set():
+            try:
+                handled = self.queues.poll(src)
+            except Exception:  # noqa: BLE001 - a failing receive must not stop the poller
+                handled = 0
+            if not handled:
+                # An empty receive costs the engine as much as a full one, and during a burst most
+                # queues are empty: an empty queue is asked again a moment later.
+                self._stop_event.wait(IDLE_BACKOFF)
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=10)
+        for poller in self._pollers:
+            if poller.is_alive():
+                poller.join(timeout=10)

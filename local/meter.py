@@ -4,8 +4,8 @@ stack (``LOCAL_METER=1``; ``make bench`` sets it and reads ``GET /_local/meter``
 A request is counted on the thread that serves it, and classified by its answer: ``confirmed``,
 ``reserve``, ``refused_full``, ``repeat`` (already registered), ``invalid`` (400/422); a phone
 verification's requests by their route (``verification_start``, ``verification_confirm``). Calls made
-on the background workers' thread (queue handlers, schedules, the driver's own receives and deletes,
-as Lambda's poller would) are the background's, and so is a removal list that leaves with a request
+on the background workers' threads (queue handlers, schedules, the driver's own receives and deletes,
+as Lambda's pollers would) are the background's, and so is a removal list that leaves with a request
 (``services.removals.note``: one message per 500 confirmations or 5 seconds, carried by whichever
 request comes next): it is the fan-out of the background it starts, counted with it. Local stack
 only: nothing here is deployed.
@@ -21,11 +21,13 @@ from typing import Any
 
 import boto3
 
+from local.driver import WORKERS
+
 _local = threading.local()
 _lock = threading.Lock()
 _paths: dict[str, Counter[str]] = {}
 _background: Counter[str] = Counter()
-WORKER_THREAD = "local-workers"
+WORKER_THREAD = WORKERS
 REGISTRATION_PATHS = ("/v1/registrations", "/v1/counter/registrations")
 # The verification phase's two requests, counted apart (``verification_start``, ``verification_confirm``).
 VERIFICATION_PATH = "/v1/verifications"
@@ -43,7 +45,7 @@ def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
     # The driver polls every queue all the time, as Lambda's pollers do; a receive that brings
     # work is the background's, an empty one (idle time) is counted apart.
     key = "sqs.ReceiveMessage" if parsed.get("Messages") else "idle.sqs.ReceiveMessage"
-    if threading.current_thread().name == WORKER_THREAD:
+    if threading.current_thread().name.startswith(WORKER_THREAD):
         with _lock:
             _background[key] += 1
 
