@@ -6,18 +6,21 @@ write, can cost a look that finds nobody, a place taken, then a refused write. H
 waits for the first: if the first made a registration, the second is answered from it (refused, or
 the same answer replayed), exactly as the stored registration would answer it, with no request.
 Any other outcome of the first (an error, a refusal, a replay of an older registration) tells the
-second nothing: it goes on as usual. Exactness never rests on this: the person's conditional write
-still decides between containers, and between requests that do not overlap here.
+second nothing: it goes on as usual. A first still running after ``WAIT_SECONDS`` gets the second
+the contract's 409 ``request_in_progress`` (with ``Retry-After``). Exactness never rests on this: the
+person's conditional write still decides between containers, and between requests that do not
+overlap here.
 """
 
 from __future__ import annotations
 
 import threading
 
+from chalicelib.domain.errors import RequestInProgress
 from chalicelib.domain.models import RegistrationView
 
-# Longer than any registration takes; a second request that waited this long goes on by itself.
-WAIT_SECONDS = 10.0
+# Far longer than a registration takes, well within a client's patience.
+WAIT_SECONDS = 5.0
 
 
 class Flight:
@@ -34,9 +37,11 @@ class Flight:
         self.fingerprint = fingerprint
 
     def wait(self) -> RegistrationView | None:
-        """The registration the first request made; None if it made none (or is still running)."""
-        self._done.wait(WAIT_SECONDS)
-        return self._answer if self._done.is_set() else None
+        """The registration the first request made; None if it made none. Raises RequestInProgress
+        if it is still running after ``WAIT_SECONDS``."""
+        if not self._done.wait(WAIT_SECONDS):
+            raise RequestInProgress(retry_after=1)
+        return self._answer
 
     def land(self) -> None:
         self._done.set()

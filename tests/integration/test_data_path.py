@@ -112,11 +112,13 @@ def test_a_confirmed_registration_is_three_requests_and_a_repeat_one(
     assert calls.made == ["PutItem"]
 
 
-def _two_at_once(monkeypatch: pytest.MonkeyPatch, seconds: list[tuple[dict[str, Any], str | None]]) -> Any:
+def _two_at_once(
+    monkeypatch: pytest.MonkeyPatch, seconds: list[tuple[dict[str, Any], str | None]], hold_first: bool = False
+) -> Any:
     """A person's first request held just before its registration's write while ``seconds`` (bodies
-    and Idempotency-Keys of the same person) arrive in this container; then the first goes on.
-    Returns the first's answer, the seconds' answers (a view or the error raised) and the AWS
-    requests each second made."""
+    and Idempotency-Keys of the same person) arrive in this container; then the first goes on (with
+    ``hold_first``, once the others have their answers). Returns the first's answer, the others'
+    answers (a view or the error raised) and the AWS requests each of them made."""
     from chalicelib.domain.models import Channel, RegistrationRequest
     from chalicelib.domain.rules import idempotency_fingerprint
     from chalicelib.services import in_flight
@@ -162,8 +164,10 @@ def _two_at_once(monkeypatch: pytest.MonkeyPatch, seconds: list[tuple[dict[str, 
         others = [pool.submit(attempt, data, key) for data, key in seconds[1:]]
         for _ in others:
             assert waiting.acquire(timeout=10)
-        go_on.set()
+        if not hold_first:
+            go_on.set()
         answers = [f.result(timeout=30) for f in others]
+        go_on.set()
     # The pool's first thread is the first request's (threads are started as work arrives).
     return first.result(), answers, {k: v for k, v in calls_by_thread.items() if k != "person_0"}
 
@@ -188,6 +192,24 @@ def test_a_second_request_of_a_person_in_flight_is_answered_by_the_first_with_no
     assert isinstance(reused, IdempotencyKeyReused)
     assert isinstance(other, AlreadyRegistered)
     assert calls == {}
+    assert staff.summary().primary.used == 1
+
+
+def test_a_second_request_gets_request_in_progress_when_the_first_is_still_running(
+    client: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.errors import RequestInProgress
+    from chalicelib.services import in_flight
+
+    # Given a person's keyed request that does not finish while a retry waits for it
+    counted_campaign(monkeypatch, campaign_env, primary=10, reserve=5)
+    monkeypatch.setattr(in_flight, "WAIT_SECONDS", 0.2)
+    first, (retry,), calls = _two_at_once(monkeypatch, [(body(1), "k1"), (body(1), "k1")], hold_first=True)
+    # Then the retry is told the first is still running (409 request_in_progress, Retry-After),
+    # having made no request, and the first registers the person once it goes on
+    assert isinstance(retry, RequestInProgress) and retry.retry_after == 1
+    assert calls == {}
+    assert first.status.value == "confirmed"
     assert staff.summary().primary.used == 1
 
 
