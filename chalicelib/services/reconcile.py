@@ -27,13 +27,13 @@ from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.doses import VisitStatus, holds_slot
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.errors import Conflict, NotFound, Overloaded
 from chalicelib.domain.jobs import Segment
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.domain.reports import DailyReport, ReconcileRun
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.registries.factory import client
-from chalicelib.services import counters, removals
+from chalicelib.services import counters, registrations, removals
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -87,6 +87,8 @@ def segment(run_id: str, seg: int, full: bool, cursor: Any, tally: dict[str, int
             _tally(reg, counted)
             if full and reg.status is Status.CONFIRMED:
                 _check_registries(reg, counted)
+            if reg.status is Status.CANCELLED and "phone" in reg.todo:
+                _give_back_phone_share(reg, counted)
         if cursor is None:
             break
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:  # checked a page (100) at a time
@@ -122,6 +124,16 @@ def _tally(reg: Registration, counted: Counter[str]) -> None:
             counted[f"slot_{visit.date.isoformat()}_{site}"] += 1
         if visit.status is VisitStatus.DONE and visit.given_on is not None:
             counted[f"came_{visit.given_on.isoformat()}_{site}"] += 1
+
+
+def _give_back_phone_share(reg: Registration, counted: Counter[str]) -> None:
+    """A cancellation whose phone share is still owed (its cancel answered 429 and was not sent
+    again) gives it back; the next run tries again if the write is refused."""
+    try:
+        if registrations.give_back_phone_share(reg):
+            counted["phone_shares_given_back"] += 1
+    except Overloaded:
+        logger.warning("phone share still owed", extra={"registration_id": reg.registration_id})
 
 
 def _check_registries(reg: Registration, counted: Counter[str]) -> None:
@@ -204,6 +216,8 @@ def finish(run_id: str) -> dict[str, Any]:
             findings["repaired"].append(f"{key} {delta:+d}")
     else:
         findings["drift"].update(deltas)
+    if given_back := tally.get("phone_shares_given_back", 0):
+        findings["repaired"].append(f"{given_back} phone shares given back")
     _check_days(tally, findings)
     findings["registries"] = {k: v for k, v in tally.items() if k.startswith(("unreachable_", "reappeared_"))}
     _keep_places_of_the_day()

@@ -404,7 +404,7 @@ def hand_on(x: Registration) -> None:
     booked appointments' places (``appointments.release``: a compare-and-set that succeeds once),
     the place itself (reserve rank 1 first, through the promotion service's release job).
     Raises Overloaded when the release cannot be queued (a retried cancel, or the sweep, sends it),
-    or the phone's share cannot be given back (a retried cancel gives it back)."""
+    or the phone's share cannot be given back (a retried cancel, or reconciliation, gives it back)."""
     st = stores()
     was = Status.CONFIRMED if x.held == "primary" else Status.RESERVE
     if "counts" in x.todo and st.registrations.take_step(x.registration_id, "counts"):
@@ -414,7 +414,7 @@ def hand_on(x: Registration) -> None:
     phone_owed = False
     if "phone" in x.todo:
         try:
-            _give_back_phone_share(x)
+            give_back_phone_share(x)
         except Overloaded:
             phone_owed = True
     best_effort(lambda: appointments.release(x), "appointment slot")
@@ -431,12 +431,14 @@ def hand_on(x: Registration) -> None:
         raise Overloaded(retry_after=1)
 
 
-def _give_back_phone_share(x: Registration) -> None:
+def give_back_phone_share(x: Registration) -> bool:
     """A cancelled app registration's share of its phone, back once: the phone item marks it given
     (a crash before the step is taken, and the retried cancel, find the mark), then the step is
-    taken so that a retry need not ask."""
-    stores().phones.give_back(phone_key(x.phone), x.registration_id)
+    taken so that a retry need not ask. True if this call gave it back. Raises Overloaded: the
+    step stays listed, and a retried cancel or the next reconciliation gives it back."""
+    given = stores().phones.give_back(phone_key(x.phone), x.registration_id)
     stores().registrations.take_step(x.registration_id, "phone")
+    return given
 
 
 def campaign() -> CampaignView:

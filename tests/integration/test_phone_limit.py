@@ -119,6 +119,40 @@ def test_a_share_is_given_back_once_even_if_the_step_was_not_recorded(client: An
     assert counted() == 1
 
 
+def test_a_share_the_cancel_could_not_give_back_is_given_back_by_reconciliation(
+    client: Any, queues: Any, monkeypatch: Any
+) -> None:
+    # Given a phone at its limit, and a cancellation whose share could not be given back (429),
+    # which the person never sends again
+    from chalicelib.services import reconcile
+    from chalicelib.store.phones import PhoneStore
+
+    regs = [register(client, n).json_body for n in range(4)]
+    real = PhoneStore.give_back
+    monkeypatch.setattr(PhoneStore, "give_back", raising(Overloaded()))
+    assert post(client, f"/v1/registrations/{regs[0]['registration_id']}/cancel", BIRTH).status_code == 429
+    monkeypatch.setattr(PhoneStore, "give_back", real)
+    queues.drain()
+    assert counted() == 4
+    assert_limit_reached(register(client, 4))
+
+    def run() -> dict[str, Any]:
+        run_id = reconcile.start(full=False)
+        queues.drain()
+        findings = reconcile.status(run_id).findings
+        assert findings is not None
+        return findings.model_dump()
+
+    # When reconciliation runs, twice
+    first, second = run(), run()
+    # Then the share is back once, and the phone takes one more person (not two)
+    assert "1 phone shares given back" in first["repaired"]
+    assert not [r for r in second["repaired"] if "phone" in r]
+    assert counted() == 3
+    assert register(client, 4).status_code == 201
+    assert_limit_reached(register(client, 5))
+
+
 def test_a_refused_registration_leaves_the_count_as_it_was(client: Any, campaign_env: Any) -> None:
     # Given two places, no reserve, and a phone with one registration
     campaign_env(primary=2, reserve=0)
