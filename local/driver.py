@@ -72,6 +72,29 @@ class QueueDriver:
                 return handled
         return handled
 
+    def settle(self, timeout: float = 60.0) -> None:
+        """Handle messages until every queue is empty: none waiting, none in another poller's hands
+        or waiting out a retry, none delayed (for tests that run beside the workers). Raises
+        TimeoutError if that does not happen within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        counts.append("ApproximateNumberOfMessagesDelayed")
+        pause = threading.Event()
+        while time.monotonic() < deadline:
+            if self.poll_once():
+                continue
+            left = sum(
+                int(n)
+                for src in self.sources
+                for n in self._sqs.get_queue_attributes(QueueUrl=src.queue_url, AttributeNames=counts)[
+                    "Attributes"
+                ].values()
+            )
+            if not left:
+                return
+            pause.wait(0.05)  # a message in another poller's hands, or waiting out its retry
+        raise TimeoutError("the queues did not settle")
+
     def poll(self, src: _Source) -> int:
         """One receive from one queue, its messages handled; returns how many."""
         resp = self._sqs.receive_message(

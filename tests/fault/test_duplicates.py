@@ -26,7 +26,7 @@ class TwiceShuffled(QueueDriver):
         self.rng = random.Random(20210706)
         self.delivered: Counter[str] = Counter()
 
-    def _poll(self, src: Any) -> int:
+    def poll(self, src: Any) -> int:
         import json
 
         from chalice.local import LambdaContext

@@ -82,7 +82,7 @@ def test_cancellations_racing_with_registrations_keep_the_count_exact(
     jobs = cancels + newcomers
     random.Random(5).shuffle(jobs)
     run_concurrently(CLIENTS, jobs)
-    stack.workers.queues.drain()
+    stack.workers.queues.settle()
     # Then never more than 4 active, and the count item equals them
     active, count = _active_on_phone(stack)
     assert active <= LIMIT

@@ -104,7 +104,7 @@ def test_cancellations_racing_with_newcomers_never_oversell(local_stack: Any) ->
     jobs = cancels + newcomers
     random.Random(7).shuffle(jobs)
     run_concurrently(CLIENTS, jobs)
-    stack.workers.queues.drain()
+    stack.workers.queues.settle()
     counts = _status_counts(stack)
     assert counts["confirmed"] <= primary
     assert counts["reserve"] <= reserve
