@@ -27,7 +27,6 @@ _local = threading.local()
 _lock = threading.Lock()
 _paths: dict[str, Counter[str]] = {}
 _background: Counter[str] = Counter()
-WORKER_THREAD = WORKERS
 REGISTRATION_PATHS = ("/v1/registrations", "/v1/counter/registrations")
 # The verification phase's two requests, counted apart (``verification_start``, ``verification_confirm``).
 VERIFICATION_PATH = "/v1/verifications"
@@ -45,7 +44,7 @@ def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
     # The driver polls every queue all the time, as Lambda's pollers do; a receive that brings
     # work is the background's, an empty one (idle time) is counted apart.
     key = "sqs.ReceiveMessage" if parsed.get("Messages") else "idle.sqs.ReceiveMessage"
-    if threading.current_thread().name.startswith(WORKER_THREAD):
+    if threading.current_thread().name.startswith(WORKERS):
         with _lock:
             _background[key] += 1
 
@@ -60,7 +59,7 @@ def _on_call(event_name: str, params: dict[str, Any] | None = None, **_: Any) ->
             _background["removal_list.sqs.SendMessage"] += 1
     elif calls is not None:
         calls[operation] += 1
-    elif threading.current_thread().name.startswith(WORKER_THREAD):  # the workers, and their pools
+    elif threading.current_thread().name.startswith(WORKERS):  # the workers, and their pools
         with _lock:
             _background[operation] += 1
 

@@ -99,3 +99,14 @@ def gateway_event(resource: str, path: str | None = None, method: str = "GET") -
         "body": None,
         "isBase64Encoded": False,
     }
+
+
+def reconciled(queues: Any) -> dict[str, Any]:
+    """Run a reconciliation (not full) to its end, its jobs handled through ``queues``; its findings."""
+    from chalicelib.services import reconcile
+
+    run_id = reconcile.start(full=False)
+    queues.drain()
+    findings = reconcile.status(run_id).findings
+    assert findings is not None
+    return findings.model_dump()

@@ -133,7 +133,7 @@ def _give_back_phone_share(reg: Registration, counted: Counter[str]) -> None:
         if registrations.give_back_phone_share(reg):
             counted["phone_shares_given_back"] += 1
     except Overloaded:
-        logger.warning("phone share still owed", extra={"registration_id": reg.registration_id})
+        logger.warning("phone share still owed: the next run gives it back")
 
 
 def _check_registries(reg: Registration, counted: Counter[str]) -> None:

@@ -13,7 +13,7 @@ from chalicelib.domain import doses as dose_rules
 from chalicelib.domain import rules
 from chalicelib.services import appointments, doses
 from chalicelib.store.factory import stores
-from tests.helpers import body, campaign_table
+from tests.helpers import body, campaign_table, reconciled
 from tests.integration.test_appointments import get, register
 
 JSON = {"Content-Type": "application/json"}
@@ -335,29 +335,20 @@ def test_the_scheduled_close_runs_for_yesterday(
 def test_reconciliation_checks_bookings_against_the_slot_counters_and_doses_against_check_ins(
     client: Any, queues: Any, schedule: None, tokens: dict[str, str]
 ) -> None:
-    from chalicelib.services import reconcile
-
     regs = [register(client, n) for n in range(4)]
     appointments.start()
     queues.drain()
     assert check_in(client, tokens["site"], registration_id=regs[0]["registration_id"]).status_code == 200
 
-    def run() -> dict[str, Any]:
-        run_id = reconcile.start(full=False)
-        queues.drain()
-        findings = reconcile.status(run_id).findings
-        assert findings is not None
-        return findings.model_dump()
-
     # Given a campaign whose counters agree: nothing about the days is found
-    clean = run()
+    clean = reconciled(queues)
     assert not [k for k in clean["drift"] if k.startswith(("slot", "check_ins"))] and clean["repaired"] == []
     # When a day's counter lost a booking (too low), a place is counted that nobody holds, and a
     # check-in record is lost
     stores().slots.free_slot(day(7), 0)
     assert stores().slots.take_slot(day(2), 1, 1)
     campaign_table().update((f"slot#{day(0)}#0",), "DELETE came :m", None, {":m": {f"{regs[0]['registration_id']}:1"}})
-    found = run()
+    found = reconciled(queues)
     # Then the low counter is raised at once, the others are reported
     assert found["repaired"] == [f"bookings of {day(7)}/{SITES[0]['name']} raised by 1"]
     assert found["drift"][f"slot_unheld {day(2)}/{SITES[1]['name']}"] == 1

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.errors import Overloaded
-from tests.helpers import JSON, body, raising
+from tests.helpers import JSON, body, raising, reconciled
 
 PHONE = "0812345678"
 OTHER_PHONE = "0898765432"
@@ -124,7 +124,6 @@ def test_a_share_the_cancel_could_not_give_back_is_given_back_by_reconciliation(
 ) -> None:
     # Given a phone at its limit, and a cancellation whose share could not be given back (429),
     # which the person never sends again
-    from chalicelib.services import reconcile
     from chalicelib.store.phones import PhoneStore
 
     regs = [register(client, n).json_body for n in range(4)]
@@ -136,15 +135,8 @@ def test_a_share_the_cancel_could_not_give_back_is_given_back_by_reconciliation(
     assert counted() == 4
     assert_limit_reached(register(client, 4))
 
-    def run() -> dict[str, Any]:
-        run_id = reconcile.start(full=False)
-        queues.drain()
-        findings = reconcile.status(run_id).findings
-        assert findings is not None
-        return findings.model_dump()
-
     # When reconciliation runs, twice
-    first, second = run(), run()
+    first, second = reconciled(queues), reconciled(queues)
     # Then the share is back once, and the phone takes one more person (not two)
     assert "1 phone shares given back" in first["repaired"]
     assert not [r for r in second["repaired"] if "phone" in r]
