@@ -12,7 +12,7 @@ from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import NotEligible, NotFound
 from chalicelib.domain.names import Channel, Role
 
-if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+if TYPE_CHECKING:
     from chalicelib.domain.models import CounterCancelRequest, RegistrationRequest, RegistrationView
     from chalicelib.domain.staff import Principal
 
@@ -36,8 +36,8 @@ COUNTER_LINKS = {
     "POST",
     "/v1/counter/registrations",
     status=201,
-    body="RegistrationRequest",
-    response="RegistrationView",
+    body="chalicelib.domain.models:RegistrationRequest",
+    response="chalicelib.domain.models:RegistrationView",
     roles=(Role.COUNTER,),
     audit="counter.register",
     errors=REGISTRATION_ERRORS,
@@ -56,8 +56,8 @@ def register(body: RegistrationRequest, principal: Principal, fingerprint: str |
     counter,
     "POST",
     "/v1/counter/reclaims",
-    body="RegistrationRequest",
-    response="RegistrationView",
+    body="chalicelib.domain.models:RegistrationRequest",
+    response="chalicelib.domain.models:RegistrationView",
     roles=(Role.COUNTER,),
     audit="counter.reclaim",
     errors=(NotFound, NotEligible),
@@ -75,8 +75,8 @@ def reclaim(body: RegistrationRequest, principal: Principal) -> RegistrationView
     counter,
     "POST",
     "/v1/counter/cancellations",
-    body="CounterCancelRequest",
-    response="RegistrationView",
+    body="chalicelib.domain.models:CounterCancelRequest",
+    response="chalicelib.domain.models:RegistrationView",
     roles=(Role.COUNTER,),
     audit="counter.cancel",
     errors=(NotFound,),

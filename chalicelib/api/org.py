@@ -12,9 +12,8 @@ from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import ChannelClosed, NotFound, ValidationFailed
 from chalicelib.domain.names import CSV_COLUMNS, Role
 
-if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+if TYPE_CHECKING:
     from chalicelib.domain.batches import BatchAccepted, BatchRequest, BatchStatus
-    from chalicelib.domain.reports import BatchQuery  # noqa: F401 - named by a route, not an annotation
     from chalicelib.domain.staff import Principal
 
 org = Blueprint(__name__)
@@ -48,9 +47,9 @@ def _batch_body(request: Request) -> Any:
     "POST",
     "/v1/org/batches",
     status=202,
-    body="BatchRequest",
-    query="BatchQuery",
-    response="BatchAccepted",
+    body="chalicelib.domain.batches:BatchRequest",
+    query="chalicelib.domain.reports:BatchQuery",
+    response="chalicelib.domain.batches:BatchAccepted",
     roles=(Role.ORG,),
     audit="org.batch.submit",
     errors=(ChannelClosed,),
@@ -73,7 +72,7 @@ def submit(body: BatchRequest, principal: Principal) -> BatchAccepted:
     org,
     "GET",
     "/v1/org/batches/{batch_id}",
-    response="BatchStatus",
+    response="chalicelib.domain.batches:BatchStatus",
     roles=(Role.ORG,),
     audit="org.batch.read",
     errors=(NotFound,),

@@ -19,14 +19,11 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.names import Channel
 
-if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from chalicelib.domain.models import CampaignView, CancelRequest, Health, LookupRequest, RegistrationView
-    from chalicelib.domain.verification import (
-        AppRegistrationRequest,
-        LookupView,  # noqa: F401 - named by a route, not an annotation
-    )
+    from chalicelib.domain.verification import AppRegistrationRequest
 
 public = Blueprint(__name__)
 
@@ -45,7 +42,7 @@ REGISTRATION_LINKS = {
 }
 
 
-@route(public, "GET", "/v1/health", response="Health", summary="Liveness")
+@route(public, "GET", "/v1/health", response="chalicelib.domain.models:Health", summary="Liveness")
 def health() -> Health:
     from chalicelib.domain.models import Health
 
@@ -59,7 +56,13 @@ def openapi() -> Any:
     return document()
 
 
-@route(public, "GET", "/v1/campaign", response="CampaignView", summary="Places left and channel states")
+@route(
+    public,
+    "GET",
+    "/v1/campaign",
+    response="chalicelib.domain.models:CampaignView",
+    summary="Places left and channel states",
+)
 def campaign() -> CampaignView:
     from chalicelib.services import registrations
 
@@ -71,8 +74,8 @@ def campaign() -> CampaignView:
     "POST",
     "/v1/registrations",
     status=201,
-    body="AppRegistrationRequest",
-    response="RegistrationView",
+    body="chalicelib.domain.verification:AppRegistrationRequest",
+    response="chalicelib.domain.models:RegistrationView",
     errors=(*REGISTRATION_ERRORS, PhoneNotVerified, PhoneLimitReached),
     idempotent=Channel.APP.value,
     replayed_by_service=True,
@@ -98,7 +101,7 @@ def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> Re
     public,
     "GET",
     "/v1/registrations/{registration_id}",
-    response="RegistrationView",
+    response="chalicelib.domain.models:RegistrationView",
     errors=(NotFound,),
     summary="Read a registration",
 )
@@ -112,8 +115,8 @@ def get_registration(registration_id: str) -> RegistrationView:
     public,
     "POST",
     "/v1/registrations/lookup",
-    body="LookupRequest",
-    response="LookupView",
+    body="chalicelib.domain.models:LookupRequest",
+    response="chalicelib.domain.verification:LookupView",
     errors=(NotFound, TooManyAttempts),
     summary="Find a person's active (else latest) registration, without its receipt code; a wrong birth date"
     " is not found, and 5 failures an hour lock the national ID (429)",
@@ -129,8 +132,8 @@ def lookup(body: LookupRequest) -> BaseModel:
     public,
     "POST",
     "/v1/registrations/{registration_id}/cancel",
-    body="CancelRequest",
-    response="RegistrationView",
+    body="chalicelib.domain.models:CancelRequest",
+    response="chalicelib.domain.models:RegistrationView",
     errors=(NotFound, TooManyAttempts),
     summary="Cancel a registration (again 200 if already cancelled); a wrong birth date is not found, and 5"
     " failures an hour lock the registration (429)",

@@ -6,8 +6,9 @@ A view is then what it does, nothing else::
     if TYPE_CHECKING:
         from chalicelib.domain.models import LookupRequest, RegistrationView
 
-    @route(public, "POST", "/v1/registrations/lookup", body="LookupRequest", response="RegistrationView",
-           errors=(NotFound,), summary="Find a person's active (else latest) registration")
+    @route(public, "POST", "/v1/registrations/lookup", body="chalicelib.domain.models:LookupRequest",
+           response="chalicelib.domain.models:RegistrationView", errors=(NotFound,),
+           summary="Find a person's active (else latest) registration")
     def lookup(body: LookupRequest) -> RegistrationView:
         from chalicelib.services import registrations
 
@@ -17,31 +18,27 @@ The view is called with the keyword arguments its signature names: the path para
 (the validated body model), ``query`` (the validated query model), ``principal`` (staff routes).
 It returns its response model (sent with the declared status), or a Response (a CSV page).
 
-Models are named, not imported: ``body="LookupRequest"`` is the class of that name the declaring
-module imports under ``if TYPE_CHECKING:`` (or defines), imported when the route first runs or the
-OpenAPI document is first written. Views import their services the same way, inside the function.
-So ``import app`` (every Lambda cold start, and Chalice's packaging) registers the routes without
-building a pydantic model or loading boto3: a request loads only what its route uses.
+A model is named by its import string, ``"module:Class"``, imported when the route first runs or
+the OpenAPI document is first written (the ``TYPE_CHECKING`` imports are for the annotations only).
+Views import their services the same way, inside the function. So ``import app`` (every Lambda cold
+start, and Chalice's packaging) registers the routes without building a pydantic model or loading
+boto3: a request loads only what its route uses.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
 import importlib
 import inspect
-import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib import metrics
-from chalicelib.api import idempotency
-from chalicelib.api.auth import principal_of, staff_token
-from chalicelib.api.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType, error_response
+from chalicelib.api import calls, idempotency
+from chalicelib.api.auth import staff_token
+from chalicelib.api.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from chalicelib.api.http import api_view, json_body, parse, respond
 from chalicelib.domain.errors import (
     DomainError,
@@ -58,7 +55,8 @@ if TYPE_CHECKING:
     from chalicelib.domain.staff import Principal
 
 JSON_MEDIA = "application/json"
-# A model as a declaration gives it: its name (see the module's docstring), or the class itself.
+# A model as a declaration gives it: its import string, "module:Class" (see the module's docstring),
+# or the class itself.
 ModelRef: TypeAlias = "type[BaseModel] | str"
 
 
@@ -70,7 +68,6 @@ class Route:
     path: str
     summary: str
     status: int
-    module: str  # the declaring module, where the models' names are resolved
     response_ref: ModelRef | None  # None: the answer is not JSON (``media``)
     body_ref: ModelRef | None
     query_ref: ModelRef | None
@@ -95,15 +92,15 @@ class Route:
 
     @property
     def response(self) -> type[BaseModel] | None:
-        return _model(self.module, self.response_ref)
+        return _model(self.response_ref)
 
     @property
     def body(self) -> type[BaseModel] | None:
-        return _model(self.module, self.body_ref)
+        return _model(self.body_ref)
 
     @property
     def query(self) -> type[BaseModel] | None:
-        return _model(self.module, self.query_ref)
+        return _model(self.query_ref)
 
 
 @dataclass(frozen=True)
@@ -144,6 +141,9 @@ def route(
     answers a retry; otherwise an idempotent route keeps a record per key (Powertools' utility)."""
     if bool(roles) != bool(audit):
         raise ValueError(f"{path}: a staff route names its roles and its audit action, a public one neither")
+    for ref in (response, body, query):
+        if isinstance(ref, str) and ref.count(":") != 1:
+            raise ValueError(f"{path}: a model is named by its import string, 'module:Class', not {ref!r}")
     implied: list[type[DomainError]] = [Overloaded]
     if body is not None or query is not None:
         implied.append(ValidationFailed)
@@ -162,7 +162,6 @@ def route(
             path=path,
             summary=summary,
             status=status,
-            module=view.__module__,
             response_ref=response,
             body_ref=body,
             query_ref=query,
@@ -182,7 +181,7 @@ def route(
             request = bp.current_request
             given: dict[str, Any] = {**params, "principal": principal}
             if declared.query is not None:
-                given["query"] = parse(declared.query, _query_of(request))
+                given["query"] = parse(declared.query, calls.query_of(request))
             data: Any = None
             if declared.body is not None:
                 data = read(request)
@@ -202,13 +201,13 @@ def route(
             scope = f"{idempotent}:{principal.token_id if principal else '-'}"
             if replayed_by_service:
                 return respond(
-                    _replayed_by_service(scope, key, data, lambda fp: view(**kwargs, fingerprint=fp)), status
+                    calls.replayed_by_service(scope, key, data, lambda fp: view(**kwargs, fingerprint=fp)), status
                 )
             outcome = idempotency.once(scope, key, data, action, bp.lambda_context)
             return respond(outcome["body"], status=outcome["status"])
 
         if roles:
-            wrapper = _staff(bp, declared, handle)
+            wrapper = calls.staff_only(bp, declared.roles, str(declared.audit), handle)
         else:
 
             @api_view
@@ -228,114 +227,17 @@ def route(
     return decorate
 
 
-def _replayed_by_service(scope: str, key: str, data: Any, run: Callable[[str], BaseModel]) -> BaseModel:
-    """A keyed request whose service keeps the key's fingerprint with its write: what this container
-    answered the key with before comes first (another body 422, a 409 again), then the service."""
-    from chalicelib.domain.rules import idempotency_fingerprint
-
-    fingerprint = idempotency_fingerprint(scope, key, data)
-    idempotency.replay_or_refuse(fingerprint)
-    try:
-        answer = run(fingerprint)
-    except idempotency.REPLAYED_ERRORS as refused:
-        idempotency.remember(fingerprint, refused)
-        raise
-    idempotency.remember(fingerprint)
-    return answer
-
-
-def _staff(
-    bp: Blueprint, declared: Route, handle: Callable[[Principal | None, dict[str, str]], Response]
-) -> Callable[..., Response]:
-    """Check the caller and its role, run the view (errors in the envelope), record it in the audit trail."""
-    inner = api_view(handle)
-
-    def wrapper(**params: str) -> Response:
-        try:
-            principal = principal_of(bp.current_request.context)
-        except (Unauthorized, Overloaded) as exc:
-            return error_response(exc)
-        allowed = principal.may(*declared.roles)
-        response = inner(principal, params) if allowed else error_response(Forbidden())
-        try:
-            from chalicelib.services import staff as staff_service
-
-            staff_service.audit(principal, str(declared.audit), response.status_code, _target(params, response))
-        except Exception:  # noqa: BLE001 - the action happened; say so, and flag the gap
-            _logger().error("audit entry not written", extra={"action": declared.audit, "token_id": principal.token_id})
-            metrics.add("AuditWriteFailed")
-        return response
-
-    # An unverified caller (the token table throttled) gets through the authorizer; only this
-    # wrapper stops it, so a test checks that every route behind the authorizer has it.
-    wrapper.checks_staff = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _model(module: str, ref: ModelRef | None) -> type[BaseModel] | None:
-    return _named(module, ref) if isinstance(ref, str) else ref
+def _model(ref: ModelRef | None) -> type[BaseModel] | None:
+    return _imported(ref) if isinstance(ref, str) else ref
 
 
 @functools.cache
-def _named(module: str, name: str) -> type[BaseModel]:
-    """The model ``name`` as ``module`` sees it: its own, else one it imports under TYPE_CHECKING."""
-    found = getattr(sys.modules[module], name, None)
-    if found is None:
-        imported = _imported_for_typing(module)
-        if name not in imported:
-            raise LookupError(f"{module} names the model {name} but neither defines it nor imports it for typing")
-        source, attribute = imported[name]
-        found = getattr(importlib.import_module(source), attribute)
-    return found  # type: ignore[no-any-return]
-
-
-@functools.cache
-def _imported_for_typing(module: str) -> dict[str, tuple[str, str]]:
-    """name -> (module, attribute) of each ``from … import …`` in the module's ``if TYPE_CHECKING:``."""
-    names: dict[str, tuple[str, str]] = {}
-    for node in ast.parse(inspect.getsource(sys.modules[module])).body:
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
-            for statement in node.body:
-                if isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
-                    for alias in statement.names:
-                        names[alias.asname or alias.name] = (statement.module, alias.name)
-    return names
-
-
-@functools.cache
-def _logger() -> Any:
-    # Created on first use: Powertools' logging is not needed to register routes.
-    from aws_lambda_powertools import Logger
-
-    return Logger(child=True)
+def _imported(ref: str) -> type[BaseModel]:
+    """The model an import string names: ``"chalicelib.domain.models:LookupRequest"``."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def _area(path: str, roles: tuple[Role, ...]) -> str:
     """public, or the staff area (counter, org, admin) the path is under."""
     return path.split("/")[2] if roles else "public"
-
-
-def _query_of(request: Request) -> dict[str, str]:
-    params: Any = request.query_params or {}
-    return {name: params[name] for name in params}
-
-
-def _target(params: dict[str, str], response: Response) -> str | None:
-    """What the action was about: the path's ID, else the ID the response created."""
-    if params:
-        return ",".join(f"{k}={v}" for k, v in sorted(params.items()))
-    body = response.body
-    if isinstance(body, str) and body.startswith("{"):
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return None
-        for key in ("registration_id", "batch_id", "channel"):
-            if isinstance(data, dict) and isinstance(data.get(key), str):
-                return f"{key}={data[key]}"
-    return None
-
-
-def bounded_json(limit: int) -> Callable[[Request], Any]:
-    """A body reader for JSON bodies allowed to be larger than a registration's 16 KB."""
-    return functools.partial(json_body, limit=limit)

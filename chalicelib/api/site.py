@@ -10,7 +10,7 @@ from chalicelib.api.routes import route
 from chalicelib.domain.errors import AlreadyDone, NotConfirmed, NotDue, NotFound
 from chalicelib.domain.names import Role
 
-if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+if TYPE_CHECKING:
     from chalicelib.domain.models import CheckIn, CheckInRequest
 
 site = Blueprint(__name__)
@@ -20,8 +20,8 @@ site = Blueprint(__name__)
     site,
     "POST",
     "/v1/site/check-ins",
-    body="CheckInRequest",
-    response="CheckIn",
+    body="chalicelib.domain.models:CheckInRequest",
+    response="chalicelib.domain.models:CheckIn",
     roles=(Role.SITE,),
     audit="site.check_in",
     errors=(NotFound, NotConfirmed, AlreadyDone, NotDue),

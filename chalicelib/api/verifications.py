@@ -10,7 +10,7 @@ from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import InvalidCode, NotFound, TooManyAttempts
 from chalicelib.domain.names import VERIFICATION_ID_PATTERN
 
-if TYPE_CHECKING:  # the models the routes name (routes.py imports them when a route first runs)
+if TYPE_CHECKING:
     from chalicelib.domain.verification import (
         ConfirmRequest,
         ReceiptRequest,
@@ -28,8 +28,8 @@ verification = Blueprint(__name__)
     "POST",
     "/v1/verifications",
     status=202,
-    body="VerificationRequest",
-    response="VerificationStarted",
+    body="chalicelib.domain.verification:VerificationRequest",
+    response="chalicelib.domain.verification:VerificationStarted",
     errors=(TooManyAttempts,),
     links={"confirm": Link("public.confirm_verification", {"verification_id": "$response.body#/verification_id"})},
     summary="Send a 6-digit code to a phone by SMS (one a minute, five a day per phone)",
@@ -44,8 +44,8 @@ def start_verification(body: VerificationRequest) -> VerificationStarted:
     verification,
     "POST",
     "/v1/verifications/{verification_id}/confirm",
-    body="ConfirmRequest",
-    response="VerificationToken",
+    body="chalicelib.domain.verification:ConfirmRequest",
+    response="chalicelib.domain.verification:VerificationToken",
     errors=(NotFound, InvalidCode),
     path_schemas={"verification_id": {"type": "string", "pattern": VERIFICATION_ID_PATTERN}},
     summary="Trade the code for a verification token (24 hours); 5 wrong codes spend the verification",
@@ -61,8 +61,8 @@ def confirm_verification(verification_id: str, body: ConfirmRequest) -> Verifica
     "POST",
     "/v1/registrations/receipt",
     status=202,
-    body="ReceiptRequest",
-    response="ReceiptSent",
+    body="chalicelib.domain.verification:ReceiptRequest",
+    response="chalicelib.domain.verification:ReceiptSent",
     errors=(TooManyAttempts,),
     summary="Send the receipt code by SMS to the phone of the person's active registration (always 202); 5 wrong"
     " birth dates an hour lock the national ID (429)",

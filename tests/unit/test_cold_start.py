@@ -57,7 +57,7 @@ def test_every_model_a_route_names_resolves_to_a_pydantic_model() -> None:
     import app  # noqa: F401 - declares them
     from chalicelib.api.routes import ROUTES
 
-    # When its models are resolved by name
+    # When its models are imported by the strings it names them with
     models = [model for route in ROUTES for model in (route.body, route.query, route.response) if model is not None]
-    # Then each is a pydantic model (a name neither defined nor imported for typing would raise)
+    # Then each is a pydantic model (a wrong module or class name would raise)
     assert models and all(issubclass(model, BaseModel) for model in models)
