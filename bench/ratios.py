@@ -104,8 +104,8 @@ def measure() -> dict[str, Any]:
     os.environ["CAMPAIGN_RESERVE_CAPACITY"] = str(REGISTRATIONS)
     import requests
 
+    from bench import people
     from local.stack import LocalStack
-    from tests.helpers import body as test_body
 
     figures: dict[str, Any] = {"registrations": REGISTRATIONS, "repeats": REPEATS}
     # No background workers: the figures are of the request path alone (on AWS the queue
@@ -133,7 +133,8 @@ def measure() -> dict[str, Any]:
 
         def body(n: int) -> dict[str, Any]:
             phone = f"08{n % 100_000_000:08d}"
-            return {**test_body(n, phone=phone), "verification_token": sign_token(phone, expires, verification_keys())}
+            token = sign_token(phone, expires, verification_keys())
+            return {**people.body(n, phone=phone), "verification_token": token}
 
         session = requests.Session()
         # An Idempotency-Key on every request, as the public page sends it.
