@@ -39,16 +39,16 @@ def release(registration_id: str, attempts: int = 20) -> None:
     """
     st = stores()
     for attempt in range(attempts):
-        x = st.registrations.get(registration_id)
-        if x is None or not x.release_pending:
+        vacancy = st.registrations.get(registration_id)
+        if vacancy is None or not vacancy.release_pending:
             return
-        if x.held == "reserve":
-            if x.ticket:
-                st.reserve.reserve_exit(x.registration_id, x.ticket)
-            st.registrations.finish_release(x.registration_id)
+        if vacancy.held == "reserve":
+            if vacancy.ticket:
+                st.reserve.reserve_exit(vacancy.registration_id, vacancy.ticket)
+            st.registrations.finish_release(vacancy.registration_id)
             return
-        if x.release_target:
-            if _give_to_target(st, x):
+        if vacancy.release_target:
+            if _give_to_target(st, vacancy):
                 return
             continue
         try:
@@ -57,39 +57,39 @@ def release(registration_id: str, attempts: int = 20) -> None:
             time.sleep(min(0.05 * (attempt + 1), 0.5))
             continue
         if candidate is None:
-            if st.quota.park(x.registration_id):
-                st.registrations.finish_release(x.registration_id)
-                logger.info("place returned to newcomers", extra={"vacancy": x.registration_id})
+            if st.quota.park(vacancy.registration_id):
+                st.registrations.finish_release(vacancy.registration_id)
+                logger.info("place returned to newcomers", extra={"vacancy": vacancy.registration_id})
                 return
             time.sleep(min(0.05 * (attempt + 1), 0.5))  # an exit or a new reserve entry is landing
             continue
         with contextlib.suppress(Conflict):
-            st.registrations.set_release_target(x.registration_id, candidate, expected=None)
+            st.registrations.set_release_target(vacancy.registration_id, candidate, expected=None)
     raise RetryLater(registration_id)
 
 
-def _give_to_target(st: Stores, x: Registration) -> bool:
-    assert x.release_target is not None  # narrows the type; the caller checked it  # nosec B101
+def _give_to_target(st: Stores, vacancy: Registration) -> bool:
+    assert vacancy.release_target is not None  # narrows the type; the caller checked it  # nosec B101
     # ``find``: the target may have been given a new code at a counter since it was chosen.
-    y = st.registrations.find(x.release_target)
-    if y is not None and y.status is Status.RESERVE:
+    target = st.registrations.find(vacancy.release_target)
+    if target is not None and target.status is Status.RESERVE:
         try:
-            y = st.registrations.promote(y.registration_id, x.registration_id, datetime.now(UTC))
-            counters.promoted(y)
-            removals.note(y.registration_id, force=True)
+            target = st.registrations.promote(target.registration_id, vacancy.registration_id, datetime.now(UTC))
+            counters.promoted(target)
+            removals.note(target.registration_id, force=True)
         except Conflict:
-            y = st.registrations.find(x.release_target)
-    # Promoted by this vacancy means done, whatever Y became since (it may have cancelled already):
+            target = st.registrations.find(vacancy.release_target)
+    # Promoted by this vacancy means done, whatever the target became since (it may have cancelled already):
     # never choose a second person for one place.
-    if y is not None and y.promoted_by == x.registration_id:
-        if y.ticket:
-            st.reserve.reserve_exit(y.registration_id, y.ticket)
-        st.registrations.finish_release(x.registration_id)
-        logger.info("promoted", extra={"vacancy": x.registration_id, "promoted": y.registration_id})
+    if target is not None and target.promoted_by == vacancy.registration_id:
+        if target.ticket:
+            st.reserve.reserve_exit(target.registration_id, target.ticket)
+        st.registrations.finish_release(vacancy.registration_id)
+        logger.info("promoted", extra={"vacancy": vacancy.registration_id, "promoted": target.registration_id})
         return True
     # The target left the reserve another way (cancelled, promoted by another vacancy): choose again.
     with contextlib.suppress(Conflict):
-        st.registrations.set_release_target(x.registration_id, None, expected=x.release_target)
+        st.registrations.set_release_target(vacancy.registration_id, None, expected=vacancy.release_target)
     return False
 
 

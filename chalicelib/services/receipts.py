@@ -9,7 +9,7 @@ import time
 from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
-from chalicelib.domain import verification as v
+from chalicelib.domain import verification
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.jobs import ReceiptSms
 from chalicelib.domain.models import LookupRequest, Status
@@ -46,6 +46,6 @@ def send(registration_id: str, nonce: str) -> None:
     if reg is None or reg.status is Status.CANCELLED:
         return
     key = hashlib.sha256(f"receipt:{registration_id}:{nonce}".encode()).hexdigest()
-    appointments.sms().send(reg.phone, v.receipt_text(registration_id), key)
+    appointments.sms().send(reg.phone, verification.receipt_text(registration_id), key)
     metrics.add("ReceiptSms")
     logger.info("receipt code sent", extra={"registration_id": registration_id})

@@ -291,15 +291,15 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
         if candidate is None:
             break
         try:
-            y = st.registrations.promote(candidate, f"leak-{run_id}-{n}", datetime.now(UTC))
+            promoted = st.registrations.promote(candidate, f"leak-{run_id}-{n}", datetime.now(UTC))
         except Conflict:
             break
-        if y.ticket:
-            st.reserve.reserve_exit(y.registration_id, y.ticket)
-        counters.promoted(y)
-        removals.note(y.registration_id, force=True)
+        if promoted.ticket:
+            st.reserve.reserve_exit(promoted.registration_id, promoted.ticket)
+        counters.promoted(promoted)
+        removals.note(promoted.registration_id, force=True)
         given += 1
-        logger.info("leaked place given to the reserve", extra={"run_id": run_id, "promoted": y.registration_id})
+        logger.info("leaked place given to the reserve", extra={"run_id": run_id, "promoted": promoted.registration_id})
     return given
 
 

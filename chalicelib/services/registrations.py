@@ -11,8 +11,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
 from chalicelib.config import get_settings, hmac_key, verification_keys
-from chalicelib.domain import rules
-from chalicelib.domain import verification as v
+from chalicelib.domain import rules, verification
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
@@ -284,7 +283,7 @@ def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None])
 
 
 def phone_key(phone: str) -> str:
-    return v.phone_hash(phone, verification_keys())
+    return verification.phone_hash(phone, verification_keys())
 
 
 def _refuse_or_replay_stored(current: Registration, stored: str | None, fingerprint: str | None, code: str) -> NoReturn:
@@ -399,45 +398,45 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
     return view(cancelled)
 
 
-def hand_on(x: Registration) -> None:
+def hand_on(cancelled: Registration) -> None:
     """What follows a cancellation (by the person, or a no-show), each step once: counters, the
     booked appointments' places (``appointments.release``: a compare-and-set that succeeds once),
     the place itself (reserve rank 1 first, through the promotion service's release job).
     Raises Overloaded when the release cannot be queued (a retried cancel, or the sweep, sends it),
     or the phone's share cannot be given back (a retried cancel, or reconciliation, gives it back)."""
     st = stores()
-    was = Status.CONFIRMED if x.held == "primary" else Status.RESERVE
-    if "counts" in x.todo and st.registrations.take_step(x.registration_id, "counts"):
-        best_effort(lambda: counters.cancelled(was, x), "counters")
+    was = Status.CONFIRMED if cancelled.held == "primary" else Status.RESERVE
+    if "counts" in cancelled.todo and st.registrations.take_step(cancelled.registration_id, "counts"):
+        best_effort(lambda: counters.cancelled(was, cancelled), "counters")
     # Nothing else recounts a phone's share, so it is not best effort: when it cannot be given
     # back now, the step stays listed and the caller is told (429), after the other steps.
     phone_owed = False
-    if "phone" in x.todo:
+    if "phone" in cancelled.todo:
         try:
-            give_back_phone_share(x)
+            give_back_phone_share(cancelled)
         except Overloaded:
             phone_owed = True
-    best_effort(lambda: appointments.release(x), "appointment slot")
-    if x.release_pending:
-        if x.held == "reserve":
+    best_effort(lambda: appointments.release(cancelled), "appointment slot")
+    if cancelled.release_pending:
+        if cancelled.held == "reserve":
             # Leaving the reserve is two idempotent writes: ranks behind move up at once.
-            if x.ticket:
-                st.reserve.reserve_exit(x.registration_id, x.ticket)
-            st.registrations.finish_release(x.registration_id)
+            if cancelled.ticket:
+                st.reserve.reserve_exit(cancelled.registration_id, cancelled.ticket)
+            st.registrations.finish_release(cancelled.registration_id)
         else:
             # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
-            st.promotions.send(Release(registration_id=x.registration_id).model_dump(mode="json"))
+            st.promotions.send(Release(registration_id=cancelled.registration_id).model_dump(mode="json"))
     if phone_owed:
         raise Overloaded(retry_after=1)
 
 
-def give_back_phone_share(x: Registration) -> bool:
+def give_back_phone_share(cancelled: Registration) -> bool:
     """A cancelled app registration's share of its phone, back once: the phone item marks it given
     (a crash before the step is taken, and the retried cancel, find the mark), then the step is
     taken so that a retry need not ask. True if this call gave it back. Raises Overloaded: the
     step stays listed, and a retried cancel or the next reconciliation gives it back."""
-    given = stores().phones.give_back(phone_key(x.phone), x.registration_id)
-    stores().registrations.take_step(x.registration_id, "phone")
+    given = stores().phones.give_back(phone_key(cancelled.phone), cancelled.registration_id)
+    stores().registrations.take_step(cancelled.registration_id, "phone")
     return given
 
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
 from chalicelib.config import get_settings, verification_keys
-from chalicelib.domain import verification as v
+from chalicelib.domain import verification
 from chalicelib.domain.errors import InvalidCode, NotFound, PhoneNotVerified, TooManyAttempts
 from chalicelib.domain.jobs import VerificationSms
 from chalicelib.domain.models import iso_utc
@@ -33,15 +33,15 @@ from chalicelib.store.attempts import PendingVerification
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
-_VERIFICATION_ID = re.compile(v.VERIFICATION_ID_PATTERN)
+_VERIFICATION_ID = re.compile(verification.VERIFICATION_ID_PATTERN)
 
 
 def start(req: VerificationRequest) -> VerificationStarted:
     """Send a code to the phone. Raises TooManyAttempts (one a minute, five a day per phone)."""
     now = int(time.time())
     st = stores()
-    phone_key = v.phone_hash(req.phone, verification_keys())
-    verification_id = v.new_verification_id(phone_key)
+    phone_key = verification.phone_hash(req.phone, verification_keys())
+    verification_id = verification.new_verification_id(phone_key)
     # The send limit and the verification in one write to the phone's item.
     wait = st.verifications.start(phone_key, req.phone, verification_id, now)
     if wait:
@@ -53,7 +53,9 @@ def start(req: VerificationRequest) -> VerificationStarted:
     # phone's log lines together.
     logger.info("verification started")
     return VerificationStarted(
-        verification_id=verification_id, expires_in=v.CODE_TTL_SECONDS, resend_after=v.RESEND_AFTER_SECONDS
+        verification_id=verification_id,
+        expires_in=verification.CODE_TTL_SECONDS,
+        resend_after=verification.RESEND_AFTER_SECONDS,
     )
 
 
@@ -68,18 +70,18 @@ def confirm(verification_id: str, req: ConfirmRequest) -> VerificationToken:
         raise NotFound()  # nothing else was ever issued: no read for it
     now = int(time.time())
     keys = verification_keys()
-    right = v.same_code(req.code, verification_id, keys)
+    right = verification.same_code(req.code, verification_id, keys)
     outcome, phone = stores().verifications.settle(verification_id, right, now)
     if outcome == "unknown":
         raise NotFound()
     if outcome != "ok" or phone is None:
         metrics.add("VerificationRefused", reason=outcome)
         raise InvalidCode()
-    expires = now + v.TOKEN_TTL_SECONDS
+    expires = now + verification.TOKEN_TTL_SECONDS
     metrics.add("VerificationConfirmed")
     logger.info("verification confirmed")
     return VerificationToken(
-        verification_token=v.sign_token(phone, expires, keys),
+        verification_token=verification.sign_token(phone, expires, keys),
         phone=phone,
         expires_at=iso_utc(datetime.fromtimestamp(expires, UTC)),
     )
@@ -92,7 +94,7 @@ def require_verified(phone: str, token: str | None) -> None:
     """
     if not get_settings().phone_verification:
         return
-    if not v.token_valid(token, phone, int(time.time()), verification_keys()):
+    if not verification.token_valid(token, phone, int(time.time()), verification_keys()):
         metrics.add("VerificationRefused", reason="token")
         raise PhoneNotVerified()
 
@@ -111,8 +113,8 @@ def send_code(verification_id: str, known: Mapping[str, PendingVerification | No
         pending = stores().verifications.pending(verification_id)
     if pending is None or pending.code_expires <= int(time.time()):
         return  # expired before the SMS could go: a new code must be asked for
-    code = v.code_for(verification_id, verification_keys())
+    code = verification.code_for(verification_id, verification_keys())
     # The gateway keeps one message per key: a job delivered twice is one SMS.
     key = hashlib.sha256(f"verification:{verification_id}".encode()).hexdigest()
-    appointments.sms().send(pending.phone, v.verification_text(code), key)
+    appointments.sms().send(pending.phone, verification.verification_text(code), key)
     metrics.add("VerificationSms")

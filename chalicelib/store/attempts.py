@@ -17,7 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain import verification as v
+from chalicelib.domain.verification import (
+    CODE_TTL_SECONDS,
+    CODES_PER_DAY,
+    DAY_SECONDS,
+    LOCKOUT_FAILURES,
+    LOCKOUT_WINDOW_SECONDS,
+    PHONE_KEY_BYTES,
+    RECEIPT_RESEND_SECONDS,
+    RESEND_AFTER_SECONDS,
+    VERIFICATION_KEEP_SECONDS,
+    WRONG_CODES_ALLOWED,
+    phone_key_of,
+)
 from chalicelib.store.table import ConditionFailed, Table
 
 
@@ -105,7 +117,7 @@ class VerificationStore:
 
     @staticmethod
     def _pk(phone_key: str) -> str:
-        return f"pv#{phone_key[: 2 * v.PHONE_KEY_BYTES]}"
+        return f"pv#{phone_key[: 2 * PHONE_KEY_BYTES]}"
 
     def start(self, phone_key: str, phone: str, verification_id: str, now: int) -> int:
         """Count one code for the phone (at most one a minute and ``CODES_PER_DAY`` a day) and record
@@ -113,9 +125,9 @@ class VerificationStore:
 
         Returns 0 if recorded, else the seconds until the next code may go.
         """
-        entry = {"exp": now + v.CODE_TTL_SECONDS, "wrong": 0}
+        entry = {"exp": now + CODE_TTL_SECONDS, "wrong": 0}
         # Kept until the window is over and the last code has been dead a day (a late confirm: 422).
-        until = now + max(v.DAY_SECONDS, v.CODE_TTL_SECONDS + v.VERIFICATION_KEEP_SECONDS)
+        until = now + max(DAY_SECONDS, CODE_TTL_SECONDS + VERIFICATION_KEEP_SECONDS)
         ref = verification_id[2:]
         applied, old = self._create(phone_key, phone, ref, entry, now, until)
         for _ in range(self.ROUNDS):
@@ -125,16 +137,16 @@ class VerificationStore:
                 applied, old = self._create(phone_key, phone, ref, entry, now, until)
                 continue
             win, n, sent_at = int(old["win"]), int(old["n"]), int(old["sent_at"])
-            fresh = win <= now - v.DAY_SECONDS
-            if not fresh and (n >= v.CODES_PER_DAY or sent_at > now - v.RESEND_AFTER_SECONDS):
-                day_left = win + v.DAY_SECONDS - now if n >= v.CODES_PER_DAY else 0
-                return max(1, day_left, sent_at + v.RESEND_AFTER_SECONDS - now)
+            fresh = win <= now - DAY_SECONDS
+            if not fresh and (n >= CODES_PER_DAY or sent_at > now - RESEND_AFTER_SECONDS):
+                day_left = win + DAY_SECONDS - now if n >= CODES_PER_DAY else 0
+                return max(1, day_left, sent_at + RESEND_AFTER_SECONDS - now)
             # Verifications dead for a day are dropped as new ones come; only those (nobody can
             # change them any more: every confirmation requires a live code).
             dead = [
                 k
                 for k, e in dict(old.get("vers") or {}).items()
-                if int(e["exp"]) + v.VERIFICATION_KEEP_SECONDS < now and k != ref
+                if int(e["exp"]) + VERIFICATION_KEEP_SECONDS < now and k != ref
             ]
             names = {"#r": ref, **{f"#d{i}": k for i, k in enumerate(dead)}}
             count = "win = :now, n = :one" if fresh else "n = n + :one"
@@ -161,7 +173,7 @@ class VerificationStore:
             )
         if applied:
             return 0
-        return v.RESEND_AFTER_SECONDS  # sends of this phone raced the whole time: one of them won
+        return RESEND_AFTER_SECONDS  # sends of this phone raced the whole time: one of them won
 
     def _create(
         self, phone_key: str, phone: str, ref: str, entry: dict[str, int], now: int, until: int
@@ -181,7 +193,7 @@ class VerificationStore:
 
     def pending(self, verification_id: str) -> PendingVerification | None:
         """The verification's phone and code expiry (None: unknown)."""
-        item = self._t.get(self._pk(v.phone_key_of(verification_id)))
+        item = self._t.get(self._pk(phone_key_of(verification_id)))
         found = (item.get("vers") or {}).get(verification_id[2:])
         if not found:
             return None
@@ -189,17 +201,17 @@ class VerificationStore:
 
     def pending_many(self, verification_ids: list[str]) -> dict[str, PendingVerification | None]:
         """``pending`` of each verification, with one read per 100 phones (the SMS worker's batch)."""
-        items = self._t.get_many([self._pk(v.phone_key_of(i)) for i in verification_ids])
+        items = self._t.get_many([self._pk(phone_key_of(i)) for i in verification_ids])
         out: dict[str, PendingVerification | None] = {}
         for vid in verification_ids:
-            item = items.get(self._pk(v.phone_key_of(vid))) or {}
+            item = items.get(self._pk(phone_key_of(vid))) or {}
             found = (item.get("vers") or {}).get(vid[2:])
             out[vid] = PendingVerification(phone=str(item["phone"]), code_expires=int(found["exp"])) if found else None
         return out
 
     def entry(self, verification_id: str) -> dict[str, Any]:
         """The verification's own record (``exp``, ``wrong``, ``confirmed_at``); {} if unknown."""
-        item = self._t.get(self._pk(v.phone_key_of(verification_id)))
+        item = self._t.get(self._pk(phone_key_of(verification_id)))
         return dict((item.get("vers") or {}).get(verification_id[2:]) or {})
 
     def settle(self, verification_id: str, right: bool, now: int) -> tuple[str, str | None]:
@@ -210,14 +222,14 @@ class VerificationStore:
         wrong codes (or this try was one too many), ("unknown", None) when there is no such one.
         """
         live = "#v.#r.wrong < :max AND #v.#r.exp > :now"
-        values = {":max": v.WRONG_CODES_ALLOWED, ":now": now}
+        values = {":max": WRONG_CODES_ALLOWED, ":now": now}
         names = {"#v": "vers", "#r": verification_id[2:]}
         if right:
             update, more = "SET #v.#r.confirmed_at = :now", {}
         else:
             update, more = "SET #v.#r.wrong = #v.#r.wrong + :one", {":one": 1}
         applied, item = self._t.update(
-            self._pk(v.phone_key_of(verification_id)), update, live, {**values, **more}, return_new=True, names=names
+            self._pk(phone_key_of(verification_id)), update, live, {**values, **more}, return_new=True, names=names
         )
         if applied:
             return ("ok", str(item["phone"])) if right else ("wrong", None)
@@ -233,17 +245,17 @@ class AttemptStore:
     def locked_for(self, key: str, now: int) -> int:
         """Seconds until the key's lockout is over; 0 if it is not locked."""
         item = self._t.get(f"fail#{key}")
-        if item and int(item.get("n", 0)) >= v.LOCKOUT_FAILURES and int(item["win"]) + v.LOCKOUT_WINDOW_SECONDS > now:
-            return int(item["win"]) + v.LOCKOUT_WINDOW_SECONDS - now
+        if item and int(item.get("n", 0)) >= LOCKOUT_FAILURES and int(item["win"]) + LOCKOUT_WINDOW_SECONDS > now:
+            return int(item["win"]) + LOCKOUT_WINDOW_SECONDS - now
         return 0
 
     def fail(self, key: str, now: int) -> int:
         """Count a failure. Returns 0 if counted, else (the limit was reached first) the seconds
         until the lockout is over."""
-        old = self._t.window_count(f"fail#{key}", now, v.LOCKOUT_FAILURES, v.LOCKOUT_WINDOW_SECONDS)
+        old = self._t.window_count(f"fail#{key}", now, LOCKOUT_FAILURES, LOCKOUT_WINDOW_SECONDS)
         if not old:
             return 0
-        return max(1, int(old.get("win", now)) + v.LOCKOUT_WINDOW_SECONDS - now)
+        return max(1, int(old.get("win", now)) + LOCKOUT_WINDOW_SECONDS - now)
 
     def take_receipt(self, key: str, now: int) -> bool:
         """True at most once per ``RECEIPT_RESEND_SECONDS`` per registration."""
@@ -251,6 +263,6 @@ class AttemptStore:
             f"receipt#{key}",
             "SET sent_at = :now, expires_at = :until",
             "attribute_not_exists(pk) OR sent_at <= :gap",
-            {":now": now, ":gap": now - v.RECEIPT_RESEND_SECONDS, ":until": now + v.RECEIPT_RESEND_SECONDS},
+            {":now": now, ":gap": now - RECEIPT_RESEND_SECONDS, ":until": now + RECEIPT_RESEND_SECONDS},
         )
         return applied
