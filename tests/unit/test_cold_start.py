@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 from tests.helpers import gateway_event
@@ -61,3 +62,18 @@ def test_every_model_a_route_names_resolves_to_a_pydantic_model() -> None:
     models = [model for route in ROUTES for model in (route.body, route.query, route.response) if model is not None]
     # Then each is a pydantic model (a wrong module or class name would raise)
     assert models and all(issubclass(model, BaseModel) for model in models)
+
+
+def test_a_model_named_without_its_module_is_refused_when_the_route_is_declared() -> None:
+    # Given a blueprint
+    from chalice.app import Blueprint
+
+    from chalicelib.api.routes import ROUTES, route
+
+    bp = Blueprint("test_naming")
+    declared = len(ROUTES)
+    # When a route names its model by the class's bare name, which no module says where to find
+    # Then the declaration itself refuses it (not the first request), and registers nothing
+    with pytest.raises(ValueError, match="module:Class"):
+        route(bp, "GET", "/v1/naming", response="LookupView", summary="a bare name")
+    assert len(ROUTES) == declared
