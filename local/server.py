@@ -17,31 +17,13 @@ from chalice import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGateway, LocalGatewayException
 
-from chalicelib.api.errors import RouteNotFound, Unauthorized, envelope
+from chalicelib.api.errors import RouteNotFound, Unauthorized, UnsupportedMediaType, envelope
 from chalicelib.domain.errors import Overloaded
+from local import loopback
 from local.edge import RateLimiter, is_public_post
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 MAX_IN_FLIGHT = 256
-# The names a request for the operator endpoints may be addressed to. A web page that rebinds its own
-# DNS name to 127.0.0.1 reaches this server from the operator's browser, but with its own name in Host.
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
-
-
-def is_loopback_host(header: str | None) -> bool:
-    """True when a Host header names this machine's loopback (``localhost:8000``, ``[::1]``...)."""
-    if not header:
-        return False
-    host = header.strip().lower()
-    if host.startswith("["):
-        host, _, rest = host.partition("]")
-        host += "]"
-        port = rest.removeprefix(":") if rest else ""
-        if rest and not rest.startswith(":"):
-            return False
-    else:
-        host, _, port = host.partition(":")
-    return host in LOOPBACK_HOSTS and (port == "" or port.isdigit())
 
 
 def _as_lambda_response(exc: Exception) -> dict[str, Any]:
@@ -100,9 +82,11 @@ class ContractRequestHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         if self.path.startswith("/_local/"):
-            # Operator commands answer on loopback only, to requests addressed to loopback by name.
-            if self.client_address[0] not in ("127.0.0.1", "::1") or not is_loopback_host(self.headers.get("host")):
-                self._send_envelope(RouteNotFound())
+            refused = loopback.refusal(
+                self.client_address[0], self.headers.get("host"), self.headers.get("content-type"), json_body=True
+            )
+            if refused is not None:
+                self._send_envelope(RouteNotFound() if refused == loopback.NOT_FOUND else UnsupportedMediaType())
                 self.close_connection = True  # its body, unread, must not be taken for a request
                 return
             self._local_control(length)
@@ -141,17 +125,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
 
     def _local_control(self, length: int) -> None:
         """Operator commands of the local stack only (``make token``): never part of a deployment."""
-        from chalicelib.api.errors import UnsupportedMediaType
         from chalicelib.domain.errors import DomainError, NotFound, ValidationFailed
         from chalicelib.domain.staff import DEFAULT_TOKEN_DAYS, Role
         from chalicelib.services import staff
 
         try:
             raw = self.rfile.read(length) if length <= 4096 else b""
-            # A form or text/plain post is a "simple" cross-site request a browser sends without asking.
-            content_type = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
-            if content_type != "application/json":
-                raise UnsupportedMediaType()
             data = json.loads(raw or b"{}")
             if not isinstance(data, dict):
                 raise ValidationFailed(["body"])

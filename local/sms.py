@@ -1,7 +1,9 @@
 """A stand-in SMS gateway on loopback: keeps each message once per Idempotency-Key.
 
 ``GET /_messages`` lists what it received (for tests and operators on the local stack only);
-``GET /_messages?to=0812345678`` only what went to that number.
+``GET /_messages?to=0812345678`` only what went to that number. It holds OTPs and receipt codes, so
+every request must come from loopback, addressed to loopback by name, and a POST must be JSON
+(``local.loopback``): a DNS-rebinding page in the operator's browser reads nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local.loopback import LoopbackOnly
 
 
 class SmsStandIn:
@@ -41,7 +45,7 @@ class SmsStandIn:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(LoopbackOnly):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
