@@ -1,8 +1,10 @@
-"""The edge limit of the local stack: the per-address rate rule AWS WAF enforces in a deployment.
+"""The edge limits of the local stack: the per-address rate rules AWS WAF enforces in a deployment.
 
 ``EDGE_RATE_LIMIT_PER_5MIN`` requests to the public POST routes per client address in any 5 minutes
 (0 switches it off, the local default). The deployed rule is ``PublicPostRateLimit`` in
 ``infra/template.yaml``; both match the routes by the same path prefixes (a test keeps them equal).
+``EDGE_VERIFICATION_LIMIT_PER_5MIN`` is the tighter one of ``VerificationRateLimit``: requests for
+an SMS code (``POST /v1/verifications``) per address (0, the local default, switches it off too).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ WINDOW_SECONDS = 300
 # The public POST routes: register, look up, cancel (and, in contract v1.1, phone verification).
 # Staff routes live under /v1/counter, /v1/org, /v1/admin, /v1/site: never matched.
 PUBLIC_POST_PREFIXES = ("/v1/registrations", "/v1/verifications")
+# Asking for a code sends an SMS: its own, tighter rule (SMS pumping). Confirming one sends none.
+VERIFICATION_PATH = "/v1/verifications"
 _SWEEP_EVERY = 4096
 
 
@@ -26,6 +30,11 @@ def is_public_post(method: str, path: str) -> bool:
         return False
     path = path.split("?", 1)[0]
     return any(path == prefix or path.startswith(prefix + "/") for prefix in PUBLIC_POST_PREFIXES)
+
+
+def is_verification_start(method: str, path: str) -> bool:
+    """True for a POST that asks for an SMS code (the route, with or without a trailing slash)."""
+    return method.upper() == "POST" and path.split("?", 1)[0] in (VERIFICATION_PATH, VERIFICATION_PATH + "/")
 
 
 class RateLimiter:

@@ -20,7 +20,7 @@ from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGateway, L
 from chalicelib.api.errors import RouteNotFound, Unauthorized, UnsupportedMediaType, envelope
 from chalicelib.domain.errors import Overloaded
 from local import loopback
-from local.edge import RateLimiter, is_public_post
+from local.edge import RateLimiter, is_public_post, is_verification_start
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 MAX_IN_FLIGHT = 256
@@ -70,6 +70,7 @@ class ContractRequestHandler(ChaliceRequestHandler):
     gateway: ContractGateway
     slots: threading.BoundedSemaphore
     limiter: RateLimiter | None
+    verification_limiter: RateLimiter | None
     # Headers and body go out in separate writes; with Nagle on, each keep-alive request
     # waits for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
@@ -97,12 +98,18 @@ class ContractRequestHandler(ChaliceRequestHandler):
             self._send_envelope(PayloadTooLarge())
             self.close_connection = True
             return
-        if self.limiter is not None and is_public_post(self.command, self.path):
-            wait = self.limiter.hit(self.client_address[0])
-            if wait is not None:
-                self._read_and_drop(length)
-                self._send_envelope(Overloaded(retry_after=wait))
-                return
+        # As AWS WAF evaluates its rules: the verification rule first; a request it refuses is not
+        # counted by the public POST rule.
+        for limiter, counted in (
+            (self.verification_limiter, is_verification_start),
+            (self.limiter, is_public_post),
+        ):
+            if limiter is not None and counted(self.command, self.path):
+                wait = limiter.hit(self.client_address[0])
+                if wait is not None:
+                    self._read_and_drop(length)
+                    self._send_envelope(Overloaded(retry_after=wait))
+                    return
         if not self.slots.acquire(blocking=False):
             self._read_and_drop(length)
             self._send_envelope(Overloaded(retry_after=1))
@@ -183,8 +190,11 @@ class LocalHTTPServer(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
 
 
-def make_server(app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0) -> LocalHTTPServer:
-    """The local HTTP server; ``rate_limit_per_5min`` > 0 limits each address on the public POST routes."""
+def make_server(
+    app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0, verification_limit_per_5min: int = 0
+) -> LocalHTTPServer:
+    """The local HTTP server; ``rate_limit_per_5min`` > 0 limits each address on the public POST routes,
+    ``verification_limit_per_5min`` > 0 on requests for an SMS code."""
     config = Config.create(chalice_stage="local", app_name=app.app_name, lambda_timeout=30, lambda_memory_size=512)
     handler = type(
         "BoundHandler",
@@ -193,6 +203,9 @@ def make_server(app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0
             "gateway": ContractGateway(app, config),
             "slots": threading.BoundedSemaphore(MAX_IN_FLIGHT),
             "limiter": RateLimiter(rate_limit_per_5min) if rate_limit_per_5min > 0 else None,
+            "verification_limiter": (
+                RateLimiter(verification_limit_per_5min) if verification_limit_per_5min > 0 else None
+            ),
         },
     )
 

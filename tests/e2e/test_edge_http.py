@@ -16,12 +16,14 @@ from local.stack import LocalStack
 from tests.conftest import STAGE
 
 LIMIT = 3
+VERIFICATION_LIMIT = 2
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("EDGE_RATE_LIMIT_PER_5MIN", str(LIMIT))
+        env.setenv("EDGE_VERIFICATION_LIMIT_PER_5MIN", str(VERIFICATION_LIMIT))
         started = LocalStack(stage=STAGE)
         try:
             yield started.__enter__()
@@ -78,6 +80,24 @@ def test_an_address_over_the_limit_gets_429_in_the_envelope_and_others_go_on(sta
     # and its reads are not limited, nor another address's POSTs
     assert send(stack, "GET", "/v1/campaign", source=source)[0] == 200
     assert send(stack, "POST", "/v1/registrations/lookup", LOOKUP, source="127.0.0.4")[0] == 404
+
+
+def test_asking_for_sms_codes_has_a_tighter_limit_whose_refusals_the_public_limit_does_not_count(
+    stack: LocalStack,
+) -> None:
+    # Given an address that asked for VERIFICATION_LIMIT codes (different phones: SMS pumping)
+    source = "127.0.0.6"
+    phones = [f"08123456{n:02d}" for n in range(VERIFICATION_LIMIT + 3)]
+    asked = [send(stack, "POST", "/v1/verifications", {"phone": p}, source=source)[0] for p in phones]
+    # Then the next ones are 429 rate_limited (with or without a trailing slash)
+    assert asked == [202] * VERIFICATION_LIMIT + [429] * 3
+    status, headers, body = send(stack, "POST", "/v1/verifications/", {"phone": phones[0]}, source=source)
+    assert status == 429 and body["error"]["code"] == "rate_limited" and int(headers["retry-after"]) >= 1
+    # and its other public POSTs still have what the public limit leaves them (the refusals were not counted)
+    left = LIMIT - VERIFICATION_LIMIT
+    assert [send(stack, "POST", "/v1/registrations/lookup", LOOKUP, source=source)[0] for _ in range(left)] == [
+        404
+    ] * left
 
 
 def test_staff_posts_are_not_counted(stack: LocalStack) -> None:
