@@ -22,6 +22,9 @@ PUBLIC_POST_PREFIXES = ("/v1/registrations", "/v1/verifications")
 # Asking for a code sends an SMS: its own, tighter rule (SMS pumping). Confirming one sends none.
 VERIFICATION_PATH = "/v1/verifications"
 _SWEEP_EVERY = 4096
+# Addresses remembered at most (a deque of up to ``limit`` times each). Past it, the longest-known
+# address is forgotten (its count starts again: a limit, not a ledger); quiet ones go at each sweep.
+MAX_TRACKED = 65_536
 
 
 def is_public_post(method: str, path: str) -> bool:
@@ -41,6 +44,7 @@ class RateLimiter:
     """At most ``limit`` requests per key in any ``window`` seconds (a sliding window).
 
     Refused requests are not counted, so a client that waits the Retry-After it was given gets in.
+    Remembers at most ``MAX_TRACKED`` keys.
     """
 
     def __init__(self, limit: int, window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic):
@@ -60,7 +64,11 @@ class RateLimiter:
             self._hits += 1
             if self._hits % _SWEEP_EVERY == 0:
                 self._sweep(now)
-            times = self._seen.setdefault(key, deque())
+            times = self._seen.get(key)
+            if times is None:
+                while len(self._seen) >= MAX_TRACKED:
+                    del self._seen[next(iter(self._seen))]
+                times = self._seen[key] = deque()
             while times and times[0] <= now - self.window:
                 times.popleft()
             if len(times) >= self.limit:
