@@ -1,6 +1,7 @@
 """What a long-lived container (a warm Lambda, or `make run`'s process) keeps in memory is bounded
-(issue 21, finding 16): each map below stays within its stated bound after bound + 1,000 inserts.
-docs/capacity.md ("Memory of a long-lived container") lists them against the functions' memory."""
+(issue 21, finding 16): each map below stays within its stated bound after bound + 1,000 inserts
+(the local meter's, which needs boto3, in tests/integration/test_meter.py). docs/capacity.md
+("Memory of a long-lived container") lists them against the functions' memory."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from chalicelib.api import idempotency, pages
 from chalicelib.domain.errors import AlreadyRegistered
 from chalicelib.services import removals
 from chalicelib.services.in_flight import InFlight
-from local import edge, meter
+from local import edge
 from local.sms import MESSAGES_KEPT, SmsStandIn
 from tests.unit.fakes import FakeStores
 
@@ -123,32 +124,3 @@ def test_the_sms_stand_in_keeps_the_last_messages_kept() -> None:
         assert gateway.calls == MESSAGES_KEPT + MORE + 1
     finally:
         gateway.server.server_close()
-
-
-def test_the_meter_keeps_one_counter_per_kind_of_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(meter, "_paths", {})
-    answers = [
-        (201, '{"status": "confirmed"}'),
-        (201, '{"status": "reserve"}'),
-        (409, '{"error": {"code": "registration_full"}}'),
-        (409, '{"error": {"code": "already_registered"}}'),
-        (400, "{}"),
-        (500, "not json"),
-    ]
-    # Given many registrations answered in every way, and phone verifications
-    for n in range(len(answers) + MORE):
-        if meter.begin("POST", "/v1/registrations"):
-            status, body = answers[n % len(answers)]
-            meter.end({"statusCode": status, "body": body})
-        if meter.begin("POST", f"/v1/verifications/v_{n}/confirm"):
-            meter.end({"statusCode": 200})
-    # Then the meter holds one counter per kind, whatever the number of requests
-    assert set(meter._paths) == {
-        "confirmed",
-        "reserve",
-        "refused_full",
-        "repeat",
-        "invalid",
-        "other",
-        "verification_confirm",
-    }
