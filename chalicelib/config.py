@@ -86,6 +86,12 @@ class Settings:
     phone_registration_limit: int
     # Local stack only: public POSTs per client address in 5 minutes (0: no limit). Deployed, AWS WAF.
     edge_rate_limit_per_5min: int
+    # Local stack only: phone verifications asked per client address in 5 minutes (0: no limit), the
+    # mirror of the deployed VerificationRateLimit rule.
+    edge_verification_limit_per_5min: int
+    # The deployment's stage (dev, prod; local or test on this machine): the SMS budget's alarm
+    # watches the SMS metrics of its own stage by this dimension.
+    stage: str
 
 
 @lru_cache(maxsize=1)
@@ -126,6 +132,8 @@ def get_settings() -> Settings:
         phone_verification=_phone_verification(),
         phone_registration_limit=_int("PHONE_REGISTRATION_LIMIT", 4, minimum=1),
         edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
+        edge_verification_limit_per_5min=_int("EDGE_VERIFICATION_LIMIT_PER_5MIN", 0),
+        stage=os.environ.get("KKREG_STAGE") or "unset",
     )
 
 
@@ -136,23 +144,40 @@ def _phone_verification() -> bool:
     return raw == "required"
 
 
+# The stages whose functions may use the public development key below instead of a secret. Only the
+# local stack (local/stack.py) and the tests (tests/conftest.py) set KKREG_STAGE to one of them, and
+# they set it explicitly: an unset KKREG_STAGE is not one of them, and a Lambda function never is.
+DEV_KEY_STAGES = ("local", "test")
+DEV_KEY = "local-development-key-not-secret"
+
+
 @lru_cache(maxsize=1)
 def hmac_key() -> bytes:
-    """The key of the HMAC that turns a national ID into the people table's key.
+    """The key of the HMAC that turns a national ID into the people table's key (and, through
+    :func:`verification_keys`, derives OTP codes, phone tokens and ID pointers).
 
     Read only by the functions that need it (not the authorizer, not the removal worker): from
-    ``KKREG_HMAC_KEY``, or from the Secrets Manager secret named by ``KKREG_HMAC_KEY_SECRET``.
+    ``KKREG_HMAC_KEY``, or from the Secrets Manager secret named by ``KKREG_HMAC_KEY_SECRET``; the
+    public :data:`DEV_KEY` only where ``KKREG_STAGE`` says ``local`` or ``test`` outside Lambda.
+
+    Raises RuntimeError (logged first, naming the settings, never a key) when a deployed function
+    has no key: it then fails every request that needs one rather than serve with a public key.
     """
     key = os.environ.get("KKREG_HMAC_KEY", "")
     if not key and os.environ.get("KKREG_HMAC_KEY_SECRET"):
         from chalicelib.store.secrets import secret
 
         key = secret(os.environ["KKREG_HMAC_KEY_SECRET"])
-    if not key:
-        if os.environ.get("KKREG_STAGE", "local") not in ("local", "test"):
-            raise RuntimeError("KKREG_HMAC_KEY or KKREG_HMAC_KEY_SECRET must be set outside the local stack")
-        key = "local-development-key-not-secret"
-    return key.encode("utf-8")
+    if key:
+        return key.encode("utf-8")
+    stage = os.environ.get("KKREG_STAGE", "")
+    if stage in DEV_KEY_STAGES and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return DEV_KEY.encode("utf-8")
+    from aws_lambda_powertools import Logger
+
+    message = "no HMAC key: set KKREG_HMAC_KEY_SECRET (deployed) or KKREG_STAGE=local (local stack only)"
+    Logger(child=True).error(message, extra={"stage": stage or "(unset)"})
+    raise RuntimeError(message)
 
 
 @lru_cache(maxsize=1)

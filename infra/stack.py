@@ -7,8 +7,6 @@ what a deployment builds from ``infra/template.yaml``. A real deployment goes th
 
 from __future__ import annotations
 
-import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +30,13 @@ def create(stage: str, region: str) -> dict[str, str]:
     """Create the stack ``kkreg-<stage>`` and return its outputs (OutputKey -> OutputValue)."""
     cfn: Any = boto3.client("cloudformation", region_name=region)
     name = f"kkreg-{stage}"
-    # moto's CloudFormation skips the alarms, the secrets and the web ACL (it has no model of them),
-    # saying so for each; locally the keys come from the environment, nothing watches the alarms,
-    # and the local server enforces the edge limit itself (local/edge.py).
-    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
-        cfn.create_stack(
-            StackName=name,
-            TemplateBody=TEMPLATE.read_text(encoding="utf-8"),
-            Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
-        )
+    # moto's CloudFormation skips the alarms, the secrets and the web ACL (it has no model of them);
+    # local.quiet keeps it from saying so, where the engine starts.
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=TEMPLATE.read_text(encoding="utf-8"),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+    )
     cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

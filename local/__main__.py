@@ -35,6 +35,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(f"Serving on {stack.url}", flush=True)
+    print(f"  pages: {stack.url}/ (public), /counter/, /site/, /admin/ (staff: paste a token)", flush=True)
+    print("  staff token: make token ROLE=admin LABEL=me (ROLE: counter, site, org, admin)", flush=True)
     for name, stand_in in stack.registries.items():
         print(f"  {name} stand-in on {stand_in.url} (faults: POST {stand_in.url}/_control)", flush=True)
     print(f"  sms gateway stand-in on {stack.sms.url} (sent: GET {stack.sms.url}/_messages)", flush=True)

@@ -31,6 +31,7 @@ from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.sqs.exceptions import ReceiptHandleIsInvalid
 from moto.sqs.models import Queue, SQSBackend
 
+from local import quiet
 from local.credentials import FAKE_ENV, fake_credentials
 
 ENGINE_LOCK = threading.RLock()
@@ -538,6 +539,7 @@ def _traversals_lighter() -> None:
 def start() -> Any:
     """Start moto in this process (serialised, lighter calls, SQS and scans without their quadratic walks);
     returns the mock, whose ``stop()`` ends it."""
+    quiet.expected_moto_gaps()
     fake_credentials()
     if not hasattr(BotocoreStubber.process_request, "__wrapped__"):
         BotocoreStubber.process_request = _serialised(BotocoreStubber.process_request)  # type: ignore[method-assign]

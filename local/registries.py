@@ -3,6 +3,9 @@ registries' contract, holding a set of national IDs, with faults an operator or 
 
 ``POST /_control`` with any of ``{"fail_rate": 0.3, "fail_next": 4, "delay": 2.0, "down": true,
 "garbage": true, "add": ["1101700230708", ...]}`` changes the behaviour; ``GET /_control`` shows it with call counts.
+Every request must come from loopback, addressed to loopback by name, and a POST must be JSON
+(``local.loopback``): a DNS-rebinding page in the operator's browser can neither switch faults on nor
+add people.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from local.loopback import LoopbackOnly
 
 _PATH = re.compile(r"^/registrants/(\d{13})$")
 
@@ -48,7 +53,7 @@ class RegistryState:
 
 
 def _handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(LoopbackOnly):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
 

@@ -17,31 +17,13 @@ from chalice import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGateway, LocalGatewayException
 
-from chalicelib.api.errors import RouteNotFound, Unauthorized, envelope
+from chalicelib.api.errors import RouteNotFound, Unauthorized, UnsupportedMediaType, envelope
 from chalicelib.domain.errors import Overloaded
-from local.edge import RateLimiter, is_public_post
+from local import loopback
+from local.edge import RateLimiter, is_public_post, is_verification_start
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 MAX_IN_FLIGHT = 256
-# The names a request for the operator endpoints may be addressed to. A web page that rebinds its own
-# DNS name to 127.0.0.1 reaches this server from the operator's browser, but with its own name in Host.
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
-
-
-def is_loopback_host(header: str | None) -> bool:
-    """True when a Host header names this machine's loopback (``localhost:8000``, ``[::1]``...)."""
-    if not header:
-        return False
-    host = header.strip().lower()
-    if host.startswith("["):
-        host, _, rest = host.partition("]")
-        host += "]"
-        port = rest.removeprefix(":") if rest else ""
-        if rest and not rest.startswith(":"):
-            return False
-    else:
-        host, _, port = host.partition(":")
-    return host in LOOPBACK_HOSTS and (port == "" or port.isdigit())
 
 
 def _as_lambda_response(exc: Exception) -> dict[str, Any]:
@@ -88,6 +70,7 @@ class ContractRequestHandler(ChaliceRequestHandler):
     gateway: ContractGateway
     slots: threading.BoundedSemaphore
     limiter: RateLimiter | None
+    verification_limiter: RateLimiter | None
     # Headers and body go out in separate writes; with Nagle on, each keep-alive request
     # waits for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
@@ -100,9 +83,11 @@ class ContractRequestHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         if self.path.startswith("/_local/"):
-            # Operator commands answer on loopback only, to requests addressed to loopback by name.
-            if self.client_address[0] not in ("127.0.0.1", "::1") or not is_loopback_host(self.headers.get("host")):
-                self._send_envelope(RouteNotFound())
+            refused = loopback.refusal(
+                self.client_address[0], self.headers.get("host"), self.headers.get("content-type"), json_body=True
+            )
+            if refused is not None:
+                self._send_envelope(RouteNotFound() if refused == loopback.NOT_FOUND else UnsupportedMediaType())
                 self.close_connection = True  # its body, unread, must not be taken for a request
                 return
             self._local_control(length)
@@ -113,12 +98,18 @@ class ContractRequestHandler(ChaliceRequestHandler):
             self._send_envelope(PayloadTooLarge())
             self.close_connection = True
             return
-        if self.limiter is not None and is_public_post(self.command, self.path):
-            wait = self.limiter.hit(self.client_address[0])
-            if wait is not None:
-                self._read_and_drop(length)
-                self._send_envelope(Overloaded(retry_after=wait))
-                return
+        # As AWS WAF evaluates its rules: the verification rule first; a request it refuses is not
+        # counted by the public POST rule.
+        for limiter, counted in (
+            (self.verification_limiter, is_verification_start),
+            (self.limiter, is_public_post),
+        ):
+            if limiter is not None and counted(self.command, self.path):
+                wait = limiter.hit(self.client_address[0])
+                if wait is not None:
+                    self._read_and_drop(length)
+                    self._send_envelope(Overloaded(retry_after=wait))
+                    return
         if not self.slots.acquire(blocking=False):
             self._read_and_drop(length)
             self._send_envelope(Overloaded(retry_after=1))
@@ -141,17 +132,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
 
     def _local_control(self, length: int) -> None:
         """Operator commands of the local stack only (``make token``): never part of a deployment."""
-        from chalicelib.api.errors import UnsupportedMediaType
         from chalicelib.domain.errors import DomainError, NotFound, ValidationFailed
         from chalicelib.domain.staff import DEFAULT_TOKEN_DAYS, Role
         from chalicelib.services import staff
 
         try:
             raw = self.rfile.read(length) if length <= 4096 else b""
-            # A form or text/plain post is a "simple" cross-site request a browser sends without asking.
-            content_type = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
-            if content_type != "application/json":
-                raise UnsupportedMediaType()
             data = json.loads(raw or b"{}")
             if not isinstance(data, dict):
                 raise ValidationFailed(["body"])
@@ -204,8 +190,11 @@ class LocalHTTPServer(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
 
 
-def make_server(app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0) -> LocalHTTPServer:
-    """The local HTTP server; ``rate_limit_per_5min`` > 0 limits each address on the public POST routes."""
+def make_server(
+    app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0, verification_limit_per_5min: int = 0
+) -> LocalHTTPServer:
+    """The local HTTP server; ``rate_limit_per_5min`` > 0 limits each address on the public POST routes,
+    ``verification_limit_per_5min`` > 0 on requests for an SMS code."""
     config = Config.create(chalice_stage="local", app_name=app.app_name, lambda_timeout=30, lambda_memory_size=512)
     handler = type(
         "BoundHandler",
@@ -214,6 +203,9 @@ def make_server(app: Chalice, host: str, port: int, rate_limit_per_5min: int = 0
             "gateway": ContractGateway(app, config),
             "slots": threading.BoundedSemaphore(MAX_IN_FLIGHT),
             "limiter": RateLimiter(rate_limit_per_5min) if rate_limit_per_5min > 0 else None,
+            "verification_limiter": (
+                RateLimiter(verification_limit_per_5min) if verification_limit_per_5min > 0 else None
+            ),
         },
     )
 

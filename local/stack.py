@@ -91,7 +91,10 @@ class LocalStack:
 
         reset_caches()
         app.__class__ = LocalChalice  # current_request per thread, as `chalice local` does
-        self.server = make_server(app, self.host, self.port, get_settings().edge_rate_limit_per_5min)
+        settings = get_settings()
+        self.server = make_server(
+            app, self.host, self.port, settings.edge_rate_limit_per_5min, settings.edge_verification_limit_per_5min
+        )
         if os.environ.get("PUBLIC_PAGE_URL") is None:
             # The appointment SMS links to this stack's public page (which shows the receipt QR code).
             os.environ["PUBLIC_PAGE_URL"] = self.url

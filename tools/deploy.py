@@ -66,6 +66,31 @@ QUEUE_OF_FUNCTION = {
 }
 
 
+# The Lambda runtime this tool recommends, and the end of those AWS deprecates (docs/operations-and-
+# deployment.md, "Which Python"). Chalice takes the runtime from the Python that runs it.
+RECOMMENDED_RUNTIME = "python3.13"
+RUNTIME_DEPRECATED = {"python3.11": "2027-06-30"}
+
+
+def lambda_runtime() -> str:
+    """The Lambda runtime ``chalice deploy``/``package`` will give every function: this interpreter's."""
+    from chalice.config import Config
+
+    return str(Config().lambda_python_version)
+
+
+def runtime_line(runtime: str) -> str:
+    """What `make deploy`/`make package` say about the runtime: a warning when AWS deprecates it."""
+    line = f"Lambda runtime {runtime} (Chalice takes it from the Python that runs this)"
+    if runtime in RUNTIME_DEPRECATED:
+        line += (
+            f"; WARNING: AWS deprecates {runtime} on {RUNTIME_DEPRECATED[runtime]}:"
+            f" deploy from a {RECOMMENDED_RUNTIME.removeprefix('python')} venv (`rm -rf .venv;"
+            f" make deploy PYTHON={RECOMMENDED_RUNTIME}`)"
+        )
+    return line
+
+
 def stage_settings(stage: str) -> dict[str, Any]:
     stages: dict[str, Any] = json.loads(STAGES_FILE.read_text(encoding="utf-8"))
     if stage not in stages:
@@ -242,6 +267,7 @@ def deploy(stage: str) -> int:
     import boto3
 
     session = boto3.session.Session()
+    print(runtime_line(lambda_runtime()), flush=True)
     print(f"1/4 infra stack {stack_name(stage)} in {session.region_name}…", flush=True)
     outputs = deploy_infra(session.client("cloudformation"), stage)
     print(f"2/4 {len(record_outputs(stage, outputs))} stack outputs recorded in .chalice/config.json", flush=True)
@@ -381,7 +407,7 @@ def package(stage: str) -> int:
         check=True,
         env=env,
     )
-    print(f"wrote {out / 'sam.json'} and {out / 'deployment.zip'}")
+    print(f"wrote {out / 'sam.json'} and {out / 'deployment.zip'}; {runtime_line(lambda_runtime())}")
     return 0
 
 

@@ -49,14 +49,22 @@ _SECURITY: dict[str, str | list[str]] = {
 
 
 @cache
+def asset_names() -> frozenset[str]:
+    """The files of ``web/static`` that may be served (read once per container)."""
+    return frozenset(p.name for p in (WEB / "static").iterdir() if p.is_file() and _ASSET_NAME.fullmatch(p.name))
+
+
 def asset(name: str) -> tuple[str, str] | None:
-    """(text, short hash) of a file in ``web/static``, or None when there is no such file."""
-    if not _ASSET_NAME.fullmatch(name):
-        return None
-    path = WEB / "static" / name
-    if not path.is_file():
-        return None
-    text = path.read_text(encoding="utf-8")
+    """(text, short hash) of a file in ``web/static``, or None when there is no such file.
+
+    Only real files are cached: ``name`` comes from the URL, so a cache keyed by any name would
+    grow with every name asked for. The cache holds at most ``len(asset_names())`` entries."""
+    return _read_asset(name) if name in asset_names() else None
+
+
+@cache
+def _read_asset(name: str) -> tuple[str, str]:
+    text = (WEB / "static" / name).read_text(encoding="utf-8")
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 

@@ -9,6 +9,7 @@ import time
 from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
+from chalicelib.config import get_settings
 from chalicelib.domain import verification
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.jobs import ReceiptSms
@@ -47,5 +48,5 @@ def send(registration_id: str, nonce: str) -> None:
         return
     key = hashlib.sha256(f"receipt:{registration_id}:{nonce}".encode()).hexdigest()
     appointments.sms().send(reg.phone, verification.receipt_text(registration_id), key)
-    metrics.add("ReceiptSms")
+    metrics.add("ReceiptSms", stage=get_settings().stage)  # by stage: the SMS budget's alarm adds it up
     logger.info("receipt code sent", extra={"registration_id": registration_id})

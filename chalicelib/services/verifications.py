@@ -117,4 +117,5 @@ def send_code(verification_id: str, known: Mapping[str, PendingVerification | No
     # The gateway keeps one message per key: a job delivered twice is one SMS.
     key = hashlib.sha256(f"verification:{verification_id}".encode()).hexdigest()
     appointments.sms().send(pending.phone, verification.verification_text(code), key)
-    metrics.add("VerificationSms")
+    # By stage: the SMS budget's alarm (infra/template.yaml, SmsBudgetAlarm) adds these up per hour.
+    metrics.add("VerificationSms", stage=get_settings().stage)

@@ -25,6 +25,7 @@ def free_port() -> int:
 
 
 STAND_INS: dict[str, str] = {}
+OUTPUT: list[str] = []  # what `make run` printed up to its banner's last line
 
 
 @pytest.fixture
@@ -45,12 +46,16 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     STAND_INS.clear()
+    OUTPUT.clear()
     assert proc.stdout is not None
     for line in proc.stdout:
+        OUTPUT.append(line.rstrip("\n"))
         if "stand-in on" in line:
             name, _, rest = line.strip().partition(" stand-in on ")
+            if name == "sms gateway":
+                break  # the banner's last line
             STAND_INS[name] = rest.split()[0]
-        if len(STAND_INS) == 2 or time.monotonic() > deadline:
+        if time.monotonic() > deadline:
             break
     try:
         yield url, proc
@@ -106,6 +111,28 @@ def test_make_run_serves_the_contract_and_stops_cleanly(served: tuple[str, subpr
     assert proc.stdout is not None
     assert "Stopped." in proc.stdout.read()
     assert_group_gone(proc.pid)
+
+
+@pytest.mark.e2e
+def test_make_run_starts_quietly_and_its_banner_shows_the_pages_the_sms_sent_and_how_to_get_a_token(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = served
+    # Then nothing comes before the banner but make's own echo of the command (moto's expected
+    # CloudFormation gaps are silenced)
+    start = next(i for i, line in enumerate(OUTPUT) if line.startswith("Serving on "))
+    assert OUTPUT[start] == f"Serving on {url}"
+    assert [line for line in OUTPUT[:start] if not line.startswith("exec ")] == []
+    banner = "\n".join(OUTPUT[start:])
+    # and the banner names every page, each of which answers
+    assert f"{url}/ (public)" in banner
+    for page in ("/", "/counter/", "/site/", "/admin/"):
+        assert f"{page}," in banner or f"{page} " in banner, page
+        assert requests.get(f"{url}{page}", timeout=10).status_code == 200, page
+    # how to get a staff token, and where the SMS sent (codes) can be read
+    assert "make token ROLE=admin LABEL=me" in banner
+    messages = OUTPUT[-1].rsplit("GET ", 1)[1].rstrip(")")
+    assert messages.endswith("/_messages") and requests.get(messages, timeout=5).json()["messages"] == []
 
 
 @pytest.mark.e2e

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Callable
 from datetime import timedelta
@@ -81,7 +82,7 @@ def test_each_queue_outlives_six_of_its_consumers_timeouts_and_has_a_watched_dea
     alarmed = {
         r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"
     }
     for function, queue in deploy.QUEUE_OF_FUNCTION.items():
         props = resources[queue]["Properties"]
@@ -97,7 +98,7 @@ def test_every_queue_worker_and_the_api_raise_an_alarm_when_they_fail() -> None:
     watched = {
         r["Properties"]["Dimensions"][0]["Value"]["Fn::Sub"]
         for r in TEMPLATE["Resources"].values()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == "Errors"
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "Errors"
     }
     for function in [*deploy.QUEUE_OF_FUNCTION, "api_handler", "sweep"]:
         name = policies.lambda_name("STAGE", function).replace("kk-vaccine-registration-STAGE", "${AppName}-${Stage}")
@@ -120,6 +121,71 @@ def test_packaged_template_merges_the_infra_outputs_batch_failures_and_throttlin
     assert (throttle["ThrottlingRateLimit"], throttle["ThrottlingBurstLimit"]) == (
         settings["api_rate_limit"],
         settings["api_burst_limit"],
+    )
+
+
+def chalice_package(stage: str, out: Path) -> dict[str, Any]:
+    """The template `make package` writes (Chalice's, merged with ours), without building the code's zip
+    (pip for the Lambda platform): Chalice packages in-process as its command line does."""
+    from unittest import mock
+
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy.packager import LambdaDeploymentPackager
+
+    out.mkdir(parents=True, exist_ok=True)
+    code = out / "code.zip"
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("app.py", "")
+    merge = out / "merge.json"
+    merge.write_text(json.dumps(deploy.merge_template(stage)), encoding="utf-8")
+    factory = CLIFactory(project_dir=str(ROOT))
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    with mock.patch.object(LambdaDeploymentPackager, "create_deployment_package", return_value=str(code)):
+        packager = factory.create_app_packager(
+            config, factory.create_package_options(), "cloudformation", "json", str(merge)
+        )
+        packager.package_app(config, str(out / stage), stage)
+    return dict(json.loads((out / stage / "sam.json").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_packaged_api_is_regional_so_the_web_acls_rate_rules_see_the_clients_address(
+    stage: str, tmp_path: Path
+) -> None:
+    # Given `make package`'s template of the stage
+    template = chalice_package(stage, tmp_path)
+    # Then the REST API is regional: no CloudFront in front of the regional web ACL (edge-optimized is
+    # Chalice's default), and the web ACL is associated with that API's stage
+    assert template["Resources"]["RestAPI"]["Properties"]["EndpointConfiguration"] == "REGIONAL"
+    assert template["Resources"]["ApiWebAcl"]["Properties"]["Scope"] == "REGIONAL"
+    assert "ApiWebAclAssociation" in template["Resources"]
+
+
+@pytest.mark.parametrize("version", [(3, 12), (3, 13)])
+def test_packaging_from_python_3_12_or_3_13_deploys_that_lambda_runtime(
+    version: tuple[int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the pinned Chalice run by a newer Python (it takes the runtime from the interpreter's version)
+    import types
+
+    import chalice.config
+
+    monkeypatch.setattr(chalice.config, "sys", types.SimpleNamespace(version_info=(*version, 0, "final", 0)))
+    # When it packages the stage
+    functions = [
+        r for r in chalice_package("prod", tmp_path)["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
+    ]
+    # Then every function runs on that version's Lambda runtime
+    assert len(functions) == len(policies.FUNCTIONS)
+    assert {f["Properties"]["Runtime"] for f in functions} == {"python{}.{}".format(*version)}
+
+
+def test_make_deploy_names_its_runtime_and_warns_while_it_is_a_deprecated_one() -> None:
+    assert deploy.lambda_runtime() == "python{}.{}".format(*sys.version_info[:2])
+    assert "WARNING: AWS deprecates python3.11 on 2027-06-30" in deploy.runtime_line("python3.11")
+    assert "PYTHON=python3.13" in deploy.runtime_line("python3.11")
+    assert deploy.runtime_line(deploy.RECOMMENDED_RUNTIME) == (
+        "Lambda runtime python3.13 (Chalice takes it from the Python that runs this)"
     )
 
 

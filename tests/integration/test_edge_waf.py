@@ -15,15 +15,17 @@ import yaml
 from chalicelib.api.errors import envelope
 from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import ErrorEnvelope
-from local.edge import PUBLIC_POST_PREFIXES, WINDOW_SECONDS, is_public_post
+from local.edge import PUBLIC_POST_PREFIXES, VERIFICATION_PATH, WINDOW_SECONDS, is_public_post, is_verification_start
 from tests.conftest import REGION
-from tests.helpers import deployed_rest_api
+from tests.helpers import body, deployed_rest_api
+from tests.integration.test_public_api import post
 from tools import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = yaml.safe_load((ROOT / "infra" / "template.yaml").read_text(encoding="utf-8"))
 ACL = TEMPLATE["Resources"]["ApiWebAcl"]["Properties"]
 RULES = {rule["Name"]: rule for rule in ACL["Rules"]}
+STAGES = json.loads((ROOT / "infra" / "stages.json").read_text(encoding="utf-8"))
 
 
 def statements(node: Any) -> Iterator[dict[str, Any]]:
@@ -66,6 +68,81 @@ def test_the_path_prefixes_are_exactly_the_public_post_routes() -> None:
             assert is_public_post(method, path) is public_post, (method, path)
 
 
+def test_asking_for_an_sms_code_has_a_tighter_rule_of_its_own_evaluated_first() -> None:
+    # Given the web ACL's rules / Then POSTs asking for a code are counted per IP in 5 minutes by a rule
+    # of their own, before the public POST rule, against a stage setting well below that rule's
+    rule = RULES["VerificationRateLimit"]
+    assert rule["Priority"] < RULES["PublicPostRateLimit"]["Priority"]
+    assert rule["Action"] == RULES["PublicPostRateLimit"]["Action"]  # the same 429 rate_limited
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "IP" and rate["EvaluationWindowSec"] == WINDOW_SECONDS
+    assert rate["Limit"] == {"Ref": "VerificationRateLimitPer5Min"}
+    assert TEMPLATE["Parameters"]["VerificationRateLimitPer5Min"]["Default"] == 100
+    for stage, settings in STAGES.items():
+        limit = int(settings["parameters"]["VerificationRateLimitPer5Min"])
+        assert 10 <= limit < TEMPLATE["Parameters"]["EdgeRateLimitPer5Min"]["Default"], stage
+        assert deploy.merge_template(stage)["Parameters"]["VerificationRateLimitPer5Min"]["Default"] == str(limit)
+    # and it matches the one route that sends an SMS, as the local stack's rule does (not the confirmation)
+    matches = [s["ByteMatchStatement"] for s in statements(rate["ScopeDownStatement"]) if "ByteMatchStatement" in s]
+    assert matches[0]["SearchString"] == "POST" and "Method" in matches[0]["FieldToMatch"]
+    paths = [m for m in matches if "UriPath" in m["FieldToMatch"]]
+    assert {m["PositionalConstraint"] for m in paths} == {"ENDS_WITH"}
+    assert sorted(m["SearchString"] for m in paths) == [VERIFICATION_PATH, VERIFICATION_PATH + "/"]
+
+
+def test_the_local_verification_rule_counts_exactly_the_route_that_sends_a_code() -> None:
+    from app import app
+
+    for path, methods in app.routes.items():
+        for method in methods:
+            assert is_verification_start(method, path) is (method == "POST" and path == VERIFICATION_PATH)
+    assert is_verification_start("post", VERIFICATION_PATH + "/?x=1")
+    assert not is_verification_start("POST", VERIFICATION_PATH + "/v_1/confirm")
+
+
+def test_an_hourly_sms_budget_per_stage_raises_an_alarm() -> None:
+    # Given the infra template / Then an alarm adds up the stage's verification and receipt SMS per hour
+    alarm = TEMPLATE["Resources"]["SmsBudgetAlarm"]["Properties"]
+    assert alarm["Threshold"] == {"Ref": "SmsHourlyBudget"} and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["EvaluationPeriods"] == 1
+    watched = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert set(watched) == {"VerificationSms", "ReceiptSms"}
+    for stat in watched.values():
+        assert (stat["Period"], stat["Stat"], stat["Metric"]["Namespace"]) == (3600, "Sum", "KhonKaenVaccine")
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "service", "Value": {"Ref": "AppName"}},
+            {"Name": "stage", "Value": {"Ref": "Stage"}},
+        ]
+    [total] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert total["Expression"] == "FILL(verification, 0) + FILL(receipt, 0)"
+    # and each stage sets its budget
+    for stage, settings in STAGES.items():
+        assert int(settings["parameters"]["SmsHourlyBudget"]) >= 1, stage
+    # the service dimension Powertools adds is the app's name, the template's AppName
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    assert config["environment_variables"]["POWERTOOLS_SERVICE_NAME"] == TEMPLATE["Parameters"]["AppName"]["Default"]
+
+
+def test_the_sms_codes_are_counted_with_their_stage_as_the_budget_alarm_reads_them(
+    client: Any, queues: Any, stand_ins: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import metrics
+
+    sent: list[tuple[str, dict[str, str]]] = []
+    monkeypatch.setattr(metrics, "add", lambda name, value=1, **dimensions: sent.append((name, dimensions)))
+    # Given a registered person
+    person = body(0)
+    assert post(client, "/v1/registrations", person).status_code == 201
+    # When a code and a receipt are asked for, and the SMS worker sends them
+    assert post(client, "/v1/verifications", {"phone": person["phone"]}).status_code == 202
+    lookup = {"national_id": person["national_id"], "birth_date": person["birth_date"]}
+    assert post(client, "/v1/registrations/receipt", lookup).status_code == 202
+    queues.drain()
+    # Then each SMS is counted with this stage as its dimension
+    counted = [(name, dims) for name, dims in sent if name in ("VerificationSms", "ReceiptSms")]
+    assert sorted(counted) == [("ReceiptSms", {"stage": "test"}), ("VerificationSms", {"stage": "test"})]
+
+
 def test_the_three_managed_rule_groups_count_and_one_rule_blocks_what_they_label() -> None:
     groups = {
         "AWSManagedRulesCommonRuleSet": "awswaf:managed:aws:core-rule-set:",
@@ -91,7 +168,7 @@ def test_the_three_managed_rule_groups_count_and_one_rule_blocks_what_they_label
 def test_every_blocked_answer_is_the_contracts_envelope() -> None:
     bodies = ACL["CustomResponseBodies"]
     blocks = [rule["Action"]["Block"] for rule in ACL["Rules"] if "Block" in rule.get("Action", {})]
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     answers = {b["CustomResponse"]["ResponseCode"]: b["CustomResponse"] for b in blocks}
     assert sorted(answers) == [403, 429]
     for code, answer in answers.items():

@@ -10,7 +10,7 @@ from chalicelib.api.auth import principal_of
 from chalicelib.api.errors import Unauthorized
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.staff import DEFAULT_TOKEN_DAYS, Role, StaffToken, token_days
-from local.server import is_loopback_host
+from local.loopback import is_loopback_host
 
 NOW = datetime(2026, 7, 6, 8, 0, tzinfo=UTC)
 
