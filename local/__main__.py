@@ -25,6 +25,7 @@ def main() -> int:
         stack.close()
         print(f"make run: {exc}", file=sys.stderr, flush=True)
         return 2
+    print(stack.engine_banner, flush=True)
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
