@@ -36,9 +36,11 @@ $(ST_STAMP): requirements-schemathesis.txt
 run: $(STAMP)
 	exec $(PY) -m local
 
-## Lint, type-check, check the templates, run every test (unit, integration, race, e2e, browser) and Schemathesis
+## Lint, type-check, check the templates, run every test (unit, integration, race, e2e, browser) and Schemathesis;
+## the race suite once more on plain moto (the engine without its speed-ups, docs/testing.md)
 test: $(STAMP) lint iac browser-deps
 	$(PY) -m pytest
+	LOCAL_ENGINE_SPEEDUPS=off $(PY) -m pytest tests/race
 	$(MAKE) api-fuzz
 
 ## Schemathesis 4, every check on every operation, against a local stack it starts on a free port

@@ -35,6 +35,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(f"Serving on {stack.url}", flush=True)
+    print(f"  {stack.engine_banner}", flush=True)
     print(f"  pages: {stack.url}/ (public), /counter/, /site/, /admin/ (staff: paste a token)", flush=True)
     print("  staff token: make token ROLE=admin LABEL=me (ROLE: counter, site, org, admin)", flush=True)
     for name, stand_in in stack.registries.items():

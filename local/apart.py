@@ -40,10 +40,11 @@ class EngineProcess:
         self.proc.stdin.write(authkey + "\n")
         self.proc.stdin.flush()
         ready = self.proc.stdout.readline().split()
-        if len(ready) != 2 or ready[0] != "engine":
+        if len(ready) != 3 or ready[0] != "engine":
             self.proc.kill()
             raise RuntimeError("the AWS engine's process did not start")
         self._address = ("127.0.0.1", int(ready[1]))
+        self.speedups = ready[2] == "on"  # whether the child runs them (``local.speedups``)
         self._authkey = authkey.encode()
         # Connections not in use: a call takes one (or opens one) and gives it back, so there are
         # never more than the calls made at once.
@@ -99,15 +100,22 @@ class EngineProcess:
 
 
 def start() -> EngineProcess:
-    """Start the engine's process and send every botocore client made from now on to it."""
+    """Start the engine's process and send every botocore client made from now on to it.
+
+    Raises RuntimeError when the process does not start, or ``LOCAL_ENGINE_SPEEDUPS`` is neither on nor off."""
     import boto3
     from botocore.handlers import BUILTIN_HANDLERS
 
-    from local import engine
+    from local import speedups
     from local.credentials import fake_credentials
 
     fake_credentials()
-    engine.lighter_client_calls()
+    # The service's side of the speed-ups (no signature, a fixed User-Agent, counted invocation IDs):
+    # its calls all go to the engine's process, which reads the same setting.
+    if speedups.wanted():
+        speedups.install_client()
+    else:
+        speedups.uninstall()
     # Threads waiting on the engine's answers take the interpreter lock back sooner (5 ms by default:
     # a request's several calls each waited for it behind the 64 request threads).
     sys.setswitchinterval(0.001)
@@ -166,14 +174,14 @@ def _watch_parent(parent: int) -> None:
 def _serve() -> None:
     import signal
 
-    from local import engine
+    from local import engine, speedups
 
     authkey = sys.stdin.readline().strip().encode()
     engine.start()
     listener = Listener(("127.0.0.1", 0), backlog=512, authkey=authkey)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    print("engine", listener.address[1], flush=True)
+    print("engine", listener.address[1], "on" if speedups.installed() else "off", flush=True)
     # One thread answers every connection in turn (the engine serves one call at a time anyway), so
     # no two threads of this process wait on each other for the interpreter lock; another thread
     # only accepts connections and wakes it.

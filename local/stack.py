@@ -10,7 +10,7 @@ import os
 import threading
 from typing import Any
 
-from local import engine
+from local import engine, speedups
 
 REGION = "ap-southeast-1"
 
@@ -43,6 +43,8 @@ class LocalStack:
         self.registries: dict[str, Any] = {}
         self.sms: Any = None
         self._own_public_url = False
+        # Which engine runs: "engine speed-ups on (moto 5.2.5)" or "engine speed-ups off: plain moto ...".
+        self.engine_banner = ""
 
     @property
     def url(self) -> str:
@@ -57,8 +59,10 @@ class LocalStack:
             from local import apart
 
             self._mock = apart.start()
+            self.engine_banner = speedups.banner(self._mock.speedups)
         else:
             self._mock = engine.start()
+            self.engine_banner = speedups.banner(speedups.installed())
         if os.environ.get("LOCAL_METER") == "1":
             from local import meter
 

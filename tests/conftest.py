@@ -1,7 +1,9 @@
 """Fixtures. Fake AWS credentials and the region are set before anything imports boto3 or app.
 
 Nothing here imports moto at import time: ``tests/unit`` runs without it (its fakes stand in for
-the stores); the fixtures that start the engine import it when a test asks for them."""
+the stores); the fixtures that start the engine import it when a test asks for them. They start it
+with ``local.engine.start()``, which follows ``LOCAL_ENGINE_SPEEDUPS`` (``off``: plain moto), as the
+local stack of the race, browser and e2e suites does."""
 
 from __future__ import annotations
 

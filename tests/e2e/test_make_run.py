@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from local.speedups import PINNED_MOTO
 from tests.helpers import body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +30,10 @@ OUTPUT: list[str] = []  # what `make run` printed up to its banner's last line
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     env = {**os.environ, "PORT": str(port), "CAMPAIGN_PRIMARY_CAPACITY": "2", "CAMPAIGN_RESERVE_CAPACITY": "2"}
+    env.update(getattr(request, "param", {}))  # settings of a test's own (indirect parametrisation)
     for key in ("REGISTRATIONS_TABLE", "PEOPLE_TABLE", "CAMPAIGN_TABLE", "IDEMPOTENCY_TABLE", "KKREG_RESOURCE_PREFIX"):
         env.pop(key, None)
     proc = subprocess.Popen(
@@ -67,6 +69,7 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
 @pytest.mark.e2e
 def test_make_run_serves_the_contract_and_stops_cleanly(served: tuple[str, subprocess.Popen[str]]) -> None:
     url, proc = served
+    assert f"engine speed-ups on (moto {PINNED_MOTO})" in [line.strip() for line in OUTPUT]
     assert requests.get(f"{url}/v1/health", timeout=10).json() == {"status": "ok"}
 
     regs = [requests.post(f"{url}/v1/registrations", json=body(n), timeout=10) for n in range(4)]
@@ -228,3 +231,26 @@ def test_make_run_refuses_a_schedule_that_makes_no_sense() -> None:
     )
     assert done.returncode != 0
     assert "VACCINATION_SITES[0] (Hall) needs a daily capacity above 0" in done.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("served", [{"LOCAL_ENGINE_SPEEDUPS": "off"}], indirect=True)
+def test_make_run_with_the_speedups_off_says_so_and_serves_on_plain_moto(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    # Given `LOCAL_ENGINE_SPEEDUPS=off make run`
+    url, _ = served
+    # Then it says which engine it runs, and serves on it
+    assert "engine speed-ups off: plain moto (LOCAL_ENGINE_SPEEDUPS=off)" in [line.strip() for line in OUTPUT]
+    regs = [requests.post(f"{url}/v1/registrations", json=body(n), timeout=10) for n in range(3)]
+    assert [r.json()["status"] for r in regs] == ["confirmed", "confirmed", "reserve"]
+
+
+@pytest.mark.e2e
+def test_make_run_refuses_a_speedups_setting_other_than_on_or_off() -> None:
+    env = {**os.environ, "PORT": str(free_port()), "LOCAL_ENGINE_SPEEDUPS": "fast"}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "LOCAL_ENGINE_SPEEDUPS is on or off, not 'fast'" in done.stderr

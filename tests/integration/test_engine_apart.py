@@ -75,3 +75,29 @@ def test_the_engine_s_process_stops_with_the_stack_and_leaves_no_hook_behind(eng
     engine_apart.stop()
     assert engine_apart.proc.poll() is not None
     assert ("before-send", engine_apart) not in BUILTIN_HANDLERS
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_the_engine_s_process_runs_the_speedups_as_the_setting_asks(
+    setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local import apart, speedups
+
+    # Given LOCAL_ENGINE_SPEEDUPS, When the engine's process starts
+    monkeypatch.setenv("LOCAL_ENGINE_SPEEDUPS", setting)
+    child = apart.start()
+    try:
+        # Then it says whether it runs them, and this side's botocore patches follow suit
+        assert child.speedups is (setting == "on")
+        assert ("unsigned_requests" in speedups.applied()) is (setting == "on")
+        # And it answers either way
+        sqs = boto3.client("sqs", region_name="ap-southeast-1")
+        sqs.create_queue(QueueName="apart")
+        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="apart")["QueueUrl"], MessageBody="x")
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=sqs.get_queue_url(QueueName="apart")["QueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    finally:
+        child.stop()
+        boto3.setup_default_session()

@@ -1,4 +1,7 @@
-"""The race tests run against the local stack itself: its HTTP server on a free port."""
+"""The race tests run against the local stack itself: its HTTP server on a free port.
+
+Its engine follows ``LOCAL_ENGINE_SPEEDUPS`` (``local.engine.start``): ``make test`` runs this suite
+twice, with the speed-ups and on plain moto."""
 
 from __future__ import annotations
 

@@ -1,0 +1,669 @@
+"""The local engine's speed-ups: patches of private moto and botocore symbols that make each AWS call
+cheaper without changing its answer. Only speed: correctness (one AWS call at a time) is the engine
+lock's, in ``local.engine``, which runs with or without these.
+
+``install()`` applies every patch, ``uninstall()`` puts back what each replaced, exactly.
+``LOCAL_ENGINE_SPEEDUPS=off`` runs plain moto (``local.engine.start`` reads it on every start), and
+the patches are only ever applied to the moto they were checked against (``PINNED_MOTO``): on any
+other they stay off, with a warning. Each patch is a function below whose docstring says why its
+answers are moto's; ``docs/testing.md`` lists them with the case of
+``tests/integration/test_engine_differential.py`` (the same calls sent to plain and patched moto,
+the answers compared) that covers each. Nothing here is deployed, and nothing here can reach AWS:
+the patches are only applied with moto (or the engine's process) answering every call.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import functools
+import io
+import itertools
+import json
+import os
+import pickle  # nosec B403
+import re
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+# The moto release the patches were written for and checked against (the differential test); keep in
+# step with requirements-dev.txt (a test checks it), after running that test on the new release.
+PINNED_MOTO = "5.2.5"
+SETTING = "LOCAL_ENGINE_SPEEDUPS"
+
+_MISSING = object()
+# Patch name -> what it replaced: (owner, attribute, what the owner itself held there, or _MISSING).
+_applied: dict[str, list[tuple[Any, str, Any]]] = {}
+_recording: list[tuple[Any, str, Any]] = []
+_lock = threading.Lock()
+
+
+def wanted() -> bool:
+    """Whether ``LOCAL_ENGINE_SPEEDUPS`` asks for the speed-ups (``on``, the default, or ``off``).
+
+    Raises RuntimeError on any other value (``make run`` says so and stops)."""
+    value = os.environ.get(SETTING, "on").strip().lower() or "on"
+    if value not in ("on", "off"):
+        raise RuntimeError(f"{SETTING} is on or off, not {value!r}")
+    return value == "on"
+
+
+def moto_version() -> str:
+    import moto
+
+    return str(moto.__version__)
+
+
+def pinned() -> bool:
+    """Whether the installed moto is the one the patches were checked against."""
+    return moto_version() == PINNED_MOTO
+
+
+def banner(on: bool) -> str:
+    """``make run``'s one line on the engine it runs."""
+    if on:
+        return f"engine speed-ups on (moto {moto_version()})"
+    if not wanted():
+        return f"engine speed-ups off: plain moto ({SETTING}=off)"
+    return f"engine speed-ups off: plain moto (moto {moto_version()}; the speed-ups are checked on {PINNED_MOTO})"
+
+
+def install() -> bool:
+    """Apply every patch not applied yet; True when all are on.
+
+    On a moto other than ``PINNED_MOTO`` nothing is applied (and any applied is taken off), with a
+    RuntimeWarning: the private symbols patched may have changed meaning."""
+    return _install(_CLIENT_PATCHES + _ENGINE_PATCHES)
+
+
+def install_client() -> bool:
+    """The botocore side only, for a process whose calls all go to the engine's process (``local.apart``)."""
+    return _install(_CLIENT_PATCHES)
+
+
+def uninstall() -> None:
+    """Put back every attribute a patch replaced (or remove the ones it added), in reverse order."""
+    with _lock:
+        for name in reversed(list(_applied)):
+            for owner, attribute, original in reversed(_applied.pop(name)):
+                if original is _MISSING:
+                    delattr(owner, attribute)
+                else:
+                    setattr(owner, attribute, original)
+
+
+def installed() -> bool:
+    """Whether every patch (client and engine side) is on."""
+    return all(patch.__name__ in _applied for patch in _CLIENT_PATCHES + _ENGINE_PATCHES)
+
+
+def applied() -> dict[str, list[tuple[Any, str]]]:
+    """Each applied patch's name and the attributes it replaced (for the tests)."""
+    return {name: [(owner, attribute) for owner, attribute, _ in done] for name, done in _applied.items()}
+
+
+def _install(patches: list[Callable[[], None]]) -> bool:
+    if not pinned():
+        warnings.warn(
+            f"moto {moto_version()} is not {PINNED_MOTO}, the release the engine speed-ups were checked "
+            "against: they stay off (plain moto). Run tests/integration/test_engine_differential.py on it, "
+            "then move local/speedups.py's PINNED_MOTO.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        uninstall()
+        return False
+    with _lock:
+        for patch in patches:
+            if patch.__name__ in _applied:
+                continue
+            _recording.clear()
+            try:
+                patch()
+            finally:
+                _applied[patch.__name__] = list(_recording)
+                _recording.clear()
+    return True
+
+
+def _replace(owner: Any, attribute: str, value: Any) -> None:
+    """``setattr``, keeping what the owner itself held there (not what it inherited) for ``uninstall``."""
+    _recording.append((owner, attribute, vars(owner).get(attribute, _MISSING)))
+    setattr(owner, attribute, value)
+
+
+# --- botocore, on the service's side --------------------------------------------------------------
+# botocore spends about a millisecond of each call signing it (SigV4) and building its User-Agent,
+# and draws each call's invocation ID from uuid4() (16 bytes from the kernel's random source).
+
+
+def fixed_user_agent() -> None:
+    """moto reads no User-Agent, and these clients only ever reach moto."""
+    import botocore.useragent
+
+    _replace(botocore.useragent.UserAgentString, "to_string", lambda self: "kkreg-local-stack")
+
+
+def unsigned_requests() -> None:
+    """moto checks no signature: it reads only the access key (the account), which the fixed header keeps."""
+    import botocore.signers
+
+    from local.credentials import FAKE_ENV
+
+    def sign(self: Any, operation_name: str, request: Any, *args: Any, **kw: Any) -> None:
+        request.headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={FAKE_ENV['AWS_ACCESS_KEY_ID']}/20210706/{self.region_name}/"
+            f"{self.signing_name}/aws4_request, SignedHeaders=host, Signature=0"
+        )
+
+    _replace(botocore.signers.RequestSigner, "sign", sign)
+
+
+class _CountedIds:
+    """Stands in for the ``uuid`` module inside botocore.endpoint: unique IDs without a syscall."""
+
+    def __init__(self) -> None:
+        self._next = itertools.count(1)
+
+    def uuid4(self) -> str:
+        return f"00000000-0000-4000-8000-{next(self._next):012x}"
+
+
+def counted_invocation_ids() -> None:
+    """An invocation ID need only be unique within the process, which a counter is."""
+    import botocore.endpoint
+
+    _replace(botocore.endpoint, "uuid", _CountedIds())
+
+
+# --- moto's request handling ----------------------------------------------------------------------
+
+
+def response_methods_listed_once() -> None:
+    """A response class's methods do not change while the engine runs: moto's ``inspect.getmembers``
+    of them on every call gives the same list every time."""
+    from moto.core import responses
+
+    _replace(responses, "method_names_from_class", functools.lru_cache(maxsize=None)(responses.method_names_from_class))
+
+
+def _request_id(n: int, headers: dict[str, Any] | None) -> str:
+    request_id = f"{n:052d}"
+    if isinstance(headers, dict):
+        headers["x-amzn-requestid"] = request_id
+    return request_id
+
+
+def counted_request_ids() -> None:
+    """moto's request IDs need only be unique and 52 characters long; a counter's are (moto drew each
+    character from its random source)."""
+    from moto.core import responses
+
+    ids = itertools.count(1)
+    _replace(responses, "gen_amzn_requestid_long", lambda headers=None: _request_id(next(ids), headers))
+
+
+def update_expressions_parsed_once() -> None:
+    """Parsing is a function of the expression alone, and moto only reads the tree (its validator
+    works on a copy of its own): each distinct UpdateExpression is parsed once, not up to three times
+    a call."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    _replace(UpdateExpressionParser, "make", classmethod(functools.lru_cache(maxsize=1024)(parse)))
+
+
+# --- SQS ------------------------------------------------------------------------------------------
+# moto's SQS walks the whole queue, reading the clock once per message, three times for every message
+# sent (the queue's approximate counts) and nine times for every message received (its retention check
+# reads all the queue's attributes): quadratic in the queue's depth, which grows while the workers lag
+# behind a burst.
+
+_sending = threading.local()
+
+
+def _counted(test: Callable[[Any, float], bool]) -> property:
+    from moto.core.utils import unix_time_millis
+
+    def count(self: Any) -> int:
+        if getattr(_sending, "on", False):
+            return 0  # a send reads only ContentBasedDeduplication from the attributes (sends_count_nothing)
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if test(m, now))
+
+    return property(count)
+
+
+def queue_walks_read_the_clock_once() -> None:
+    """Moto's own rules (visible: now > visible_at; delayed: now < delayed_until) over the same
+    messages in the same order, with one clock reading per walk rather than one per message."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Queue
+
+    def ready(self: Queue) -> list[Any]:
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    _replace(Queue, "messages", property(ready))
+    _replace(
+        Queue,
+        "approximate_number_of_messages",
+        _counted(lambda m, now: now > m.visible_at and not now < m.delayed_until),
+    )
+    _replace(Queue, "approximate_number_of_messages_not_visible", _counted(lambda m, now: not now > m.visible_at))
+    _replace(Queue, "approximate_number_of_messages_delayed", _counted(lambda m, now: now < m.delayed_until))
+
+
+def retention_read_from_the_queue() -> None:
+    """The same comparison as moto's with the retention period read from the queue itself, not from
+    the whole attribute map (which walks the queue three times to count it)."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import SQSBackend
+
+    def retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > unix_time_millis() / 1000)
+
+    _replace(SQSBackend, "is_message_valid_based_on_retention_period", retained)
+
+
+def sends_count_nothing() -> None:
+    """A send reads only ``ContentBasedDeduplication`` from the queue's attributes: the counts it would
+    compute on the way (three walks of the queue) are never read, so they are 0 during a send."""
+    from moto.sqs.models import SQSBackend
+
+    send = SQSBackend.send_message
+
+    def send_without_counts(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        _sending.on = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.on = False
+
+    _replace(SQSBackend, "send_message", send_without_counts)
+
+
+def deletes_stop_at_their_message() -> None:
+    """Moto's delete, with one walk that stops at the message (a handle is one message's) instead of
+    two whole walks; the same error for an unknown handle, the same no-op for a deleted one."""
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Queue
+
+    def delete_message(self: Queue, receipt_handle: str) -> None:
+        # Received messages are the oldest: near the front.
+        if receipt_handle in self.deleted_messages:
+            return
+        at = next(
+            (
+                i
+                for i, m in enumerate(self._messages)
+                if m.receipt_handle == receipt_handle or receipt_handle in m._old_receipt_handles
+            ),
+            None,
+        )
+        if at is None:
+            raise ReceiptHandleIsInvalid()
+        message = self._messages.pop(at)
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)
+
+    _replace(Queue, "delete_message", delete_message)
+
+
+# --- DynamoDB -------------------------------------------------------------------------------------
+
+
+def scans_resume_at_their_key() -> None:
+    """Moto's own scan (segments, filters, limits, the next key) over the same items in the same order,
+    started at the page's key by bisection instead of walking to it; the sorted keys are kept only
+    until a put or a delete changes the table, and only for a table keyed by a string hash key alone.
+
+    moto sorts the whole table for every page and walks it to the page's start key: reading a table
+    page by page was quadratic."""
+    from moto.dynamodb.models.table import Table
+
+    put, delete, scan = Table.put_item, Table.delete_item, Table.scan
+
+    def changed(method: Any) -> Any:
+        def write(self: Table, *args: Any, **kwargs: Any) -> Any:
+            self._key_version = getattr(self, "_key_version", 0) + 1  # type: ignore[attr-defined]
+            return method(self, *args, **kwargs)
+
+        return write
+
+    def order(self: Table) -> tuple[list[Any], list[str]] | None:
+        stamp = (id(self.items), getattr(self, "_key_version", 0), len(self.items))
+        cached = getattr(self, "_key_order", None)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]  # type: ignore[no-any-return]
+        keys = list(self.items)
+        if any(k.type != "S" for k in keys):
+            return None
+        keys.sort(key=lambda k: k.value)
+        found = (keys, [k.value for k in keys])
+        self._key_order = (stamp, found)  # type: ignore[attr-defined]
+        return found
+
+    def scan_from_key(
+        self: Table,
+        filters: Any,
+        limit: Any,
+        exclusive_start_key: Any,
+        filter_expression: Any = None,
+        index_name: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        keyed = order(self) if not index_name and not self.range_key_attr else None
+        start_value = (exclusive_start_key or {}).get(self.hash_key_attr, {"S": ""})
+        if keyed is None or set(start_value) != {"S"}:
+            return scan(self, filters, limit, exclusive_start_key, filter_expression, index_name, *args, **kwargs)
+        keys, values = keyed
+        first = bisect.bisect_right(values, start_value["S"]) if exclusive_start_key else 0
+        items = self.items
+        self.all_items = lambda: (items[k] for k in itertools.islice(keys, first, None))  # type: ignore[method-assign]
+        try:  # the engine lock is held: no other call sees this table meanwhile
+            return scan(self, filters, limit, None, filter_expression, index_name, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    _replace(Table, "put_item", changed(put))
+    _replace(Table, "delete_item", changed(delete))
+    _replace(Table, "scan", scan_from_key)
+
+
+# Operations whose answers moto builds in DynamoDB's own JSON already (items from ``to_json``).
+_ITEMS_AS_THEY_ARE = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem"})
+
+
+def _wire_bytes(value: Any) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def items_written_as_they_are() -> None:
+    """For the item operations moto's answer is DynamoDB's wire JSON already (binary values as bytes):
+    written as it is, the same JSON comes out as from moto's serialiser, with moto's own headers.
+
+    moto 5 serialises every answer through the API model, attribute by attribute, trying each
+    possible spelling of every key: a scan page spent most of its time there."""
+    from moto.core import responses
+
+    serialise = responses.ActionResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        result = self.result
+        if (
+            isinstance(self, responses.PaginatedResult)
+            or not isinstance(result, dict)
+            or context.operation_model.name not in _ITEMS_AS_THEY_ARE
+            or context.service_model.service_name != "dynamodb"
+        ):
+            return serialise(self, context)
+        status, headers, _ = serialise(responses.ActionResult({}), context)
+        return status, headers, json.dumps(result, default=_wire_bytes)
+
+    _replace(responses.ActionResult, "execute_result", execute_result)
+
+
+class _ParsedCondition:
+    """A parsed condition as moto's handler and backend use it (the tree, and the names and values
+    it refers to)."""
+
+    def __init__(self, op: Any, names_found: list[str], values_found: list[str]) -> None:
+        self._op = op
+        self.expr_attr_names_found = names_found
+        self.expr_attr_values_found = values_found
+
+    def parse(self) -> Any:
+        return self._op
+
+
+_MARK = "\x00kkreg-marker:"
+_NAME = re.compile(r"#[A-Za-z0-9_]+")
+_VALUE = re.compile(r":[A-Za-z0-9_]+")
+
+
+class _ConditionTemplate:
+    """A condition expression parsed once, whatever its names and values: moto parses each one
+    twice a call (the handler checks the names and values it uses, the backend evaluates it), and
+    most of the service's conditions differ between calls only in their values (``code = :code``)
+    or in a name (a phone's share mark).
+
+    The expression is parsed with a marker in place of each name and value, and the tree is kept
+    pickled with each marked name and value operand left out (a persistent ID naming its
+    placeholder); every call unpickles a fresh tree with its own names and values put in. A tree in
+    which a marker turns up anywhere else (the parser used a name or value for more than a path
+    element or an operand) is not kept: such an expression is parsed every time.
+    """
+
+    def __init__(
+        self, blob: bytes, placeholders: tuple[list[str], list[str]], found: tuple[list[str], list[str]]
+    ) -> None:
+        self.blob = blob
+        self.names, self.values = placeholders  # the expression's placeholders, all looked up by the parse
+        self.names_found, self.values_found = found
+        # Without placeholders every call gets the same tree: moto's operators only read the item.
+        self.shared: _ParsedCondition | None = None
+        if not self.names and not self.values:
+            self.shared = self.bind({}, {})
+
+    @classmethod
+    def of(cls, make: Any, expr: str) -> _ConditionTemplate | None:
+        from moto.dynamodb.comparisons import AttributeValue
+
+        names = {p: _MARK + p for p in set(_NAME.findall(expr))}
+        values = {p: {"S": _MARK + p} for p in set(_VALUE.findall(expr))}
+        parser = make(expr, names, values)
+        op = parser.parse()
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+
+        def persistent_id(obj: Any) -> tuple[str, str] | None:
+            if type(obj) is str and obj.startswith(_MARK):
+                return ("name", obj[len(_MARK) :])
+            if isinstance(obj, AttributeValue) and isinstance(obj.value, str) and obj.value.startswith(_MARK):
+                return ("value", obj.value[len(_MARK) :])
+            return None
+
+        pickler.persistent_id = persistent_id  # type: ignore[method-assign]
+        pickler.dump(op)
+        blob = buffer.getvalue()
+        if _MARK.encode() in blob:
+            return None
+        found = (list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
+        return cls(blob, (sorted(names), sorted(values)), found)
+
+    def fits(self, names: Any, values: Any) -> bool:
+        """Whether these names and values can go in (otherwise moto parses them, and says what is wrong)."""
+        return (
+            (not self.names or isinstance(names, dict))
+            and (not self.values or isinstance(values, dict))
+            and all(isinstance(names.get(p), str) and names[p] for p in self.names)
+            and all(isinstance(values.get(p), dict) and len(values[p]) == 1 for p in self.values)
+        )
+
+    def bind(self, names: dict[str, str], values: dict[str, Any]) -> _ParsedCondition:
+        if self.shared is not None:
+            return self.shared
+        from moto.dynamodb.comparisons import AttributeValue
+
+        def load(pid: tuple[str, str]) -> Any:
+            kind, placeholder = pid
+            return names[placeholder] if kind == "name" else AttributeValue(values[placeholder])
+
+        unpickler = pickle.Unpickler(io.BytesIO(self.blob))  # noqa: S301 - this process's own bytes  # nosec B301
+        unpickler.persistent_load = load  # type: ignore[method-assign]
+        return _ParsedCondition(unpickler.load(), self.names_found, self.values_found)
+
+
+def conditions_parsed_once() -> None:
+    """Each call gets a fresh tree of its own expression with its own names and values put in
+    (``_ConditionTemplate``); anything the template cannot hold is parsed by moto, so its errors are
+    moto's own."""
+    from moto.dynamodb import comparisons, responses
+    from moto.dynamodb import models as dynamodb_models
+
+    make = comparisons.create_condition_expression_parser
+    unkept: Any = object()
+    templates: dict[str, Any] = {}
+
+    def create(expr: str | None, names: Any, values: Any) -> Any:
+        if not expr or not isinstance(expr, str):
+            return make(expr, names, values)
+        kept = templates.get(expr)
+        if kept is None:
+            try:
+                kept = _ConditionTemplate.of(make, expr) or unkept
+            except Exception:  # noqa: BLE001 - moto's own parse (below) raises its own error
+                kept = unkept
+            if len(templates) >= 4096:
+                templates.clear()
+            templates[expr] = kept
+        if kept is unkept or not kept.fits(names, values):
+            return make(expr, names, values)
+        return kept.bind(names or {}, values or {})
+
+    for module in (comparisons, responses, dynamodb_models):
+        _replace(module, "create_condition_expression_parser", create)
+
+
+def update_trees_copied_by_pickle() -> None:
+    """The trees are the parser's and never change (``update_expressions_parsed_once``), so an unpickled
+    copy is the deep copy moto made; the walks that check the expression alone are skipped only for
+    the expression, names and table they already passed with.
+
+    moto's validator deep-copies the parsed UpdateExpression on every call (a node per name, value and
+    operator, each with its parent): the biggest single cost of an UpdateItem. Its first three walks
+    check the expression alone (at most one clause of each kind, no path written twice, no key
+    attribute written), whatever the item and the values."""
+    from moto.dynamodb.parsing import validators
+
+    # id(tree) -> (the tree, kept alive so that its id is not reused; its pickle; the names and
+    # tables it passed the expression-only checks with)
+    kept_trees: dict[int, tuple[Any, bytes, set[tuple[str, tuple[str, ...]]]]] = {}
+    init = validators.Validator.__init__
+    validate = validators.Validator.validate
+    expression_only = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
+
+    def kept(tree: Any) -> tuple[Any, bytes, set[tuple[str, tuple[str, ...]]]]:
+        found = kept_trees.get(id(tree))
+        if found is None or found[0] is not tree:
+            if len(kept_trees) >= 2048:
+                kept_trees.clear()
+            found = kept_trees[id(tree)] = (tree, pickle.dumps(tree, pickle.HIGHEST_PROTOCOL), set())
+        return found
+
+    def validator(
+        self: Any,
+        expression: Any,
+        expression_attribute_names: Any,
+        expression_attribute_values: Any,
+        item: Any,
+        table: Any,
+    ) -> None:
+        init(self, None, expression_attribute_names, expression_attribute_values, item, table)
+        _, blob, passed = kept(expression)
+        self.node_to_validate = pickle.loads(blob)  # noqa: S301 - bytes this process pickled itself  # nosec B301
+        try:
+            checks = (json.dumps(expression_attribute_names or {}, sort_keys=True), tuple(table.table_key_attrs))
+        except TypeError:
+            return
+        if checks in passed:
+            self.processors = [p for p in self.processors if not isinstance(p, expression_only)]
+        else:
+            self._passes = (passed, checks)
+
+    def validated(self: Any) -> Any:
+        tree = validate(self)
+        passes = getattr(self, "_passes", None)
+        if passes is not None:
+            passes[0].add(passes[1])  # every walk passed, the expression-only ones included
+        return tree
+
+    _replace(validators.Validator, "__init__", validator)
+    _replace(validators.Validator, "validate", validated)
+
+
+def traversals_take_their_map_once() -> None:
+    """The same walk, bottom up in the same order with the same hooks and handlers; only the lookups
+    of the handler map (taken once per walk) and of each node class's handler (once per kind of walk)
+    are kept.
+
+    moto's validator walks an UpdateExpression's tree ten times a call, and at every node of every
+    walk builds its map of node kinds to handlers twice (``nodes_to_be_processed`` and ``process``)
+    and asks the abstract base class whether it is a node: most of a walk's time."""
+    from moto.dynamodb.parsing import ast_nodes
+
+    traverser = ast_nodes.DepthFirstTraverser
+    node_class = ast_nodes.Node
+    own_process, own_kinds = traverser.process, traverser.nodes_to_be_processed
+    no_hook = traverser.pre_processing_of_child
+    is_node: dict[type, bool] = {}
+    # Per walk class, per node class: the index of its handler in the map's order (-1: none).
+    handler_index: dict[type, dict[type, int]] = {}
+
+    def traverse(self: Any, root: Any) -> Any:
+        walker = type(self)
+        handlers = list(self._processing_map().items())
+        generic = walker.process is not own_process or walker.nodes_to_be_processed is not own_kinds
+        kinds = self.nodes_to_be_processed() if generic else None
+        indexes = handler_index.setdefault(walker, {})
+        hook = None if walker.pre_processing_of_child is no_hook else self.pre_processing_of_child
+
+        def handled(node: Any) -> tuple[bool, Any]:
+            if generic:
+                return (True, self.process(node)) if isinstance(node, kinds) else (False, node)  # type: ignore[arg-type]
+            index = indexes.get(type(node))
+            if index is None:
+                index = indexes[type(node)] = next((i for i, (k, _) in enumerate(handlers) if isinstance(node, k)), -1)
+            return (False, node) if index < 0 else (True, handlers[index][1](node))
+
+        def walk(node: Any, child_id: int) -> Any:
+            node_type = type(node)
+            known = is_node.get(node_type)
+            if known is None:
+                known = is_node[node_type] = isinstance(node, node_class)
+            if known:
+                parent = node.parent
+                if node.children is not None:
+                    for i, child in enumerate(node.children):
+                        if hook is not None:
+                            hook(node, i)
+                        walk(child, i)
+                done, node = handled(node)
+                if done:
+                    node.parent = parent
+                    if parent:
+                        parent.children[child_id] = node
+            return node
+
+        return walk(root, -1)
+
+    _replace(traverser, "traverse", traverse)
+
+
+# In the order they were applied before they were split out of local/engine.py.
+_CLIENT_PATCHES: list[Callable[[], None]] = [fixed_user_agent, unsigned_requests, counted_invocation_ids]
+_ENGINE_PATCHES: list[Callable[[], None]] = [
+    response_methods_listed_once,
+    counted_request_ids,
+    update_expressions_parsed_once,
+    queue_walks_read_the_clock_once,
+    retention_read_from_the_queue,
+    sends_count_nothing,
+    deletes_stop_at_their_message,
+    scans_resume_at_their_key,
+    items_written_as_they_are,
+    conditions_parsed_once,
+    update_trees_copied_by_pickle,
+    traversals_take_their_map_once,
+]
