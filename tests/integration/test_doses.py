@@ -292,9 +292,7 @@ def test_a_missed_dose_2_is_booked_again(
     assert [v[3] for v in visits(client, reg)].count("booked") == 1
 
 
-def test_today_can_be_closed_in_the_evening(
-    client: Any, queues: Any, schedule: None, tokens: dict[str, str]
-) -> None:
+def test_today_can_be_closed_in_the_evening(client: Any, queues: Any, schedule: None, tokens: dict[str, str]) -> None:
     # Given two people with dose 1 today, one of whom came
     regs = [register(client, n) for n in range(2)]
     appointments.start()
