@@ -203,7 +203,7 @@ def appointments_csv(query: AppointmentsQuery) -> Response:
     audit="admin.day.close",
     errors=(ValidationFailed, DayNotOver),
     path_schemas={"date": {"type": "string", "pattern": DATE_PATTERN, "format": "date"}},
-    summary="Close a past day: its appointments still booked become missed (rebooked, or a second missed first"
+    summary="Close today or a past day: its appointments still booked become missed (rebooked, or a second missed first"
     " dose cancels as a no-show); also runs every morning for the day before",
 )
 def close_day(date: str) -> DayClosing:

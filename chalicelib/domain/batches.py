@@ -30,7 +30,9 @@ def _organisation(value: str) -> str:
     return rules.clean_text(value, 200)
 
 
-Organisation = Annotated[StrictStr, AfterValidator(_organisation), text_field(200, "employer name, 1-200 characters")]
+Organisation = Annotated[
+    StrictStr, AfterValidator(_organisation), text_field(200, "employer name, 1-200 characters once trimmed")
+]
 
 
 class BatchRequest(BaseModel):

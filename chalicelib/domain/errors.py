@@ -153,5 +153,5 @@ class NotDue(DomainError):
 
 class DayNotOver(DomainError):
     code = "day_not_over"
-    message = "This day is not over yet: only a day before today can be closed."
-    message_th = "วันนี้ยังไม่สิ้นสุด ปิดได้เฉพาะวันที่ผ่านมาแล้ว"
+    message = "This day has not come yet: only today or an earlier day can be closed."
+    message_th = "ยังไม่ถึงวันนั้น ปิดได้เฉพาะวันนี้หรือวันที่ผ่านมาแล้ว"

@@ -63,7 +63,8 @@ _ID_PATTERN = "^[ -]*(?:[0-9๐-๙][ -]*){13}$"
 _NAME_CHARS = f"{rules._THAI_LETTER}{rules._LATIN_LETTER}{rules._COMBINING}.'\\-"
 _NAME_PATTERN = f"^ *[{rules._THAI_BASE}{rules._LATIN_LETTER}](?:[{_NAME_CHARS} ]{{0,98}}[{_NAME_CHARS}])? *$"
 _PHONE_PATTERN = "^[ -]*(?:\\+[ -]*6[ -]*6|0)[ -]*[689](?:[ -]*[0-9]){8}[ -]*$"
-# Free text (address, employer): trimmed, no control characters, not blank.
+# Free text (address, employer): its pattern (``rules.text_pattern``) says the whole rule; the format
+# names it for the hooks of ``make api-fuzz``, which draw readable text rather than any the rule takes.
 TEXT_FORMAT = "text"
 
 NationalId = Annotated[
@@ -99,18 +100,25 @@ BirthDate = Annotated[
     Field(
         description="YYYY-MM-DD, a real date from 1900 on, not in the future (Asia/Bangkok)",
         examples=["1980-01-31"],
-        # No pattern: a pattern-built date could be in the future, which no schema can rule out.
-        json_schema_extra={"format": "birth-date"},
+        # What a schema can say (a real day, written YYYY-MM-DD); "from 1900, not in the future" it
+        # cannot, so a generated client still needs the description (or the hooks' "date").
+        json_schema_extra={"format": "date", "pattern": DATE_PATTERN},
     ),
 ]
 
 
 def text_field(max_len: int, description: str) -> Any:
-    """The JSON Schema of a free-text field that ``rules.clean_text(value, max_len)`` checks."""
-    return Field(
-        description=description,
-        json_schema_extra={"minLength": 1, "maxLength": max_len, "format": TEXT_FORMAT},
-    )
+    """The JSON Schema of a free-text field that ``rules.clean_text(value, max_len)`` checks.
+
+    No ``maxLength``: the check measures the value trimmed, which the pattern does; a schema bound
+    on the value as sent would refuse what the check takes (spaces around a full-length text).
+    """
+
+    def describe(schema: dict[str, Any]) -> None:
+        # Written when the document is (the pattern comes from the Unicode tables), not at import.
+        schema.update(minLength=1, format=TEXT_FORMAT, pattern=rules.text_pattern(max_len))
+
+    return Field(description=description, json_schema_extra=describe)
 
 
 class _Body(BaseModel):
@@ -119,7 +127,9 @@ class _Body(BaseModel):
 
 class Eligibility(_Body):
     basis: Basis
-    detail: Annotated[StrictStr, AfterValidator(_detail), text_field(300, "address or employer, 1-300 characters")]
+    detail: Annotated[
+        StrictStr, AfterValidator(_detail), text_field(300, "address or employer, 1-300 characters once trimmed")
+    ]
 
 
 class RegistrationRequest(_Body):

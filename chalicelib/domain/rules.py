@@ -11,6 +11,8 @@ import re
 import secrets
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
+from itertools import compress
 
 # Thailand has kept UTC+7 without daylight saving since 1920; a fixed offset needs no tz database.
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
@@ -115,6 +117,52 @@ def clean_text(raw: str, max_len: int) -> str:
     if all(unicodedata.category(ch)[0] in ("C", "Z", "M") for ch in value):
         raise ValueError("text is blank")  # only zero-width, format or combining characters
     return value
+
+
+def text_pattern(max_len: int) -> str:
+    """The set of values ``clean_text(value, max_len)`` takes, as a JSON Schema ``pattern``.
+
+    Whole-value: no control or format character anywhere; what is left once the spaces ``str.strip``
+    removes are trimmed is 1..max_len characters and has one that is not a control, format, space or
+    combining mark. The syntax is what ECMA-262 (with Unicode semantics), Python's ``re`` and Rust's
+    ``regex`` read alike (``\\uXXXX``, characters beyond the BMP written as themselves, a lookahead),
+    and ``$`` is the end of the value, as in ECMA-262 (Python's ``re`` needs ``fullmatch`` for that).
+    Lone surrogates (Cs), which ``clean_text`` also refuses, are left out: no engine but Python's can
+    name them in a pattern, and UTF-8 cannot carry them.
+    """
+    hidden, space, visible = _text_classes()
+    edge = f"[^{hidden}{space}]"  # what a trimmed value starts and ends with
+    inner = f"[^{hidden}]"
+    body = edge if max_len == 1 else f"{edge}(?:{inner}{{0,{max_len - 2}}}{edge})?"
+    return f"^[{space}]*(?={inner}*[{visible}]){body}[{space}]*$"
+
+
+@lru_cache(maxsize=1)
+def _text_classes() -> tuple[str, str, str]:
+    """Character-class bodies, from this Python's Unicode tables (the ones ``clean_text`` judges
+    by, so the pattern cannot drift from it): hidden (Cc, Cf), the spaces ``strip`` trims once hidden
+    ones are refused, and visible (neither C, Z nor M). Built with the first document only."""
+    everything = "".join(map(chr, range(0x110000)))
+    categories = list(map(unicodedata.category, everything))
+    kind = {
+        c: "h" if c in ("Cc", "Cf") else "x" if c == "Cs" else "o" if c[0] in "CZM" else "v" for c in set(categories)
+    }
+    marks = list(map(kind.__getitem__, categories))
+    for code in compress(range(len(everything)), map(str.isspace, everything)):  # what strip() trims
+        if marks[code] not in ("h", "x"):
+            marks[code] = "s"
+    text = "".join(marks)
+    return _class_body(text, "h"), _class_body(text, "s"), _class_body(text, "v")
+
+
+def _class_body(marks: str, mark: str) -> str:
+    runs = (found.span() for found in re.finditer(f"{mark}+", marks))
+    return "".join(_escaped(low) + ("" if high - low == 1 else "-" + _escaped(high - 1)) for low, high in runs)
+
+
+def _escaped(code: int) -> str:
+    # Beyond the BMP there is no escape the three engines share: the character itself is read alike.
+    return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
 
 
 def person_key(national_id: str, secret: bytes) -> str:

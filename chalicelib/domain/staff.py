@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from chalicelib.domain import rules
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.models import ABSENT_NOT_NULL
 from chalicelib.domain.names import Role as Role
 
 TOKEN_PREFIX = "kkt_"  # noqa: S105 - a public prefix, not a secret  # nosec B105
@@ -131,10 +133,21 @@ class RemovalCounts(BaseModel):
 
 
 class Summary(BaseModel):
+    # Sent without ``as_of`` until a removal sweep has first ended (``api.http.respond`` reads this).
+    omit_none: ClassVar[bool] = True
+
     primary: Used
     reserve: Used
     registrations: RegistrationCounts
     removals: dict[str, RemovalCounts] = Field(description="mor_phrom, khon_kaen_phrom")
+    as_of: str | None = Field(
+        default=None,
+        description="ISO 8601 UTC: registrations and removals count every registration made before it. A"
+        " direct confirmation is counted by the removal sweep (seconds after it in a busy minute, at most"
+        " about 2 minutes after the last of a burst); reserve entries, promotions and cancellations at once",
+        examples=["2026-07-06T08:14:00Z"],
+        json_schema_extra=ABSENT_NOT_NULL,
+    )
 
 
 class AuditLog(BaseModel):

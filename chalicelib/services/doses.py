@@ -160,16 +160,17 @@ def _find(req: CheckInRequest) -> Registration:
 
 
 def close(day: str) -> DayClosing:
-    """Start closing ``day`` (a past day): its appointments still booked become missed.
+    """Start closing ``day`` (today or a past day): its appointments still booked become missed.
 
-    Raises ValidationFailed (not a date), DayNotOver (today or later). Closing a day again changes
-    nothing: only appointments still booked on it are touched, each by a compare-and-set.
+    Today may be closed: a site closes its day in the evening, once its last person has come.
+    Raises ValidationFailed (not a date), DayNotOver (a day after today). Closing a day again
+    changes nothing: only appointments still booked on it are touched, each by a compare-and-set.
     """
     try:
         when = date.fromisoformat(day)
     except ValueError:
         raise ValidationFailed(["date"]) from None
-    if when >= rules.today_in_bangkok():
+    if when > rules.today_in_bangkok():
         raise DayNotOver()
     stores().appointment_jobs.send(CloseDay(day=when).model_dump(mode="json"))
     return DayClosing(date=when, status="closing")

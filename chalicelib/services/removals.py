@@ -13,6 +13,10 @@ again then, not every minute. After ``MAX_TRIES`` failed calls for one person a 
 campaign table's ``removals`` item); it continues itself through the removal queue while it finds
 work, and is started by the minute schedule and by a container that has just confirmed someone
 (at most every ``REMOVAL_KICK_SECONDS``).
+
+An index sweep that finds nothing due records ``counted_to`` (in the write that ends it): every
+confirmation made before it is in the statistics. The admin summary answers it as ``as_of``: the
+last confirmations of a quiet burst wait in their container's list, or for the index sweep's grace.
 """
 
 from __future__ import annotations
@@ -128,7 +132,9 @@ def run(job: RemovalSweep, remaining_ms: Callable[[], int] | None = None) -> int
     as_of = job.as_of or datetime.now(UTC) - LIST_GRACE
     due = st.registrations.due_removals(as_of, BATCH)
     if not due:
-        st.removal_control.end_removals(holder, health)
+        # Nothing made before ``as_of`` is left uncounted (every batch counts what it writes): the
+        # admin summary's figures are complete up to then. Said in the write that ends the sweep.
+        st.removal_control.end_removals(holder, health, counted_to=min(as_of, datetime.now(UTC)))
         return 0
     settled = _batch(due, health, remaining_ms, as_of.timestamp())
     # The lease is kept across the chain; health travels in the control item.

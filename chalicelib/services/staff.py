@@ -8,7 +8,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import rules
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.exports import CsvSheet
-from chalicelib.domain.models import Channel, Status
+from chalicelib.domain.models import Channel, Status, iso_utc
 from chalicelib.domain.staff import (
     DEFAULT_TOKEN_DAYS,
     AuditEntry,
@@ -91,10 +91,12 @@ def set_channel(channel: str, is_open: bool) -> ChannelState:
 
 
 def summary() -> Summary:
-    """The campaign at a glance, from counters (one BatchGetItem each, never a scan)."""
+    """The campaign at a glance, from counters (one BatchGetItem each, never a scan), and the instant
+    up to which they are complete (``as_of``: the removal sweep counts direct confirmations)."""
     settings = get_settings()
     st = stores()
     counts = st.quota.counts()
+    counted_to = st.removal_control.counted_to()  # read first: the counters read next are no older
     stats = st.statistics.stats()
     return Summary(
         primary=Used(
@@ -112,6 +114,7 @@ def summary() -> Summary:
             )
             for registry in ("mor_phrom", "khon_kaen_phrom")
         },
+        as_of=iso_utc(counted_to) if counted_to else None,
     )
 
 

@@ -135,12 +135,19 @@ class Channels(Protocol):
 
 
 class RemovalControl(Protocol):
-    """The removal sweep's lease and each registry's backoff."""
+    """The removal sweep's lease, each registry's backoff, and how far the statistics are complete."""
 
     def lease_removals(self, holder: str, now: float, seconds: float) -> dict[str, Any] | None: ...
     def removal_control(self) -> dict[str, Any]: ...
+    def counted_to(self) -> datetime | None: ...
     def save_registry_health(self, health: dict[str, tuple[float, int]]) -> None: ...
-    def end_removals(self, holder: str, health: dict[str, tuple[float, int]], release: bool = True) -> None: ...
+    def end_removals(
+        self,
+        holder: str,
+        health: dict[str, tuple[float, int]],
+        release: bool = True,
+        counted_to: datetime | None = None,
+    ) -> None: ...
 
 
 class Phones(Protocol):

@@ -3,10 +3,11 @@ cannot check by itself. Loaded by Schemathesis in its own venv (``SCHEMATHESIS_H
 imports only Schemathesis and Hypothesis, never the service.
 
 - ``thai-national-id``: 13 digits whose last is the check digit (the pattern says the rest).
-- ``birth-date``: a ``YYYY-MM-DD`` date from 1900 on and not in the future; generated as an adult's
-  (a minor's is a 422 ``not_eligible``, a decision no schema can state).
-- ``date``: any real day; an adult's birth date is a fine day for a report or a day list too.
-- ``text``: free text (an address, an employer) that is not blank and has no control characters.
+- ``date``: a real day (the document's pattern says ``YYYY-MM-DD``), drawn as an adult's birth date:
+  a birth date must be from 1900 on and not in the future, which no schema can state, and a minor's
+  is a 422 ``not_eligible``; such a day is a fine one for a report or a day list too.
+- ``text``: free text (an address, an employer). The document's pattern states the whole rule (no
+  control or format character, not blank, the length once trimmed); this draws readable text.
 - ``verification-token``: text shaped like a phone's verification token (``make api-fuzz`` runs the
   stack with ``PHONE_VERIFICATION=off``, so a registration is taken whatever the token says).
 
@@ -62,7 +63,6 @@ texts = st.builds(
 tokens = st.from_regex(r"pv1\.[0-9a-f]{64}\.[0-9]{10}\.[A-Za-z0-9_-]{43}", fullmatch=True)
 
 schemathesis.openapi.format("thai-national-id", national_ids)
-schemathesis.openapi.format("birth-date", adult_birth_dates)
 schemathesis.openapi.format("date", adult_birth_dates)
 schemathesis.openapi.format("text", texts)
 schemathesis.openapi.format("verification-token", tokens)

@@ -292,9 +292,29 @@ def test_a_missed_dose_2_is_booked_again(
     assert [v[3] for v in visits(client, reg)].count("booked") == 1
 
 
-def test_only_a_day_that_is_over_can_be_closed(client: Any, schedule: None, tokens: dict[str, str]) -> None:
+def test_today_can_be_closed_in_the_evening(client: Any, queues: Any, schedule: None, tokens: dict[str, str]) -> None:
+    # Given two people with dose 1 today, one of whom came
+    regs = [register(client, n) for n in range(2)]
+    appointments.start()
+    queues.drain()
+    assert check_in(client, tokens["site"], registration_id=regs[0]["registration_id"]).status_code == 200
+    # When the admin closes today, in the evening
+    resp = close(client, tokens["admin"], day(0))
+    queues.drain()
+    # Then it is accepted, and only the one who did not come is missed and booked again from tomorrow
+    assert (resp.status_code, resp.json_body) == (202, {"date": day(0), "status": "closing"})
+    hall = SITES[0]["name"]
+    assert visits(client, regs[0]) == [(1, day(0), hall, "done"), (2, day(7), hall, "booked")]
+    assert visits(client, regs[1]) == [
+        (1, day(0), hall, "missed"),
+        (1, day(2), hall, "booked"),
+        (2, day(9), hall, "booked"),
+    ]
+
+
+def test_only_today_or_an_earlier_day_can_be_closed(client: Any, schedule: None, tokens: dict[str, str]) -> None:
     admin = tokens["admin"]
-    for which in (day(0), day(1), day(400)):
+    for which in (day(1), day(400)):
         resp = close(client, admin, which)
         assert (resp.status_code, resp.json_body["error"]["code"]) == (409, "day_not_over"), which
     for which in ("2026-02-30", "yesterday", "2026-1-1"):

@@ -3,7 +3,10 @@ its roles and its errors."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
 
 from chalicelib.api.errors import STATUS
 from chalicelib.api.pages import PAGE_ROUTES
@@ -93,9 +96,9 @@ def test_query_parameters_and_fields_carry_the_models_constraints(client: Any) -
     ]
     assert daily[0]["schema"]["format"] == "date" and daily[0]["schema"]["pattern"]
     detail = doc["components"]["schemas"]["Eligibility"]["properties"]["detail"]
-    assert detail["minLength"] == 1 and detail["maxLength"] == 300
+    assert detail["minLength"] == 1 and "{0,298}" in detail["pattern"]  # 1-300 once trimmed
     organisation = doc["components"]["schemas"]["BatchRequest"]["properties"]["organisation"]
-    assert organisation["minLength"] == 1
+    assert organisation["minLength"] == 1 and "{0,198}" in organisation["pattern"]
     assert not [name for name in doc["components"]["schemas"] if name.endswith("Query")]
 
 
@@ -123,3 +126,43 @@ def test_the_site_check_in_and_closing_a_day_are_documented_as_their_models(clie
     assert "day_not_over" in close["responses"]["409"]["description"]
     # and the daily report names its doses
     assert "doses" in schemas["DailyReport"]["required"]
+
+
+@pytest.mark.parametrize("body", ["RegistrationRequest", "AppRegistrationRequest", "LookupRequest", "CancelRequest"])
+def test_a_birth_date_is_documented_as_a_date_with_its_pattern(client: Any, body: str) -> None:
+    # Given the served document
+    doc = client.http.get("/v1/openapi.json").json_body
+    # When a generated client reads a body's birth date
+    birth_date = doc["components"]["schemas"][body]["properties"]["birth_date"]
+    # Then it is a real day written YYYY-MM-DD: "" and other text no longer fit the schema
+    assert birth_date["format"] == "date"
+    assert birth_date["pattern"] == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+    pattern = re.compile(birth_date["pattern"])
+    assert pattern.fullmatch("1980-01-31") and not pattern.fullmatch("") and not pattern.fullmatch("๑๙๘๐-01-31")
+
+
+@pytest.mark.parametrize(("schema", "field"), [("Eligibility", "detail"), ("BatchRequest", "organisation")])
+def test_a_text_fields_pattern_is_the_hygiene_rule(client: Any, schema: str, field: str) -> None:
+    # Given a free-text field of the served document (the JSON text, as a generated client reads it)
+    doc = client.http.get("/v1/openapi.json").json_body
+    text = doc["components"]["schemas"][schema]["properties"][field]
+    # `$` is the end of the value in ECMA-262, as JSON Schema reads a pattern: Python needs fullmatch
+    pattern = re.compile(text["pattern"])
+    # When hidden characters, blank text or a text too long once trimmed are matched / Then refused
+    for refused in (
+        "\n",
+        "\u202e",
+        "\u200b",
+        "12 ถ.หน้าเมือง\n",
+        "ACME\u202eCorp",
+        "\ufeff",
+        "",
+        "   ",
+        "\u0e31",
+        "x" * 301,
+    ):
+        assert not pattern.fullmatch(refused), repr(refused)
+    # And ordinary text, spaces around it and letters beyond the BMP are taken, as the validator takes them
+    for taken in ("12/3 ม.4 ต.ในเมือง (ตรงข้ามตลาด)", "  ACME Co., Ltd. ", "\U00020000 x", "x" * 200):
+        assert pattern.fullmatch(taken), repr(taken)
+    assert text["format"] == "text"  # and the hooks of `make api-fuzz` still find their format

@@ -426,3 +426,25 @@ def test_a_list_out_of_time_leaves_the_rest_to_the_index_sweep(
     assert not [r for r in regs if "pending" in removal_states(r).values()]
     assert sum(summary_removals()["mor_phrom"].values()) == len(regs)
     assert summary_removals()["mor_phrom"]["pending"] == 0
+
+
+def test_the_admin_summary_says_as_of_when_its_figures_are_complete(
+    client: Any, queues: Any, tokens: dict[str, str]
+) -> None:
+    from chalicelib.domain.jobs import RemovalSweep
+
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    # Given no removal sweep has ended yet / Then the summary claims no completeness (as_of left out)
+    assert "as_of" not in client.http.get("/v1/admin/summary", headers=admin).json_body
+    # When a person is confirmed, their list is swept, and the minute sweep then finds nothing due
+    register(client, IN_NEITHER)
+    queues.drain()
+    removals.run(RemovalSweep(chain="s_minute"))
+    # Then the summary counts them and says up to when it is complete (a minute's grace back)
+    summary = client.http.get("/v1/admin/summary", headers=admin).json_body
+    assert summary["registrations"]["by_status"]["confirmed"] == 1
+    as_of = datetime.fromisoformat(summary["as_of"].replace("Z", "+00:00"))
+    assert timedelta(seconds=50) < datetime.now(UTC) - as_of < timedelta(minutes=5)
+    # And the document declares it: optional, a string, never null
+    schema = client.http.get("/v1/openapi.json").json_body["components"]["schemas"]["Summary"]
+    assert schema["properties"]["as_of"]["type"] == "string" and "as_of" not in schema["required"]

@@ -608,14 +608,26 @@ class FakeRemovalControl:
     def removal_control(self) -> dict[str, Any]:
         return dict(self.item)
 
+    def counted_to(self) -> datetime | None:
+        value = self.item.get("counted_to")
+        return datetime.fromisoformat(value) if value else None
+
     def save_registry_health(self, health: dict[str, tuple[float, int]]) -> None:
         for r, (down, fails) in health.items():
             self.item |= {f"down_{r}": round(down, 3), f"fails_{r}": fails}
 
-    def end_removals(self, holder: str, health: dict[str, tuple[float, int]], release: bool = True) -> None:
+    def end_removals(
+        self,
+        holder: str,
+        health: dict[str, tuple[float, int]],
+        release: bool = True,
+        counted_to: datetime | None = None,
+    ) -> None:
         if self.item.get("holder") != holder:
             return
         self.save_registry_health(health)
+        if counted_to is not None:
+            self.item["counted_to"] = counted_to.isoformat()
         if release:
             self.item.pop("holder", None)
             self.item.pop("until_at", None)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chalicelib.domain import rules
@@ -116,3 +120,84 @@ def test_a_sheet_stays_plain_csv_for_a_program() -> None:
     assert text.startswith("\ufeff") and text.endswith("\r\n")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows == [{"name": "สมชาย", "phone": "0812345678", "detail": '\'=cmd|" /C calc"!A0'}]
+
+
+def _taken(text: str, max_len: int) -> bool:
+    try:
+        rules.clean_text(text, max_len)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def _text_regex(max_len: int) -> re.Pattern[str]:
+    return re.compile(rules.text_pattern(max_len))
+
+
+def _matched(text: str, max_len: int) -> bool:
+    # fullmatch: JSON Schema reads `$` as ECMA-262 does, the end of the value (Python's `$` also
+    # matches before a last newline)
+    return _text_regex(max_len).fullmatch(text) is not None
+
+
+def test_the_text_pattern_excludes_every_control_and_format_character() -> None:
+    # Given every character Python classes as control (Cc) or format (Cf), in the BMP and beyond
+    hidden = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cc", "Cf")]
+    assert "\n" in hidden and "\u202e" in hidden and "\u200b" in hidden and "\U000e0001" in hidden
+    # When each stands alone, inside a text or at its end / Then the pattern refuses it, as the check does
+    for ch in hidden:
+        for text in (ch, f"a{ch}b", f"12 ถ.หน้าเมือง{ch}"):
+            assert not _matched(text, 300) and not _taken(text, 300), hex(ord(ch))
+
+
+def test_the_text_pattern_takes_inside_a_text_every_character_the_check_takes() -> None:
+    # Given every other character of the BMP (surrogates aside: no UTF-8 text carries one)
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        ch = chr(code)
+        # When it stands alone and inside a text / Then the pattern and the check agree
+        assert _matched(f"a{ch}b", 300) == _taken(f"a{ch}b", 300), hex(code)
+        assert _matched(ch, 300) == _taken(ch, 300), hex(code)
+
+
+_TRICKY = st.sampled_from(
+    [
+        "a",
+        "ก",
+        "\u0e31",  # a Thai vowel mark: combining, blank on its own
+        "\u0301",
+        " ",
+        "\u00a0",
+        "\u3000",
+        "\u2028",  # a line separator: a space strip() trims, and not a control character
+        "\u200b",
+        "\u202e",
+        "\n",
+        "\t",
+        "\x85",
+        "\ue000",  # private use: blank on its own
+        "\U000abcde",  # unassigned: blank on its own
+        "\U0001f600",
+        "\U00012000",  # cuneiform, a letter beyond the BMP
+        "\U000e0001",  # a tag: format beyond the BMP
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.one_of(
+        st.lists(_TRICKY, max_size=8).map("".join),
+        st.text(max_size=8),
+        st.tuples(st.lists(_TRICKY, max_size=3), st.text(min_size=3, max_size=7)).map(
+            lambda t: "".join(t[0]) + t[1] + "".join(reversed(t[0]))
+        ),
+    ),
+    max_len=st.sampled_from([1, 2, 5, 300]),
+)
+def test_the_text_pattern_takes_exactly_what_the_check_takes(text: str, max_len: int) -> None:
+    # Given any text, with spaces, marks, hidden and unassigned characters around or within it
+    # When the OpenAPI pattern and the validator judge it / Then they agree, trimmed length included
+    assert _matched(text, max_len) == _taken(text, max_len)

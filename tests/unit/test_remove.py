@@ -227,3 +227,31 @@ def test_confirmations_are_handed_to_a_sweep_in_one_list(campaign: Any, monkeypa
     # When one is forced out (a promotion) / Then every code noted leaves in one message
     removals.note(force=True)
     assert st.removal_jobs.sent == [{"kind": "removals", "codes": codes}]
+
+
+def test_the_summary_says_up_to_when_its_figures_are_complete(
+    campaign: Any, registries: dict[str, FakeRegistry]
+) -> None:
+    from chalicelib.services import staff
+
+    # Given a confirmation whose container kept its list (no request came after it)
+    st = campaign()
+    x = register(1)
+    made = datetime.fromisoformat(x.registered_at.replace("Z", "+00:00"))
+    # When the summary is read before any sweep has ended / Then it claims no completeness at all
+    first = staff.summary()
+    assert first.as_of is None and first.registrations.by_status["confirmed"] == 0
+    # When the minute sweep ends within the grace (the person is too young for it)
+    assert removals.run(RemovalSweep(chain="s_minute")) == 0
+    # Then the summary still leaves the person out, and says so: its as_of is before they registered
+    young = staff.summary()
+    assert young.registrations.by_status["confirmed"] == 0
+    assert young.as_of is not None and datetime.fromisoformat(young.as_of.replace("Z", "+00:00")) < made
+    # When a sweep past the grace counts them, and its next batch finds nothing due
+    sweep_index(chain="s_later")
+    sweep_index(chain="s_later")
+    # Then they are counted, and the summary is complete up to (at least) when they registered
+    later = staff.summary()
+    assert later.registrations.by_status["confirmed"] == 1 and later.registrations.by_channel["app"] == 1
+    assert later.as_of is not None and datetime.fromisoformat(later.as_of.replace("Z", "+00:00")) >= made
+    assert stored(st, x.registration_id).counted

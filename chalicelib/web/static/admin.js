@@ -96,6 +96,15 @@
       barChart("การถอดชื่อจากระบบอื่น · Removals", removals));
     const [th, en] = KK.momentText(new Date().toISOString());
     clear($("updated"), bi("ปรับปรุงเมื่อ " + th, "updated " + en));
+    // The removal sweep counts direct confirmations: the figures are complete up to as_of only.
+    if (s.as_of) {
+      const [ath, aen] = KK.momentText(s.as_of);
+      clear($("as-of"), bi("ตัวเลขการลงทะเบียนครบถึง " + ath + " (ที่ยืนยันหลังจากนั้นจะนับเพิ่มภายในราว 2 นาที)",
+        "registration figures as of " + aen + " (later confirmations are added within about 2 minutes)"));
+      $("as-of").hidden = false;
+    } else {
+      hide($("as-of"));
+    }
   }
 
   function renderChannels() {
