@@ -29,7 +29,7 @@ from chalicelib.domain.verification import (
     VerificationToken,
 )
 from chalicelib.services import appointments
-from chalicelib.store.attempts import PendingVerification
+from chalicelib.store.types import PendingVerification
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)

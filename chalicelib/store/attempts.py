@@ -14,17 +14,11 @@ days on AWS), so every condition compares the item's own times and never relies 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import verification as v
 from chalicelib.store.table import ConditionFailed, Table
-
-
-@dataclass(frozen=True)
-class PendingVerification:
-    phone: str
-    code_expires: int
+from chalicelib.store.types import PendingVerification
 
 
 class _Guards:

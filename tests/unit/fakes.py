@@ -20,12 +20,8 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.registries.client import RegistryUnavailable
-from chalicelib.store.attempts import PendingVerification
-from chalicelib.store.glance import Glance
-from chalicelib.store.quota import Overflow, PlaceCounts
-from chalicelib.store.registrations import Taken, home
-from chalicelib.store.reserve import Ticket
-from chalicelib.store.slots import SlotDay
+from chalicelib.store.registrations import home
+from chalicelib.store.types import Glance, Overflow, PendingVerification, PlaceCounts, SlotDay, Taken, Ticket
 
 OPEN = ("pending", "failed")
 ACTIVE = (Status.CONFIRMED, Status.RESERVE)
