@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from chalicelib.store.channels import CHANNELS, states_of
 from chalicelib.store.gate import GATE
-from chalicelib.store.registrations import current_of, home
+from chalicelib.store.registrations.codec import current_of
+from chalicelib.store.registrations.keys import home
 from chalicelib.store.table import Table, get_together
 from chalicelib.store.types import Glance
 

@@ -20,7 +20,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.registries.client import RegistryUnavailable
-from chalicelib.store.registrations import home
+from chalicelib.store.registrations.keys import home
 from chalicelib.store.types import Glance, Overflow, PendingVerification, PlaceCounts, SlotDay, Taken, Ticket
 
 OPEN = ("pending", "failed")
