@@ -104,6 +104,8 @@ class FakeRegistrations:
         self.regs[new_code] = moved
         self.idem[new_code] = None
         self.person = {k: (new_code if v == reg.registration_id else v) for k, v in self.person.items()}
+        # Every code it had names it (the store keeps a digest of each), not only the last one.
+        self.reclaimed = {old: (new_code if to == reg.registration_id else to) for old, to in self.reclaimed.items()}
         self.reclaimed[reg.registration_id] = new_code
         return _copy(moved)
 
@@ -225,9 +227,11 @@ class FakeRegistrations:
         return True
 
     def make_due(self, reg: Registration, now: datetime) -> bool:
+        cur = self._cur(reg.registration_id)
         if reg.registration_id not in self.removal_due:
             return False
         self.removal_due[reg.registration_id] = now
+        self._set(cur)
         return True
 
     def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
@@ -249,10 +253,13 @@ class FakeRegistrations:
         return [_copy(self.regs[code]) for _, code in due[:limit]]
 
     def by_codes(self, codes: list[str]) -> list[Registration]:
-        return [_copy(r) for c in codes if (r := self.regs.get(c)) is not None and not r.archived]
+        # A code a counter reclaim replaced names the registration under its new code (as ``find``).
+        found = (self.regs.get(self.reclaimed.get(c, c)) for c in codes)
+        return [_copy(r) for r in found if r is not None and not r.archived]
 
     def get_many(self, codes: list[str]) -> list[Registration]:
-        return [_copy(self.regs[c]) for c in dict.fromkeys(codes) if c in self.regs]
+        named = dict.fromkeys(self.reclaimed.get(c, c) for c in codes)
+        return [_copy(self.regs[c]) for c in named if c in self.regs]
 
     def appointments_page(
         self, day: str, cursor: dict[str, Any] | None, limit: int
@@ -298,7 +305,8 @@ class FakeRegistrations:
         return cur
 
     def _set(self, cur: Registration, **changes: Any) -> Registration:
-        new = cur.model_copy(update=changes)
+        # Every change counts a version, as the store's (``withdraw`` and ``reclaim`` compare it).
+        new = cur.model_copy(update=changes | {"version": cur.version + 1})
         self.regs[cur.registration_id] = new
         return _copy(new)
 
