@@ -431,6 +431,22 @@ def test_set_visits_waiting_puts_it_back_in_the_allocation_index(regs: Registrat
     assert regs.appointments_on(DAY.isoformat()) == []
 
 
+def test_the_appointment_indexes_page_in_order(regs: Registrations) -> None:
+    # Given three confirmed registrations waiting, registered in this order, and two on one day
+    made = [created(regs, n) for n in (3, 1, 2)]
+    made.sort(key=lambda r: r.registered_at)
+    on_the_day = [regs.set_visits(created(regs, n), [booked()]) for n in (4, 5)]
+    # When the waiting ones are paged two at a time, and the day's one at a time
+    first, cursor = regs.waiting_for_appointment(None, 2)
+    second, end = regs.waiting_for_appointment(cursor, 2)
+    on_day, day_cursor = regs.appointments_page(DAY.isoformat(), None, 1)
+    rest, _ = regs.appointments_page(DAY.isoformat(), day_cursor, 5)
+    # Then the waiting come in registration order, every one once
+    assert [r.registration_id for r in first + second] == [r.registration_id for r in made]
+    assert cursor is not None and end is None
+    assert sorted(on_day + rest) == sorted(r.registration_id for r in on_the_day)
+
+
 def test_visits_of_a_cancelled_registration_are_only_dropped(regs: Registrations) -> None:
     # Given a registration with an appointment, then cancelled
     reg = regs.set_visits(created(regs, 1), [booked()])

@@ -324,6 +324,9 @@ class FakeGate:
     seq: int = 0
     applied: dict[str, int] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+    # Seen full (no place parked, the reserve at capacity): refusals do not ask again until a place
+    # is freed here (a park, a leak returned, a reserve exit), as the store's ``Gate.full_until``.
+    full: bool = False
 
 
 class FakeQuota:
@@ -333,7 +336,6 @@ class FakeQuota:
         self.reserve_capacity = reserve_capacity
         self.taken = 0
         self.in_hand = 0
-        self.full_seen = False
 
     def take_primary(self, in_hand_only: bool = False) -> bool:
         if self.in_hand:
@@ -353,14 +355,14 @@ class FakeQuota:
         """Places in hand are a cost saving of the engine-backed store; the fake takes one at a time."""
 
     def known_full(self) -> bool:
-        return self.full_seen
+        return self.gate.full
 
     def gate_due(self) -> bool:
-        return self.taken >= self.capacity and not self.full_seen
+        return self.taken >= self.capacity and not self.gate.full
 
     def see_gate(self, gate: dict[str, Any]) -> None:
         if int(gate.get("parked", 0)) <= 0 and int(gate.get("ra", 0)) >= self.reserve_capacity:
-            self.full_seen = True
+            self.gate.full = True
 
     def raise_primary(self, places: int) -> None:
         self.taken += places
@@ -376,7 +378,8 @@ class FakeQuota:
         if g.parked > 0:
             g.parked -= 1
             return Overflow(ticket=None)
-        self.full_seen = True
+        # Without a reserve the store learns "full" from the gate as read (``see_gate``) only.
+        self.gate.full = self.reserve_capacity > 0
         return None
 
     def park(self, vacancy_id: str) -> bool:
@@ -387,14 +390,14 @@ class FakeQuota:
             return False
         self.gate.parked += 1
         self.gate.applied[event] = int(time.time())
-        self.full_seen = False
+        self.gate.full = False
         return True
 
     def return_leaked(self, places: int) -> bool:
         if self.gate.ra != 0:
             return False
         self.gate.parked += places
-        self.full_seen = False
+        self.gate.full = False
         return True
 
     def forget_applied(self, older_than: int) -> int:
@@ -442,6 +445,7 @@ class FakeReserve:
         if event not in self.gate.applied:
             self.gate.ra -= 1
             self.gate.applied[event] = int(time.time())
+        self.gate.full = False
 
     def rank(self, ticket: int) -> int:
         return self.ranks([ticket])[ticket]
