@@ -32,9 +32,10 @@ KNOWN_DIFFERENCES = {
         "Glance.gate and the removal control item are the items as stored on DynamoDB (their key,"
         " the gate's applied marks...); the fake answers only the fields the services read."
     ),
-    "verification_send_limits": (
-        "Verifications.start counts a phone's codes (one a minute, CODES_PER_DAY a day) on DynamoDB;"
-        " the fake records every code: the limits' arithmetic is tested on the engine"
+    "verification_limits": (
+        "Verifications.start counts a phone's codes (one a minute, CODES_PER_DAY a day) and settle a"
+        " verification's wrong codes (WRONG_CODES_ALLOWED) on DynamoDB; the fake sends every code and"
+        " takes every try: the limits' arithmetic is tested on the engine"
         " (tests/integration/test_verifications.py, test_lockouts.py)."
     ),
 }
@@ -84,11 +85,19 @@ def test_difference_items_as_stored(stores: Stores, backend: Backend) -> None:
     assert ("pk" in gate, "applied" in gate, "pk" in control) == (stored, stored, stored)
 
 
-def test_difference_verification_send_limits(stores: Stores, backend: Backend) -> None:
+def test_difference_verification_limits(stores: Stores, backend: Backend) -> None:
     # Given a phone sent a code
     phone_key = "ef" * 32
-    assert stores.verifications.start(phone_key, "0812345678", v.new_verification_id(phone_key), 1000) == 0
-    # When another is asked for ten seconds later
+    vid = v.new_verification_id(phone_key)
+    assert stores.verifications.start(phone_key, "0812345678", vid, 1000) == 0
+    # When another is asked for ten seconds later, and the first is tried with every wrong code allowed
     wait = stores.verifications.start(phone_key, "0812345678", v.new_verification_id(phone_key), 1010)
-    # Then DynamoDB says when the next may go; the fake sends it
-    assert wait == {"fake": 0, "dynamo": v.RESEND_AFTER_SECONDS - 10}[backend.kind]
+    for _ in range(v.WRONG_CODES_ALLOWED):
+        assert stores.verifications.settle(vid, False, 1020) == ("wrong", None)
+    right = stores.verifications.settle(vid, True, 1030)
+    # Then DynamoDB says when the next code may go and the verification is spent; the fake sends
+    # the code and takes the right one
+    assert (wait, right) == {
+        "fake": (0, ("ok", "0812345678")),
+        "dynamo": (v.RESEND_AFTER_SECONDS - 10, ("spent", None)),
+    }[backend.kind]

@@ -115,17 +115,9 @@ class FakeRegistrations:
         cur = self._cur(reg.registration_id)
         if cur.status is not reg.status:
             raise Conflict("registration changed")
-        held = "primary" if reg.status is Status.CONFIRMED else "reserve"
         self.waiting.pop(cur.registration_id, None)
         self.releases[cur.registration_id] = now
-        return self._set(
-            cur,
-            status=Status.CANCELLED,
-            cancelled_at=now,
-            held=held,
-            release_pending=True,
-            todo=_todo(cur),
-        )
+        return self._set(cur, status=Status.CANCELLED, **_cancellation(cur, now))
 
     def take_step(self, registration_id: str, step: str) -> bool:
         cur = self._cur(registration_id)
@@ -173,15 +165,10 @@ class FakeRegistrations:
         return self._write_visits(reg, visits, Status.CANCELLED)
 
     def cancel_no_show(self, reg: Registration, visits: list[Visit], now: datetime) -> Registration:
+        extra = _cancellation(reg, now) | {"cancel_reason": "no_show"}
+        cancelled = self._write_visits(reg, visits, Status.CONFIRMED, then=Status.CANCELLED, extra=extra)
         self.releases[reg.registration_id] = now
-        extra = {
-            "cancelled_at": now,
-            "held": "primary",
-            "release_pending": True,
-            "cancel_reason": "no_show",
-            "todo": _todo(reg),
-        }
-        return self._write_visits(reg, visits, Status.CONFIRMED, then=Status.CANCELLED, extra=extra)
+        return cancelled
 
     def _write_visits(
         self,
@@ -194,8 +181,6 @@ class FakeRegistrations:
     ) -> Registration:
         cur = self._cur(reg.registration_id)
         if cur.status is not status or cur.appt_rev != reg.appt_rev:
-            if then is not None:
-                self.releases.pop(reg.registration_id, None)
             raise Conflict("registration changed")
         upcoming = next_booked(visits) if (then or status) is Status.CONFIRMED else None
         if waiting:
@@ -868,9 +853,16 @@ class FakeRegistry:
         return national_id in self.booked
 
 
-def _todo(reg: Registration) -> list[str]:
-    """What a cancellation leaves to do: its counters, and an app registration's phone share."""
-    return ["counts", "phone"] if reg.channel is Channel.APP else ["counts"]
+def _cancellation(reg: Registration, now: datetime) -> dict[str, Any]:
+    """What a cancellation writes besides its status, ``cancel`` and ``cancel_no_show`` alike (the
+    store's ``registrations.codec.cancellation``): when, the place held (pending release), and the
+    steps left: its counters, and an app registration's phone share."""
+    return {
+        "cancelled_at": now,
+        "held": "primary" if reg.status is Status.CONFIRMED else "reserve",
+        "release_pending": True,
+        "todo": ["counts", "phone"] if reg.channel is Channel.APP else ["counts"],
+    }
 
 
 def _copy(reg: Registration) -> Registration:
