@@ -3,7 +3,9 @@
 The DynamoDB stores (``store/*.py``) implement them; ``tests/unit/fakes.py`` implements them with
 plain dicts and the same conditions, so that the services' decisions are tested without AWS
 (``factory.use_stores``). Every conditional method keeps its contract here: the errors it raises
-and the refusals it returns are part of the protocol, not of one implementation.
+and the refusals it returns are part of the protocol, not of one implementation: ``tests/stores`` runs
+the same cases on both, and names the differences kept on purpose. The values the protocols answer
+besides the domain models are in ``store/types.py``.
 """
 
 from __future__ import annotations
