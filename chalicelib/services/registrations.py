@@ -40,7 +40,7 @@ from chalicelib.services import appointments, counters, removals
 from chalicelib.services.in_flight import InFlight
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
-from chalicelib.store.registrations import Taken
+from chalicelib.store.types import Taken
 
 logger = Logger(child=True)
 

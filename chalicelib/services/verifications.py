@@ -29,8 +29,8 @@ from chalicelib.domain.verification import (
     VerificationToken,
 )
 from chalicelib.services import appointments
-from chalicelib.store.attempts import PendingVerification
 from chalicelib.store.factory import stores
+from chalicelib.store.types import PendingVerification
 
 logger = Logger(child=True)
 _VERIFICATION_ID = re.compile(verification.VERIFICATION_ID_PATTERN)

@@ -14,7 +14,6 @@ days on AWS), so every condition compares the item's own times and never relies 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.verification import (
@@ -31,12 +30,7 @@ from chalicelib.domain.verification import (
     phone_key_of,
 )
 from chalicelib.store.table import ConditionFailed, Table
-
-
-@dataclass(frozen=True)
-class PendingVerification:
-    phone: str
-    code_expires: int
+from chalicelib.store.types import PendingVerification
 
 
 class _Guards:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.store.table import Item, Table
+from chalicelib.store.table import Table
+from chalicelib.store.types import Item
 
 CHANNELS = "channels"
 

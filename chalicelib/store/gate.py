@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain.errors import Conflict
-from chalicelib.store.table import ConditionFailed, Item, Table
+from chalicelib.store.table import ConditionFailed, Table
+from chalicelib.store.types import Item
 
 GATE = "gate"
 

@@ -8,20 +8,12 @@ a refusal nothing more than that one request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from chalicelib.domain.models import Registration
 from chalicelib.store.channels import CHANNELS, states_of
 from chalicelib.store.gate import GATE
-from chalicelib.store.registrations import current_of, home
-from chalicelib.store.table import Item, Table, get_together
-
-
-@dataclass(frozen=True)
-class Glance:
-    current: tuple[Registration, str | None] | None  # as ``RegistrationStore.current``
-    gate: Item | None  # None: not asked
-    channels: dict[str, bool] | None  # None: not asked
+from chalicelib.store.registrations.codec import current_of
+from chalicelib.store.registrations.keys import home
+from chalicelib.store.table import Table, get_together
+from chalicelib.store.types import Glance
 
 
 class GlanceStore:

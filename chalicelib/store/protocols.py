@@ -3,7 +3,9 @@
 The DynamoDB stores (``store/*.py``) implement them; ``tests/unit/fakes.py`` implements them with
 plain dicts and the same conditions, so that the services' decisions are tested without AWS
 (``factory.use_stores``). Every conditional method keeps its contract here: the errors it raises
-and the refusals it returns are part of the protocol, not of one implementation.
+and the refusals it returns are part of the protocol, not of one implementation: ``tests/stores`` runs
+the same cases on both, and names the differences kept on purpose. The values the protocols answer
+besides the domain models are in ``store/types.py``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,7 @@ from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit
 from chalicelib.domain.models import Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
-from chalicelib.store.attempts import PendingVerification
-from chalicelib.store.glance import Glance
-from chalicelib.store.quota import Overflow, PlaceCounts
-from chalicelib.store.reserve import Ticket
-from chalicelib.store.slots import SlotDay
-from chalicelib.store.table import Item
+from chalicelib.store.types import Glance, Item, Overflow, PendingVerification, PlaceCounts, SlotDay, Ticket
 
 
 class Registrations(Protocol):
@@ -28,7 +25,7 @@ class Registrations(Protocol):
     Every change is conditional on the state read: it raises Conflict (or returns False) otherwise."""
 
     def create(self, reg: Registration, pointer: bytes, fingerprint: str | None) -> None:
-        """Raises store.registrations.Taken (with the registration found), Conflict, Overloaded."""
+        """Raises store.types.Taken (with the registration found), Conflict, Overloaded."""
 
     def withdraw(self, reg: Registration, pointer: bytes) -> bool: ...
     def current(self, pointer: bytes) -> tuple[Registration, str | None] | None: ...

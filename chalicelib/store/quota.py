@@ -14,12 +14,12 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.quota import shard_capacities
 from chalicelib.store.gate import GATE, Gate
-from chalicelib.store.table import ConditionFailed, Item, Table
+from chalicelib.store.table import ConditionFailed, Table
+from chalicelib.store.types import Item, Overflow, PlaceCounts
 
 # Places taken at once while a shard is far from full, kept in the container for the next newcomers
 # (a repeated person then costs one write: the place stays for the next one). Within END_MARGIN of
@@ -42,30 +42,6 @@ _JOIN_RESERVE = (
     "SET parked = if_not_exists(parked, :zero), applied = if_not_exists(applied, :none) ADD ra :one, seq :one"
 )
 _RESERVE_OPEN = "(attribute_not_exists(parked) OR parked = :zero) AND (attribute_not_exists(ra) OR ra < :cap)"
-
-
-@dataclass(frozen=True)
-class PlaceCounts:
-    primary_taken: int
-    parked: int
-    reserve_active: int
-    reserve_seq: int
-    # Places this container took ahead and has not given to anyone yet (other containers' are
-    # counted as taken until they are used, or dropped and handed on by reconciliation).
-    in_hand: int = 0
-
-    @property
-    def primary_used(self) -> int:
-        return self.primary_taken - self.parked - self.in_hand
-
-
-@dataclass(frozen=True)
-class Overflow:
-    """A place found after the primary shards: a reserve ticket (and its rank), or None for a
-    parked primary place."""
-
-    ticket: int | None
-    rank: int | None = None
 
 
 class QuotaStore:

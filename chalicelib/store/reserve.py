@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.store.gate import Gate
 from chalicelib.store.table import Table
+from chalicelib.store.types import Ticket
 
 TICKET_BLOCK = 256
-
-
-@dataclass(frozen=True)
-class Ticket:
-    number: int
-    registration_id: str | None
-    issued_at: float | None
-    void: bool
 
 
 class ReserveStore:

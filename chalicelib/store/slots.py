@@ -8,17 +8,10 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.store.table import Table
-
-
-@dataclass(frozen=True)
-class SlotDay:
-    used: int
-    came: frozenset[str]
-    missed: frozenset[str]
+from chalicelib.store.types import SlotDay
 
 
 class SlotStore:

@@ -17,8 +17,7 @@ from typing import Any
 
 from chalicelib.domain.errors import Conflict, Overloaded
 from chalicelib.store.codec import decode, encode, is_condition_failure, translated_errors, value
-
-Item = dict[str, Any]
+from chalicelib.store.types import Item
 
 
 class ConditionFailed(Conflict):

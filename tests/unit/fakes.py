@@ -20,12 +20,8 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.registries.client import RegistryUnavailable
-from chalicelib.store.attempts import PendingVerification
-from chalicelib.store.glance import Glance
-from chalicelib.store.quota import Overflow, PlaceCounts
-from chalicelib.store.registrations import Taken, home
-from chalicelib.store.reserve import Ticket
-from chalicelib.store.slots import SlotDay
+from chalicelib.store.registrations.keys import home
+from chalicelib.store.types import Glance, Overflow, PendingVerification, PlaceCounts, SlotDay, Taken, Ticket
 
 OPEN = ("pending", "failed")
 ACTIVE = (Status.CONFIRMED, Status.RESERVE)
@@ -108,6 +104,8 @@ class FakeRegistrations:
         self.regs[new_code] = moved
         self.idem[new_code] = None
         self.person = {k: (new_code if v == reg.registration_id else v) for k, v in self.person.items()}
+        # Every code it had names it (the store keeps a digest of each), not only the last one.
+        self.reclaimed = {old: (new_code if to == reg.registration_id else to) for old, to in self.reclaimed.items()}
         self.reclaimed[reg.registration_id] = new_code
         return _copy(moved)
 
@@ -117,17 +115,9 @@ class FakeRegistrations:
         cur = self._cur(reg.registration_id)
         if cur.status is not reg.status:
             raise Conflict("registration changed")
-        held = "primary" if reg.status is Status.CONFIRMED else "reserve"
         self.waiting.pop(cur.registration_id, None)
         self.releases[cur.registration_id] = now
-        return self._set(
-            cur,
-            status=Status.CANCELLED,
-            cancelled_at=now,
-            held=held,
-            release_pending=True,
-            todo=_todo(cur),
-        )
+        return self._set(cur, status=Status.CANCELLED, **_cancellation(cur, now))
 
     def take_step(self, registration_id: str, step: str) -> bool:
         cur = self._cur(registration_id)
@@ -175,15 +165,10 @@ class FakeRegistrations:
         return self._write_visits(reg, visits, Status.CANCELLED)
 
     def cancel_no_show(self, reg: Registration, visits: list[Visit], now: datetime) -> Registration:
+        extra = _cancellation(reg, now) | {"cancel_reason": "no_show"}
+        cancelled = self._write_visits(reg, visits, Status.CONFIRMED, then=Status.CANCELLED, extra=extra)
         self.releases[reg.registration_id] = now
-        extra = {
-            "cancelled_at": now,
-            "held": "primary",
-            "release_pending": True,
-            "cancel_reason": "no_show",
-            "todo": _todo(reg),
-        }
-        return self._write_visits(reg, visits, Status.CONFIRMED, then=Status.CANCELLED, extra=extra)
+        return cancelled
 
     def _write_visits(
         self,
@@ -196,8 +181,6 @@ class FakeRegistrations:
     ) -> Registration:
         cur = self._cur(reg.registration_id)
         if cur.status is not status or cur.appt_rev != reg.appt_rev:
-            if then is not None:
-                self.releases.pop(reg.registration_id, None)
             raise Conflict("registration changed")
         upcoming = next_booked(visits) if (then or status) is Status.CONFIRMED else None
         if waiting:
@@ -229,9 +212,11 @@ class FakeRegistrations:
         return True
 
     def make_due(self, reg: Registration, now: datetime) -> bool:
+        cur = self._cur(reg.registration_id)
         if reg.registration_id not in self.removal_due:
             return False
         self.removal_due[reg.registration_id] = now
+        self._set(cur)
         return True
 
     def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
@@ -253,10 +238,13 @@ class FakeRegistrations:
         return [_copy(self.regs[code]) for _, code in due[:limit]]
 
     def by_codes(self, codes: list[str]) -> list[Registration]:
-        return [_copy(r) for c in codes if (r := self.regs.get(c)) is not None and not r.archived]
+        # A code a counter reclaim replaced names the registration under its new code (as ``find``).
+        found = (self.regs.get(self.reclaimed.get(c, c)) for c in codes)
+        return [_copy(r) for r in found if r is not None and not r.archived]
 
     def get_many(self, codes: list[str]) -> list[Registration]:
-        return [_copy(self.regs[c]) for c in dict.fromkeys(codes) if c in self.regs]
+        named = dict.fromkeys(self.reclaimed.get(c, c) for c in codes)
+        return [_copy(self.regs[c]) for c in named if c in self.regs]
 
     def appointments_page(
         self, day: str, cursor: dict[str, Any] | None, limit: int
@@ -302,7 +290,8 @@ class FakeRegistrations:
         return cur
 
     def _set(self, cur: Registration, **changes: Any) -> Registration:
-        new = cur.model_copy(update=changes)
+        # Every change counts a version, as the store's (``withdraw`` and ``reclaim`` compare it).
+        new = cur.model_copy(update=changes | {"version": cur.version + 1})
         self.regs[cur.registration_id] = new
         return _copy(new)
 
@@ -320,6 +309,9 @@ class FakeGate:
     seq: int = 0
     applied: dict[str, int] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+    # Seen full (no place parked, the reserve at capacity): refusals do not ask again until a place
+    # is freed here (a park, a leak returned, a reserve exit), as the store's ``Gate.full_until``.
+    full: bool = False
 
 
 class FakeQuota:
@@ -329,7 +321,6 @@ class FakeQuota:
         self.reserve_capacity = reserve_capacity
         self.taken = 0
         self.in_hand = 0
-        self.full_seen = False
 
     def take_primary(self, in_hand_only: bool = False) -> bool:
         if self.in_hand:
@@ -349,14 +340,14 @@ class FakeQuota:
         """Places in hand are a cost saving of the engine-backed store; the fake takes one at a time."""
 
     def known_full(self) -> bool:
-        return self.full_seen
+        return self.gate.full
 
     def gate_due(self) -> bool:
-        return self.taken >= self.capacity and not self.full_seen
+        return self.taken >= self.capacity and not self.gate.full
 
     def see_gate(self, gate: dict[str, Any]) -> None:
         if int(gate.get("parked", 0)) <= 0 and int(gate.get("ra", 0)) >= self.reserve_capacity:
-            self.full_seen = True
+            self.gate.full = True
 
     def raise_primary(self, places: int) -> None:
         self.taken += places
@@ -372,7 +363,8 @@ class FakeQuota:
         if g.parked > 0:
             g.parked -= 1
             return Overflow(ticket=None)
-        self.full_seen = True
+        # Without a reserve the store learns "full" from the gate as read (``see_gate``) only.
+        self.gate.full = self.reserve_capacity > 0
         return None
 
     def park(self, vacancy_id: str) -> bool:
@@ -383,14 +375,14 @@ class FakeQuota:
             return False
         self.gate.parked += 1
         self.gate.applied[event] = int(time.time())
-        self.full_seen = False
+        self.gate.full = False
         return True
 
     def return_leaked(self, places: int) -> bool:
         if self.gate.ra != 0:
             return False
         self.gate.parked += places
-        self.full_seen = False
+        self.gate.full = False
         return True
 
     def forget_applied(self, older_than: int) -> int:
@@ -438,6 +430,7 @@ class FakeReserve:
         if event not in self.gate.applied:
             self.gate.ra -= 1
             self.gate.applied[event] = int(time.time())
+        self.gate.full = False
 
     def rank(self, ticket: int) -> int:
         return self.ranks([ticket])[ticket]
@@ -872,9 +865,16 @@ class FakeRegistry:
         return national_id in self.booked
 
 
-def _todo(reg: Registration) -> list[str]:
-    """What a cancellation leaves to do: its counters, and an app registration's phone share."""
-    return ["counts", "phone"] if reg.channel is Channel.APP else ["counts"]
+def _cancellation(reg: Registration, now: datetime) -> dict[str, Any]:
+    """What a cancellation writes besides its status, ``cancel`` and ``cancel_no_show`` alike (the
+    store's ``registrations.codec.cancellation``): when, the place held (pending release), and the
+    steps left: its counters, and an app registration's phone share."""
+    return {
+        "cancelled_at": now,
+        "held": "primary" if reg.status is Status.CONFIRMED else "reserve",
+        "release_pending": True,
+        "todo": ["counts", "phone"] if reg.channel is Channel.APP else ["counts"],
+    }
 
 
 def _copy(reg: Registration) -> Registration:

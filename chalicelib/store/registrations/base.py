@@ -1,0 +1,68 @@
+"""The registrations table and its one conditional write, which the parts of ``RegistrationStore``
+share."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.models import Registration
+from chalicelib.store.registrations.codec import from_item
+from chalicelib.store.registrations.keys import key_of
+from chalicelib.store.table import ConditionFailed, Table
+from chalicelib.store.types import Item
+
+
+class RegistrationTable:
+    def __init__(self, client: Any, registrations_table: str) -> None:
+        self._t = Table(client, registrations_table, ("registration_id",))
+
+    @property
+    def table(self) -> Table:
+        return self._t
+
+    def _change(
+        self,
+        registration_id: str,
+        update: str,
+        condition: str | None,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        archived: bool = False,
+        returns: Literal["ALL_NEW", "NONE"] = "NONE",
+    ) -> Item:
+        """A conditional update of the registration with this code (and of no other: the condition
+        includes the code, so the person's newer registration is never touched); the item as
+        written with ``returns="ALL_NEW"``, else {} (a write not read back costs half as much on
+        the engine: the sweep's). Raises Conflict."""
+        key = registration_id if archived else key_of(registration_id)
+        if key is None:
+            raise Conflict("not a receipt code")
+        cond = "code = :code" + (f" AND ({condition})" if condition else "")
+        names = {k: v for k, v in ({"#s": "status"} | (names or {})).items() if k in update or k in cond}
+        # Every change counts a version: a cancelled registration is replaced only as it was copied.
+        update += " ADD ver :vone"
+        values = {**values, ":code": registration_id, ":vone": 1}
+        try:
+            return self._t.update((key,), update, cond, values, names or None, returns=returns)
+        except ConditionFailed as failed:
+            if archived or failed.old.get("code") == registration_id:
+                raise Conflict("registration changed") from None
+        # The person registered again since (or that registration was withdrawn, the person's item
+        # gone with it): this one lives under its code now.
+        try:
+            return self._t.update((registration_id,), update, cond, values, names or None, returns=returns)
+        except ConditionFailed:
+            raise Conflict("registration changed") from None
+
+    def _items_of(self, keys: list[Item]) -> list[Registration]:
+        """The registrations an index page names, in its order."""
+        wanted = [str(k["registration_id"]) for k in keys]
+        got = {str(i["registration_id"]): i for i in self._t.batch_get([(k,) for k in wanted])}
+        return [from_item(got[k]) for k in wanted if k in got]
+
+
+def assignments(fields: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """``fields`` as the clauses of a SET (``name = :x<n>``) and their values."""
+    sets = [f"{name} = :x{n}" for n, name in enumerate(fields)]
+    return sets, {f":x{n}": val for n, val in enumerate(fields.values())}

@@ -1,0 +1,87 @@
+"""A registration's state changes after it is made: its cancellation and the steps that follow it,
+its promotion from the reserve, and the release of the place a cancelled one held. Each is
+conditional on the receipt code, so a superseded registration is never touched by mistake."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.models import REGISTRIES, Registration, Status
+from chalicelib.store.registrations.base import RegistrationTable, assignments
+from chalicelib.store.registrations.codec import cancellation, from_item
+from chalicelib.store.registrations.keys import RELEASE_INDEX
+
+
+class Lifecycle(RegistrationTable):
+    def cancel(self, reg: Registration, now: datetime) -> Registration:
+        """Cancel ``reg`` if its status is still the one read; the place it held is then pending
+        release, and the steps that follow (counters, appointment slot) are listed in ``todo`` so
+        that a retried cancel finishes what an interrupted one left undone.
+
+        Raises Conflict when the status changed meanwhile (a promotion, another cancel).
+        """
+        sets, values = assignments(cancellation(reg, now))
+        update = "SET #s = :cancelled, " + ", ".join(sets) + " REMOVE appt_pending, appt_shard"
+        values |= {":cancelled": Status.CANCELLED.value, ":expected": reg.status.value}
+        return from_item(self._change(reg.registration_id, update, "#s = :expected", values, returns="ALL_NEW"))
+
+    def take_step(self, registration_id: str, step: str) -> bool:
+        """Claim one follow-up step of a cancellation (once): False if it was taken already."""
+        try:
+            self._change(registration_id, "DELETE todo :step", "contains(todo, :s)", {":step": {step}, ":s": step})
+            return True
+        except Conflict:
+            return False
+
+    def promote(self, registration_id: str, vacancy_id: str, now: datetime) -> Registration:
+        """Reserve -> confirmed, recording which vacancy's place it took. Raises Conflict otherwise.
+
+        The same write marks the removals from the other registries pending (the outbox the removal
+        sweep reads), and the registration as counted (the promotion's counters are added by the caller).
+        """
+        removals = ", ".join(f"rm_{r} = :pending" for r in REGISTRIES)
+        update = (
+            f"SET #s = :confirmed, promoted_by = :by, promoted_at = :now, {removals}, counted = :t,"
+            " removal_due = :now, removal_shard = :one, appt_pending = :now, appt_shard = :one"
+        )
+        values = {
+            ":confirmed": Status.CONFIRMED.value,
+            ":reserve": Status.RESERVE.value,
+            ":by": vacancy_id,
+            ":now": now.isoformat(),
+            ":pending": "pending",
+            ":one": "1",
+            ":t": True,
+        }
+        return from_item(self._change(registration_id, update, "#s = :reserve", values, returns="ALL_NEW"))
+
+    def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
+        """Compare-and-set the reserve registration a pending vacancy is being given to."""
+        names = {"#t": "release_target"}
+        cond = "attribute_exists(release_pending) AND "
+        cond += "attribute_not_exists(#t)" if expected is None else "#t = :expected"
+        values: dict[str, Any] = {} if expected is None else {":expected": expected}
+        if target is None:
+            update = "REMOVE #t"
+        else:
+            update = "SET #t = :target"
+            values[":target"] = target
+        self._change(registration_id, update, cond, values, names)
+
+    def finish_release(self, registration_id: str) -> None:
+        """The held place has been handed on: drop the pending marker (idempotent)."""
+        with contextlib.suppress(Conflict):  # superseded already: nothing is pending there
+            self._change(registration_id, "REMOVE release_pending, release_shard, release_target", None, {}, {})
+
+    def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Registrations cancelled before ``older_than`` whose place is still not handed on."""
+        page = self._t.query_page(
+            "release_shard = :one AND release_pending < :before",
+            {":one": "1", ":before": older_than.isoformat()},
+            index=RELEASE_INDEX,
+            limit=limit,
+        )
+        return [r.registration_id for r in self._items_of(page.items)]
