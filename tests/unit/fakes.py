@@ -19,6 +19,13 @@ from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
+from chalicelib.domain.verification import (
+    DAY_SECONDS,
+    LOCKOUT_FAILURES,
+    LOCKOUT_WINDOW_SECONDS,
+    RECEIPT_RESEND_SECONDS,
+    RECEIPTS_PER_DAY,
+)
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.attempts import PendingVerification
 from chalicelib.store.glance import Glance
@@ -760,22 +767,34 @@ class FakeVerifications:
 
 
 class FakeAttempts:
+    """The engine-backed store's fixed windows: ``{pk: [win, n, sent_at]}``."""
+
     def __init__(self) -> None:
-        self.failures: dict[str, list[int]] = {}
-        self.receipts: dict[str, int] = {}
+        self.windows: dict[str, list[int]] = {}
 
-    def locked_for(self, key: str, now: int) -> int:
-        return 0
+    def _count(self, pk: str, now: int, limit: int, window: int, gap: int | None = None) -> tuple[bool, list[int]]:
+        found = self.windows.get(pk)
+        if found is None or found[0] <= now - window:
+            self.windows[pk] = [now, 1, now]
+            return True, self.windows[pk]
+        if found[1] < limit and (gap is None or found[2] <= now - gap):
+            found[1] += 1
+            found[2] = now
+            return True, found
+        return False, found
 
-    def fail(self, key: str, now: int) -> int:
-        self.failures.setdefault(key, []).append(now)
-        return 0
+    def take(self, key: str, now: int) -> tuple[int, int]:
+        taken, (win, _, _) = self._count(f"fail#{key}", now, LOCKOUT_FAILURES, LOCKOUT_WINDOW_SECONDS)
+        return (win, 0) if taken else (0, max(1, win + LOCKOUT_WINDOW_SECONDS - now))
+
+    def give_back(self, key: str, window: int) -> None:
+        found = self.windows.get(f"fail#{key}")
+        if found is not None and found[0] == window and found[1] > 0:
+            found[1] -= 1
 
     def take_receipt(self, key: str, now: int) -> bool:
-        if key in self.receipts:
-            return False
-        self.receipts[key] = now
-        return True
+        taken, _ = self._count(f"receipt#{key}", now, RECEIPTS_PER_DAY, DAY_SECONDS, RECEIPT_RESEND_SECONDS)
+        return taken
 
 
 @dataclass
