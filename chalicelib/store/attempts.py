@@ -4,7 +4,8 @@ codes a phone was sent, birth-date attempts per national ID or registration, rec
 Keys (``pk``): ``pv#<first 96 bits of the phone's keyed hash>`` (its send window and its
 verifications),
 ``fail#id#<keyed hash of the national ID>``, ``fail#reg#<sha256 of the registration ID>``,
-``receipt#<sha256 of the registration ID>``. No national ID is stored; a phone's item keeps the
+``receipt#<sha256 of the registration ID>``, ``refused#<staff token ID>#<minute>`` (refused staff
+calls the audit trail recorded one by one). No national ID is stored; a phone's item keeps the
 phone (the SMS worker sends to it) and is gone a day after its last code expired.
 
 Every limit is a conditional single-item write: a count goes up only if it is under its limit
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import verification as v
+from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE
 from chalicelib.store.table import ConditionFailed, Table
 
 
@@ -256,6 +258,17 @@ class AttemptStore:
             "win = :win AND n > :zero",
             {":minus": -1, ":win": window, ":zero": 0},
         )
+
+    def take_refused_audit(self, token_id: str, minute: int) -> bool:
+        """True for the first ``REFUSED_AUDIT_PER_MINUTE`` refused calls of a staff token in a
+        minute (``minute``: since the epoch): one conditional write on the minute's own item."""
+        applied, _ = self._t.update(
+            f"refused#{token_id}#{minute}",
+            "ADD n :one SET expires_at = :until",
+            "attribute_not_exists(n) OR n < :limit",
+            {":one": 1, ":limit": REFUSED_AUDIT_PER_MINUTE, ":until": (minute + 2) * 60},
+        )
+        return applied
 
     def take_receipt(self, key: str, now: int) -> bool:
         """True at most ``RECEIPTS_PER_DAY`` times per 24 hours per registration, and at most once
