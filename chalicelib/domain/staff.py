@@ -177,7 +177,7 @@ def audit_position(key: bytes, day: str, cursor: str) -> str:
         position = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(["cursor"]) from None
-    if not hmac.compare_digest(mac, _cursor_mac(key, day, position)):
+    if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), _cursor_mac(key, day, position).encode()):
         raise ValidationFailed(["cursor"])
     return position
 

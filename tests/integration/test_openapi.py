@@ -123,3 +123,14 @@ def test_the_site_check_in_and_closing_a_day_are_documented_as_their_models(clie
     assert "day_not_over" in close["responses"]["409"]["description"]
     # and the daily report names its doses
     assert "doses" in schemas["DailyReport"]["required"]
+
+
+def test_the_audit_trail_is_documented_with_its_paging(client: Any) -> None:
+    # Given the served document / Then the audit route takes date, limit and cursor, and answers next_cursor
+    doc = client.http.get("/v1/openapi.json").json_body
+    params = {p["name"]: p for p in doc["paths"]["/v1/admin/audit"]["get"]["parameters"]}
+    assert set(params) == {"date", "limit", "cursor"} and params["date"]["required"]
+    assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 1000)
+    assert params["limit"]["schema"]["default"] == 500 and not params["cursor"]["required"]
+    log = doc["components"]["schemas"]["AuditLog"]
+    assert {"entries", "next_cursor"} <= set(log["properties"]) and "next_cursor" in log["required"]
