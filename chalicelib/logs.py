@@ -5,6 +5,8 @@ A request's correlation ID is put on every log line while it runs (a thread-safe
 server runs requests side by side), sent along with each job message it queues (an SQS message
 attribute, so job bodies stay as they are), and put on the job's log lines when it runs.
 
+Receipt codes are secrets (v1.1) and never logged: ``code_ref`` names a registration on a log line.
+
 The logger is made on first use, not at import: ``import app`` (every cold start) needs none of
 Powertools. Every entry point makes it before its code runs (``configured``, app.py's middleware for
 every event; the authorizer), so the child loggers always log through it.
@@ -13,11 +15,15 @@ every event; the authorizer), so the child loggers always log through it.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import re
 import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import hmac_key
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -45,6 +51,20 @@ def __getattr__(name: str) -> Any:
     if name == "logger":  # ``logs.logger``, as it was when made at import
         return service_logger()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def code_ref(code: str) -> str:
+    """How a log line names a registration: the first 12 hex digits of an HMAC-SHA256 of its receipt
+    code under the service key. The same code always gives the same ref, so the lines about one
+    registration can be followed, and an operator holding the key can check a code against it; the
+    line alone tells nobody the code. Never raises (a log line must not fail the work it reports):
+    without the key, the ref is ``"-"``.
+    """
+    try:
+        key = hmac_key()
+    except Exception:  # noqa: BLE001 - the secret could not be read: log without the ref
+        return "-"
+    return hmac.new(key, b"log-ref\x00" + code.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:12]
 
 
 def configured(event: Any, get_response: Callable[[Any], Any]) -> Any:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chalicelib.api.queries import AppointmentsQuery
     from chalicelib.domain.models import DayClosing
     from chalicelib.domain.reports import (
+        AuditQuery,
         DailyReport,
         DayQuery,
         ExportQuery,
@@ -92,17 +93,18 @@ def export(query: ExportQuery) -> Response:
     admin,
     "GET",
     "/v1/admin/audit",
-    query="chalicelib.domain.reports:DayQuery",
+    query="chalicelib.domain.reports:AuditQuery",
     response="chalicelib.domain.staff:AuditLog",
     roles=ADMIN,
     audit="admin.audit",
-    summary="Every staff action of one day (who, token label, what, outcome, when)",
+    summary="The staff actions of one day (who, token label, what, outcome, when), oldest first, a page at a"
+    " time: next_cursor gives the next page (null on the last). A token's refused calls past 10 a minute are"
+    " one audit.suppressed entry that counts them",
 )
-def audit(query: DayQuery) -> AuditLog:
-    from chalicelib.domain.staff import AuditLog
+def audit(query: AuditQuery) -> AuditLog:
     from chalicelib.services import staff
 
-    return AuditLog(date=query.date, entries=staff.audit_log(query.date))
+    return staff.audit_log(query.date, query.cursor, query.limit)
 
 
 @route(

@@ -63,9 +63,8 @@ def confirm_verification(verification_id: str, body: ConfirmRequest) -> Verifica
     status=202,
     body="chalicelib.domain.verification:ReceiptRequest",
     response="chalicelib.domain.verification:ReceiptSent",
-    errors=(TooManyAttempts,),
-    summary="Send the receipt code by SMS to the phone of the person's active registration (always 202); 5 wrong"
-    " birth dates an hour lock the national ID (429)",
+    summary="Send the receipt code by SMS to the phone of the person's active registration (always 202); at most"
+    " 3 SMS a registration a day, and no birth-date lockout (v1.2)",
 )
 def receipt(body: ReceiptRequest) -> ReceiptSent:
     from chalicelib.services import receipts

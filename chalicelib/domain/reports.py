@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from chalicelib.domain.models import ABSENT_NOT_NULL, DATE_PATTERN, Status
+from chalicelib.domain.staff import AUDIT_CURSOR_PATTERN, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX
 
 
 def _real_date(value: str) -> str:
@@ -30,6 +31,17 @@ class _Query(BaseModel):
 
 class DayQuery(_Query):
     date: Day
+
+
+class AuditQuery(_Query):
+    date: Day
+    limit: int = Field(default=AUDIT_PAGE_DEFAULT, ge=1, le=AUDIT_PAGE_MAX, description="entries a page")
+    cursor: str | None = Field(
+        default=None,
+        pattern=AUDIT_CURSOR_PATTERN,
+        description="the previous page's `next_cursor` (opaque; a changed one is a 400)",
+        json_schema_extra=ABSENT_NOT_NULL,
+    )
 
 
 class ExportQuery(_Query):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -19,6 +22,16 @@ TOKEN_PREFIX = "kkt_"  # noqa: S105 - a public prefix, not a secret  # nosec B10
 # stops working by itself.
 DEFAULT_TOKEN_DAYS = 30
 MAX_TOKEN_DAYS = 366
+# Refused calls (4xx) one token may add to the audit trail in a minute, one entry each; past that the
+# minute's further refusals are one entry that counts them (``audit.suppressed``), so a token
+# hammering a route it may not use cannot grow the day's trail without bound.
+REFUSED_AUDIT_PER_MINUTE = 10
+SUPPRESSED_ACTION = "audit.suppressed"
+# Entries a page of ``GET /v1/admin/audit``: a page stays far under Lambda's 6 MB answer.
+AUDIT_PAGE_DEFAULT = 500
+AUDIT_PAGE_MAX = 1000
+# An audit cursor: base64url of the last entry's sort key (~60 characters), a dot, a 128-bit MAC.
+AUDIT_CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,200}\\.[A-Za-z0-9_-]{22}$"
 
 
 class StaffToken(BaseModel):
@@ -60,6 +73,11 @@ class AuditEntry(BaseModel):
     action: str
     status: int
     target: str | None = None
+    suppressed: int = Field(
+        default=0,
+        description=f"{SUPPRESSED_ACTION} only: refused calls of this token in this minute past the first"
+        f" {REFUSED_AUDIT_PER_MINUTE}, counted here instead of one entry each (``status``: the first's)",
+    )
 
 
 class ChannelSwitch(BaseModel):
@@ -152,4 +170,31 @@ class Summary(BaseModel):
 
 class AuditLog(BaseModel):
     date: str
-    entries: list[AuditEntry]
+    entries: list[AuditEntry] = Field(description="oldest first")
+    next_cursor: str | None = Field(description="the next page's `cursor`; null on the last page")
+
+
+def audit_cursor(key: bytes, day: str, position: str) -> str:
+    """The opaque cursor of a page of ``day``'s audit trail that starts after ``position`` (the last
+    entry's sort key): the position and a MAC over the day and the position, so a cursor cannot be
+    made up, changed, or used for another day."""
+    text = base64.urlsafe_b64encode(position.encode("utf-8")).decode("ascii").rstrip("=")
+    return f"{text}.{_cursor_mac(key, day, position)}"
+
+
+def audit_position(key: bytes, day: str, cursor: str) -> str:
+    """The position an ``audit_cursor`` of ``day`` stands for. Raises ValidationFailed naming
+    ``cursor`` for anything else."""
+    text, _, mac = cursor.partition(".")
+    try:
+        position = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed(["cursor"]) from None
+    if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), _cursor_mac(key, day, position).encode()):
+        raise ValidationFailed(["cursor"])
+    return position
+
+
+def _cursor_mac(key: bytes, day: str, position: str) -> str:
+    digest = hmac.new(key, f"audit-cursor\x00{day}\x00{position}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode("ascii").rstrip("=")

@@ -35,9 +35,12 @@ WRONG_CODES_ALLOWED = 5
 TOKEN_TTL_SECONDS = DAY_SECONDS
 # A verification is kept a day after its code expired: a late confirm gets 422, not 404.
 VERIFICATION_KEEP_SECONDS = DAY_SECONDS
+# Birth-date comparisons per national ID (lookups) or registration (cancels) an hour: each takes an
+# attempt before it compares, a right one gives it back (services/lockouts.py).
 LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW_SECONDS = 3600
-# One receipt-code SMS per registration per minute, however often it is asked for.
+# Receipt-code SMS per registration: 3 a day (v1.2), at most one a minute (a double tap spends one).
+RECEIPTS_PER_DAY = 3
 RECEIPT_RESEND_SECONDS = 60
 
 _TOKEN_VERSION = "pv1"  # noqa: S105 - the token format's version tag, not a secret  # nosec B105

@@ -25,6 +25,7 @@ from chalicelib.domain.doses import Visit, VisitStatus
 from chalicelib.domain.errors import Conflict, DayNotOver, NotFound, ValidationFailed
 from chalicelib.domain.jobs import AppointmentSms, CloseDay
 from chalicelib.domain.models import CheckIn, CheckInRequest, DayClosing, Registration, Status
+from chalicelib.logs import code_ref
 from chalicelib.services import counters
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
@@ -139,7 +140,7 @@ def check_in(req: CheckInRequest) -> CheckIn:
         best_effort(lambda: st.slots.record_visit(today.isoformat(), site, "came", member), "check-in record")
         best_effort(lambda: counters.dose_events(today.isoformat(), site, f"given_{target.dose}"), "counters")
     metrics.add("DoseGiven", dose=str(target.dose))
-    logger.info("checked in", extra={"registration_id": reg.registration_id, "dose": target.dose})
+    logger.info("checked in", extra={"ref": code_ref(reg.registration_id), "dose": target.dose})
     return CheckIn(registration_id=reg.registration_id, dose=target.dose, date=today, site=target.site)
 
 
@@ -248,4 +249,4 @@ def _after_miss(reg: Registration, missed: Visit, outcome: str) -> None:
     events = ["missed"] + ([outcome] if outcome != "missed" else [])
     best_effort(lambda: counters.dose_events(day, site, *events), "counters")
     metrics.add("DoseMissed", outcome=outcome)
-    logger.info("appointment missed", extra={"registration_id": reg.registration_id, "outcome": outcome})
+    logger.info("appointment missed", extra={"ref": code_ref(reg.registration_id), "outcome": outcome})

@@ -18,6 +18,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.jobs import Release
 from chalicelib.domain.models import Registration, Status
+from chalicelib.logs import code_ref
 from chalicelib.services import counters, removals
 from chalicelib.store.factory import stores
 from chalicelib.store.protocols import Stores
@@ -59,7 +60,7 @@ def release(registration_id: str, attempts: int = 20) -> None:
         if candidate is None:
             if st.quota.park(vacancy.registration_id):
                 st.registrations.finish_release(vacancy.registration_id)
-                logger.info("place returned to newcomers", extra={"vacancy": vacancy.registration_id})
+                logger.info("place returned to newcomers", extra={"vacancy_ref": code_ref(vacancy.registration_id)})
                 return
             time.sleep(min(0.05 * (attempt + 1), 0.5))  # an exit or a new reserve entry is landing
             continue
@@ -85,7 +86,10 @@ def _give_to_target(st: Stores, vacancy: Registration) -> bool:
         if target.ticket:
             st.reserve.reserve_exit(target.registration_id, target.ticket)
         st.registrations.finish_release(vacancy.registration_id)
-        logger.info("promoted", extra={"vacancy": vacancy.registration_id, "promoted": target.registration_id})
+        logger.info(
+            "promoted",
+            extra={"vacancy_ref": code_ref(vacancy.registration_id), "promoted_ref": code_ref(target.registration_id)},
+        )
         return True
     # The target left the reserve another way (cancelled, promoted by another vacancy): choose again.
     with contextlib.suppress(Conflict):

@@ -19,6 +19,7 @@ from chalicelib.config import get_settings, hmac_key
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, NotEligible, NotFound
 from chalicelib.domain.models import Channel, Registration, RegistrationRequest, RegistrationView, Status
+from chalicelib.logs import code_ref
 from chalicelib.services import counters, registrations, removals
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
@@ -61,7 +62,7 @@ def reclaim(req: RegistrationRequest, label: str) -> RegistrationView:
         raise Conflict("registration kept changing")
     _follow_up(was, reg)
     metrics.add("CounterReclaim", status=reg.status.value)
-    logger.info("reclaimed at a counter", extra={"registration_id": reg.registration_id, "status": reg.status.value})
+    logger.info("reclaimed at a counter", extra={"ref": code_ref(reg.registration_id), "status": reg.status.value})
     return registrations.view(reg)
 
 
@@ -91,7 +92,7 @@ def cancel(national_id: str) -> RegistrationView:
     else:
         raise Conflict("registration kept changing")
     metrics.add("CounterCancel", was=reg.status.value)
-    logger.info("cancelled at a counter", extra={"registration_id": cancelled.registration_id, "was": reg.status.value})
+    logger.info("cancelled at a counter", extra={"ref": code_ref(cancelled.registration_id), "was": reg.status.value})
     registrations.hand_on(cancelled)
     return registrations.view(cancelled)
 

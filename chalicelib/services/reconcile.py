@@ -31,6 +31,7 @@ from chalicelib.domain.errors import Conflict, NotFound, Overloaded
 from chalicelib.domain.jobs import Segment
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.domain.reports import DailyReport, ReconcileRun
+from chalicelib.logs import code_ref
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.registries.factory import client
 from chalicelib.services import counters, registrations, removals
@@ -299,7 +300,10 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
         counters.promoted(promoted)
         removals.note(promoted.registration_id, force=True)
         given += 1
-        logger.info("leaked place given to the reserve", extra={"run_id": run_id, "promoted": promoted.registration_id})
+        logger.info(
+            "leaked place given to the reserve",
+            extra={"run_id": run_id, "promoted_ref": code_ref(promoted.registration_id)},
+        )
     return given
 
 

@@ -36,6 +36,7 @@ from chalicelib.domain.models import (
     RegistrationView,
     Status,
 )
+from chalicelib.logs import code_ref
 from chalicelib.services import appointments, counters, removals
 from chalicelib.services.in_flight import InFlight
 from chalicelib.services.secondary import best_effort
@@ -275,7 +276,7 @@ def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None])
     try:
         withdrawn = stores().registrations.withdraw(reg, pointer)
     except Overloaded:
-        logger.warning("refused registration not withdrawn", extra={"registration_id": reg.registration_id})
+        logger.warning("refused registration not withdrawn", extra={"ref": code_ref(reg.registration_id)})
         raise Overloaded() from None
     if withdrawn:
         undo_place()
@@ -330,7 +331,7 @@ def _registered(reg: Registration, rank: int | None) -> RegistrationView:
     metrics.add("Registration", status=reg.status.value, channel=reg.channel.value)
     logger.info(
         "registered",
-        extra={"registration_id": reg.registration_id, "status": reg.status.value, "channel": reg.channel.value},
+        extra={"ref": code_ref(reg.registration_id), "status": reg.status.value, "channel": reg.channel.value},
     )
     if reg.status is Status.CONFIRMED:
         removals.note(reg.registration_id)
@@ -393,7 +394,7 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
             continue  # promoted meanwhile: cancel what it is now
     else:
         raise Conflict("registration kept changing")
-    logger.info("cancelled", extra={"registration_id": registration_id, "was": reg.status.value})
+    logger.info("cancelled", extra={"ref": code_ref(registration_id), "was": reg.status.value})
     hand_on(cancelled)
     return view(cancelled)
 

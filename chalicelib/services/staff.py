@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.config import get_settings
+from chalicelib.config import get_settings, hmac_key
 from chalicelib.domain import rules
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.exports import CsvSheet
 from chalicelib.domain.models import Channel, Status, iso_utc
 from chalicelib.domain.staff import (
     DEFAULT_TOKEN_DAYS,
+    SUPPRESSED_ACTION,
     AuditEntry,
+    AuditLog,
     ChannelState,
     Principal,
     RegistrationCounts,
@@ -20,6 +22,8 @@ from chalicelib.domain.staff import (
     StaffToken,
     Summary,
     Used,
+    audit_cursor,
+    audit_position,
     clean_label,
     new_token,
     token_days,
@@ -61,7 +65,11 @@ def authenticate(token: str, now: datetime | None = None) -> Principal | None:
 
 
 def audit(principal: Principal, action: str, status: int, target: str | None) -> None:
+    """Record a staff call in the day's audit trail. A refused one (4xx) is recorded one by one only
+    up to ``REFUSED_AUDIT_PER_MINUTE`` per token and minute; the minute's further refusals add to one
+    ``audit.suppressed`` entry that counts them. Raises Overloaded."""
     now = datetime.now(UTC)
+    st = stores()
     entry = AuditEntry(
         at=now,
         token_id=principal.token_id,
@@ -71,11 +79,25 @@ def audit(principal: Principal, action: str, status: int, target: str | None) ->
         status=status,
         target=target,
     )
-    stores().staff.record(rules.today_in_bangkok(now).isoformat(), entry)
+    day = rules.today_in_bangkok(now).isoformat()
+    if 400 <= status < 500:
+        minute = int(now.timestamp()) // 60
+        if not st.attempts.take_refused_audit(principal.token_id, minute):
+            # Stamped with the minute's last instant: it sorts after the minute's own entries. A
+            # Bangkok day starts on a whole minute, so the minute is the call's day.
+            end = datetime.fromtimestamp(minute * 60 + 59.999999, UTC)
+            st.staff.count_suppressed(day, entry.model_copy(update={"at": end, "action": SUPPRESSED_ACTION}))
+            return
+    st.staff.record(day, entry)
 
 
-def audit_log(day: str) -> list[AuditEntry]:
-    return stores().staff.audit(day)
+def audit_log(day: str, cursor: str | None, limit: int) -> AuditLog:
+    """One page of a day's audit trail, oldest first, with the cursor of the next page (None on the
+    last). Raises ValidationFailed naming ``cursor`` for a cursor this service did not give for
+    that day."""
+    after = audit_position(hmac_key(), day, cursor) if cursor else None
+    entries, last = stores().staff.audit_page(day, after, limit)
+    return AuditLog(date=day, entries=entries, next_cursor=audit_cursor(hmac_key(), day, last) if last else None)
 
 
 def set_channel(channel: str, is_open: bool) -> ChannelState:

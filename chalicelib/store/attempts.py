@@ -1,10 +1,11 @@
 """Short-lived guards in one table (``attempts``, TTL ``expires_at``): phone verifications, how many
-codes a phone was sent, wrong birth dates per national ID or registration, receipt-code resends.
+codes a phone was sent, birth-date attempts per national ID or registration, receipt-code SMS.
 
 Keys (``pk``): ``pv#<first 96 bits of the phone's keyed hash>`` (its send window and its
 verifications),
 ``fail#id#<keyed hash of the national ID>``, ``fail#reg#<sha256 of the registration ID>``,
-``receipt#<sha256 of the registration ID>``. No national ID is stored; a phone's item keeps the
+``receipt#<sha256 of the registration ID>``, ``refused#<staff token ID>#<minute>`` (refused staff
+calls the audit trail recorded one by one). No national ID is stored; a phone's item keeps the
 phone (the SMS worker sends to it) and is gone a day after its last code expired.
 
 Every limit is a conditional single-item write: a count goes up only if it is under its limit
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE
 from chalicelib.domain.verification import (
     CODE_TTL_SECONDS,
     CODES_PER_DAY,
@@ -24,6 +26,7 @@ from chalicelib.domain.verification import (
     LOCKOUT_WINDOW_SECONDS,
     PHONE_KEY_BYTES,
     RECEIPT_RESEND_SECONDS,
+    RECEIPTS_PER_DAY,
     RESEND_AFTER_SECONDS,
     VERIFICATION_KEEP_SECONDS,
     WRONG_CODES_ALLOWED,
@@ -72,27 +75,30 @@ class _Guards:
     def get(self, pk: str) -> dict[str, Any]:
         return self._t.get(pk)
 
-    def window_count(self, pk: str, now: int, limit: int, window: int, gap: int | None = None) -> dict[str, Any]:
+    def window_count(
+        self, pk: str, now: int, limit: int, window: int, gap: int | None = None
+    ) -> tuple[bool, dict[str, Any]]:
         """Count one more in the item's fixed window (``win`` .. ``win + window``) if under ``limit``
         and, with ``gap``, if the last one counted is at least ``gap`` seconds old. A window that is
-        over starts again at ``now``. Returns {} if counted, else the item that refused it."""
+        over (or an item without one) starts again at ``now``. Returns (True, the item as counted)
+        or (False, the item that refused it)."""
         fresh_ok, _ = self.update(
             pk,
             "SET win = :now, n = :one, sent_at = :now, expires_at = :until",
-            "attribute_not_exists(pk) OR win <= :start",
+            "attribute_not_exists(win) OR win <= :start",
             {":now": now, ":one": 1, ":start": now - window, ":until": now + window},
         )
         if fresh_ok:
-            return {}
+            return True, {"win": now, "n": 1, "sent_at": now}
         condition = "win > :start AND n < :limit"
         values = {":now": now, ":one": 1, ":start": now - window, ":limit": limit}
         if gap is not None:
             condition += " AND sent_at <= :gap"
             values[":gap"] = now - gap
-        counted, old = self.update(pk, "ADD n :one SET sent_at = :now", condition, values)
+        counted, item = self.update(pk, "ADD n :one SET sent_at = :now", condition, values, return_new=True)
         if counted:
-            return {}
-        return old or {"win": now, "n": limit, "sent_at": now}
+            return True, item
+        return False, item or {"win": now, "n": limit, "sent_at": now}
 
 
 class VerificationStore:
@@ -231,32 +237,50 @@ class VerificationStore:
 
 
 class AttemptStore:
-    """Failures (wrong birth dates) per key, ``LOCKOUT_FAILURES`` an hour; receipt resends."""
+    """Birth-date comparisons per key (``LOCKOUT_FAILURES`` an hour, a success given back) and
+    receipt SMS per registration (``RECEIPTS_PER_DAY``)."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._t = _Guards(client, table)
 
-    def locked_for(self, key: str, now: int) -> int:
-        """Seconds until the key's lockout is over; 0 if it is not locked."""
-        item = self._t.get(f"fail#{key}")
-        if item and int(item.get("n", 0)) >= LOCKOUT_FAILURES and int(item["win"]) + LOCKOUT_WINDOW_SECONDS > now:
-            return int(item["win"]) + LOCKOUT_WINDOW_SECONDS - now
-        return 0
+    def take(self, key: str, now: int) -> tuple[int, int]:
+        """Take one of the key's attempts for this hour: counted only while fewer than
+        ``LOCKOUT_FAILURES`` are, in one conditional write (two when the key has a live window).
 
-    def fail(self, key: str, now: int) -> int:
-        """Count a failure. Returns 0 if counted, else (the limit was reached first) the seconds
-        until the lockout is over."""
-        old = self._t.window_count(f"fail#{key}", now, LOCKOUT_FAILURES, LOCKOUT_WINDOW_SECONDS)
-        if not old:
-            return 0
-        return max(1, int(old.get("win", now)) + LOCKOUT_WINDOW_SECONDS - now)
+        Returns (the window's start, 0) if taken (``give_back`` needs the window), else (0, the
+        seconds until the lockout is over).
+        """
+        taken, item = self._t.window_count(f"fail#{key}", now, LOCKOUT_FAILURES, LOCKOUT_WINDOW_SECONDS)
+        win = int(item.get("win", now))
+        if taken:
+            return win, 0
+        return 0, max(1, win + LOCKOUT_WINDOW_SECONDS - now)
 
-    def take_receipt(self, key: str, now: int) -> bool:
-        """True at most once per ``RECEIPT_RESEND_SECONDS`` per registration."""
+    def give_back(self, key: str, window: int) -> None:
+        """Return an attempt taken in ``window``. Nothing if that window is over (its count is
+        gone with it) or nothing is counted: it can never return what another request took."""
+        self._t.update(
+            f"fail#{key}",
+            "ADD n :minus",
+            "win = :win AND n > :zero",
+            {":minus": -1, ":win": window, ":zero": 0},
+        )
+
+    def take_refused_audit(self, token_id: str, minute: int) -> bool:
+        """True for the first ``REFUSED_AUDIT_PER_MINUTE`` refused calls of a staff token in a
+        minute (``minute``: since the epoch): one conditional write on the minute's own item."""
         applied, _ = self._t.update(
-            f"receipt#{key}",
-            "SET sent_at = :now, expires_at = :until",
-            "attribute_not_exists(pk) OR sent_at <= :gap",
-            {":now": now, ":gap": now - RECEIPT_RESEND_SECONDS, ":until": now + RECEIPT_RESEND_SECONDS},
+            f"refused#{token_id}#{minute}",
+            "ADD n :one SET expires_at = :until",
+            "attribute_not_exists(n) OR n < :limit",
+            {":one": 1, ":limit": REFUSED_AUDIT_PER_MINUTE, ":until": (minute + 2) * 60},
         )
         return applied
+
+    def take_receipt(self, key: str, now: int) -> bool:
+        """True at most ``RECEIPTS_PER_DAY`` times per 24 hours per registration, and at most once
+        per ``RECEIPT_RESEND_SECONDS`` (a double tap spends one): counted with a conditional write."""
+        taken, _ = self._t.window_count(
+            f"receipt#{key}", now, RECEIPTS_PER_DAY, DAY_SECONDS, gap=RECEIPT_RESEND_SECONDS
+        )
+        return taken

@@ -1,4 +1,12 @@
-"""Staff tokens (stored only as hashes) and the audit trail of staff actions."""
+"""Staff tokens (stored only as hashes) and the audit trail of staff actions.
+
+``token#<sha256 of the token>`` / ``token``   a token's record
+``tokenid#<token_id>`` / ``token``            its hash, by its public ID (revocation)
+``audit#<day>`` / ``<at, UTC ISO>#<random>``  one staff action (the day in Bangkok time)
+``audit#<day>`` / ``<minute's last instant>#suppressed#<token_id>``
+                                              a token's refused calls of that minute past the ones
+                                              recorded one by one: one item, a count
+"""
 
 from __future__ import annotations
 
@@ -47,6 +55,34 @@ class StaffStore:
         }
         self._t.overwrite(item)
 
-    def audit(self, day: str) -> list[AuditEntry]:
-        """Every staff action of a day (Bangkok time), oldest first."""
-        return [AuditEntry.model_validate(i) for i in self._t.query("pk = :pk", {":pk": f"audit#{day}"})]
+    def count_suppressed(self, day: str, entry: AuditEntry) -> None:
+        """Count one more suppressed refusal on the token's entry for the minute ending at
+        ``entry.at`` (made by the first, with that one's status). One update: the day's trail
+        grows by one item per token and minute, however many refusals there are."""
+        self._t.update(
+            (f"audit#{day}", f"{entry.at.astimezone(UTC).isoformat()}#suppressed#{entry.token_id}"),
+            "SET #at = :at, token_id = :token, #role = :role, label = :label, #action = :action, "
+            "#status = if_not_exists(#status, :status) ADD suppressed :one",
+            None,
+            {
+                ":at": entry.at.astimezone(UTC).isoformat(),
+                ":token": entry.token_id,
+                ":role": entry.role.value,
+                ":label": entry.label,
+                ":action": entry.action,
+                ":status": entry.status,
+                ":one": 1,
+            },
+            names={"#at": "at", "#role": "role", "#action": "action", "#status": "status"},
+        )
+
+    def audit_page(self, day: str, after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
+        """Up to ``limit`` staff actions of a day (Bangkok time), oldest first, from the one after
+        the sort key ``after``; and the sort key to go on after (None: that was the last)."""
+        pk = f"audit#{day}"
+        cursor = {"pk": {"S": pk}, "sk": {"S": after}} if after else None
+        # One more than asked: a next page is promised only if it has an entry.
+        page = self._t.query_page("pk = :pk", {":pk": pk}, cursor=cursor, limit=limit + 1)
+        items = page.items[:limit]
+        more = len(page.items) > limit
+        return [AuditEntry.model_validate(i) for i in items], str(items[-1]["sk"]) if more else None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +215,22 @@ def test_the_dashboard_offers_the_exports_as_downloads(page: Any, stack: Stack, 
     report = json.loads(Path(report_download.value.path()).read_text(encoding="utf-8"))
     assert report["registrations"]["total"] >= 1
     expect(page.locator("#report")).to_contain_text("registrations")
+    # And the day's audit trail comes as one CSV of every page (1,000 entries a request), each cell
+    # safe in a spreadsheet
+    from chalicelib.domain.staff import Principal, Role
+    from chalicelib.services import staff
+
+    desk = Principal(
+        token_id="t_desk", role=Role.COUNTER, label='=HYPERLINK("x")', expires_at=datetime(2100, 1, 1, tzinfo=UTC)
+    )
+    for _ in range(1005):
+        staff.audit(desk, "counter.register", 201, None)
+    with page.expect_download() as audit_download:
+        page.locator("#audit-log").click()
+    rows = list(csv.reader(io.StringIO(Path(audit_download.value.path()).read_text(encoding="utf-8-sig"))))
+    assert rows[0] == ["at", "token_id", "role", "label", "action", "status", "target", "suppressed"]
+    from_desk = [r for r in rows[1:] if r[1] == "t_desk"]
+    assert len(from_desk) == 1005 and {r[3] for r in from_desk} == {'\'=HYPERLINK("x")'}
 
 
 def test_screenshots_of_every_page_at_desktop_and_phone_widths(

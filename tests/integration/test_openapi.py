@@ -166,3 +166,14 @@ def test_a_text_fields_pattern_is_the_hygiene_rule(client: Any, schema: str, fie
     for taken in ("12/3 ม.4 ต.ในเมือง (ตรงข้ามตลาด)", "  ACME Co., Ltd. ", "\U00020000 x", "x" * 200):
         assert pattern.fullmatch(taken), repr(taken)
     assert text["format"] == "text"  # and the hooks of `make api-fuzz` still find their format
+
+
+def test_the_audit_trail_is_documented_with_its_paging(client: Any) -> None:
+    # Given the served document / Then the audit route takes date, limit and cursor, and answers next_cursor
+    doc = client.http.get("/v1/openapi.json").json_body
+    params = {p["name"]: p for p in doc["paths"]["/v1/admin/audit"]["get"]["parameters"]}
+    assert set(params) == {"date", "limit", "cursor"} and params["date"]["required"]
+    assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 1000)
+    assert params["limit"]["schema"]["default"] == 500 and not params["cursor"]["required"]
+    log = doc["components"]["schemas"]["AuditLog"]
+    assert {"entries", "next_cursor"} <= set(log["properties"]) and "next_cursor" in log["required"]

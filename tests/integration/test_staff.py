@@ -438,6 +438,88 @@ def test_the_audit_trail_records_each_staff_action(client: Any, tokens: dict[str
     assert code(call(client, "GET", "/v1/admin/audit?date=yesterday", tokens["admin"])) == "validation_error"
 
 
+def audit_pages(client: Any, token: str, day: str, limit: int) -> list[dict[str, Any]]:
+    """Every page of the day's audit trail, following ``next_cursor``."""
+    pages, cursor = [], None
+    while True:
+        query = f"date={day}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        resp = call(client, "GET", f"/v1/admin/audit?{query}", token)
+        assert resp.status_code == 200, resp.json_body
+        pages.append(resp.json_body)
+        cursor = resp.json_body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_the_audit_trail_comes_in_pages_linked_by_a_cursor(client: Any, tokens: dict[str, str]) -> None:
+    from chalicelib.domain import rules
+
+    # Given 24 staff actions today
+    for _ in range(24):
+        call(client, "GET", "/v1/admin/summary", tokens["admin"])
+    day = rules.today_in_bangkok().isoformat()
+    # When the trail is read 10 entries a page
+    pages = audit_pages(client, tokens["admin"], day, 10)
+    # Then the pages hold every entry once, oldest first, and only the last has no next cursor
+    entries = [e for page in pages for e in page["entries"]]
+    assert [len(p["entries"]) for p in pages[:-1]] == [10] * (len(pages) - 1) and 1 <= len(pages[-1]["entries"]) <= 10
+    assert all(p["next_cursor"] for p in pages[:-1])
+    assert sum(e["action"] == "admin.summary" for e in entries) == 24
+    assert len({json.dumps(e, sort_keys=True) for e in entries}) == len(entries)
+    assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
+    # And one page by default holds them all
+    whole = call(client, "GET", f"/v1/admin/audit?date={day}", tokens["admin"]).json_body
+    assert whole["entries"][: len(entries)] == entries
+
+
+def test_a_changed_or_foreign_cursor_or_a_bad_limit_is_a_validation_error(client: Any, tokens: dict[str, str]) -> None:
+    from chalicelib.domain import rules
+
+    # Given a cursor of today's trail
+    for _ in range(3):
+        call(client, "GET", "/v1/admin/summary", tokens["admin"])
+    day = rules.today_in_bangkok().isoformat()
+    cursor = call(client, "GET", f"/v1/admin/audit?date={day}&limit=1", tokens["admin"]).json_body["next_cursor"]
+    text, mac = cursor.split(".")
+    changed = [
+        ("A" if text[0] != "A" else "B") + text[1:] + "." + mac,  # another position
+        text + "." + ("A" if mac[0] != "A" else "B") + mac[1:],  # another MAC
+        text,  # no MAC
+        "not a cursor",
+    ]
+    # When it is changed, or used for another day, or the limit is out of range
+    paths = [f"/v1/admin/audit?date={day}&cursor={c}" for c in changed]
+    paths += [f"/v1/admin/audit?date=2026-01-01&cursor={cursor}"]
+    paths += [f"/v1/admin/audit?date={day}&limit={n}" for n in ("0", "1001", "ten", "-5")]
+    # Then each is 400 validation_error in the envelope
+    for path in paths:
+        resp = call(client, "GET", path, tokens["admin"])
+        assert resp.status_code == 400 and code(resp) == "validation_error", path
+        assert resp.json_body["error"]["message_th"]
+
+
+def test_refused_calls_add_at_most_ten_entries_a_token_a_minute(client: Any, tokens: dict[str, str]) -> None:
+    from chalicelib.domain import rules
+
+    # Given a counter token making 200 calls it may not make
+    for _ in range(200):
+        assert call(client, "GET", "/v1/admin/summary", tokens["counter"]).status_code == 403
+    # When the day's trail is read
+    day = rules.today_in_bangkok().isoformat()
+    entries = [e for p in audit_pages(client, tokens["admin"], day, 1000) for e in p["entries"]]
+    mine = [e for e in entries if e["label"] == "counter desk 1"]
+    # Then ten refusals a minute are entries of their own, the rest one count per minute
+    one_by_one = [e for e in mine if e["action"] == "admin.summary"]
+    counts = [e for e in mine if e["action"] == "audit.suppressed"]
+    minutes = len(counts)
+    assert 1 <= minutes <= 2  # the calls may straddle a minute
+    assert len(one_by_one) <= 10 * minutes and len(mine) <= 11 * minutes
+    assert len(one_by_one) + sum(e["suppressed"] for e in counts) == 200
+    assert all(e["status"] == 403 and e["role"] == "counter" for e in mine)
+    # And the admin's own calls are not held back by it
+    assert call(client, "GET", "/v1/admin/summary", tokens["admin"]).status_code == 200
+
+
 def test_a_closed_channel_is_seen_by_other_containers_within_the_cache_time(
     client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ the engine-backed suites' (tests/race, tests/fault). A queue or store can be tol
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,14 @@ from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
-from chalicelib.domain.staff import AuditEntry, StaffToken
+from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE, AuditEntry, StaffToken
+from chalicelib.domain.verification import (
+    DAY_SECONDS,
+    LOCKOUT_FAILURES,
+    LOCKOUT_WINDOW_SECONDS,
+    RECEIPT_RESEND_SECONDS,
+    RECEIPTS_PER_DAY,
+)
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.registrations.keys import home
 from chalicelib.store.types import Glance, Overflow, PendingVerification, PlaceCounts, SlotDay, Taken, Ticket
@@ -681,7 +689,8 @@ class FakeStaff:
     def __init__(self) -> None:
         self.tokens: dict[str, StaffToken] = {}
         self.ids: dict[str, str] = {}
-        self.entries: dict[str, list[AuditEntry]] = {}
+        # day -> sort key -> entry, sorted as the engine-backed store's sort keys are
+        self.entries: dict[str, dict[str, AuditEntry]] = {}
 
     def put_token(self, token_hash: str, token: StaffToken) -> None:
         if token_hash in self.tokens:
@@ -701,10 +710,18 @@ class FakeStaff:
         return True
 
     def record(self, day: str, entry: AuditEntry) -> None:
-        self.entries.setdefault(day, []).append(entry)
+        self.entries.setdefault(day, {})[f"{entry.at.astimezone(UTC).isoformat()}#{secrets.token_hex(4)}"] = entry
 
-    def audit(self, day: str) -> list[AuditEntry]:
-        return sorted(self.entries.get(day, []), key=lambda e: e.at)
+    def count_suppressed(self, day: str, entry: AuditEntry) -> None:
+        sk = f"{entry.at.astimezone(UTC).isoformat()}#suppressed#{entry.token_id}"
+        found = self.entries.setdefault(day, {}).get(sk)
+        first = found or entry
+        self.entries[day][sk] = entry.model_copy(update={"status": first.status, "suppressed": first.suppressed + 1})
+
+    def audit_page(self, day: str, after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
+        keys = [k for k in sorted(self.entries.get(day, {})) if after is None or k > after]
+        page = keys[:limit]
+        return [self.entries[day][k] for k in page], page[-1] if len(keys) > limit else None
 
 
 class FakeBatches:
@@ -765,22 +782,38 @@ class FakeVerifications:
 
 
 class FakeAttempts:
+    """The engine-backed store's fixed windows: ``{pk: [win, n, sent_at]}``."""
+
     def __init__(self) -> None:
-        self.failures: dict[str, list[int]] = {}
-        self.receipts: dict[str, int] = {}
+        self.windows: dict[str, list[int]] = {}
 
-    def locked_for(self, key: str, now: int) -> int:
-        return 0
+    def _count(self, pk: str, now: int, limit: int, window: int, gap: int | None = None) -> tuple[bool, list[int]]:
+        found = self.windows.get(pk)
+        if found is None or found[0] <= now - window:
+            self.windows[pk] = [now, 1, now]
+            return True, self.windows[pk]
+        if found[1] < limit and (gap is None or found[2] <= now - gap):
+            found[1] += 1
+            found[2] = now
+            return True, found
+        return False, found
 
-    def fail(self, key: str, now: int) -> int:
-        self.failures.setdefault(key, []).append(now)
-        return 0
+    def take(self, key: str, now: int) -> tuple[int, int]:
+        taken, (win, _, _) = self._count(f"fail#{key}", now, LOCKOUT_FAILURES, LOCKOUT_WINDOW_SECONDS)
+        return (win, 0) if taken else (0, max(1, win + LOCKOUT_WINDOW_SECONDS - now))
+
+    def give_back(self, key: str, window: int) -> None:
+        found = self.windows.get(f"fail#{key}")
+        if found is not None and found[0] == window and found[1] > 0:
+            found[1] -= 1
+
+    def take_refused_audit(self, token_id: str, minute: int) -> bool:
+        taken, _ = self._count(f"refused#{token_id}#{minute}", minute * 60, REFUSED_AUDIT_PER_MINUTE, 120)
+        return taken
 
     def take_receipt(self, key: str, now: int) -> bool:
-        if key in self.receipts:
-            return False
-        self.receipts[key] = now
-        return True
+        taken, _ = self._count(f"receipt#{key}", now, RECEIPTS_PER_DAY, DAY_SECONDS, RECEIPT_RESEND_SECONDS)
+        return taken
 
 
 @dataclass

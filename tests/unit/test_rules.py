@@ -129,3 +129,16 @@ def test_shards_split_the_quota_exactly() -> None:
     caps = shard_capacities(50_000, 16)
     assert sum(caps) == 50_000 and max(caps) - min(caps) <= 1
     assert shard_capacities(3, 4) == [1, 1, 1, 0]
+
+
+def test_a_log_ref_names_a_receipt_code_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import logs
+
+    # Given two receipt codes / When their log refs are made / Then each is stable, short and its own
+    code, other = "r_" + "A" * 43, "r_" + "B" * 43
+    assert logs.code_ref(code) == logs.code_ref(code) != logs.code_ref(other)
+    assert len(logs.code_ref(code)) == 12 and "AAAA" not in logs.code_ref(code)
+    # And it is keyed: another service key gives another ref
+    before = logs.code_ref(code)
+    monkeypatch.setattr(logs, "hmac_key", lambda: b"another-key")
+    assert logs.code_ref(code) != before

@@ -202,12 +202,43 @@
         pre.textContent = text;
       }
     }
+    offer(parts, filename, type);
+  }
+
+  function offer(parts, filename, type) {
     const url = URL.createObjectURL(new Blob(parts, { type }));
     const link = el("a", { href: url, download: filename, hidden: true });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
+  const AUDIT_COLUMNS = ["at", "token_id", "role", "label", "action", "status", "target", "suppressed"];
+
+  // One CSV cell as the service's own exports write it: a cell a spreadsheet would read as a
+  // formula (a token's label is typed by people) starts with ' and stays text.
+  function csvCell(value) {
+    let text = value === null || value === undefined ? "" : String(value);
+    if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  // The day's audit trail as CSV: every page (next_cursor), 1,000 entries a request, then one file.
+  async function downloadAudit(d) {
+    hide($("export-error"));
+    const lines = [AUDIT_COLUMNS.join(",")];
+    let cursor = null;
+    for (let page = 0; page < 1000; page += 1) {
+      const query = "date=" + d + "&limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+      const r = await api("GET", "v1/admin/audit?" + query, { token: session.token() });
+      if (r.status === 401) return session.expired();
+      if (!r.ok) return showError($("export-error"), r.error);
+      for (const entry of r.data.entries) lines.push(AUDIT_COLUMNS.map((c) => csvCell(entry[c])).join(","));
+      cursor = r.data.next_cursor;
+      if (!cursor) break;
+    }
+    offer(["\ufeff" + lines.join("\r\n") + "\r\n"], "audit-" + d + ".csv", "text/csv;charset=utf-8");
   }
 
   function dayOrError() {
@@ -261,7 +292,7 @@
       link("appointments-csv", "รายชื่อนัดฉีดของวัน", "appointments of the day", day((d) =>
         download("v1/admin/appointments.csv?date=" + d, "appointments-" + d + ".csv", csv))),
       link("audit-log", "บันทึกการใช้งานของเจ้าหน้าที่", "staff audit trail", day((d) =>
-        download("v1/admin/audit?date=" + d, "audit-" + d + ".json", "application/json", true))));
+        downloadAudit(d))));
   }
 
   const session = KK.staffSession({
