@@ -1,20 +1,18 @@
-"""Wrong birth dates lock a national ID (lookups) or a registration (cancels).
+"""Birth-date comparisons are limited per national ID (lookups) or registration (cancels, data, erasure).
 
 Every birth-date comparison first takes an attempt: a conditional increment below
 ``LOCKOUT_FAILURES`` in the key's hour. Taken, the comparison runs; refused, the request is 429
-without comparing. A wrong date keeps its attempt; a right one (or a request that failed before it
-could compare) gives it back afterwards, so a person who checks their registration often is never
-locked out by their own successes. Giving back only ever returns the request's own attempt, in the
-window it was taken in, so however many requests run at once:
+without comparing. Every attempt taken stays counted for the hour, a right date's too (contract
+v1.2: at most five comparisons per key an hour, exact under concurrency). A right date that gave
+its attempt back would let a sixth comparison run in a burst; the guesses it allows would be the
+same, but the contract counts comparisons, and a person rarely checks five times in an hour.
 
-- at most ``LOCKOUT_FAILURES`` wrong comparisons happen per key in an hour, and at any instant at
-  most ``LOCKOUT_FAILURES`` comparisons are under way or have failed;
-- a right date racing wrong ones is compared (and answered) only if fewer than
-  ``LOCKOUT_FAILURES`` attempts were taken before it.
-
-After the fifth failure every request, the right birth date included, gets 429 until the hour is
-over. Below the limit a failure looks exactly like "not found". The counters are keyed by keyed
-hashes, never by the ID. Receipt requests are not locked (v1.2): see ``receipts``.
+So however many requests run at once, at most ``LOCKOUT_FAILURES`` comparisons happen per key in
+an hour, and a right date racing wrong ones is compared (and answered) only if fewer than
+``LOCKOUT_FAILURES`` attempts were taken before it. Then every request, the right birth date
+included, gets 429 until the hour is over. Below the limit a failure looks exactly like "not
+found". The counters are keyed by keyed hashes, never by the ID. Receipt requests are not locked
+(v1.2): see ``receipts``.
 """
 
 from __future__ import annotations
@@ -27,8 +25,7 @@ from typing import TypeVar
 from chalicelib import metrics
 from chalicelib.config import hmac_key
 from chalicelib.domain import rules
-from chalicelib.domain.errors import NotFound, TooManyAttempts
-from chalicelib.services.secondary import best_effort
+from chalicelib.domain.errors import TooManyAttempts
 from chalicelib.store.factory import stores
 
 T = TypeVar("T")
@@ -45,26 +42,14 @@ def of_registration(registration_id: str) -> str:
 
 
 def guarded(key: str, action: Callable[[], T]) -> T:
-    """Run ``action`` (it compares a birth date) on one of ``key``'s attempts; its NotFound keeps
-    the attempt, anything else gives it back.
+    """Run ``action`` (it compares a birth date) on one of ``key``'s attempts, which stays spent.
 
     Raises TooManyAttempts (no attempt left: nothing compared), NotFound, and what ``action`` raises.
     """
-    attempts = stores().attempts
-    window, wait = attempts.take(key, int(time.time()))
+    wait = stores().attempts.take(key, int(time.time()))
     if wait:
         metrics.add("LockedOut")
         raise TooManyAttempts(retry_after=wait)
-    failed = False
-    try:
-        return action()
-    except NotFound:
-        # Whether the ID is unknown or the birth date wrong, it counts: else a lockout would tell
-        # which national IDs are registered.
-        failed = True
-        raise
-    finally:
-        # Anything else: the right date was compared (a later step may have failed), or nothing was
-        # (a store refused). A failed give-back leaves the attempt counted for the hour: the safe side.
-        if not failed:
-            best_effort(lambda: attempts.give_back(key, window), "attempt given back")
+    # Whether the ID is unknown or the birth date wrong, a NotFound looks the same: else a lockout
+    # would tell which national IDs are registered.
+    return action()

@@ -237,34 +237,20 @@ class VerificationStore:
 
 
 class AttemptStore:
-    """Birth-date comparisons per key (``LOCKOUT_FAILURES`` an hour, a success given back) and
+    """Birth-date comparisons per key (``LOCKOUT_FAILURES`` an hour, successes included) and
     receipt SMS per registration (``RECEIPTS_PER_DAY``)."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._t = _Guards(client, table)
 
-    def take(self, key: str, now: int) -> tuple[int, int]:
+    def take(self, key: str, now: int) -> int:
         """Take one of the key's attempts for this hour: counted only while fewer than
         ``LOCKOUT_FAILURES`` are, in one conditional write (two when the key has a live window).
 
-        Returns (the window's start, 0) if taken (``give_back`` needs the window), else (0, the
-        seconds until the lockout is over).
+        Returns 0 if taken, else the seconds until the lockout is over.
         """
         taken, item = self._t.window_count(f"fail#{key}", now, LOCKOUT_FAILURES, LOCKOUT_WINDOW_SECONDS)
-        win = int(item.get("win", now))
-        if taken:
-            return win, 0
-        return 0, max(1, win + LOCKOUT_WINDOW_SECONDS - now)
-
-    def give_back(self, key: str, window: int) -> None:
-        """Return an attempt taken in ``window``. Nothing if that window is over (its count is
-        gone with it) or nothing is counted: it can never return what another request took."""
-        self._t.update(
-            f"fail#{key}",
-            "ADD n :minus",
-            "win = :win AND n > :zero",
-            {":minus": -1, ":win": window, ":zero": 0},
-        )
+        return 0 if taken else max(1, int(item.get("win", now)) + LOCKOUT_WINDOW_SECONDS - now)
 
     def take_refused_audit(self, token_id: str, minute: int) -> bool:
         """True for the first ``REFUSED_AUDIT_PER_MINUTE`` refused calls of a staff token in a

@@ -1,4 +1,4 @@
-"""Bursts of birth-date guesses over HTTP: at most five comparisons fail, whatever the concurrency.
+"""Bursts of birth-date guesses over HTTP: at most five comparisons, whatever the concurrency.
 
 Each burst is 40 requests at once for one person (lookups) or one registration (cancels): the right
 birth date at a random position, 39 wrong ones. Every comparison the service makes is recorded in
@@ -52,8 +52,8 @@ def burst(rng: random.Random, send: Callable[[str], Callable[[Any], Any]]) -> tu
 def assert_at_most_five_failed(answers: list[Any], right_at: int, compared: list[str]) -> None:
     outcomes = Counter(r.status_code for r in answers)
     wrong_compared = [d for d in compared if d != RIGHT]
-    # At most five wrong dates were compared, each answered 404 (nothing else is "not found")
-    assert len(wrong_compared) <= 5, compared
+    # At most five dates were compared (the right one included), each wrong one answered 404
+    assert len(compared) <= 5, compared
     assert outcomes[404] == len(wrong_compared), (outcomes, compared)
     # Every other request was refused without comparing: 429 with Retry-After
     refused = [r for r in answers if r.status_code == 429]
@@ -63,13 +63,11 @@ def assert_at_most_five_failed(answers: list[Any], right_at: int, compared: list
     assert (answers[right_at].status_code == 200) == (RIGHT in compared), (answers[right_at].status_code, compared)
     if RIGHT in compared:
         assert compared.index(RIGHT) < 5, compared
-    # (It gave its attempt back, so at most one more wrong date was compared after it.)
-    assert len(compared) <= 5 + (RIGHT in compared)
 
 
 @pytest.mark.race
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_a_burst_of_lookups_compares_at_most_five_wrong_birth_dates(
+def test_a_burst_of_lookups_compares_at_most_five_birth_dates(
     local_stack: Any, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     # Given a registered person
@@ -85,13 +83,13 @@ def test_a_burst_of_lookups_compares_at_most_five_wrong_birth_dates(
     # When 40 lookups arrive at once, the right birth date among them at a random position
     right_at, answers = burst(random.Random(seed), lookup)
 
-    # Then at most five wrong dates were compared, and the right one only among the first five
+    # Then at most five dates were compared, and the right one only among the first five
     assert_at_most_five_failed(answers, right_at, compared.dates)
 
 
 @pytest.mark.race
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_a_burst_of_cancels_compares_at_most_five_wrong_birth_dates(
+def test_a_burst_of_cancels_compares_at_most_five_birth_dates(
     local_stack: Any, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     # Given a registration
@@ -106,7 +104,7 @@ def test_a_burst_of_cancels_compares_at_most_five_wrong_birth_dates(
     # When 40 cancels arrive at once, the right birth date among them at a random position
     right_at, answers = burst(random.Random(seed), cancel)
 
-    # Then at most five wrong dates were compared, and it is cancelled only if the right one was
+    # Then at most five dates were compared, and it is cancelled only if the right one was
     # among the first five
     assert_at_most_five_failed(answers, right_at, compared.dates)
     status = requests.get(f"{stack.url}/v1/registrations/{reg['registration_id']}", timeout=30).json()["status"]

@@ -798,14 +798,9 @@ class FakeAttempts:
             return True, found
         return False, found
 
-    def take(self, key: str, now: int) -> tuple[int, int]:
+    def take(self, key: str, now: int) -> int:
         taken, (win, _, _) = self._count(f"fail#{key}", now, LOCKOUT_FAILURES, LOCKOUT_WINDOW_SECONDS)
-        return (win, 0) if taken else (0, max(1, win + LOCKOUT_WINDOW_SECONDS - now))
-
-    def give_back(self, key: str, window: int) -> None:
-        found = self.windows.get(f"fail#{key}")
-        if found is not None and found[0] == window and found[1] > 0:
-            found[1] -= 1
+        return 0 if taken else max(1, win + LOCKOUT_WINDOW_SECONDS - now)
 
     def take_refused_audit(self, token_id: str, minute: int) -> bool:
         taken, _ = self._count(f"refused#{token_id}#{minute}", minute * 60, REFUSED_AUDIT_PER_MINUTE, 120)

@@ -42,37 +42,33 @@ def test_no_comparison_happens_once_five_have_failed(campaign: Any) -> None:
     assert 3590 <= locked.value.retry_after <= 3600
 
 
-def test_a_success_or_a_failed_store_gives_the_attempt_back(campaign: Any) -> None:
-    # Given four failures for a key
+def test_every_comparison_counts_a_right_date_too(campaign: Any) -> None:
+    # Given four right answers and one wrong one for a key, in one hour
     st = campaign()
+    seen: list[bool] = []
     for _ in range(4):
-        with pytest.raises(NotFound):
-            lockouts.guarded(KEY, compare(False, []))
-    # When ten right answers come, and a request whose store was overloaded
-    for _ in range(10):
-        assert lockouts.guarded(KEY, compare(True, [])) == "found"
+        assert lockouts.guarded(KEY, compare(True, seen)) == "found"
+    with pytest.raises(NotFound):
+        lockouts.guarded(KEY, compare(False, seen))
+    # When the right date comes a sixth time
+    with pytest.raises(TooManyAttempts):
+        lockouts.guarded(KEY, compare(True, seen))
+    # Then it is refused without a comparison: five comparisons an hour, successes included (v1.2)
+    assert seen == [True] * 4 + [False]
+    assert st.attempts.windows[f"fail#{KEY}"][1] == 5
+
+
+def test_a_request_whose_store_failed_keeps_its_attempt(campaign: Any) -> None:
+    # Given a comparison whose action failed in the store (it may or may not have compared)
+    st = campaign()
 
     def overloaded() -> None:
         raise Overloaded(retry_after=1)
 
+    # When it runs / Then its attempt stays counted: the safe side of "at most five comparisons"
     with pytest.raises(Overloaded):
         lockouts.guarded(KEY, overloaded)
-    # Then only the four failures count: one more failure is allowed, then the key is locked
-    assert st.attempts.windows[f"fail#{KEY}"][1] == 4
-    with pytest.raises(NotFound):
-        lockouts.guarded(KEY, compare(False, []))
-    with pytest.raises(TooManyAttempts):
-        lockouts.guarded(KEY, compare(True, []))
-
-
-def test_a_give_back_never_reaches_into_a_later_window(campaign: Any) -> None:
-    # Given an attempt taken in one window, and the key's window started again since
-    st = campaign()
-    window, _ = st.attempts.take(KEY, 1_000)
-    st.attempts.take(KEY, 1_000 + 3_600)
-    # When the first attempt is given back, then the new window's count is untouched
-    st.attempts.give_back(KEY, window)
-    assert st.attempts.windows[f"fail#{KEY}"][:2] == [4_600, 1]
+    assert st.attempts.windows[f"fail#{KEY}"][1] == 1
 
 
 def test_receipt_requests_are_never_locked_and_send_at_most_three_a_day(campaign: Any, monkeypatch: Any) -> None:
