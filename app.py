@@ -116,3 +116,11 @@ def reconcile_daily(event: Any) -> None:
     from chalicelib.services import reconcile
 
     reconcile.start(full=True)
+
+
+# 02:00 in Bangkok: personal fields past their retention day are erased (it reads nothing before then).
+@app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="retention_daily")
+def retention_daily(event: Any) -> None:
+    from chalicelib.services import retention
+
+    retention.start()

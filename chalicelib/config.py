@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,12 @@ class Settings:
     # The deployment's stage (dev, prod; local or test on this machine): the SMS budget's alarm
     # watches the SMS metrics of its own stage by this dimension.
     stage: str
+    # Personal fields are erased this many days after the campaign's last vaccination day (PDPA).
+    retention_days: int
+    # That day when the operator knows it; None: estimated from the schedule (domain.retention).
+    vaccination_last_day: date | None
+    # How a person reaches the data protection officer: shown on the public page and GET /v1/consent.
+    dpo_contact: str
 
 
 @lru_cache(maxsize=1)
@@ -134,7 +141,20 @@ def get_settings() -> Settings:
         edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
         edge_verification_limit_per_5min=_int("EDGE_VERIFICATION_LIMIT_PER_5MIN", 0),
         stage=os.environ.get("KKREG_STAGE") or "unset",
+        retention_days=_int("RETENTION_DAYS", 365, minimum=1),
+        vaccination_last_day=_day("VACCINATION_LAST_DAY"),
+        dpo_contact=os.environ.get("DPO_CONTACT", "").strip(),
     )
+
+
+def _day(name: str) -> date | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be YYYY-MM-DD, got {raw!r}") from exc
 
 
 def _phone_verification() -> bool:

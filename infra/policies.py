@@ -104,6 +104,8 @@ FUNCTIONS: dict[str, Access] = {
     "close_daily": Access(send=("appointments",)),
     "reconcile_hourly": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
     "reconcile_daily": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
+    # Reads nothing: it queues the scan's segments, which the reconcile worker runs.
+    "retention_daily": Access(send=("reconcile",)),
 }
 
 

@@ -85,9 +85,15 @@ def _logger() -> Any:
 
 
 def _target(params: dict[str, str], response: Response) -> str | None:
-    """What the action was about: the path's ID, else the ID the response created."""
+    """What the action was about: the path's ID, else the ID the response created. A registration
+    is named by its keyed reference (``staff.registration_target``): its receipt code is a secret,
+    and the trail keeps no personal data."""
+    from chalicelib.services.staff import registration_target
+
     if params:
-        return ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+        return ",".join(
+            registration_target(v) if k == "registration_id" else f"{k}={v}" for k, v in sorted(params.items())
+        )
     body = response.body
     if isinstance(body, str) and body.startswith("{"):
         try:
@@ -96,5 +102,5 @@ def _target(params: dict[str, str], response: Response) -> str | None:
             return None
         for key in ("registration_id", "batch_id", "channel"):
             if isinstance(data, dict) and isinstance(data.get(key), str):
-                return f"{key}={data[key]}"
+                return registration_target(data[key]) if key == "registration_id" else f"{key}={data[key]}"
     return None

@@ -74,6 +74,7 @@ STATUS: dict[type[d.DomainError], int] = {
     d.AlreadyDone: 409,
     d.NotDue: 409,
     d.DayNotOver: 409,
+    d.MedicalRecordKept: 409,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     d.NotEligible: 422,

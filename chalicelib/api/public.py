@@ -10,6 +10,7 @@ from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
+    MedicalRecordKept,
     NotEligible,
     NotFound,
     PhoneLimitReached,
@@ -22,7 +23,9 @@ from chalicelib.domain.names import Channel
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from chalicelib.domain.consent import ConsentText
     from chalicelib.domain.models import CampaignView, CancelRequest, Health, LookupRequest, RegistrationView
+    from chalicelib.domain.person_data import Erased, PersonalData, PersonDataRequest
     from chalicelib.domain.verification import AppRegistrationRequest
 
 public = Blueprint(__name__)
@@ -35,6 +38,7 @@ THE_REGISTRATION = {"registration_id": "$response.body#/registration_id"}
 REGISTRATION_LINKS = {
     "read": Link("public.get_registration", THE_REGISTRATION),
     "cancel": Link("public.cancel", THE_REGISTRATION, {"birth_date": "$request.body#/birth_date"}),
+    "data": Link("public.person_data", THE_REGISTRATION, {"birth_date": "$request.body#/birth_date"}),
     "lookup": Link("public.lookup", {}, THE_PERSON),
     "receipt": Link("public.receipt", {}, THE_PERSON),
     # At the vaccination site, the receipt code of the answer (409 not_due until an appointment is given)
@@ -143,3 +147,50 @@ def cancel(registration_id: str, body: CancelRequest) -> RegistrationView:
 
     key = lockouts.of_registration(registration_id)
     return lockouts.guarded(key, lambda: registrations.cancel(registration_id, body.birth_date))
+
+
+@route(
+    public,
+    "GET",
+    "/v1/consent",
+    response="chalicelib.domain.consent:ConsentText",
+    summary="The consent text a registration agrees to (Thai and English) and its version",
+)
+def consent() -> ConsentText:
+    from chalicelib.services import person_data
+
+    return person_data.consent()
+
+
+@route(
+    public,
+    "POST",
+    "/v1/registrations/{registration_id}/data",
+    body="chalicelib.domain.person_data:PersonDataRequest",
+    response="chalicelib.domain.person_data:PersonalData",
+    errors=(NotFound, TooManyAttempts),
+    summary="Every field held about a registration, its removals, appointments and audit entries (PDPA access"
+    " and portability); a wrong birth date is not found, and failures count as for cancel (429)",
+)
+def person_data(registration_id: str, body: PersonDataRequest) -> PersonalData:
+    from chalicelib.services import lockouts, person_data
+
+    key = lockouts.of_registration(registration_id)
+    return lockouts.guarded(key, lambda: person_data.data(registration_id, body.birth_date))
+
+
+@route(
+    public,
+    "POST",
+    "/v1/registrations/{registration_id}/erase",
+    body="chalicelib.domain.person_data:PersonDataRequest",
+    response="chalicelib.domain.person_data:Erased",
+    errors=(NotFound, TooManyAttempts, MedicalRecordKept),
+    summary="Erase a registration's personal fields (PDPA), cancelling it first if active (its place goes on as on"
+    " cancel); after a dose was given 409 medical_record_kept and nothing changes; failures count as for cancel",
+)
+def erase(registration_id: str, body: PersonDataRequest) -> Erased:
+    from chalicelib.services import lockouts, person_data
+
+    key = lockouts.of_registration(registration_id)
+    return lockouts.guarded(key, lambda: person_data.erase(registration_id, body.birth_date))

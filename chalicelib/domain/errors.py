@@ -155,3 +155,18 @@ class DayNotOver(DomainError):
     code = "day_not_over"
     message = "This day has not come yet: only today or an earlier day can be closed."
     message_th = "ยังไม่ถึงวันนั้น ปิดได้เฉพาะวันนี้หรือวันที่ผ่านมาแล้ว"
+
+
+class MedicalRecordKept(DomainError):
+    """An erasure asked after a dose was given: the registration holds a medical record, which the
+    retention job erases in time (contract v1.2). Nothing is changed."""
+
+    code = "medical_record_kept"
+    message = (
+        "A dose has been given: this registration holds a medical record, kept until the retention period"
+        " after the campaign ends; nothing was changed or erased."
+    )
+    message_th = (
+        "ได้รับวัคซีนแล้ว การลงทะเบียนนี้มีข้อมูลการฉีดวัคซีนซึ่งต้องเก็บไว้จนครบระยะเวลาที่กำหนดหลังสิ้นสุดโครงการ"
+        " จึงยังไม่มีการเปลี่ยนแปลงหรือลบข้อมูลใด ๆ"
+    )

@@ -58,6 +58,14 @@ class Segment(_Job):
     tally: dict[str, StrictInt] = Field(default_factory=dict)
 
 
+class RetentionSegment(_Job):
+    """One segment of the retention job's scan, or its continuation (reconcile queue)."""
+
+    kind: Literal["retention"] = "retention"
+    segment: StrictInt = Field(ge=0)
+    cursor: dict[str, Any] | None = None
+
+
 class Allocate(_Job):
     kind: Literal["allocate"] = "allocate"
     cursor: dict[str, Any] | None = None
@@ -93,6 +101,7 @@ Job = Annotated[
     | LegacyRemoval
     | BatchChunk
     | Segment
+    | RetentionSegment
     | Allocate
     | CloseDay
     | AppointmentSms

@@ -15,7 +15,8 @@ from chalicelib.domain.names import Channel as Channel
 
 # The other booking systems every confirmed person is removed from.
 REGISTRIES = ("mor_phrom", "khon_kaen_phrom")
-REMOVAL_STATES = ("pending", "removed", "not_found", "failed")
+# not_needed: still open when the person's data were erased (no place to protect, no ID to ask with).
+REMOVAL_STATES = ("pending", "removed", "not_found", "failed", "not_needed")
 
 
 class Status(StrEnum):
@@ -171,20 +172,34 @@ class Appointment(BaseModel):
     site: str
 
 
+class ConsentRecord(BaseModel):
+    """The consent a registration was made with: the text's version (``domain.consent``), when, and
+    who confirmed it: the person on the app, the staff member at a counter, the organisation per row."""
+
+    version: str
+    at: datetime
+    channel: Channel
+
+
 class Registration(BaseModel):
-    """A stored registration: the domain entity the store returns (never a raw item)."""
+    """A stored registration: the domain entity the store returns (never a raw item).
+
+    Erased (``erased_at`` set: by the person, or by the retention job) it keeps no personal field:
+    the names, birth date, phone, eligibility detail and national ID read empty (None for the
+    birth date); the keyed hash it is stored under, its status, channel, dates and visits stay.
+    """
 
     registration_id: str
     status: Status
     channel: Channel
     registered_at: datetime
-    national_id: str
-    first_name: str
-    last_name: str
-    birth_date: date
-    phone: str
+    national_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    birth_date: date | None = None
+    phone: str = ""
     basis: Basis
-    detail: str
+    detail: str = ""
     ticket: int | None = None
     label: str | None = None
     promoted_by: str | None = None
@@ -193,7 +208,7 @@ class Registration(BaseModel):
     release_pending: bool = False
     release_target: str | None = None
     held: Literal["primary", "reserve"] | None = None
-    # Removal from the other registries, per registry: pending | removed | not_found | failed.
+    # Removal from the other registries, per registry: pending | removed | not_found | failed | not_needed.
     removals: dict[str, str] = Field(default_factory=dict)
     # Failed attempts per registry (the removal sweep gives up, as ``failed``, after a few).
     tries: dict[str, int] = Field(default_factory=dict)
@@ -213,6 +228,22 @@ class Registration(BaseModel):
     rank_at_start: int | None = None
     # The stored item's version (every change counts one): a counter reclaim is a compare-and-set on it.
     version: int = 0
+    # None: made before consent was recorded (the view says "unrecorded").
+    consent: ConsentRecord | None = None
+    promoted_at: datetime | None = None
+    reclaimed_at: datetime | None = None
+    # When its personal fields were erased (the person's erasure, or retention); None while held.
+    erased_at: datetime | None = None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+    def born_on(self, birth_date: str) -> bool:
+        """Whether ``birth_date`` (YYYY-MM-DD) is this registration's, compared in constant time;
+        never for an erased one (there is nothing left to compare with)."""
+        held = self.birth_date.isoformat() if self.birth_date is not None else ""
+        return rules.same_secret(held, birth_date) and bool(held)
 
 
 class AppointmentView(BaseModel):
@@ -222,6 +253,22 @@ class AppointmentView(BaseModel):
     date: date
     site: str
     status: VisitStatus
+
+
+class ConsentView(BaseModel):
+    """The consent record of the resource (contract v1.2)."""
+
+    version: str = Field(description='the consent text\'s version (GET /v1/consent); "unrecorded" before v1.2')
+    at: str = Field(description="ISO 8601 UTC: when it was given (the registration's time before v1.2)")
+    channel: Channel = Field(description="who confirmed it: app (the person), counter (staff), org (the employer)")
+
+    @classmethod
+    def of(cls, reg: Registration) -> ConsentView:
+        from chalicelib.domain.consent import UNRECORDED
+
+        if reg.consent is None:
+            return cls(version=UNRECORDED, at=iso_utc(reg.registered_at), channel=reg.channel)
+        return cls(version=reg.consent.version, at=iso_utc(reg.consent.at), channel=reg.consent.channel)
 
 
 class RegistrationView(BaseModel):
@@ -243,6 +290,7 @@ class RegistrationView(BaseModel):
         default=None,
         description="until an appointment is given: the estimated day (confirmed), or the day if promoted (reserve)",
     )
+    consent: ConsentView | None = Field(default=None, description="the consent this registration was made with")
 
     @classmethod
     def of(cls, reg: Registration, rank: int | None, expected: date | None = None) -> RegistrationView:
@@ -256,6 +304,7 @@ class RegistrationView(BaseModel):
             appointments=[AppointmentView(dose=v.dose, date=v.date, site=v.site, status=v.status) for v in reg.visits],
             cancel_reason=reg.cancel_reason,
             expected_date=expected,
+            consent=ConsentView.of(reg),
         )
 
 

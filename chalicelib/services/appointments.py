@@ -61,7 +61,7 @@ def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> boo
     schedule = get_settings().schedule
     full = set() if full is None else full
     for _ in range(3):
-        if reg.status is not Status.CONFIRMED or not missing_doses(reg.visits, get_settings().doses):
+        if reg.status is not Status.CONFIRMED or reg.erased or not missing_doses(reg.visits, get_settings().doses):
             return False
         taken: list[tuple[str, int]] = []
         planned = doses.book(reg.visits, schedule.first_open_from(rules.today_in_bangkok()), None, full, taken)
@@ -108,8 +108,8 @@ def send_sms(registration_id: str) -> None:
     st = stores()
     # A job queued before a counter reclaim: the SMS goes to the phone and with the code of now.
     reg = st.registrations.find(registration_id)
-    if reg is None or reg.status is not Status.CONFIRMED:
-        return
+    if reg is None or reg.status is not Status.CONFIRMED or reg.erased:
+        return  # an erased person has no phone left to send to
     registration_id = reg.registration_id
     booked = sorted((v for v in reg.visits if v.status is VisitStatus.BOOKED), key=lambda v: v.dose)
     if not booked:
@@ -201,7 +201,8 @@ def day_list(day: str, site: str | None) -> str:
     for slot in slots.values():
         ids += [member.split(":")[0] for member in slot.came | slot.missed]
     rows = []
-    for reg in st.registrations.get_many(ids):
+    # An erased person is on no list: their fields are gone, and the day's doses stay counted.
+    for reg in (r for r in st.registrations.get_many(ids) if not r.erased):
         for visit in reg.visits:
             on_day = visit.date.isoformat() == day or (visit.given_on and visit.given_on.isoformat() == day)
             if not on_day or (site is not None and visit.site != site):
@@ -220,7 +221,7 @@ def day_list(day: str, site: str | None) -> str:
                 reg.national_id,
                 reg.first_name,
                 reg.last_name,
-                reg.birth_date.isoformat(),
+                reg.birth_date.isoformat() if reg.birth_date else "",
                 reg.phone,
                 visit.dose,
                 visit.status.value,

@@ -48,7 +48,7 @@ def request(req: LookupRequest) -> ReceiptSent:
 def send(registration_id: str, nonce: str) -> None:
     """The SMS worker's half. Raises SmsUnavailable."""
     reg = stores().registrations.get(registration_id)
-    if reg is None or reg.status is Status.CANCELLED:
+    if reg is None or reg.status is Status.CANCELLED or reg.erased:
         return
     key = hashlib.sha256(f"receipt:{registration_id}:{nonce}".encode()).hexdigest()
     appointments.sms().send(reg.phone, verification.receipt_text(registration_id), key)

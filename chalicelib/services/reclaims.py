@@ -17,8 +17,16 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings, hmac_key
 from chalicelib.domain import rules
+from chalicelib.domain.consent import CONSENT_VERSION
 from chalicelib.domain.errors import Conflict, NotEligible, NotFound
-from chalicelib.domain.models import Channel, Registration, RegistrationRequest, RegistrationView, Status
+from chalicelib.domain.models import (
+    Channel,
+    ConsentRecord,
+    Registration,
+    RegistrationRequest,
+    RegistrationView,
+    Status,
+)
 from chalicelib.logs import code_ref
 from chalicelib.services import counters, registrations, removals
 from chalicelib.services.secondary import best_effort
@@ -51,10 +59,12 @@ def reclaim(req: RegistrationRequest, label: str) -> RegistrationView:
         "basis": req.eligibility.basis.value,
         "detail": req.eligibility.detail,
     }
+    # The staff member confirmed that the card holder agreed (the body's consent, at the desk).
+    consent = ConsentRecord(version=CONSENT_VERSION, at=now, channel=Channel.COUNTER)
     for _ in range(ATTEMPTS):
         was = _active(pointer)
         try:
-            reg = st.registrations.reclaim(was, rules.receipt_code(pointer), details, label, now)
+            reg = st.registrations.reclaim(was, rules.receipt_code(pointer), details, label, now, consent)
             break
         except Conflict:
             continue  # changed since read (promoted, cancelled, a removal recorded): read it again
@@ -82,7 +92,7 @@ def cancel(national_id: str) -> RegistrationView:
         if reg is not None and reg.status is Status.CANCELLED and (reg.release_pending or reg.todo):
             registrations.hand_on(reg)  # what an interrupted cancel left undone
             return registrations.view(st.registrations.get(reg.registration_id) or reg)
-        if reg is None or reg.status not in ACTIVE:
+        if reg is None or reg.status not in ACTIVE or reg.erased:
             raise NotFound()
         try:
             cancelled = st.registrations.cancel(reg, now)
@@ -99,7 +109,8 @@ def cancel(national_id: str) -> RegistrationView:
 
 def _active(pointer: bytes) -> Registration:
     found = stores().registrations.current(pointer)
-    if found is None or found[0].status not in ACTIVE:
+    # An erased registration (retention) holds no person to give it back to.
+    if found is None or found[0].status not in ACTIVE or found[0].erased:
         raise NotFound()
     return found[0]
 

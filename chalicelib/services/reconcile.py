@@ -86,9 +86,11 @@ def segment(run_id: str, seg: int, full: bool, cursor: Any, tally: dict[str, int
         page, cursor = st.registrations.scan_segment(seg, SEGMENTS, cursor)
         for reg in page:
             _tally(reg, counted)
-            if full and reg.status is Status.CONFIRMED:
+            # An erased person has no national ID or phone left: a removal made stays made, and
+            # nothing is asked or given back for them.
+            if full and reg.status is Status.CONFIRMED and not reg.erased:
                 _check_registries(reg, counted)
-            if reg.status is Status.CANCELLED and "phone" in reg.todo:
+            if reg.status is Status.CANCELLED and "phone" in reg.todo and not reg.erased:
                 _give_back_phone_share(reg, counted)
         if cursor is None:
             break

@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings, hmac_key, verification_keys
 from chalicelib.domain import rules, verification
+from chalicelib.domain.consent import CONSENT_VERSION
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
@@ -29,6 +30,7 @@ from chalicelib.domain.models import (
     CampaignView,
     Channel,
     ChannelsView,
+    ConsentRecord,
     LookupRequest,
     Places,
     Registration,
@@ -225,6 +227,9 @@ def _new(
         detail=req.eligibility.detail,
         label=label,
         removals=dict.fromkeys(REGISTRIES, "pending") if status is Status.CONFIRMED else {},
+        # The body's consent, as given on its channel: the person (app), the staff member who
+        # confirmed it (counter), the organisation for its row (org).
+        consent=ConsentRecord(version=CONSENT_VERSION, at=now, channel=channel),
     )
 
 
@@ -366,7 +371,7 @@ def get(registration_id: str) -> RegistrationView:
 def lookup(req: LookupRequest) -> RegistrationView:
     """The person's active registration, else their latest. Raises NotFound (also for a wrong birth date)."""
     found = stores().registrations.current(rules.person_pointer(req.national_id, hmac_key()))
-    if found is None or not rules.same_secret(found[0].birth_date.isoformat(), req.birth_date):
+    if found is None or not found[0].born_on(req.birth_date):
         raise NotFound()
     return view(found[0])
 
@@ -382,7 +387,7 @@ def cancel(registration_id: str, birth_date: str) -> RegistrationView:
     now = datetime.now(UTC)
     for _ in range(5):
         reg = st.registrations.get(registration_id)
-        if reg is None or not rules.same_secret(reg.birth_date.isoformat(), birth_date):
+        if reg is None or not reg.born_on(birth_date):
             raise NotFound()
         if reg.status is Status.CANCELLED:
             hand_on(reg)

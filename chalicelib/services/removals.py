@@ -54,6 +54,8 @@ FAILED_RETRY_AFTER = timedelta(days=1)
 RESERVE_MS = 8_000
 CALLERS = 16
 OPEN = ("pending", "failed")
+# A removal an erasure made pointless (see ``_batch``).
+NOT_NEEDED = "not_needed"
 
 _kicked = {"at": -1e9}
 _kick_lock = threading.Lock()
@@ -169,7 +171,16 @@ def _batch(
 ) -> int:
     up = {r for r in REGISTRIES if health[r][0] <= now}
     answers: dict[tuple[str, str], str | None] = {}  # (code, registry) -> answer, None = failed
-    work = [(reg, r) for reg in regs for r in REGISTRIES if r in up and reg.removals.get(r) in OPEN]
+    work = [(reg, r) for reg in regs for r in REGISTRIES if r in up and reg.removals.get(r) in OPEN and not reg.erased]
+    # An erased person (cancelled by their erasure, or past retention) holds no place here any more
+    # and no national ID to ask with: a removal still open is not needed, and settles so, uncalled.
+    settled_unasked = {
+        (reg.registration_id, r): NOT_NEEDED
+        for reg in regs
+        if reg.erased
+        for r in REGISTRIES
+        if reg.removals.get(r) in OPEN
+    }
 
     def call(item: tuple[Registration, str]) -> None:
         reg, registry = item
@@ -212,6 +223,7 @@ def _batch(
         for r in REGISTRIES:
             if r in up and any(answers.get((reg.registration_id, r)) for reg in regs):
                 health[r] = (0.0, 0)
+        answers |= settled_unasked
         recorded = list(pool.map(record, regs))
     deltas: Counter[str] = Counter()
     settled = 0

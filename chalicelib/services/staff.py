@@ -29,6 +29,7 @@ from chalicelib.domain.staff import (
     token_days,
     token_hash,
 )
+from chalicelib.logs import code_ref
 from chalicelib.services import registrations
 from chalicelib.store.factory import stores
 
@@ -62,6 +63,12 @@ def authenticate(token: str, now: datetime | None = None) -> Principal | None:
     if record is None or not record.live(now or datetime.now(UTC)):
         return None
     return Principal(token_id=record.token_id, role=record.role, label=record.label, expires_at=record.expiry())
+
+
+def registration_target(code: str) -> str:
+    """How an audit entry names a registration: by a keyed reference to its receipt code (a secret,
+    never stored in the trail), the same for every entry about it (``logs.code_ref``)."""
+    return f"registration_ref={code_ref(code)}"
 
 
 def audit(principal: Principal, action: str, status: int, target: str | None) -> None:
@@ -161,6 +168,7 @@ def export_csv(status: Status | None, cursor: str | None, limit: int) -> tuple[s
     """One page of the registrations as CSV (UTF-8, BOM on the first page), and the next cursor.
 
     Every cell goes through ``safe_cell``: names, details and labels are whatever people typed.
+    An erased registration is left out (it holds no person; the statistics still count it).
     """
     st = stores()
     page, next_cursor = st.registrations.page(status, cursor, limit)
@@ -168,7 +176,7 @@ def export_csv(status: Status | None, cursor: str | None, limit: int) -> tuple[s
     sheet = CsvSheet(bom=cursor is None)
     if cursor is None:
         sheet.row(CSV_HEADER)
-    for reg in page:
+    for reg in (r for r in page if not r.erased):
         rank = ranks.get(reg.ticket) if reg.status is Status.RESERVE and reg.ticket else None
         sheet.row(
             [
@@ -180,7 +188,7 @@ def export_csv(status: Status | None, cursor: str | None, limit: int) -> tuple[s
                 reg.national_id,
                 reg.first_name,
                 reg.last_name,
-                reg.birth_date.isoformat(),
+                reg.birth_date.isoformat() if reg.birth_date else "",
                 reg.phone,
                 reg.basis.value,
                 reg.detail,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from typing import Any
 
 from chalicelib.domain.batches import BatchMeta, RowResult
@@ -58,8 +59,14 @@ class BatchStore:
         return int(item["first_row"]), json.loads(item["rows"])
 
     def record(self, batch_id: str, result: RowResult) -> None:
-        """Store a row's outcome once; a redelivered chunk does not overwrite it."""
-        item = {"batch_id": batch_id, "sk": f"row#{result.row:05d}", "result": result.model_dump_json()}
+        """Store a row's outcome once; a redelivered chunk does not overwrite it. It expires (TTL) as
+        the batch's rows do, counted from now: a row is processed within hours of the batch."""
+        item = {
+            "batch_id": batch_id,
+            "sk": f"row#{result.row:05d}",
+            "result": result.model_dump_json(),
+            "expires_at": int(time.time()) + KEEP_SECONDS,
+        }
         with contextlib.suppress(ConditionFailed):
             self._t.put(item, "attribute_not_exists(sk)")
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit
-from chalicelib.domain.models import Registration, Status
+from chalicelib.domain.models import ConsentRecord, Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.store.types import Glance, Item, Overflow, PendingVerification, PlaceCounts, SlotDay, Ticket
 
@@ -32,9 +32,18 @@ class Registrations(Protocol):
     def get(self, code: str) -> Registration | None: ...
     def find(self, code: str) -> Registration | None: ...
     def reclaim(
-        self, reg: Registration, new_code: str, details: dict[str, str], label: str, now: datetime
+        self,
+        reg: Registration,
+        new_code: str,
+        details: dict[str, str],
+        label: str,
+        now: datetime,
+        consent: ConsentRecord | None = None,
     ) -> Registration: ...
-    def cancel(self, reg: Registration, now: datetime) -> Registration: ...
+    def cancel(self, reg: Registration, now: datetime, unchanged_visits: bool = False) -> Registration: ...
+    def erase(self, reg: Registration, now: datetime) -> Registration:
+        """Raises Conflict (its status or appointments changed since read, or erased already), Overloaded."""
+
     def take_step(self, registration_id: str, step: str) -> bool: ...
     def promote(self, registration_id: str, vacancy_id: str, now: datetime) -> Registration: ...
     def record_removals(
@@ -169,6 +178,7 @@ class Staff(Protocol):
     def record(self, day: str, entry: AuditEntry) -> None: ...
     def count_suppressed(self, day: str, entry: AuditEntry) -> None: ...
     def audit_page(self, day: str, after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]: ...
+    def audit_of(self, target: str) -> list[AuditEntry]: ...
 
 
 class Batches(Protocol):

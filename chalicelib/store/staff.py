@@ -6,6 +6,10 @@
 ``audit#<day>`` / ``<minute's last instant>#suppressed#<token_id>``
                                               a token's refused calls of that minute past the ones
                                               recorded one by one: one item, a count
+
+An entry about a registration names it by a keyed reference (``registration_ref=<code_ref>``), never
+by its receipt code; the sparse index ``audit-target`` (entries with a ``target``) finds every entry
+about one registration, for the person's own data (``POST /v1/registrations/{id}/data``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.store.table import ConditionFailed, Table
+
+AUDIT_TARGET_INDEX = "audit-target"
 
 
 class StaffStore:
@@ -75,6 +81,11 @@ class StaffStore:
             },
             names={"#at": "at", "#role": "role", "#action": "action", "#status": "status"},
         )
+
+    def audit_of(self, target: str) -> list[AuditEntry]:
+        """Every staff action whose target is ``target``, oldest first (one registration has a few)."""
+        items = self._t.query("#t = :t", {":t": target}, index=AUDIT_TARGET_INDEX, names={"#t": "target"})
+        return [AuditEntry.model_validate(i) for i in sorted(items, key=lambda i: str(i["sk"]))]
 
     def audit_page(self, day: str, after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
         """Up to ``limit`` staff actions of a day (Bangkok time), oldest first, from the one after

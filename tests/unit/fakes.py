@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
+from chalicelib.domain.models import REGISTRIES, Appointment, Channel, ConsentRecord, Registration, Status
 from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE, AuditEntry, StaffToken
 from chalicelib.domain.verification import (
     DAY_SECONDS,
@@ -28,6 +28,7 @@ from chalicelib.domain.verification import (
     RECEIPTS_PER_DAY,
 )
 from chalicelib.registries.client import RegistryUnavailable
+from chalicelib.store.registrations.codec import PERSONAL_FIELDS
 from chalicelib.store.registrations.keys import home
 from chalicelib.store.types import Glance, Overflow, PendingVerification, PlaceCounts, SlotDay, Taken, Ticket
 
@@ -90,7 +91,13 @@ class FakeRegistrations:
         return self.get(self.reclaimed.get(code, code))
 
     def reclaim(
-        self, reg: Registration, new_code: str, details: dict[str, str], label: str, now: datetime
+        self,
+        reg: Registration,
+        new_code: str,
+        details: dict[str, str],
+        label: str,
+        now: datetime,
+        consent: ConsentRecord | None = None,
     ) -> Registration:
         self._maybe_fail()
         current = self.regs.get(reg.registration_id)
@@ -103,6 +110,8 @@ class FakeRegistrations:
                 "channel": Channel.COUNTER,
                 "label": label,
                 "version": current.version + 1,
+                "reclaimed_at": now,
+                **({"consent": consent} if consent is not None else {}),
             }
         )
         moved = Registration.model_validate(moved.model_dump())
@@ -119,13 +128,22 @@ class FakeRegistrations:
 
     # -- state changes ----------------------------------------------------------------------------
 
-    def cancel(self, reg: Registration, now: datetime) -> Registration:
+    def cancel(self, reg: Registration, now: datetime, unchanged_visits: bool = False) -> Registration:
         cur = self._cur(reg.registration_id)
-        if cur.status is not reg.status:
+        if cur.status is not reg.status or (unchanged_visits and cur.appt_rev != reg.appt_rev):
             raise Conflict("registration changed")
         self.waiting.pop(cur.registration_id, None)
         self.releases[cur.registration_id] = now
         return self._set(cur, status=Status.CANCELLED, **_cancellation(cur, now))
+
+    def erase(self, reg: Registration, now: datetime) -> Registration:
+        cur = self._cur(reg.registration_id)
+        if cur.status is not reg.status or cur.appt_rev != reg.appt_rev or cur.erased:
+            raise Conflict("registration changed")
+        self.idem[cur.registration_id] = None
+        self.waiting.pop(cur.registration_id, None)
+        blank = {name: Registration.model_fields[name].default for name in PERSONAL_FIELDS}
+        return self._set(cur, **blank, erased_at=now)
 
     def take_step(self, registration_id: str, step: str) -> bool:
         cur = self._cur(registration_id)
@@ -144,6 +162,7 @@ class FakeRegistrations:
             cur,
             status=Status.CONFIRMED,
             promoted_by=vacancy_id,
+            promoted_at=now,
             removals=dict.fromkeys(REGISTRIES, "pending"),
             counted=True,
         )
@@ -717,6 +736,10 @@ class FakeStaff:
         found = self.entries.setdefault(day, {}).get(sk)
         first = found or entry
         self.entries[day][sk] = entry.model_copy(update={"status": first.status, "suppressed": first.suppressed + 1})
+
+    def audit_of(self, target: str) -> list[AuditEntry]:
+        found = [(sk, e) for day in self.entries.values() for sk, e in day.items() if e.target == target]
+        return [e for _, e in sorted(found, key=lambda pair: pair[0])]
 
     def audit_page(self, day: str, after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
         keys = [k for k in sorted(self.entries.get(day, {})) if after is None or k > after]

@@ -15,19 +15,21 @@ Every decision is a conditional single-item write; none depends on a value read 
 One store, one concept a module: ``keys`` (where an item lives, the indexes), ``codec`` (a
 registration as its item), ``base`` (the table and its one conditional write), ``claims`` (the
 person's registration), ``lifecycle`` (cancel, promote, release), ``visits`` (appointments),
-``removals`` (the removal outbox) and ``scans`` (many at a time).
+``removals`` (the removal outbox), ``scans`` (many at a time) and ``erasure`` (the personal fields
+removed).
 """
 
 from __future__ import annotations
 
 from chalicelib.store.registrations.claims import Claims
+from chalicelib.store.registrations.erasure import Erasure
 from chalicelib.store.registrations.lifecycle import Lifecycle
 from chalicelib.store.registrations.removals import RemovalOutbox
 from chalicelib.store.registrations.scans import Scans
 from chalicelib.store.registrations.visits import Visits
 
 
-class RegistrationStore(Claims, Lifecycle, Visits, RemovalOutbox, Scans):
+class RegistrationStore(Claims, Lifecycle, Visits, RemovalOutbox, Scans, Erasure):
     """The ``Registrations`` protocol on the registrations table (``RegistrationStore(client, name)``)."""
 
 

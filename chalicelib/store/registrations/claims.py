@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.models import Registration, Status
+from chalicelib.domain.models import ConsentRecord, Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable
 from chalicelib.store.registrations.codec import current_of, from_item, to_item
 from chalicelib.store.registrations.keys import digest, home, key_of, reclaimed_from
@@ -92,14 +92,21 @@ class Claims(RegistrationTable):
         return from_item(archived) if archived else None
 
     def reclaim(
-        self, reg: Registration, new_code: str, details: dict[str, str], label: str, now: datetime
+        self,
+        reg: Registration,
+        new_code: str,
+        details: dict[str, str],
+        label: str,
+        now: datetime,
+        consent: ConsentRecord | None = None,
     ) -> Registration:
         """Give the person's active registration ``reg`` the details of the person at the counter
         (``details``: names, birth date, phone, basis, detail) and a new receipt code, in one
         compare-and-set on its version as read: status, place, ticket and appointments stay. The
         old code stops resolving (``find`` still follows it, for the jobs that hold it); the
         Idempotency-Key of the request that made it is dropped, so its replay is no longer answered
-        with this registration. The channel becomes ``counter``.
+        with this registration. The channel becomes ``counter``; ``consent`` (the staff member's
+        confirmation that the card holder agreed) replaces the consent record.
 
         Raises Conflict when it changed meanwhile (read it again), Overloaded.
         """
@@ -119,6 +126,9 @@ class Claims(RegistrationTable):
             ":confirmed": Status.CONFIRMED.value,
             ":reserve": Status.RESERVE.value,
         }
+        if consent is not None:
+            sets.append("consent = :consent")
+            values[":consent"] = consent.model_dump(mode="json")
         update = (
             "SET " + ", ".join(sets) + ", code = :new, channel = :channel, label = :label, reclaimed_at = :now,"
             " reclaimed = list_append(if_not_exists(reclaimed, :none), :old) REMOVE idem"

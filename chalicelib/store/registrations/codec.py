@@ -29,7 +29,11 @@ _ITEM_FIELDS = (
     "sms_sent_for",
     "rank_at_start",
     "cancel_reason",
+    "consent",
 )
+# The attributes that hold the person's own data: what an erasure removes (``Erasure.erase``); the
+# keyed hash the item is stored under stays.
+PERSONAL_FIELDS = ("national_id", "first_name", "last_name", "birth_date", "phone", "detail")
 
 
 def current_of(item: Item) -> tuple[Registration, str | None] | None:
@@ -54,7 +58,8 @@ def cancellation(reg: Registration, now: datetime) -> dict[str, Any]:
 def to_item(reg: Registration) -> dict[str, Any]:
     data = reg.model_dump(mode="json", include=set(_ITEM_FIELDS))
     data["registered_at"] = reg.registered_at.isoformat()
-    data["birth_date"] = reg.birth_date.isoformat()
+    if reg.birth_date is not None:
+        data["birth_date"] = reg.birth_date.isoformat()
     for registry, state in reg.removals.items():
         data[f"rm_{registry}"] = state
     if any(s in _OPEN_REMOVAL for s in reg.removals.values()):

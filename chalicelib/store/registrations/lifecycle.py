@@ -16,17 +16,24 @@ from chalicelib.store.registrations.keys import RELEASE_INDEX
 
 
 class Lifecycle(RegistrationTable):
-    def cancel(self, reg: Registration, now: datetime) -> Registration:
-        """Cancel ``reg`` if its status is still the one read; the place it held is then pending
-        release, and the steps that follow (counters, appointment slot) are listed in ``todo`` so
-        that a retried cancel finishes what an interrupted one left undone.
+    def cancel(self, reg: Registration, now: datetime, unchanged_visits: bool = False) -> Registration:
+        """Cancel ``reg`` if its status is still the one read (and, with ``unchanged_visits``, its
+        appointments too: no dose given since, as an erasure requires); the place it held is then
+        pending release, and the steps that follow (counters, appointment slot) are listed in
+        ``todo`` so that a retried cancel finishes what an interrupted one left undone.
 
-        Raises Conflict when the status changed meanwhile (a promotion, another cancel).
+        Raises Conflict when the status (or the appointments) changed meanwhile (a promotion,
+        another cancel, a check-in).
         """
         sets, values = assignments(cancellation(reg, now))
         update = "SET #s = :cancelled, " + ", ".join(sets) + " REMOVE appt_pending, appt_shard"
         values |= {":cancelled": Status.CANCELLED.value, ":expected": reg.status.value}
-        return from_item(self._change(reg.registration_id, update, "#s = :expected", values, returns="ALL_NEW"))
+        condition = "#s = :expected"
+        if unchanged_visits:
+            condition += " AND " + ("appt_rev = :rev" if reg.appt_rev else "attribute_not_exists(appt_rev)")
+            if reg.appt_rev:
+                values[":rev"] = reg.appt_rev
+        return from_item(self._change(reg.registration_id, update, condition, values, returns="ALL_NEW"))
 
     def take_step(self, registration_id: str, step: str) -> bool:
         """Claim one follow-up step of a cancellation (once): False if it was taken already."""
