@@ -18,10 +18,9 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
 from chalicelib.config import get_settings
-from chalicelib.domain import retention
+from chalicelib.domain import retention, rules
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.jobs import RetentionSegment
-from chalicelib.domain.rules import today_in_bangkok
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -41,7 +40,7 @@ def last_day() -> date:
 def start(today: date | None = None) -> int:
     """The daily job: queue one scan segment per ``SEGMENTS`` once anything can be due (before, no
     read at all). Returns how many segments it queued."""
-    today = today or today_in_bangkok()
+    today = today or rules.today_in_bangkok()
     if retention.nothing_due(today, last_day(), get_settings().retention_days):
         return 0
     st = stores()
@@ -61,7 +60,7 @@ def segment(
     message when time runs low. Returns how many it erased."""
     st = stores()
     settings = get_settings()
-    today = today or today_in_bangkok()
+    today = today or rules.today_in_bangkok()
     end = last_day()
     erased = 0
     while True:

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.domain import rules
 from chalicelib.domain.models import RegistrationRequest
+from chalicelib.logs import code_ref
 from chalicelib.services import appointments, promotion, reclaims
 from chalicelib.store.factory import stores
 from tests.helpers import JSON, body, raising, register
@@ -223,8 +224,8 @@ def test_both_are_in_the_audit_trail_with_the_tokens_label_and_no_personal_data(
     log = client.http.get(f"/v1/admin/audit?date={day}", headers={"Authorization": f"Bearer {tokens['admin']}"})
     got = [(e["label"], e["action"], e["status"], e["target"]) for e in log.json_body["entries"]]
     assert got[-4:] == [
-        ("counter desk 1", "counter.reclaim", 200, f"registration_id={reclaimed['registration_id']}"),
-        ("admin desk 1", "counter.cancel", 200, f"registration_id={cancelled['registration_id']}"),
+        ("counter desk 1", "counter.reclaim", 200, f"registration_ref={code_ref(reclaimed['registration_id'])}"),
+        ("admin desk 1", "counter.cancel", 200, f"registration_ref={code_ref(cancelled['registration_id'])}"),
         ("counter desk 1", "counter.cancel", 404, None),
         ("org desk 1", "counter.reclaim", 403, None),
     ]
@@ -232,6 +233,8 @@ def test_both_are_in_the_audit_trail_with_the_tokens_label_and_no_personal_data(
     for n in (70, 71, 72):
         assert body(n)["national_id"] not in text
     assert "สมหญิง" not in text and "0899999999" not in text
+    # Nor a receipt code: the entries name the registrations by a keyed reference
+    assert reclaimed["registration_id"] not in text and cancelled["registration_id"] not in text
 
 
 def test_a_counter_cancel_frees_the_place_for_reserve_rank_1(

@@ -411,6 +411,10 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
     for name in ("sweep", "reconcile_hourly", "reconcile_daily", "allocate_daily", "close_daily"):
         schedules.fire(name)
     drain()
+    # Last, a year on: the retention job erases everyone (its segments run on the reconcile worker).
+    monkeypatch.setattr(rules, "today_in_bangkok", lambda now=None: real_today(now) + timedelta(days=800))
+    schedules.fire("retention_daily")
+    drain()
 
     by_function: dict[str, set[str]] = {}
     denied: set[str] = set()
@@ -446,5 +450,12 @@ def test_the_local_driver_fires_every_schedule_the_app_declares(app: Any) -> Non
     # When the local driver reads the app as `make run` does
     schedules = Schedules(app, "ap-southeast-1")
     # Then every one of them is due at some time, as EventBridge would fire it on AWS
-    assert declared == {"allocate_daily", "close_daily", "sweep", "reconcile_hourly", "reconcile_daily"}
+    assert declared == {
+        "allocate_daily",
+        "close_daily",
+        "sweep",
+        "reconcile_hourly",
+        "reconcile_daily",
+        "retention_daily",
+    }
     assert set(schedules._due) == declared

@@ -58,6 +58,7 @@ def test_register_returns_the_confirmed_resource(client: Any) -> None:
         "appointments",
         "cancel_reason",
         "expected_date",
+        "consent",  # v1.2
     }
     assert reg["status"] == "confirmed" and reg["reserve_rank"] is None and reg["channel"] == "app"
     assert reg["registration_id"].startswith("r_") and reg["registered_at"].endswith("Z")

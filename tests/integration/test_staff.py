@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.api.pages import PAGE_ROUTES
 from chalicelib.domain.models import Channel
+from chalicelib.logs import code_ref
 from tests.helpers import body, raising
 
 ROLES = ("counter", "org", "site", "admin")
@@ -73,6 +74,9 @@ PUBLIC_ROUTES: list[tuple[str, str]] = [
     ("POST", "/v1/registrations/receipt"),
     ("POST", "/v1/verifications"),
     ("POST", "/v1/verifications/v_x/confirm"),
+    ("GET", "/v1/consent"),
+    ("POST", "/v1/registrations/r_x/data"),
+    ("POST", "/v1/registrations/r_x/erase"),
     # The web pages (they call the API with the token the person types)
     *(("GET", path.replace("{name}", "style.css")) for path in PAGE_ROUTES),
 ]
@@ -431,7 +435,7 @@ def test_the_audit_trail_records_each_staff_action(client: Any, tokens: dict[str
     got = [(e["label"], e["action"], e["status"], e["target"]) for e in log["entries"]]
     assert got[:3] == [
         ("admin desk 1", "admin.channel.set", 200, "channel=app"),
-        ("counter desk 1", "counter.register", 201, f"registration_id={reg['registration_id']}"),
+        ("counter desk 1", "counter.register", 201, f"registration_ref={code_ref(reg['registration_id'])}"),
         ("counter desk 1", "admin.summary", 403, None),
     ]
     assert all((e["token_id"].startswith("t_") and e["at"].endswith("Z")) or "+" in e["at"] for e in log["entries"])

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.models import REGISTRIES, Channel, Registration, Status
+from chalicelib.domain.models import REGISTRIES, Channel, ConsentRecord, Registration, Status
 from chalicelib.store.protocols import Registrations, Stores
 from chalicelib.store.types import Taken
 from tests.stores.people import DAY, START, booked, missed, person
@@ -582,3 +582,75 @@ def test_make_due_redrives_only_an_open_removal(regs: Registrations) -> None:
     assert regs.make_due(open_one, NOW)
     assert not regs.make_due(done, NOW)
     assert [r.registration_id for r in regs.due_removals(NOW, 10)] == [open_one.registration_id]
+
+
+# -- erasure (contract v1.2) --------------------------------------------------------------------
+
+
+def test_an_erasure_removes_every_personal_field_in_one_write_and_keeps_the_rest(regs: Registrations) -> None:
+    # Given a cancelled registration with an appointment history and a consent record
+    reg = created(regs, 1, consent=ConsentRecord(version="v1", at=START, channel=Channel.APP))
+    cancelled = regs.cancel(regs.set_visits(reg, [missed()]), NOW)
+    # When it is erased
+    erased = regs.erase(cancelled, NOW)
+    # Then its personal fields are gone, and it is marked erased; everything else stays
+    assert erased.erased and erased.erased_at == NOW
+    assert (erased.national_id, erased.first_name, erased.last_name, erased.phone, erased.detail) == ("",) * 5
+    assert erased.birth_date is None
+    kept = ("registration_id", "status", "channel", "registered_at", "basis", "visits", "removals", "consent")
+    assert {k: getattr(erased, k) for k in kept} == {k: getattr(cancelled, k) for k in kept}
+    assert regs.get(reg.registration_id) == erased
+    # And the person's item no longer answers the Idempotency-Key of the request that made it
+    current = regs.current(person(1)[1])
+    assert current is not None and current[1] is None
+
+
+def test_an_erasure_is_conditional_on_the_status_and_appointments_as_read(regs: Registrations) -> None:
+    # Given a registration read, then given an appointment (a check-in would too), and one promoted
+    reg = created(regs, 1)
+    given = regs.set_visits(reg, [booked()])
+    waiting = created(regs, 2, Status.RESERVE)
+    promoted = regs.promote(waiting.registration_id, "vacancy", NOW)
+    # When each is erased as first read, and one erased twice
+    for stale in (reg, waiting):
+        with pytest.raises(Conflict):
+            regs.erase(stale, NOW)
+    regs.erase(given, NOW)
+    with pytest.raises(Conflict):
+        regs.erase(given, NOW)
+    # Then the stale ones changed nothing
+    assert regs.get(waiting.registration_id) == promoted
+    assert not promoted.erased
+
+
+def test_a_cancel_for_an_erasure_refuses_appointments_changed_since_read(regs: Registrations) -> None:
+    reg = created(regs, 1)
+    given = regs.set_visits(reg, [booked()])
+    with pytest.raises(Conflict):
+        regs.cancel(reg, NOW, unchanged_visits=True)
+    assert regs.get(reg.registration_id) == given
+    assert regs.cancel(given, NOW, unchanged_visits=True).status is Status.CANCELLED
+
+
+def test_a_superseded_registration_is_erased_under_its_code(regs: Registrations) -> None:
+    # Given a cancelled registration superseded by the person's new one
+    first = created(regs, 1)
+    regs.cancel(first, NOW)
+    second, pointer = person(1)
+    regs.create(second, pointer, None)
+    old = regs.get(first.registration_id)
+    assert old is not None and old.archived
+    # When the old one is erased
+    regs.erase(old, NOW)
+    # Then only it is: the new one keeps the person's fields
+    gone = regs.get(first.registration_id)
+    assert gone is not None and gone.erased and gone.national_id == ""
+    assert regs.current(pointer) == (second, None)
+
+
+def test_a_reclaim_records_the_counters_consent(regs: Registrations) -> None:
+    reg = created(regs, 1)
+    new_code = rules.receipt_code(rules.code_pointer(reg.registration_id) or b"")
+    consent = ConsentRecord(version="v2", at=NOW, channel=Channel.COUNTER)
+    moved = regs.reclaim(reg, new_code, DETAILS, "desk 1", NOW, consent)
+    assert moved.consent == consent and moved.reclaimed_at == NOW

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.domain import verification as v
 from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.staff import Role, StaffToken
+from chalicelib.domain.staff import AuditEntry, Role, StaffToken
 from chalicelib.store.protocols import Stores
 from chalicelib.store.types import PendingVerification, SlotDay
 from tests.stores.conftest import Backend
@@ -159,6 +159,30 @@ def test_a_token_is_revoked_by_its_public_id_at_its_first_revocation(stores: Sto
     assert not stores.staff.revoke("t-unknown", NOW)
     found = stores.staff.token("hash-1")
     assert found is not None and found.revoked_at == NOW
+
+
+def test_the_audit_entries_about_one_target_are_found_oldest_first(stores: Stores) -> None:
+    # Given entries about two registrations over two days, and one about nothing
+    def entry(minute: int, target: str | None) -> AuditEntry:
+        return AuditEntry(
+            at=NOW.replace(minute=minute),
+            token_id="t1",
+            role=Role.COUNTER,
+            label="desk 1",
+            action="a",
+            status=200,
+            target=target,
+        )
+
+    stores.staff.record("2026-07-06", entry(5, "registration_ref=aaa"))
+    stores.staff.record("2026-07-06", entry(1, "registration_ref=bbb"))
+    stores.staff.record("2026-07-07", entry(9, "registration_ref=aaa"))
+    stores.staff.record("2026-07-06", entry(2, None))
+    # When the entries about one are asked for
+    found = stores.staff.audit_of("registration_ref=aaa")
+    # Then they are its own, oldest first
+    assert [e.at.minute for e in found] == [5, 9]
+    assert stores.staff.audit_of("registration_ref=ccc") == []
 
 
 # -- batches ------------------------------------------------------------------------------------
