@@ -19,8 +19,11 @@
 
   let campaign = null;
 
+  // The staff member confirms that the person agreed to the consent text (shown above the form, to
+  // read out or hand over): the registration records it as given at the counter.
   KK.buildFields($("reg-fields"), "reg", {
-    consent: ["ผู้ลงทะเบียนยินยอมให้ใช้ข้อมูลส่วนบุคคลเพื่อการฉีดวัคซีน", "The person consents to the use of their data for vaccination"],
+    consent: ["ข้าพเจ้า (เจ้าหน้าที่) ยืนยันว่าผู้ลงทะเบียนได้รับทราบข้อความความยินยอมและยินยอมแล้ว",
+      "I (staff) confirm that the person was given the consent text and agreed to it"],
   });
   const reg = KK.registrationForm(regForm, () => (campaign ? campaign.min_age : 18), {
     path: "v1/counter/registrations",
@@ -134,7 +137,8 @@
 
   // Reclaim: the registration form, a confirmation, then the new receipt code on a new slip.
   KK.buildFields($("reclaim-fields"), "reclaim", {
-    consent: ["เจ้าของบัตรยินยอมให้ใช้ข้อมูลส่วนบุคคลเพื่อการฉีดวัคซีน", "The card holder consents to the use of their data for vaccination"],
+    consent: ["ข้าพเจ้า (เจ้าหน้าที่) ยืนยันว่าเจ้าของบัตรได้รับทราบข้อความความยินยอมและยินยอมแล้ว",
+      "I (staff) confirm that the card holder was given the consent text and agreed to it"],
   });
   const NO_ACTIVE = { code: "not_found",
     message: "This national ID has no active registration (nothing to reclaim or cancel). To register the person, use the registration form.",
@@ -242,7 +246,18 @@
     }
   }
 
+  // The consent text the person agrees to, as the service records it (its version).
+  async function showConsent() {
+    const r = await api("GET", "v1/consent");
+    if (!r.ok) return;
+    clear($("consent-body"),
+      el("p", { class: "version", text: "ฉบับ / version " + r.data.version }),
+      el("p", { lang: "th", "data-testid": "consent-th", text: r.data.text_th }),
+      el("p", { lang: "en", "data-testid": "consent-en", text: r.data.text_en }));
+  }
+
   refresh();
+  showConsent();
   setInterval(refresh, REFRESH_MS);
   const session = KK.staffSession({
     storageKey: TOKEN_KEY,

@@ -1,5 +1,7 @@
 // The public page: verify the phone (a code by SMS), register on POST /v1/registrations with the
 // verification token, look up, have the receipt code sent by SMS, cancel with it. Thai by default.
+// The person's data (PDPA): the consent text from GET /v1/consent shown above its checkbox, the data
+// protection officer's contact, and with the receipt code "download my data" and "erase my data".
 // On 429 it says how long to wait (Retry-After) and sends the same body with the same
 // Idempotency-Key again, so a retry can never register anyone twice.
 "use strict";
@@ -15,10 +17,34 @@
   let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "th";
 
   KK.buildFields($("reg-fields"), "reg", {
-    consent: ["ข้าพเจ้ายินยอมให้เทศบาลนครขอนแก่นใช้ข้อมูลส่วนบุคคลนี้เพื่อการฉีดวัคซีน",
-      "I consent to Khon Kaen municipality using these personal data for vaccination"],
+    consent: ["ข้าพเจ้าได้อ่านข้อความความยินยอมข้างต้นแล้ว และยินยอมตามนั้น",
+      "I have read the consent text above and I agree to it"],
     lang,
   });
+  showConsent();
+
+  // The text the checkbox agrees to, as the service records it (its version), and who to ask.
+  async function showConsent() {
+    const box = el("div", { class: "consent-text", id: "consent-text", "aria-live": "polite" });
+    $("reg-fields").querySelector('[data-field="consent"]').before(box);
+    const r = await api("GET", "v1/consent");
+    if (!r.ok) {
+      clear(box, el("p", {}, bi("โหลดข้อความความยินยอมไม่สำเร็จ กรุณาโหลดหน้านี้ใหม่",
+        "The consent text could not be loaded; please reload the page.")));
+      return;
+    }
+    clear(box,
+      el("h4", {}, bi("ความยินยอมในการใช้ข้อมูลส่วนบุคคล (ฉบับ " + r.data.version + ")",
+        "Consent to the use of personal data (version " + r.data.version + ")")),
+      el("p", { class: "th", lang: "th", "data-testid": "consent-th", text: r.data.text_th }),
+      el("p", { class: "en", lang: "en", "data-testid": "consent-en", text: r.data.text_en }));
+    if (r.data.dpo_contact) {
+      const dpo = $("dpo");
+      dpo.hidden = false;
+      clear(dpo, bi("เจ้าหน้าที่คุ้มครองข้อมูลส่วนบุคคล (DPO): ", "Data protection officer (DPO): "),
+        el("span", { "data-testid": "dpo-contact", text: r.data.dpo_contact }));
+    }
+  }
   // The phone's verification: {phone, token} once confirmed. The token lives in this page only.
   let verified = null;
   let verificationId = null;
@@ -213,7 +239,90 @@
       });
       parts.push(el("div", { class: "actions" }, ask), confirmBox);
     }
+    parts.push(myData(birthIso));
     clear(result, ...parts);
+  }
+
+  // The person's data (PDPA), with the receipt code and the birth date of the look-up: a download of
+  // everything held (POST .../data, saved as JSON), or its erasure (POST .../erase) after a confirmation.
+  function myData(birthIso) {
+    const codeInput = el("input", { type: "text", id: "data-code", autocomplete: "off", maxlength: "45" });
+    const note = el("div", { class: "alert info", role: "status", id: "data-done", hidden: true });
+    const download = el("button", { type: "button", class: "secondary", id: "data-download" },
+      bi("ดาวน์โหลดข้อมูลของฉัน", "Download my data"));
+    const eraseStart = el("button", { type: "button", class: "secondary", id: "erase-start" },
+      bi("ลบข้อมูลของฉัน", "Erase my data"));
+    const eraseYes = el("button", { type: "button", class: "danger", id: "erase-confirm" },
+      bi("ยืนยัน ลบข้อมูล", "Yes, erase my data"));
+    const eraseNo = el("button", { type: "button", class: "secondary" }, bi("ไม่ลบ", "No, keep them"));
+    const eraseBox = el("div", { class: "alert warn", hidden: true, role: "group",
+      "aria-label": "ยืนยันการลบข้อมูล / Confirm erasure" },
+      el("p", {}, bi("การลงทะเบียนจะถูกยกเลิก (ที่นั่งส่งต่อให้ผู้อื่น) และชื่อ วันเกิด เบอร์โทร ที่อยู่ และเลขประจำตัวประชาชนจะถูกลบ " +
+        "ย้อนกลับไม่ได้ หากได้รับวัคซีนแล้ว ข้อมูลการฉีดจะถูกเก็บไว้จนครบกำหนด",
+      "Your registration is cancelled (its place goes to someone else) and your name, birth date, phone, address " +
+        "and national ID are erased. This cannot be undone. Once a dose is given, its record is kept until the " +
+        "retention period ends.")),
+      el("div", { class: "actions" }, eraseYes, eraseNo));
+
+    function code() {
+      const value = codeInput.value.trim();
+      if (!value) codeInput.focus();
+      return value;
+    }
+
+    download.addEventListener("click", async () => {
+      hide($("lookup-error"));
+      const receipt = code();
+      if (!receipt) return;
+      download.disabled = true;
+      const r = await api("POST", "v1/registrations/" + encodeURIComponent(receipt) + "/data",
+        { body: { birth_date: birthIso } });
+      download.disabled = false;
+      if (!r.ok) {
+        showError($("lookup-error"), r.error);
+        return;
+      }
+      const file = new Blob([JSON.stringify(r.data, null, 2)], { type: "application/json" });
+      const link = el("a", { href: URL.createObjectURL(file), download: "my-vaccine-registration-data.json" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      note.hidden = false;
+      clear(note, bi("บันทึกไฟล์ข้อมูลของท่านแล้ว (JSON)", "Your data have been saved as a file (JSON)."));
+    });
+    eraseStart.addEventListener("click", () => {
+      if (!code()) return;
+      eraseBox.hidden = false;
+      eraseNo.focus();
+    });
+    eraseNo.addEventListener("click", () => {
+      eraseBox.hidden = true;
+      eraseStart.focus();
+    });
+    eraseYes.addEventListener("click", async () => {
+      hide($("lookup-error"));
+      eraseYes.disabled = true;
+      const r = await api("POST", "v1/registrations/" + encodeURIComponent(code()) + "/erase",
+        { body: { birth_date: birthIso } });
+      eraseYes.disabled = false;
+      eraseBox.hidden = true;
+      if (!r.ok) {
+        showError($("lookup-error"), r.error);
+        return;
+      }
+      note.hidden = false;
+      clear(note, bi("ลบข้อมูลส่วนบุคคลของท่านแล้ว การลงทะเบียนถูกยกเลิก", "Your personal data are erased and the registration is cancelled."));
+      refresh();
+    });
+    return el("section", { class: "my-data", "aria-labelledby": "my-data-title" },
+      el("h3", { id: "my-data-title" }, bi("ข้อมูลของฉัน", "My data")),
+      el("p", {}, bi("ดาวน์โหลดข้อมูลทั้งหมดที่เก็บไว้เกี่ยวกับการลงทะเบียนนี้ หรือขอลบ (ต้องใช้รหัสรับลงทะเบียน)",
+        "Download everything held about this registration, or have it erased (your receipt code is needed).")),
+      el("div", { class: "field" },
+        el("label", { for: "data-code" }, bi("รหัสรับลงทะเบียน (จากการลงทะเบียน หรือ SMS)",
+          "Receipt code (from your registration, or by SMS)")), codeInput),
+      el("div", { class: "actions" }, download, eraseStart), eraseBox, note);
   }
 
   function render() {
