@@ -51,6 +51,11 @@ def _handlers_run(w: World, _: Any) -> None:
     w.drain()
 
 
+def _erase_first(w: World, ids: list[str]) -> None:
+    w.erase(ids[0], body(1)["national_id"])
+    w.drain()
+
+
 def _batch(w: World, _: Any) -> None:
     w.submit_batch([body(2), body(3), body(4, phone="x"), body(1)])
     w.drain()
@@ -67,6 +72,9 @@ FLOWS = (
     Flow("promote", _cancelled, _handlers_run),
     # the removal jobs of a new confirmed registration
     Flow("remove", lambda w: _registered(w, 2, 0, 1, drain=False), _handlers_run),
+    # a confirmed person (removed from both registries) erases their data while two wait on the
+    # reserve: the cancellation, its release job and the erasing write
+    Flow("erase", lambda w: _registered(w, 1, 2, 3), _erase_first),
     # an employer's list: accepted, then its chunk registers each row (confirmed, reserve, rejected x2)
     Flow("batch", lambda w: _registered(w, 2, 1, 1), _batch),
 )

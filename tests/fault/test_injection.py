@@ -1,4 +1,4 @@
-"""Every AWS call of the register, cancel, promote, remove and batch flows, faulted in turn.
+"""Every AWS call of the register, cancel, promote, remove, erase and batch flows, faulted in turn.
 
 For each flow: a clean run counts its AWS calls and gives the end state to expect. Then for each
 call index k (with each fault kind that call can suffer in the full run, ``KKREG_FULL=1``; in the

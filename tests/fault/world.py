@@ -40,6 +40,8 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     # what the callers were told: (national ID, HTTP status, body)
     answers: list[tuple[str, int, Any]] = field(default_factory=list)
+    # the national IDs of the people who asked for erasure (their items no longer hold them)
+    erasing: set[str] = field(default_factory=set)
     _keys: dict[str, list[str]] = field(default_factory=dict)
 
     # -- state ------------------------------------------------------------------------------------
@@ -73,6 +75,7 @@ class World:
         self.monkeypatch.setenv("QUOTA_SHARDS", "1")
         self.reset()
         self.answers = []
+        self.erasing = set()
         random.seed(7)
         from chalicelib.domain.staff import Role
         from chalicelib.services import staff
@@ -144,6 +147,12 @@ class World:
     def cancel(self, registration_id: str) -> tuple[int, Any]:
         return self.call("", "post", f"/v1/registrations/{registration_id}/cancel", {"birth_date": "1980-01-31"}, {})
 
+    def erase(self, registration_id: str, national_id: str) -> tuple[int, Any]:
+        self.erasing.add(national_id)
+        return self.call(
+            national_id, "post", f"/v1/registrations/{registration_id}/erase", {"birth_date": "1980-01-31"}, {}
+        )
+
     def submit_batch(self, rows: list[Any]) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.tokens['org']}", "Idempotency-Key": f"b-{uuid.uuid4()}"}
         return self.call("", "post", "/v1/org/batches", {"organisation": "Fault Co.", "rows": rows}, headers)
@@ -208,13 +217,15 @@ class World:
         """The end state, comparable between runs (no generated IDs in it)."""
         regs = self.items("REGISTRATIONS_TABLE")
         return {
-            "people": sorted(Counter((r["national_id"], r["status"]) for r in regs).items()),
+            "people": sorted(Counter((r.get("national_id", "erased"), r["status"]) for r in regs).items()),
             "removed": {n: sorted(s.state.removed) for n, s in self.stand_ins.items() if n != "sms"},
         }
 
     def confirmed(self) -> list[str]:
         """The national IDs of everyone confirmed at the end."""
-        return sorted(r["national_id"] for r in self.items("REGISTRATIONS_TABLE") if r["status"] == "confirmed")
+        return sorted(
+            r.get("national_id", "erased") for r in self.items("REGISTRATIONS_TABLE") if r["status"] == "confirmed"
+        )
 
     def check(self) -> None:
         """The invariants: nothing accepted is lost, every place is held by its registration, the
@@ -230,6 +241,14 @@ class World:
                 assert answer["registration_id"] in by_id, answer
             if code == 409 and answer["error"]["code"] == "already_registered":
                 assert any(r["national_id"] == nid and r["status"] != "cancelled" for r in regs), nid
+        # An erasure answered is done, in one piece: every personal field or none, and none once erased.
+        personal = {"national_id", "first_name", "last_name", "birth_date", "phone", "detail"}
+        for r in regs:
+            assert set(r) & personal == (set() if "erased_at" in r else personal), r["registration_id"]
+        for nid, code, answer in self.answers:
+            if code == 200 and nid in self.erasing:
+                erased = by_id[answer["registration_id"]]
+                assert "erased_at" in erased and erased["status"] == "cancelled", erased
         # Nobody twice.
         active = Counter(r["national_id"] for r in regs if r["status"] != "cancelled")
         assert all(n == 1 for n in active.values()), active
@@ -248,7 +267,7 @@ class World:
         from chalicelib.domain.verification import phone_hash
 
         on_phone = Counter(r["phone"] for r in regs if r["channel"] == "app" and r["status"] != "cancelled")
-        for phone in {r["phone"] for r in regs}:
+        for phone in {r["phone"] for r in regs if "phone" in r}:
             assert 0 <= st.phones.count(phone_hash(phone, verification_keys())) <= on_phone[phone], phone
         channels = Counter(r["channel"] for r in regs)
         for c in ("app", "counter", "org"):
@@ -263,7 +282,7 @@ class World:
                 r["national_id"]
                 for r in regs
                 if r["status"] == "confirmed" or r.get("promoted_by") or r.get("held") == "primary"
-            }
+            } | self.erasing  # an erased person was confirmed (removed) before their ID went
             assert set(removed) <= was_confirmed, name
             for r in regs:
                 if r["status"] == "confirmed":

@@ -67,6 +67,7 @@ VALID: dict[str, Any] = {
     "ConfirmRequest": {"code": "123456"},
     "LookupRequest": {"national_id": "1101700230708", "birth_date": "1980-01-31"},
     "CancelRequest": {"birth_date": "1980-01-31"},
+    "PersonDataRequest": {"birth_date": "1980-01-31"},
     "BatchRequest": {"organisation": "ACME", "rows": [body()]},
     "ChannelSwitch": {"open": True},
     "CheckInRequest": {"national_id": "1101700230708"},
