@@ -281,7 +281,8 @@ class World:
             was_confirmed = {
                 r["national_id"]
                 for r in regs
-                if r["status"] == "confirmed" or r.get("promoted_by") or r.get("held") == "primary"
+                if "national_id" in r
+                and (r["status"] == "confirmed" or r.get("promoted_by") or r.get("held") == "primary")
             } | self.erasing  # an erased person was confirmed (removed) before their ID went
             assert set(removed) <= was_confirmed, name
             for r in regs:
