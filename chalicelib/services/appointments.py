@@ -84,7 +84,7 @@ def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> boo
         metrics.add("AppointmentAllocated")
         return True
 
-    return compare_and_set(attempt, 3, on_exhausted=lambda: False)
+    return compare_and_set(attempt, tries=3, on_exhausted=lambda: False)
 
 
 def release(reg: Registration) -> None:
@@ -107,7 +107,7 @@ def release(reg: Registration) -> None:
             raise LostRace() from None
         slots.free_visits(booked)
 
-    compare_and_set(attempt, 5, on_exhausted=lambda: None)
+    compare_and_set(attempt, tries=5, on_exhausted=lambda: None)
 
 
 def send_sms(registration_id: str) -> None:
