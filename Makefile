@@ -58,6 +58,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m bandit -r app.py chalicelib local tools -q
 
 ## cfn-lint and checkov on the infra template and on both stages' packaged templates
@@ -105,4 +106,4 @@ bench: $(STAMP)
 	$(if $(SIZE),BENCH_SIZE="$(SIZE)") $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) $(ST_VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(IAC_VENV) $(ST_VENV) out .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

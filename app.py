@@ -76,9 +76,9 @@ def appointment_worker(event: Any) -> dict[str, Any]:
 
 @app.on_sqs_message(queue=queue_name("sms"), batch_size=10, name="sms_worker")
 def sms_worker(event: Any) -> dict[str, Any]:
-    from chalicelib.jobs import appointments
+    from chalicelib.jobs import sms
 
-    return appointments.handle_sms(event.to_dict(), event.context)
+    return sms.handle(event.to_dict(), event.context)
 
 
 @app.schedule("rate(1 day)", name="allocate_daily")

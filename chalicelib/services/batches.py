@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from chalicelib.config import hmac_key
-from chalicelib.domain.batches import BatchAccepted, BatchMeta, BatchStatus, RowResult
+from chalicelib.domain.batches import BatchAccepted, BatchMeta, BatchStatus, RowResult, chunked
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
@@ -26,7 +26,6 @@ from chalicelib.domain.jobs import BatchChunk
 from chalicelib.domain.models import Channel, RegistrationRequest, Status, validation_fields
 from chalicelib.domain.staff import Principal
 from chalicelib.services import registrations
-from chalicelib.store.batches import chunked
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)

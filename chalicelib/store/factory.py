@@ -116,9 +116,6 @@ def reset() -> None:
     # A module never imported has nothing cached (and the unit tests run without boto3).
     if idempotency := sys.modules.get("chalicelib.store.idempotency"):
         idempotency.persistence_layer.cache_clear()
-    from chalicelib.registries import factory as registries
-
-    registries.reset()
     clients.reset()
     get_settings.cache_clear()
     hmac_key.cache_clear()
