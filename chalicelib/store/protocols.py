@@ -17,6 +17,7 @@ from chalicelib.domain.models import Registration, Status
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.store.attempts import PendingVerification
 from chalicelib.store.glance import Glance
+from chalicelib.store.phones import Share
 from chalicelib.store.quota import Overflow, PlaceCounts
 from chalicelib.store.reserve import Ticket
 from chalicelib.store.slots import SlotDay
@@ -144,11 +145,15 @@ class RemovalControl(Protocol):
 
 
 class Phones(Protocol):
-    """Each phone's active app registrations (contract v1.1's per-phone limit)."""
+    """Each phone's app registrations: active shares (v1.1) and different people (v1.2)."""
 
-    def take(self, phone_hash: str, registration_id: str, limit: int) -> bool: ...
-    def give_back(self, phone_hash: str, registration_id: str) -> bool: ...
+    def take(self, phone_hash: str, registration_id: str, limit: int, lifetime: int) -> Share:
+        """Refused (``Share.refused``) at a limit; raises Overloaded."""
+
+    def adopt(self, phone_hash: str, registration_id: str, held_by: str) -> bool: ...
+    def give_back(self, phone_hash: str, registration_id: str, forget_person: bool = False) -> bool: ...
     def count(self, phone_hash: str) -> int: ...
+    def people(self, phone_hash: str) -> int: ...
 
 
 class Jobs(Protocol):
@@ -189,9 +194,9 @@ class Attempts(Protocol):
 
 
 class Glances(Protocol):
-    """The person's registration, and the gate and channel states when due, in one request."""
+    """The person's registration, and the gate, the channel states and the phone when asked, in one request."""
 
-    def look(self, pointer: bytes, gate: bool, channels: bool) -> Glance: ...
+    def look(self, pointer: bytes, gate: bool, channels: bool, phone: str | None = None) -> Glance: ...
 
 
 class Stores(Protocol):

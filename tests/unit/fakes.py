@@ -22,6 +22,7 @@ from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.attempts import PendingVerification
 from chalicelib.store.glance import Glance
+from chalicelib.store.phones import PhoneState, Share, code_digest, person_of
 from chalicelib.store.quota import Overflow, PlaceCounts
 from chalicelib.store.registrations import Taken, home
 from chalicelib.store.reserve import Ticket
@@ -578,19 +579,23 @@ class FakeChannels:
 class FakeGlance:
     """The person's registration, with the gate and the channel states when asked (one request)."""
 
-    def __init__(self, registrations: FakeRegistrations, gate: FakeGate, channels: FakeChannels) -> None:
+    def __init__(
+        self, registrations: FakeRegistrations, gate: FakeGate, channels: FakeChannels, phones: FakePhones
+    ) -> None:
         self.registrations = registrations
         self.gate = gate
         self.channels = channels
+        self.phones = phones
         self.looks = 0
 
-    def look(self, pointer: bytes, gate: bool, channels: bool) -> Glance:
+    def look(self, pointer: bytes, gate: bool, channels: bool, phone: str | None = None) -> Glance:
         self.looks += 1
         g = self.gate
         return Glance(
             self.registrations.current(pointer),
             {"parked": g.parked, "ra": g.ra, "seq": g.seq} if gate else None,
             self.channels.channels() if channels else None,
+            self.phones.state(phone) if phone is not None else None,
         )
 
 
@@ -646,30 +651,56 @@ class FakeJobs:
 
 
 class FakePhones:
-    """Active app registrations per phone hash, and the registrations holding a share."""
+    """Each phone's shares (person -> digest of the code holding it) and its people, with the
+    store's conditions (``store.phones``: the same digests, so ``state`` reads as the store's item)."""
 
     def __init__(self) -> None:
         self.n: dict[str, int] = {}
-        self.held: set[tuple[str, str]] = set()
+        self.holders: dict[str, dict[str, str]] = {}
+        self.persons: dict[str, set[str]] = {}
 
-    def take(self, phone_hash: str, registration_id: str, limit: int) -> bool:
-        if (phone_hash, registration_id) in self.held:
-            return True
-        if self.n.get(phone_hash, 0) >= limit:
-            return False
-        self.held.add((phone_hash, registration_id))
+    def state(self, phone_hash: str) -> PhoneState:
+        people = frozenset(self.persons.get(phone_hash, set()))
+        return PhoneState(self.n.get(phone_hash, 0), people, dict(self.holders.get(phone_hash, {})))
+
+    def take(self, phone_hash: str, registration_id: str, limit: int, lifetime: int) -> Share:
+        person, mine = person_of(registration_id), code_digest(registration_id)
+        holders = self.holders.setdefault(phone_hash, {})
+        people = self.persons.setdefault(phone_hash, set())
+        if person in holders:
+            return Share(taken=True) if holders[person] == mine else Share(taken=False, held_by=holders[person])
+        if self.n.get(phone_hash, 0) >= limit or (person not in people and len(people) >= lifetime):
+            return Share(taken=False)
+        new_person = person not in people
+        holders[person] = mine
+        people.add(person)
         self.n[phone_hash] = self.n.get(phone_hash, 0) + 1
+        return Share(taken=True, new_person=new_person)
+
+    def adopt(self, phone_hash: str, registration_id: str, held_by: str) -> bool:
+        holders = self.holders.setdefault(phone_hash, {})
+        person = person_of(registration_id)
+        if holders.get(person) != held_by:
+            return False
+        holders[person] = code_digest(registration_id)
         return True
 
-    def give_back(self, phone_hash: str, registration_id: str) -> bool:
-        if (phone_hash, registration_id) not in self.held:
+    def give_back(self, phone_hash: str, registration_id: str, forget_person: bool = False) -> bool:
+        holders = self.holders.setdefault(phone_hash, {})
+        person = person_of(registration_id)
+        if holders.get(person) != code_digest(registration_id):
             return False
-        self.held.discard((phone_hash, registration_id))
+        del holders[person]
         self.n[phone_hash] -= 1
+        if forget_person:
+            self.persons[phone_hash].discard(person)
         return True
 
     def count(self, phone_hash: str) -> int:
         return self.n.get(phone_hash, 0)
+
+    def people(self, phone_hash: str) -> int:
+        return len(self.persons.get(phone_hash, set()))
 
 
 class FakeStaff:
@@ -807,7 +838,7 @@ class FakeStores:
     @classmethod
     def empty(cls, primary: int, reserve: int) -> FakeStores:
         gate = FakeGate()
-        registrations, channels = FakeRegistrations(), FakeChannels()
+        registrations, channels, phones = FakeRegistrations(), FakeChannels(), FakePhones()
         return cls(
             registrations=registrations,
             quota=FakeQuota(gate, primary, reserve),
@@ -827,8 +858,8 @@ class FakeStores:
             batches=FakeBatches(),
             verifications=FakeVerifications(),
             attempts=FakeAttempts(),
-            phones=FakePhones(),
-            glance=FakeGlance(registrations, gate, channels),
+            phones=phones,
+            glance=FakeGlance(registrations, gate, channels, phones),
             gate=gate,
         )
 
