@@ -3,7 +3,10 @@
 A job may run twice, concurrently or after a crash at any point, and still moves one place to one
 person: the vacancy records its chosen target with a compare-and-set, the promotion itself is a
 conditional write on the reserve registration (reserve -> confirmed, ``promoted_by`` = vacancy),
-and the gate's ``applied`` map lets each release or exit count once.
+a reserve exit counts once per ticket (``store.reserve``), and a place goes back to newcomers only
+after the vacancy handed it to them with a compare-and-set (one run parks it; a run that dies in
+between leaves a leak for reconciliation, never a place parked twice). The gate keeps no mark per
+event.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from chalicelib.store.protocols import Stores
 logger = Logger(child=True)
 
 SWEEP_AFTER_SECONDS = 60
-APPLIED_KEEP_SECONDS = 3600
 
 
 class RetryLater(Exception):
@@ -57,11 +59,14 @@ def release(registration_id: str, attempts: int = 20) -> None:
             time.sleep(min(0.05 * (attempt + 1), 0.5))
             continue
         if candidate is None:
-            if st.quota.park(x.registration_id):
-                st.registrations.finish_release(x.registration_id)
+            if not st.registrations.hand_to_newcomers(x.registration_id, datetime.now(UTC)):
+                continue  # another run handed it on, or chose somebody for it: look again
+            if st.quota.park():
                 logger.info("place returned to newcomers", extra={"vacancy": x.registration_id})
                 return
-            time.sleep(min(0.05 * (attempt + 1), 0.5))  # an exit or a new reserve entry is landing
+            # Somebody joined the reserve meanwhile: the place is theirs, the release pending again.
+            st.registrations.reopen_release(x.registration_id, datetime.now(UTC))
+            time.sleep(min(0.05 * (attempt + 1), 0.5))
             continue
         with contextlib.suppress(Conflict):
             st.registrations.set_release_target(x.registration_id, candidate, expected=None)
@@ -135,12 +140,11 @@ def settle_ticket(st: Stores, number: int) -> str | None:
 
 
 def sweep() -> int:
-    """Every minute: re-queue releases a lost message or a crash left pending; prune old marks."""
+    """Every minute: re-queue releases a lost message or a crash left pending."""
     st = stores()
     now = datetime.now(UTC)
     pending = st.registrations.pending_releases(datetime.fromtimestamp(now.timestamp() - SWEEP_AFTER_SECONDS, UTC))
     for rid in pending:
         st.promotions.send(Release(registration_id=rid).model_dump())
-    pruned = st.quota.forget_applied(int(now.timestamp()) - APPLIED_KEEP_SECONDS)
-    logger.info("release sweep", extra={"requeued": len(pending), "pruned": pruned})
+    logger.info("release sweep", extra={"requeued": len(pending)})
     return len(pending)

@@ -15,7 +15,7 @@ from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
 from chalicelib.services import registrations, staff
 from chalicelib.store.factory import stores
-from tests.helpers import body, campaign_item, campaign_table, national_id, raising
+from tests.helpers import Calls, body, campaign_item, campaign_table, national_id, raising
 
 JSON = {"Content-Type": "application/json"}
 BIRTH = json.dumps({"birth_date": "1980-01-31"})
@@ -37,23 +37,6 @@ def counted_campaign(monkeypatch: pytest.MonkeyPatch, campaign_env: Any, **capac
     monkeypatch.setenv("REMOVAL_KICK_SECONDS", "3600")
     monkeypatch.setattr(registrations, "CHANNEL_CACHE_SECONDS", 3600.0)
     campaign_env(**capacities)
-
-
-class Calls:
-    """The AWS requests the service's own clients make (botocore's event hooks)."""
-
-    def __init__(self) -> None:
-        from chalicelib.store import clients
-
-        self.made: list[str] = []
-        self.tables: list[tuple[str, str]] = []
-        for c in (clients.dynamodb(), clients.sqs()):
-            c.meta.events.register("before-parameter-build.*.*", self._count)
-
-    def _count(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
-        operation = event_name.split(".", 2)[2]
-        self.made.append(operation)
-        self.tables.append((operation, str(params.get("TableName", "")).rsplit("-", 1)[-1]))
 
 
 def test_a_retried_cancel_finishes_what_a_failed_queue_send_left_undone(
@@ -381,4 +364,4 @@ def test_the_last_places_and_the_reserve_cost_no_refused_write(
     assert calls.made == ["BatchGetItem"]
     # And the gate the first ticket created has the shape every other gate write expects
     gate = campaign_item("gate")
-    assert (gate["ra"], gate["seq"], gate["parked"], gate["applied"]) == (2, 2, 0, {})
+    assert (gate["ra"], gate["seq"], gate["parked"], gate["xb"]) == (2, 2, 0, {})

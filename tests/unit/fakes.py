@@ -25,7 +25,7 @@ from chalicelib.store.glance import Glance
 from chalicelib.store.phones import PhoneState, Share, code_digest, person_of
 from chalicelib.store.quota import Overflow, PlaceCounts
 from chalicelib.store.registrations import Taken, home
-from chalicelib.store.reserve import Ticket
+from chalicelib.store.reserve import TICKET_BLOCK, Ticket
 from chalicelib.store.slots import SlotDay
 
 OPEN = ("pending", "failed")
@@ -43,6 +43,7 @@ class FakeRegistrations:
         self.waiting: dict[str, datetime] = {}  # confirmed, no appointment yet (the allocation index)
         self.releases: dict[str, datetime] = {}
         self.reclaimed: dict[str, str] = {}  # old code -> new code (a counter reclaim)
+        self.to_newcomers: set[str] = set()  # releases whose place was handed to newcomers
         self.fail_with: BaseException | None = None
 
     # -- the person's registration --------------------------------------------------------------
@@ -247,6 +248,22 @@ class FakeRegistrations:
         if cur is not None:
             self._set(cur, release_pending=False, release_target=None)
 
+    def hand_to_newcomers(self, registration_id: str, now: datetime) -> bool:
+        cur = self.regs.get(registration_id)
+        if cur is None or not cur.release_pending or cur.release_target is not None:
+            return False
+        self.releases.pop(registration_id, None)
+        self.to_newcomers.add(registration_id)
+        self._set(cur, release_pending=False)
+        return True
+
+    def reopen_release(self, registration_id: str, now: datetime) -> None:
+        if registration_id not in self.to_newcomers:
+            raise Conflict("not handed to newcomers")
+        self.to_newcomers.discard(registration_id)
+        self.releases[registration_id] = now
+        self._set(self._cur(registration_id), release_pending=True)
+
     # -- indexes and scans ----------------------------------------------------------------------
 
     def due_removals(self, now: datetime, limit: int) -> list[Registration]:
@@ -314,12 +331,13 @@ class FakeRegistrations:
 
 @dataclass
 class FakeGate:
-    """The gate item: the quota's parked places and the reserve's counters, and the events applied."""
+    """The gate item: the quota's parked places and the reserve's counters, and per block of tickets
+    the exits taken off the active count."""
 
     parked: int = 0
     ra: int = 0
     seq: int = 0
-    applied: dict[str, int] = field(default_factory=dict)
+    xb: dict[int, int] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -376,14 +394,10 @@ class FakeQuota:
         self.full_seen = True
         return None
 
-    def park(self, vacancy_id: str) -> bool:
-        event = f"park#{vacancy_id}"
-        if event in self.gate.applied:
-            return True
+    def park(self) -> bool:
         if self.gate.ra != 0:
             return False
         self.gate.parked += 1
-        self.gate.applied[event] = int(time.time())
         self.full_seen = False
         return True
 
@@ -393,12 +407,6 @@ class FakeQuota:
         self.gate.parked += places
         self.full_seen = False
         return True
-
-    def forget_applied(self, older_than: int) -> int:
-        old = [e for e, at in self.gate.applied.items() if at < older_than]
-        for event in old:
-            del self.gate.applied[event]
-        return len(old)
 
     def counts(self) -> PlaceCounts:
         g = self.gate
@@ -434,11 +442,18 @@ class FakeReserve:
         item["abandoned"] = True
 
     def reserve_exit(self, leaver: str, ticket: int) -> None:
-        self.exits.add(ticket)
-        event = f"exit#ticket-{ticket}"  # once per ticket, whoever reports it (as the store)
-        if event not in self.gate.applied:
-            self.gate.ra -= 1
-            self.gate.applied[event] = int(time.time())
+        self.exits.add(ticket)  # once per ticket, whoever reports it (as the store)
+        self.apply_exits()
+
+    def apply_exits(self) -> int:
+        applied = 0
+        for block in {(t - 1) // TICKET_BLOCK for t in self.exits}:
+            exits = sum(1 for t in self.exits if (t - 1) // TICKET_BLOCK == block)
+            lacking = exits - self.gate.xb.get(block, 0)
+            self.gate.xb[block] = exits
+            self.gate.ra -= lacking
+            applied += lacking
+        return applied
 
     def rank(self, ticket: int) -> int:
         return self.ranks([ticket])[ticket]

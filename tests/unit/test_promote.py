@@ -102,6 +102,31 @@ def test_a_duplicate_release_with_nobody_waiting_parks_one_place(campaign: Any) 
     assert st.gate.parked == 1
 
 
+def test_a_place_handed_to_newcomers_as_somebody_joins_the_reserve_goes_to_them(
+    campaign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a vacancy, nobody waiting when its release looks, and somebody joining the reserve just
+    # after the vacancy handed its place to newcomers
+    st = campaign(primary=1, reserve=1)
+    x = register(1)
+    registrations.cancel(x.registration_id, BIRTH)
+    joined: list[str] = []
+    hand_over = st.registrations.hand_to_newcomers
+
+    def and_somebody_joins(registration_id: str, now: datetime) -> bool:
+        handed = hand_over(registration_id, now)
+        if not joined:
+            joined.append(register(2).registration_id)
+        return handed
+
+    monkeypatch.setattr(st.registrations, "hand_to_newcomers", and_somebody_joins)
+    # When the release runs / Then the park is refused, and the place goes to the person waiting
+    promotion.release(x.registration_id)
+    assert st.gate.parked == 0 and status(st, joined[0]) is Status.CONFIRMED
+    vacancy = st.registrations.get(x.registration_id)
+    assert vacancy is not None and not vacancy.release_pending
+
+
 def test_releases_delivered_out_of_order_promote_each_waiting_person_once(campaign: Any) -> None:
     # Given two vacancies and three people waiting
     st = campaign(primary=2, reserve=3)
