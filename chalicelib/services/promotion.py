@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, Overloaded
 from chalicelib.domain.jobs import Release
 from chalicelib.domain.models import Registration, Status
 from chalicelib.services import counters, removals
@@ -59,18 +59,34 @@ def release(registration_id: str, attempts: int = 20) -> None:
             time.sleep(min(0.05 * (attempt + 1), 0.5))
             continue
         if candidate is None:
-            if not st.registrations.hand_to_newcomers(x.registration_id, datetime.now(UTC)):
-                continue  # another run handed it on, or chose somebody for it: look again
-            if st.quota.park():
-                logger.info("place returned to newcomers", extra={"vacancy": x.registration_id})
+            if _park(st, x):
                 return
-            # Somebody joined the reserve meanwhile: the place is theirs, the release pending again.
-            st.registrations.reopen_release(x.registration_id, datetime.now(UTC))
-            time.sleep(min(0.05 * (attempt + 1), 0.5))
+            time.sleep(min(0.05 * (attempt + 1), 0.5))  # an exit or a new reserve entry is landing
             continue
         with contextlib.suppress(Conflict):
             st.registrations.set_release_target(x.registration_id, candidate, expected=None)
     raise RetryLater(registration_id)
+
+
+def _park(st: Stores, x: Registration) -> bool:
+    """Nobody waits: the vacancy's place goes back to newcomers. The vacancy hands it over first (a
+    compare-and-set: one run wins), then the gate parks it, so a place is parked once, and a run that
+    dies in between leaves a place held by nobody (a leak reconciliation hands on). False when the
+    release must be looked at again: another run handed it over or chose somebody for it, or somebody
+    joined the reserve meanwhile (the place is theirs: the release is pending again). Raises Overloaded."""
+    if not st.registrations.hand_to_newcomers(x.registration_id, datetime.now(UTC)):
+        return False
+    try:
+        parked = st.quota.park()
+    except Overloaded as exc:
+        if not exc.maybe_applied:  # not parked: pending again, for the redelivered message
+            st.registrations.reopen_release(x.registration_id, datetime.now(UTC))
+        raise
+    if parked:
+        logger.info("place returned to newcomers", extra={"vacancy": x.registration_id})
+        return True
+    st.registrations.reopen_release(x.registration_id, datetime.now(UTC))
+    return False
 
 
 def _give_to_target(st: Stores, x: Registration) -> bool:

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
 from chalicelib.services import promotion, registrations
+from tests.helpers import raising
 from tests.unit.fakes import FakeStores
 from tests.unit.steps import BIRTH, register, release_all
 
@@ -125,6 +127,26 @@ def test_a_place_handed_to_newcomers_as_somebody_joins_the_reserve_goes_to_them(
     assert st.gate.parked == 0 and status(st, joined[0]) is Status.CONFIRMED
     vacancy = st.registrations.get(x.registration_id)
     assert vacancy is not None and not vacancy.release_pending
+
+
+def test_a_throttled_park_leaves_the_release_pending_for_the_redelivered_message(
+    campaign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a vacancy, nobody waiting, and the gate's write throttled
+    st = campaign(primary=1, reserve=1)
+    x = register(1)
+    registrations.cancel(x.registration_id, BIRTH)
+    with monkeypatch.context() as throttled:
+        throttled.setattr(st.quota, "park", raising(Overloaded()))
+        # When the release runs / Then it fails, and the release is pending again
+        with pytest.raises(Overloaded):
+            promotion.release(x.registration_id)
+    vacancy = st.registrations.get(x.registration_id)
+    assert vacancy is not None and vacancy.release_pending and st.gate.parked == 0
+    # And the redelivered message parks the place, once
+    promotion.release(x.registration_id)
+    promotion.release(x.registration_id)
+    assert st.gate.parked == 1
 
 
 def test_releases_delivered_out_of_order_promote_each_waiting_person_once(campaign: Any) -> None:
