@@ -49,9 +49,9 @@ api-fuzz: $(STAMP) $(ST_STAMP)
 	$(PY) -m tools.api_fuzz
 
 ## The same with the fault, duplicate and hostile-input suites at full size (every fault kind at every
-## AWS call; 1,000 generated requests an endpoint). Takes a while.
+## AWS call; 1,000 generated requests an endpoint; 20,000 over-limit attempts at the gate). Takes a while.
 test-full: $(STAMP) lint
-	KKREG_FULL=1 $(PY) -m pytest tests/fault tests/hostile
+	KKREG_FULL=1 $(PY) -m pytest tests/fault tests/hostile tests/integration/test_gate.py
 	API_FUZZ_SEED=random $(MAKE) api-fuzz
 
 lint: $(STAMP)

@@ -84,6 +84,9 @@ class Settings:
     phone_verification: bool
     # At most this many active app-channel registrations per phone (counter and employer: no limit).
     phone_registration_limit: int
+    # At most this many different people registered through the app with one phone over the campaign,
+    # cancelled ones included (a cancel gives the active share back, never this one).
+    phone_lifetime_limit: int
     # Local stack only: public POSTs per client address in 5 minutes (0: no limit). Deployed, AWS WAF.
     edge_rate_limit_per_5min: int
     # Local stack only: phone verifications asked per client address in 5 minutes (0: no limit), the
@@ -131,6 +134,7 @@ def get_settings() -> Settings:
         sms_api_key_secret=os.environ.get("SMS_GATEWAY_API_KEY_SECRET", ""),
         phone_verification=_phone_verification(),
         phone_registration_limit=_int("PHONE_REGISTRATION_LIMIT", 4, minimum=1),
+        phone_lifetime_limit=_int("PHONE_LIFETIME_LIMIT", 6, minimum=1),
         edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
         edge_verification_limit_per_5min=_int("EDGE_VERIFICATION_LIMIT_PER_5MIN", 0),
         stage=os.environ.get("KKREG_STAGE") or "unset",

@@ -110,3 +110,28 @@ def reconciled(queues: Any) -> dict[str, Any]:
     findings = reconcile.status(run_id).findings
     assert findings is not None
     return findings.model_dump()
+
+
+class Calls:
+    """The AWS requests the service's own clients make (botocore's event hooks): ``made`` the
+    operations, ``tables`` (operation, table suffix), ``params`` each request's parameters."""
+
+    def __init__(self) -> None:
+        from chalicelib.store import clients
+
+        self.made: list[str] = []
+        self.tables: list[tuple[str, str]] = []
+        self.params: list[dict[str, Any]] = []
+        for c in (clients.dynamodb(), clients.sqs()):
+            c.meta.events.register("before-parameter-build.*.*", self._count)
+
+    def _count(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        operation = event_name.split(".", 2)[2]
+        self.made.append(operation)
+        self.tables.append((operation, str(params.get("TableName", "")).rsplit("-", 1)[-1]))
+        self.params.append(params)
+
+    def clear(self) -> None:
+        self.made.clear()
+        self.tables.clear()
+        self.params.clear()

@@ -129,7 +129,7 @@ class PhoneNotVerified(DomainError):
 
 class PhoneLimitReached(DomainError):
     code = "phone_limit_reached"
-    message = "This phone number already has the most active registrations allowed through the app."
+    message = "This phone number has already registered the most people allowed through the app."
     message_th = "เบอร์โทรศัพท์นี้ลงทะเบียนผ่านแอปครบจำนวนสูงสุดที่อนุญาตแล้ว"
 
 

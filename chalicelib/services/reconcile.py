@@ -195,6 +195,11 @@ def finish(run_id: str) -> dict[str, Any]:
         else:
             findings["drift"]["primary_leaked"] = leak
     reserve_held = tally.get("held_reserve", 0)
+    # Exits recorded that the gate does not count yet (a run died between an exit's two writes):
+    # taking them off is exact whatever runs meanwhile (``ReserveStore.apply_exits``).
+    if reserve_held < counts.reserve_active and (applied := st.reserve.apply_exits()):
+        findings["repaired"].append(f"{applied} reserve exits taken off the active count")
+        counts = st.quota.counts()
     if reserve_held < counts.reserve_active and settled:
         # Tickets counted on the reserve that hold nobody waiting (a request died between taking
         # its ticket and storing its registration): they leave the reserve, and ranks behind move up.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn
 
@@ -41,7 +42,7 @@ from chalicelib.services import appointments, counters, removals
 from chalicelib.services.in_flight import InFlight
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
-from chalicelib.store.types import Taken
+from chalicelib.store.types import Share, Taken
 
 logger = Logger(child=True)
 
@@ -82,11 +83,13 @@ def register(
     ``code_secret`` lets a batch row retry with the receipt code it used before (see services.batches);
     ``fingerprint`` (``api.idempotency.fingerprint``: the Idempotency-Key and the body) is stored
     with the registration, so a retry with the same key gets the first answer again.
-    AWS requests: 1-2 for a confirmed place, 1 for a person registered already (none while the
-    request that registers them is in flight in this container), 1 for a refusal while the reserve
-    is full, 3-4 for the reserve (docs/architecture-data-path.md).
-    Raises ChannelClosed, NotEligible, AlreadyRegistered, IdempotencyKeyReused, RegistrationFull,
-    RequestInProgress, Overloaded.
+    An app registration's phone at either of its limits is refused before the person is looked at.
+    AWS requests: 1-2 for a confirmed place (+1 on the app channel), 1 for a person registered
+    already (2-3 on the app channel with a place in hand; none while the request that registers
+    them is in flight in this container), 1 for a refusal while the reserve is full or the phone at a
+    limit, 4-5 for the reserve (docs/architecture-data-path.md).
+    Raises ChannelClosed, NotEligible, PhoneLimitReached, AlreadyRegistered, IdempotencyKeyReused,
+    RegistrationFull, RequestInProgress, Overloaded.
     """
     removals.note()  # confirmations this container still holds go to a sweep, at most every few seconds
     try:
@@ -112,13 +115,14 @@ def _register(
     if not leading:
         # This person's request in flight here answers this one: a new registration is refused or
         # replayed as the stored one would be, with no request; any other outcome, asked as usual.
+        # Not across phones on the app: a phone at a limit hears that before anything about the ID.
         earlier = flight.wait()
-        if earlier is not None:
+        if earlier is not None and (channel is not Channel.APP or flight.phone == req.phone):
             _refuse_or_replay(earlier.registration_id, lambda: earlier, flight.fingerprint, fingerprint, code)
         return _register_person(req, channel, label, datetime.now(UTC), states, pointer, code, fingerprint)
     try:
         answer = _register_person(req, channel, label, now, states, pointer, code, fingerprint)
-        flight.answered(answer, fingerprint)
+        flight.answered(answer, fingerprint, req.phone)
         return answer
     finally:
         _in_flight.land(pointer, flight)
@@ -135,58 +139,71 @@ def _register_person(
     fingerprint: str | None,
 ) -> RegistrationView:
     st = stores()
-    # A place in hand costs nothing to take: the registration's put then also tells a repeat.
+    phone = phone_key(req.phone) if channel is Channel.APP else None
+    # A place in hand costs nothing to take: the phone's share (a phone at a limit is refused there,
+    # before the person is looked at, and the place stays in hand), then the registration's put,
+    # which also tells a repeat.
     if states is not None and st.quota.take_primary(in_hand_only=True):
-        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
+        hold = _take_share(phone, code, channel, st.quota.keep)
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint, hold)
     # Nothing in hand: who is asking decides before any place is taken (a repeat costs one read; a
     # cancelled registration is replaced by the new one, as the put does). The same request reads
-    # the channel states and, once the primary list is full, the gate when they are due: a refusal
-    # costs that one request and no write.
+    # the phone's item (on the app), the channel states and, once the primary list is full, the gate
+    # when they are due: a refusal costs that one request and no write.
     # "Full" as seen when deciding whether to read the gate: a refusal that did not read it because
     # it was known full is refused on that, even if the 2 s ran out meanwhile (never a gate write).
     full_at_look = st.quota.known_full()
-    look = st.glance.look(pointer, gate=st.quota.gate_due(), channels=states is None)
+    look = st.glance.look(pointer, gate=st.quota.gate_due(), channels=states is None, phone=phone)
     if look.channels is not None:
         _channel_cache["states"] = (time.monotonic(), look.channels)
         if not look.channels[channel.value]:
             raise ChannelClosed()
+    if look.phone is not None and look.phone.refuses(code, *_phone_limits()):
+        _phone_limit_reached(channel)  # before the person: the answer says nothing about the ID
     if look.gate is not None:
         st.quota.see_gate(look.gate)
     found = look.current
     if found is not None and found[0].status is not Status.CANCELLED:
         _refuse_or_replay_stored(*found, fingerprint, code)
     if st.quota.take_primary():
-        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
+        hold = _take_share(phone, code, channel, st.quota.keep)
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint, hold)
     if full_at_look or st.quota.known_full():
         raise RegistrationFull()
-    reg = _new(req, code, Status.RESERVE, channel, label, now)
-    overflow = st.quota.take_overflow(counters.registered_deltas(reg))
+    # The share before the gate: a phone found over a limit here (it raced its own registrations
+    # past the look) takes no ticket, and writes nothing shared.
+    hold = _take_share(phone, code, channel)
+    return _overflow(_new(req, code, Status.RESERVE, channel, label, now), pointer, fingerprint, hold)
+
+
+def _overflow(reg: Registration, pointer: bytes, fingerprint: str | None, hold: _Hold | None) -> RegistrationView:
+    """Once the primary shards are full: a parked place, else a reserve ticket, for ``reg`` (its
+    phone's share taken). A share whose registration is not stored goes back."""
+    st = stores()
+    code = reg.registration_id
+    try:
+        overflow = st.quota.take_overflow(counters.registered_deltas(reg))
+    except Exception:
+        _give_back_share(hold, code)
+        raise
     if overflow is None:
+        _give_back_share(hold, code)
         raise RegistrationFull()
     if overflow.ticket is None:  # a place given back while nobody waited
         reg = reg.model_copy(update={"status": Status.CONFIRMED, "removals": dict.fromkeys(REGISTRIES, "pending")})
-        _create_holding_a_place(reg, pointer, fingerprint)
-        _take_phone_share(reg, pointer, st.quota.keep)
+        _store(reg, pointer, fingerprint, hold, st.quota.keep)
         return _registered(reg, None)
     reg = reg.model_copy(update={"ticket": overflow.ticket, "counted": True, "rank_at_start": overflow.rank})
     # A write that may have landed is left as it is: a ticket whose registration never appears is
     # voided by the release job or reconciliation (promotion.settle_ticket) after the stale window.
     try:
-        st.reserve.put_ticket(overflow.ticket, code, now.timestamp())
+        st.reserve.put_ticket(overflow.ticket, code, reg.registered_at.timestamp())
     except Overloaded as exc:
         if not exc.maybe_applied:
             _give_back_ticket(reg, written=False)
+        _give_back_share(hold, code)  # the registration is not written, whatever became of the ticket
         raise
-    try:
-        st.registrations.create(reg, pointer, fingerprint)
-    except Taken as taken:
-        _give_back_ticket(reg, written=True)
-        _refuse_or_replay_stored(taken.current, taken.fingerprint, fingerprint, code)
-    except Overloaded as exc:
-        if not exc.maybe_applied:
-            _give_back_ticket(reg, written=True)
-        raise
-    _take_phone_share(reg, pointer, lambda: _give_back_ticket(reg, written=True))
+    _store(reg, pointer, fingerprint, hold, lambda: _give_back_ticket(reg, written=True))
     return _registered(reg, overflow.rank)
 
 
@@ -198,12 +215,12 @@ def _confirmed(
     now: datetime,
     pointer: bytes,
     fingerprint: str | None,
+    hold: _Hold | None,
 ) -> RegistrationView:
     """Store a confirmed registration on the primary place just taken for it."""
     st = stores()
     reg = _new(req, code, Status.CONFIRMED, channel, label, now)
-    _create_holding_a_place(reg, pointer, fingerprint)
-    _take_phone_share(reg, pointer, st.quota.keep)
+    _store(reg, pointer, fingerprint, hold, st.quota.keep)
     st.quota.refill()
     return _registered(reg, None)
 
@@ -228,44 +245,113 @@ def _new(
     )
 
 
-def _create_holding_a_place(reg: Registration, pointer: bytes, fingerprint: str | None) -> None:
-    """Store a registration that holds a primary place taken for it. If it is refused, the place
-    stays in hand for the next newcomer; if the write may have landed, the place is left to it."""
-    st = stores()
+def _store(
+    reg: Registration, pointer: bytes, fingerprint: str | None, hold: _Hold | None, undo_place: Callable[[], None]
+) -> None:
+    """Store a registration on the place (and the phone's share) just taken for it. If it is not
+    stored, the place goes where ``undo_place`` puts it (in hand for the next newcomer, or the
+    reserve ticket given back) and the share goes back; if the write may have landed, both are left
+    to it. Raises AlreadyRegistered (or replays), Conflict, Overloaded, PhoneLimitReached."""
     try:
-        st.registrations.create(reg, pointer, fingerprint)
+        stores().registrations.create(reg, pointer, fingerprint)
     except Taken as taken:
-        st.quota.keep()
+        undo_place()
+        _give_back_share(hold, reg.registration_id)
         _refuse_or_replay_stored(taken.current, taken.fingerprint, fingerprint, reg.registration_id)
     except Overloaded as exc:
         if not exc.maybe_applied:
-            st.quota.keep()
+            undo_place()
+            _give_back_share(hold, reg.registration_id)
         raise
+    except Conflict:
+        _give_back_share(hold, reg.registration_id)  # not stored; its place, if any, is a leak
+        raise
+    if hold is not None and hold.share.held_by is not None:
+        _adopt_share(reg, pointer, hold, undo_place)
 
 
-def _take_phone_share(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> None:
-    """An app registration, once stored, takes one share of its phone (``PHONE_REGISTRATION_LIMIT``).
+@dataclass(frozen=True)
+class _Hold:
+    """The phone's share an app registration goes ahead with (``Share``: taken, or held by the
+    person through an earlier registration of theirs on this phone)."""
 
-    Taken after the registration's own write, so that a person registered already or a full campaign
-    costs the phone nothing. When the phone is at its limit the registration is undone exactly: it
-    is deleted (if still this one) and its place goes where ``undo_place`` puts it (in hand for the
-    next newcomer, or the reserve ticket given back). A crash between the two writes leaves the
-    registration with its share uncounted: the phone's count is low by one, never high.
-    Raises PhoneLimitReached, Overloaded.
+    phone: str
+    share: Share
+
+
+def _phone_limits() -> tuple[int, int]:
+    settings = get_settings()
+    return settings.phone_registration_limit, settings.phone_lifetime_limit
+
+
+def _take_share(
+    phone: str | None, code: str, channel: Channel, undo_place: Callable[[], None] | None = None
+) -> _Hold | None:
+    """An app registration takes one share of its phone before it is written (``store.phones``): one
+    conditional write that checks both limits (``PHONE_REGISTRATION_LIMIT`` active,
+    ``PHONE_LIFETIME_LIMIT`` different people) and counts the person among the phone's people. So a
+    phone at a limit is refused before the person is looked at, and before any ticket is taken;
+    ``undo_place`` puts back a place taken already. A person who holds a share of this phone through
+    an earlier registration takes none: their registration answers them, or (it was cancelled, or
+    never written) the new one takes that share over once stored.
+    None for the other channels. Raises PhoneLimitReached, Overloaded.
     """
-    if reg.channel is not Channel.APP:
-        return
+    if phone is None:
+        return None
     try:
-        taken = stores().phones.take(phone_key(reg.phone), reg.registration_id, get_settings().phone_registration_limit)
+        share = stores().phones.take(phone, code, *_phone_limits())
     except Overloaded as exc:
-        if not exc.maybe_applied:
-            _withdraw(reg, pointer, undo_place)
+        if exc.maybe_applied:  # if it landed, the share is this code's: back (its person stays counted)
+            best_effort(lambda: stores().phones.give_back(phone, code), "phone share")
+        if undo_place is not None:
+            undo_place()
         raise
-    if not taken:
-        if not _withdraw(reg, pointer, undo_place):
-            return  # changed in the meantime (a reclaim, a cancel, a promotion): it stands as it is now
-        metrics.add("PhoneLimitReached", channel=reg.channel.value)
-        raise PhoneLimitReached()
+    if share.refused:
+        if undo_place is not None:
+            undo_place()
+        _phone_limit_reached(channel)
+    return _Hold(phone, share)
+
+
+def _phone_limit_reached(channel: Channel) -> NoReturn:
+    metrics.add("PhoneLimitReached", channel=channel.value)
+    raise PhoneLimitReached()
+
+
+def _give_back_share(hold: _Hold | None, code: str) -> None:
+    """The share taken for a registration that was not stored, back; its person leaves the phone's
+    people too if this take added them. If the write fails, the phone keeps a share too many (the
+    error is against the phone, never past its limits)."""
+    if hold is not None and hold.share.taken:
+        forget = hold.share.new_person
+        best_effort(lambda: stores().phones.give_back(hold.phone, code, forget_person=forget), "phone share")
+
+
+def _adopt_share(reg: Registration, pointer: bytes, hold: _Hold, undo_place: Callable[[], None]) -> None:
+    """The person held a share of this phone through an earlier registration (cancelled, its share
+    still owed; or a request that died before its write): the new registration takes it over, so the
+    counts stay as they are. If that one gave it back meanwhile, a share is taken as usual; if the
+    phone is then at a limit, the registration is undone (``_withdraw``).
+    Raises PhoneLimitReached, Overloaded."""
+    phones = stores().phones
+    code = reg.registration_id
+    held_by = hold.share.held_by
+    for _ in range(3):
+        try:
+            if held_by is not None and phones.adopt(hold.phone, code, held_by):
+                return
+            share = phones.take(hold.phone, code, *_phone_limits())
+        except Overloaded as exc:
+            if not exc.maybe_applied:
+                _withdraw(reg, pointer, undo_place)
+            raise
+        if share.taken:
+            return
+        if share.refused:
+            break
+        held_by = share.held_by
+    if _withdraw(reg, pointer, undo_place):
+        _phone_limit_reached(reg.channel)
 
 
 def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> bool:

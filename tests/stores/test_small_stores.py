@@ -69,28 +69,38 @@ def test_raise_slot_holds_places_back(stores: Stores) -> None:
     assert stores.slots.slots([(DAY, 0)])[(DAY, 0)].used == 2
 
 
-# -- phones (the basics: a lifetime limit is being added to the store) ---------------------------
+# -- phones ---------------------------------------------------------------------------------------
 
 
 def test_a_phone_gives_shares_up_to_its_limit_once_per_registration(stores: Stores) -> None:
-    # Given a phone with a limit of 2
+    # Given a phone with a limit of 2 active and 6 people
     # When three registrations take a share, the first twice
-    assert stores.phones.take("ph", "r_a", 2)
-    assert stores.phones.take("ph", "r_a", 2)
-    assert stores.phones.take("ph", "r_b", 2)
-    assert not stores.phones.take("ph", "r_c", 2)
+    assert stores.phones.take("ph", "r_a", 2, 6).taken
+    assert stores.phones.take("ph", "r_a", 2, 6).taken
+    assert stores.phones.take("ph", "r_b", 2, 6).taken
+    assert stores.phones.take("ph", "r_c", 2, 6).refused
     # Then two are counted; another phone is its own
     assert stores.phones.count("ph") == 2
     assert stores.phones.count("other") == 0
 
 
 def test_a_share_is_given_back_once_and_only_by_its_holder(stores: Stores) -> None:
-    stores.phones.take("ph", "r_a", 2)
+    stores.phones.take("ph", "r_a", 2, 6)
     assert not stores.phones.give_back("ph", "r_b")
     assert stores.phones.give_back("ph", "r_a")
     assert not stores.phones.give_back("ph", "r_a")
     assert stores.phones.count("ph") == 0
-    assert stores.phones.take("ph", "r_c", 1)
+    assert stores.phones.take("ph", "r_c", 1, 6).taken
+
+
+def test_a_phone_registers_at_most_its_lifetime_of_different_people(stores: Stores) -> None:
+    # Given a phone that took and gave back shares for two different people (a lifetime of 2)
+    for code in ("r_a", "r_b"):
+        assert stores.phones.take("ph", code, 4, 2).taken
+        assert stores.phones.give_back("ph", code)
+    # When a third person takes a share / Then refused, though nothing is active
+    assert stores.phones.take("ph", "r_c", 4, 2).refused
+    assert stores.phones.count("ph") == 0
 
 
 # -- statistics, channels, the glance -----------------------------------------------------------

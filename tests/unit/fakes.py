@@ -29,7 +29,20 @@ from chalicelib.domain.verification import (
 )
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.registrations.keys import home
-from chalicelib.store.types import Glance, Overflow, PendingVerification, PlaceCounts, SlotDay, Taken, Ticket
+from chalicelib.store.reserve import TICKET_BLOCK
+from chalicelib.store.types import (
+    Glance,
+    Overflow,
+    PendingVerification,
+    PhoneState,
+    PlaceCounts,
+    Share,
+    SlotDay,
+    Taken,
+    Ticket,
+    code_digest,
+    person_of,
+)
 
 OPEN = ("pending", "failed")
 ACTIVE = (Status.CONFIRMED, Status.RESERVE)
@@ -46,6 +59,7 @@ class FakeRegistrations:
         self.waiting: dict[str, datetime] = {}  # confirmed, no appointment yet (the allocation index)
         self.releases: dict[str, datetime] = {}
         self.reclaimed: dict[str, str] = {}  # old code -> new code (a counter reclaim)
+        self.to_newcomers: set[str] = set()  # releases whose place was handed to newcomers
         self.fail_with: BaseException | None = None
 
     # -- the person's registration --------------------------------------------------------------
@@ -239,6 +253,22 @@ class FakeRegistrations:
         if cur is not None:
             self._set(cur, release_pending=False, release_target=None)
 
+    def hand_to_newcomers(self, registration_id: str, now: datetime) -> bool:
+        cur = self.regs.get(registration_id)
+        if cur is None or not cur.release_pending or cur.release_target is not None:
+            return False
+        self.releases.pop(registration_id, None)
+        self.to_newcomers.add(registration_id)
+        self._set(cur, release_pending=False)
+        return True
+
+    def reopen_release(self, registration_id: str, now: datetime) -> None:
+        if registration_id not in self.to_newcomers:
+            raise Conflict("not handed to newcomers")
+        self.to_newcomers.discard(registration_id)
+        self.releases[registration_id] = now
+        self._set(self._cur(registration_id), release_pending=True)
+
     # -- indexes and scans ----------------------------------------------------------------------
 
     def due_removals(self, now: datetime, limit: int) -> list[Registration]:
@@ -310,12 +340,13 @@ class FakeRegistrations:
 
 @dataclass
 class FakeGate:
-    """The gate item: the quota's parked places and the reserve's counters, and the events applied."""
+    """The gate item: the quota's parked places and the reserve's counters, and per block of tickets
+    the exits taken off the active count."""
 
     parked: int = 0
     ra: int = 0
     seq: int = 0
-    applied: dict[str, int] = field(default_factory=dict)
+    xb: dict[int, int] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
     # Seen full (no place parked, the reserve at capacity): refusals do not ask again until a place
     # is freed here (a park, a leak returned, a reserve exit), as the store's ``Gate.full_until``.
@@ -375,14 +406,10 @@ class FakeQuota:
         self.gate.full = self.reserve_capacity > 0
         return None
 
-    def park(self, vacancy_id: str) -> bool:
-        event = f"park#{vacancy_id}"
-        if event in self.gate.applied:
-            return True
+    def park(self) -> bool:
         if self.gate.ra != 0:
             return False
         self.gate.parked += 1
-        self.gate.applied[event] = int(time.time())
         self.gate.full = False
         return True
 
@@ -392,12 +419,6 @@ class FakeQuota:
         self.gate.parked += places
         self.gate.full = False
         return True
-
-    def forget_applied(self, older_than: int) -> int:
-        old = [e for e, at in self.gate.applied.items() if at < older_than]
-        for event in old:
-            del self.gate.applied[event]
-        return len(old)
 
     def counts(self) -> PlaceCounts:
         g = self.gate
@@ -433,12 +454,19 @@ class FakeReserve:
         item["abandoned"] = True
 
     def reserve_exit(self, leaver: str, ticket: int) -> None:
-        self.exits.add(ticket)
-        event = f"exit#ticket-{ticket}"  # once per ticket, whoever reports it (as the store)
-        if event not in self.gate.applied:
-            self.gate.ra -= 1
-            self.gate.applied[event] = int(time.time())
+        self.exits.add(ticket)  # once per ticket, whoever reports it (as the store)
+        self.apply_exits()
         self.gate.full = False
+
+    def apply_exits(self) -> int:
+        applied = 0
+        for block in {(t - 1) // TICKET_BLOCK for t in self.exits}:
+            exits = sum(1 for t in self.exits if (t - 1) // TICKET_BLOCK == block)
+            lacking = exits - self.gate.xb.get(block, 0)
+            self.gate.xb[block] = exits
+            self.gate.ra -= lacking
+            applied += lacking
+        return applied
 
     def rank(self, ticket: int) -> int:
         return self.ranks([ticket])[ticket]
@@ -579,19 +607,23 @@ class FakeChannels:
 class FakeGlance:
     """The person's registration, with the gate and the channel states when asked (one request)."""
 
-    def __init__(self, registrations: FakeRegistrations, gate: FakeGate, channels: FakeChannels) -> None:
+    def __init__(
+        self, registrations: FakeRegistrations, gate: FakeGate, channels: FakeChannels, phones: FakePhones
+    ) -> None:
         self.registrations = registrations
         self.gate = gate
         self.channels = channels
+        self.phones = phones
         self.looks = 0
 
-    def look(self, pointer: bytes, gate: bool, channels: bool) -> Glance:
+    def look(self, pointer: bytes, gate: bool, channels: bool, phone: str | None = None) -> Glance:
         self.looks += 1
         g = self.gate
         return Glance(
             self.registrations.current(pointer),
             {"parked": g.parked, "ra": g.ra, "seq": g.seq} if gate else None,
             self.channels.channels() if channels else None,
+            self.phones.state(phone) if phone is not None else None,
         )
 
 
@@ -659,30 +691,56 @@ class FakeJobs:
 
 
 class FakePhones:
-    """Active app registrations per phone hash, and the registrations holding a share."""
+    """Each phone's shares (person -> digest of the code holding it) and its people, with the
+    store's conditions (``store.phones``: the same digests, so ``state`` reads as the store's item)."""
 
     def __init__(self) -> None:
         self.n: dict[str, int] = {}
-        self.held: set[tuple[str, str]] = set()
+        self.holders: dict[str, dict[str, str]] = {}
+        self.persons: dict[str, set[str]] = {}
 
-    def take(self, phone_hash: str, registration_id: str, limit: int) -> bool:
-        if (phone_hash, registration_id) in self.held:
-            return True
-        if self.n.get(phone_hash, 0) >= limit:
-            return False
-        self.held.add((phone_hash, registration_id))
+    def state(self, phone_hash: str) -> PhoneState:
+        people = frozenset(self.persons.get(phone_hash, set()))
+        return PhoneState(self.n.get(phone_hash, 0), people, dict(self.holders.get(phone_hash, {})))
+
+    def take(self, phone_hash: str, registration_id: str, limit: int, lifetime: int) -> Share:
+        person, mine = person_of(registration_id), code_digest(registration_id)
+        holders = self.holders.setdefault(phone_hash, {})
+        people = self.persons.setdefault(phone_hash, set())
+        if person in holders:
+            return Share(taken=True) if holders[person] == mine else Share(taken=False, held_by=holders[person])
+        if self.n.get(phone_hash, 0) >= limit or (person not in people and len(people) >= lifetime):
+            return Share(taken=False)
+        new_person = person not in people
+        holders[person] = mine
+        people.add(person)
         self.n[phone_hash] = self.n.get(phone_hash, 0) + 1
+        return Share(taken=True, new_person=new_person)
+
+    def adopt(self, phone_hash: str, registration_id: str, held_by: str) -> bool:
+        holders = self.holders.setdefault(phone_hash, {})
+        person = person_of(registration_id)
+        if holders.get(person) != held_by:
+            return False
+        holders[person] = code_digest(registration_id)
         return True
 
-    def give_back(self, phone_hash: str, registration_id: str) -> bool:
-        if (phone_hash, registration_id) not in self.held:
+    def give_back(self, phone_hash: str, registration_id: str, forget_person: bool = False) -> bool:
+        holders = self.holders.setdefault(phone_hash, {})
+        person = person_of(registration_id)
+        if holders.get(person) != code_digest(registration_id):
             return False
-        self.held.discard((phone_hash, registration_id))
+        del holders[person]
         self.n[phone_hash] -= 1
+        if forget_person:
+            self.persons[phone_hash].discard(person)
         return True
 
     def count(self, phone_hash: str) -> int:
         return self.n.get(phone_hash, 0)
+
+    def people(self, phone_hash: str) -> int:
+        return len(self.persons.get(phone_hash, set()))
 
 
 class FakeStaff:
@@ -840,7 +898,7 @@ class FakeStores:
     @classmethod
     def empty(cls, primary: int, reserve: int) -> FakeStores:
         gate = FakeGate()
-        registrations, channels = FakeRegistrations(), FakeChannels()
+        registrations, channels, phones = FakeRegistrations(), FakeChannels(), FakePhones()
         return cls(
             registrations=registrations,
             quota=FakeQuota(gate, primary, reserve),
@@ -860,8 +918,8 @@ class FakeStores:
             batches=FakeBatches(),
             verifications=FakeVerifications(),
             attempts=FakeAttempts(),
-            phones=FakePhones(),
-            glance=FakeGlance(registrations, gate, channels),
+            phones=phones,
+            glance=FakeGlance(registrations, gate, channels, phones),
             gate=gate,
         )
 

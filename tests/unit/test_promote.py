@@ -8,10 +8,20 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
 from chalicelib.services import promotion, registrations
+from tests.helpers import raising
 from tests.unit.fakes import FakeStores
 from tests.unit.steps import BIRTH, register, release_all
+
+
+def _a_vacancy(campaign: Any) -> tuple[FakeStores, str]:
+    """One place, its holder cancelled, nobody on the reserve (of one): the stores and the vacancy."""
+    st: FakeStores = campaign(primary=1, reserve=1)
+    x = register(1)
+    registrations.cancel(x.registration_id, BIRTH)
+    return st, x.registration_id
 
 
 def status(st: FakeStores, code: str) -> Status:
@@ -99,6 +109,47 @@ def test_a_duplicate_release_with_nobody_waiting_parks_one_place(campaign: Any) 
     registrations.cancel(x.registration_id, BIRTH)
     promotion.release(x.registration_id)
     promotion.release(x.registration_id)
+    assert st.gate.parked == 1
+
+
+def test_a_place_handed_to_newcomers_as_somebody_joins_the_reserve_goes_to_them(
+    campaign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a vacancy, nobody waiting when its release looks, and somebody joining the reserve just
+    # after the vacancy handed its place to newcomers
+    st, vacancy_id = _a_vacancy(campaign)
+    joined: list[str] = []
+    hand_over = st.registrations.hand_to_newcomers
+
+    def and_somebody_joins(registration_id: str, now: datetime) -> bool:
+        handed = hand_over(registration_id, now)
+        if not joined:
+            joined.append(register(2).registration_id)
+        return handed
+
+    monkeypatch.setattr(st.registrations, "hand_to_newcomers", and_somebody_joins)
+    # When the release runs / Then the park is refused, and the place goes to the person waiting
+    promotion.release(vacancy_id)
+    assert st.gate.parked == 0 and status(st, joined[0]) is Status.CONFIRMED
+    vacancy = st.registrations.get(vacancy_id)
+    assert vacancy is not None and not vacancy.release_pending
+
+
+def test_a_throttled_park_leaves_the_release_pending_for_the_redelivered_message(
+    campaign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a vacancy, nobody waiting, and the gate's write throttled
+    st, vacancy_id = _a_vacancy(campaign)
+    with monkeypatch.context() as throttled:
+        throttled.setattr(st.quota, "park", raising(Overloaded()))
+        # When the release runs / Then it fails, and the release is pending again
+        with pytest.raises(Overloaded):
+            promotion.release(vacancy_id)
+    vacancy = st.registrations.get(vacancy_id)
+    assert vacancy is not None and vacancy.release_pending and st.gate.parked == 0
+    # And the redelivered message parks the place, once
+    promotion.release(vacancy_id)
+    promotion.release(vacancy_id)
     assert st.gate.parked == 1
 
 

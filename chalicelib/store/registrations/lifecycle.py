@@ -76,6 +76,31 @@ class Lifecycle(RegistrationTable):
         with contextlib.suppress(Conflict):  # superseded already: nothing is pending there
             self._change(registration_id, "REMOVE release_pending, release_shard, release_target", None, {}, {})
 
+    def hand_to_newcomers(self, registration_id: str, now: datetime) -> bool:
+        """The place of a pending release goes back to newcomers: the release is finished (and the
+        hand-over noted) before the place is parked, so only the run that wins this write parks it.
+        False if the release is not pending any more, or somebody on the reserve was chosen for it."""
+        try:
+            self._change(
+                registration_id,
+                "SET to_newcomers = :now REMOVE release_pending, release_shard",
+                "attribute_exists(release_pending) AND attribute_not_exists(release_target)",
+                {":now": now.isoformat()},
+            )
+            return True
+        except Conflict:
+            return False
+
+    def reopen_release(self, registration_id: str, now: datetime) -> None:
+        """A place handed to newcomers that could not be parked (somebody joined the reserve since) is
+        pending release again. Raises Conflict if it was not handed to newcomers."""
+        self._change(
+            registration_id,
+            "SET release_pending = :now, release_shard = :one REMOVE to_newcomers",
+            "attribute_exists(to_newcomers)",
+            {":now": now.isoformat(), ":one": "1"},
+        )
+
     def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
         """Registrations cancelled before ``older_than`` whose place is still not handed on."""
         page = self._t.query_page(
