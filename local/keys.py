@@ -16,11 +16,13 @@ Reads count on the keys they name (GetItem, each key of a BatchGetItem, a Query'
 ``<scan>``).
 
 Counts are kept per *pattern* (``pattern``: the key's value with its variable parts replaced, a
-constant kept as it is, so a hot constant shows itself) and, within it, per value (by its hash: no
-value is kept or reported). Per pattern: the writes, the distinct values, the busiest value's writes
+constant kept as it is, so a hot constant shows itself) and, within it, per value (by its hash; the
+value itself is kept and reported only where the pattern is words and numbers, a shard's ``7``, never
+an ID or a hash: a person's key). Per pattern: the writes, the distinct values, the busiest value's writes
 and the busiest value-second. ``phase`` starts a new table (the bench counts the verification phase
 apart from the burst). Memory: one small counter per distinct key value, at most ``MAX_VALUES`` per
-pattern (values past it are counted in the pattern's writes only), and one entry per item in an index.
+pattern (values past it are counted in the pattern's writes only), and one entry per item in an index,
+at most ``MAX_ENTRIES``: ~35 MB in all for a full-size bench's 60,000 registrations (tracemalloc).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from typing import Any
 TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.yaml"
 # Distinct values tracked one by one per pattern (a person's key: one per person).
 MAX_VALUES = 500_000
+# Items whose index entries are remembered (a campaign's 60,000 registrations, many times over); an item
+# first seen past it is not, and its later index changes go uncounted.
+MAX_ENTRIES = 1_000_000
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 READS = ("GetItem", "BatchGetItem", "Query", "Scan")
 _CONTEXT = "local_meter_keys"
@@ -174,9 +179,9 @@ _lock = threading.Lock()
 _phase = "start"
 # phase -> (kind, where, pattern) -> tally; ``where`` is the table's label, or ``table/index``.
 _tallies: dict[str, dict[tuple[str, str, str], Tally]] = {_phase: {}}
-# (table label, item key) -> per index of the table: (partition key value, hash of the sort key value),
+# hash of (table label, item key) -> per index of the table: (partition key value, hash of the sort key value),
 # for the items in at least one index (a REMOVE names no value: the partition it leaves is known here).
-_entries: dict[tuple[str, tuple[str, ...]], tuple[tuple[str | None, int | None], ...]] = {}
+_entries: dict[int, tuple[tuple[str | None, int | None], ...]] = {}
 _NOWHERE: tuple[str | None, int | None] = (None, None)
 
 
@@ -402,7 +407,7 @@ def _add(kind: str, where: str, value: str, second: int, n: int = 1) -> None:
 
 
 def _index_writes(keys: TableKeys, item_key: tuple[str, ...], change: Any, second: int) -> None:
-    entry_key = (keys.label, item_key)
+    entry_key = hash((keys.label, item_key))  # the key itself is not kept: a hash is smaller
     old = _entries.get(entry_key) or (_NOWHERE,) * len(keys.indexes)
     if change == "delete":
         new = (_NOWHERE,) * len(keys.indexes)
@@ -430,7 +435,8 @@ def _index_writes(keys: TableKeys, item_key: tuple[str, ...], change: Any, secon
         elif now_in and not was_in:
             _add("writes", where, str(now[0]), second)
     if any(n is not _NOWHERE and n[0] is not None for n in new):
-        _entries[entry_key] = new
+        if entry_key in _entries or len(_entries) < MAX_ENTRIES:
+            _entries[entry_key] = new
     else:
         _entries.pop(entry_key, None)
 
