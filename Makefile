@@ -11,7 +11,7 @@ ST_VENV := .venv-schemathesis
 ST_STAMP := $(ST_VENV)/.installed-$(shell cat requirements-schemathesis.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test test-full lint iac api-fuzz browser-deps bench token revoke deploy destroy package clean
+.PHONY: run test test-full lint iac api-fuzz browser-deps bench capacity token revoke deploy destroy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -104,6 +104,10 @@ revoke: $(STAMP)
 ## make bench SIZE=small for 5,000 attempts; BENCH_ATTEMPTS=N for any size; BENCH_RATIOS=0 skips the ratios.
 bench: $(STAMP)
 	$(if $(SIZE),BENCH_SIZE="$(SIZE)") $(PY) -m bench
+
+## docs/capacity.md's key table and ceiling, from bench/results/latest.json (after a full-size make bench)
+capacity: $(STAMP)
+	$(PY) -m bench.keys docs/capacity.md
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) $(ST_VENV) out .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -12,7 +12,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable, assignments
 from chalicelib.store.registrations.codec import cancellation, from_item
-from chalicelib.store.registrations.keys import RELEASE_INDEX
+from chalicelib.store.registrations.keys import RELEASE_INDEX, shard_of
 
 
 class Lifecycle(RegistrationTable):
@@ -45,7 +45,7 @@ class Lifecycle(RegistrationTable):
         removals = ", ".join(f"rm_{r} = :pending" for r in REGISTRIES)
         update = (
             f"SET #s = :confirmed, promoted_by = :by, promoted_at = :now, {removals}, counted = :t,"
-            " removal_due = :now, removal_shard = :one, appt_pending = :now, appt_shard = :one"
+            " removal_due = :now, removal_shard = :shard, appt_pending = :now, appt_shard = :shard"
         )
         values = {
             ":confirmed": Status.CONFIRMED.value,
@@ -53,7 +53,7 @@ class Lifecycle(RegistrationTable):
             ":by": vacancy_id,
             ":now": now.isoformat(),
             ":pending": "pending",
-            ":one": "1",
+            ":shard": shard_of(registration_id),
             ":t": True,
         }
         return from_item(self._change(registration_id, update, "#s = :reserve", values, returns="ALL_NEW"))
@@ -102,11 +102,9 @@ class Lifecycle(RegistrationTable):
         )
 
     def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
-        """Registrations cancelled before ``older_than`` whose place is still not handed on."""
-        page = self._t.query_page(
-            "release_shard = :one AND release_pending < :before",
-            {":one": "1", ":before": older_than.isoformat()},
-            index=RELEASE_INDEX,
-            limit=limit,
+        """Registrations cancelled before ``older_than`` whose place is still not handed on, oldest
+        first (a query per index shard)."""
+        entries, _ = self._spread_page(
+            RELEASE_INDEX, "release_pending < :before", {":before": older_than.isoformat()}, limit
         )
-        return [r.registration_id for r in self._items_of(page.items)]
+        return [r.registration_id for r in self._items_of(entries)]
