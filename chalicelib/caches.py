@@ -8,9 +8,9 @@ import sys
 
 def reset_caches() -> None:
     """Forget settings, AWS clients, stores (with the places in hand and parked that a campaign
-    store keeps), registry and SMS clients, the cached channel states, the Idempotency-Key answers
+    store keeps), registry and SMS clients, the cached channel states and queue state, the Idempotency-Key answers
     this container remembers, and the receipt codes waiting to be handed to a removal sweep."""
-    from chalicelib.services import appointments, registrations, removals
+    from chalicelib.services import appointments, registrations, removals, waiting_room
     from chalicelib.store import factory
 
     factory.reset()
@@ -20,3 +20,4 @@ def reset_caches() -> None:
     removals.forget()
     registrations._channel_cache.clear()
     appointments._sms_client.cache_clear()
+    waiting_room.forget()

@@ -122,15 +122,23 @@ def token_valid(token: object, phone: str, now: int, keys: Keys) -> bool:
 
     The signature and the phone's hash are compared in constant time; anything malformed is False.
     """
+    signed_for = verified_phone_hash(token, now, keys)
+    return signed_for is not None and hmac.compare_digest(
+        signed_for.encode("ascii"), phone_hash(phone, keys).encode("ascii")
+    )
+
+
+def verified_phone_hash(token: object, now: int, keys: Keys) -> str | None:
+    """The phone's keyed hash a token of ours names, if its signature holds and it has not expired
+    (the waiting room takes a token alone, without the phone); None for anything else."""
     if not isinstance(token, str) or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
-        return False
+        return None
     parts = token.split(".")
     if len(parts) != 4 or parts[0] != _TOKEN_VERSION or not parts[2].isdigit() or len(parts[2]) > 12:
-        return False
+        return None
     payload = ".".join(parts[:3])
     signed = hmac.compare_digest(parts[3].encode("ascii"), _signature(payload, keys).encode("ascii"))
-    same_phone = hmac.compare_digest(parts[1].encode("ascii"), phone_hash(phone, keys).encode("ascii"))
-    return signed and same_phone and int(parts[2]) > now
+    return parts[1] if signed and int(parts[2]) > now else None
 
 
 def verification_text(code: str) -> str:
@@ -175,6 +183,18 @@ VerificationTokenText = Annotated[
 ]
 
 
+def _admission(value: str) -> str:
+    if has_hidden_characters(value):
+        raise ValueError("admission_token has control or format characters")
+    return value
+
+
+# As the verification token: whether it is ours is the view's 403 admission_required, not a 400.
+AdmissionTokenText = Annotated[
+    StrictStr, AfterValidator(_admission), Field(json_schema_extra={"format": "admission-token"})
+]
+
+
 class VerificationRequest(_Body):
     phone: Phone
 
@@ -204,6 +224,9 @@ class AppRegistrationRequest(RegistrationRequest):
 
     verification_token: VerificationTokenText | None = Field(
         default=None, description="from POST /v1/verifications/{id}/confirm; required unless verification is off"
+    )
+    admission_token: AdmissionTokenText | None = Field(
+        default=None, description="from GET /v1/queue/{ticket} once admitted; required while the waiting room is on"
     )
 
 
