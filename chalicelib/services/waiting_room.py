@@ -118,7 +118,7 @@ def join(req: JoinRequest) -> tuple[TicketView, bool]:
         shard = secrets.randbelow(state.shards)
         index_key = q.arrival_key(second, shard)
     ticket = q.new_ticket(second, shard, phone_key)
-    found = stores().queue.join(phone_key, ticket.text, index_key, second, now)
+    found = stores().queue.join(ticket.phone_key, ticket.text, index_key, second, now)
     if found is None:
         metrics.add("QueueJoined")
         return _view(ticket, Place(None), state, now), True
@@ -255,7 +255,7 @@ def sequence_once(now: float | None = None, checked_to: int | None = None) -> Ou
         if state.opens_at is not None and now < state.opens_at + q.GRACE_SECONDS:
             _count_pre_queue(state, now)
             return Outcome()
-        return Outcome(_open(state, now))
+        return Outcome(_open(state, now), behind=True)
     first = state.sequenced_to
     due = math.floor(now - 1 - q.GRACE_SECONDS)
     last = min(due, first + q.MAX_SPAN)
@@ -442,12 +442,15 @@ def _marks(state: QueueState, given: int, last: int, now: float) -> tuple[tuple[
 
 
 def _shards(state: QueueState, peak: int, now: float, most: int) -> dict[str, object]:
-    """Widen at once when a second's joins come near PER_SHARD_JOINS a key; narrow by half at most
-    every NARROW_EVERY_SECONDS, the wider set still read for joins made meanwhile."""
+    """Widen at once (to twice what the busiest second needed) when a second's joins pass
+    PER_SHARD_JOINS a key; halve at most every NARROW_EVERY_SECONDS while the busiest second would
+    still use at most half of the narrower set, which is read with the wider one for the joins made
+    meanwhile (NARROW_GRACE_SECONDS)."""
     needed = q.shards_needed(peak, most)
     if needed > state.shards:
         return {"shards": min(most, needed * 2), "last_shard_change": now}
-    if needed * 4 <= state.shards and now - state.last_shard_change >= NARROW_EVERY_SECONDS:
+    narrower = state.shards // 2
+    if narrower and peak * 2 <= narrower * q.PER_SHARD_JOINS and now - state.last_shard_change >= NARROW_EVERY_SECONDS:
         return {
             "shards": max(1, state.shards // 2),
             "wide": state.shards,

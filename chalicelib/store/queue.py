@@ -20,6 +20,7 @@ only this table.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.queue import QueueState, Segment
@@ -182,10 +183,14 @@ def bucket_of(item: Item) -> QueueBucket:
 
 
 def _stored(val: Any) -> Any:
-    if isinstance(val, tuple | list) and val and isinstance(val[0], Segment):
-        return [[s.at, s.served, s.rate] for s in val]
+    """A state field as stored: segments and marks as lists of numbers (floats as DynamoDB's decimals,
+    which the codec does for a plain value but not inside a list)."""
+    if isinstance(val, Segment):
+        return _stored([val.at, val.served, val.rate])
     if isinstance(val, tuple | list):
-        return [list(v) if isinstance(v, tuple | list) else v for v in val]
+        return [_stored(v) for v in val]
+    if isinstance(val, float):
+        return Decimal(str(val))
     return val
 
 
