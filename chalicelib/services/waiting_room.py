@@ -277,7 +277,7 @@ def sequence_once(now: float | None = None, checked_to: int | None = None) -> Ou
         given = _write_buckets(state, held, found, first, last, now, recovery)
         if given is None or not _commit(state.with_(round=held), last, given, found, now):
             return Outcome()
-    except BaseException:
+    except Exception:
         _abandon(held)
         raise
     _cache.clear()
@@ -334,7 +334,7 @@ def _open(state: QueueState, now: float) -> int:
         }
         if not store.write_state(changes, {"round": held, "opened": False}):
             return 0
-    except BaseException:
+    except Exception:
         _abandon(held)
         raise
     _cache.clear()
