@@ -6,6 +6,7 @@ admitted twice or registered without an admission."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import Counter
@@ -108,10 +109,8 @@ def _joined(line: Line, people: int = PEOPLE) -> Line:
 
 def _safely(act: Callable[[], Any]) -> None:
     """A background round: a crash or a refusal ends it (the next one recovers)."""
-    try:
+    with contextlib.suppress(ProcessDied, Overloaded):
         act()
-    except (ProcessDied, Overloaded):
-        pass
 
 
 @dataclass(frozen=True)
