@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.config import admission_key
 from chalicelib.domain import queue as q
-from chalicelib.domain.errors import AdmissionRequired, NotFound, QueueNotOpen, RegistrationFull
+from chalicelib.domain.errors import AdmissionRequired, NotFound, Overloaded, QueueNotOpen, RegistrationFull
 from chalicelib.domain.queue import JoinRequest
 from chalicelib.domain.verification import phone_hash
 from chalicelib.services import waiting_room
@@ -365,12 +365,33 @@ def test_a_round_that_died_after_writing_buckets_is_taken_over_without_gaps(line
     # And its ticket then left the index (as if that round had seen a join the next one does not)
     ghost = dict(st.queue.buckets)
     st.queue.tickets.clear()
-    # When the next round runs / Then it tombstones what the dead one wrote: no position counts twice
+    # When its lease has run out and the next round runs / Then it tombstones what the dead one
+    # wrote: no position counts twice
     join(2)
-    clock.passes(q.GRACE_SECONDS + 2)
+    clock.passes(waiting_room.LEASE_SECONDS + 1)
     sequence_all(clock)
     assert ghost and all(not st.queue.buckets[k].ids for k in ghost)
     assert st.queue.current.total == 1 and not st.queue.current.dirty
+
+
+def test_a_round_that_fails_frees_the_line_at_once_for_a_round_that_recovers(line: Any, clock: Clock) -> None:
+    # Given a round refused by the store after its claim (a throttled bucket write)
+    st = line()
+    clock.at(OPENS + 30)
+    waiting_room.sequence_once()
+    join(1)
+    clock.passes(q.GRACE_SECONDS + 2)
+    real_put = st.queue.put_bucket
+    st.queue.put_bucket = lambda *a: (_ for _ in ()).throw(Overloaded())  # type: ignore[method-assign]
+    with pytest.raises(Overloaded):
+        waiting_room.sequence_once()
+    st.queue.put_bucket = real_put  # type: ignore[method-assign]
+    # Then the line is free and marked for recovery, and the next round gives the position
+    assert st.queue.current.dirty and not st.queue.current.claimed(clock())
+    clock.passes(1)
+    sequence_all(clock)
+    assert positions([next(iter(st.queue.tickets.values()))["ticket"]]) == [1]
+    assert not st.queue.current.dirty
 
 
 def test_shards_widen_with_the_arrivals_and_narrow_back(line: Any, clock: Clock) -> None:
