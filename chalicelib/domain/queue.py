@@ -58,6 +58,10 @@ REANCHOR_SECONDS = 5.0
 KEEP_MARGIN_SECONDS = 120.0
 # The sequencer marks every so often which arrival second a position came from (the oldest wait).
 MARK_EVERY_SECONDS = 10.0
+# After the opening the pre-queue reads its places at about this many a second (half the prod
+# stage's throttle), over at most PRE_SPREAD_MAX_SECONDS (well inside an admission's minutes).
+PRE_READS_PER_SECOND = 250
+PRE_SPREAD_MAX_SECONDS = 600
 
 QueueStatus = Literal["not_open", "open", "full", "closed"]
 TicketStatus = Literal["waiting", "admitted", "expired", "full"]
@@ -320,16 +324,18 @@ class Standing:
     admitted_until: float | None
 
 
-def standing(place: Place, state: QueueState, now: float, admission_seconds: float, spread: int) -> Standing:
+def standing(place: Place, state: QueueState, now: float, admission_seconds: float, spread_key: int) -> Standing:
     """A ticket's status at ``now``: waiting until ``serving`` reaches its position, then admitted for
     ``admission_seconds``, then expired; a waiting ticket says ``full`` once the line has stopped.
-    ``spread`` (0-89, from the ticket) spreads the pre-queue's first reads over the minutes after
-    the opening: the stage's throttle takes ~500 requests a second, the pre-queue may be 100,000."""
+    ``spread_key`` (any number fixed for the ticket) spreads the pre-queue's first reads after the
+    opening over ``pre_count / PRE_READS_PER_SECOND`` seconds (the stage's throttle takes ~500
+    requests a second; the pre-queue may be 100,000 people, whose places are drawn at random anyway)."""
     rate = state.segments[-1].rate if state.segments else float(state.rate)
     if place.position is None:
         wait = _estimate(state, now, rate)
         if not state.opened and state.opens_at is not None:
-            poll = max(2, math.ceil(state.opens_at - now + GRACE_SECONDS) + 2 + spread)
+            window = min(PRE_SPREAD_MAX_SECONDS, math.ceil(state.pre_count / PRE_READS_PER_SECOND))
+            poll = max(2, math.ceil(state.opens_at - now + GRACE_SECONDS) + 2 + spread_key % max(1, window))
         else:
             poll = 2
         return Standing("full" if state.full else "waiting", None, None, wait, poll, None)

@@ -583,8 +583,8 @@ def _moved(ticket: TicketId, mine: QueueTicket, state: QueueState, now: float) -
 
 def _view(ticket: TicketId, place: Place, state: QueueState, now: float) -> TicketView:
     settings = get_settings()
-    spread = int.from_bytes(base64.urlsafe_b64decode(ticket.digest + "=")[:2], "big") % 90
-    standing = q.standing(place, state, now, settings.admission_minutes * 60, spread)
+    spread_key = int.from_bytes(base64.urlsafe_b64decode(ticket.digest + "=")[:4], "big")
+    standing = q.standing(place, state, now, settings.admission_minutes * 60, spread_key)
     token = until = None
     if standing.admitted_until is not None:
         expiry = math.floor(standing.admitted_until)

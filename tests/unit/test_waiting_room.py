@@ -418,3 +418,40 @@ def _keys() -> Any:
     from chalicelib.config import verification_keys
 
     return verification_keys()
+
+
+def test_the_settings_default_to_the_waiting_room_on_and_refuse_an_opening_without_its_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.config import DEFAULT_ADMIT_PER_MINUTE, get_settings
+
+    for name in ("WAITING_ROOM", "REGISTRATION_OPENS_AT", "ADMIT_PER_MINUTE", "QUEUE_OPENS_MINUTES_BEFORE"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        s = get_settings()
+        assert (s.waiting_room, s.registration_opens_at, s.queue_opens_minutes_before) == (True, None, 30)
+        assert (s.admit_per_minute, s.admission_minutes) == (DEFAULT_ADMIT_PER_MINUTE, 15)
+        monkeypatch.setenv("REGISTRATION_OPENS_AT", "2026-12-20T09:00:00+07:00")
+        get_settings.cache_clear()
+        assert get_settings().registration_opens_at == OPENS
+        for bad in ("2026-12-20T09:00:00", "tomorrow"):
+            monkeypatch.setenv("REGISTRATION_OPENS_AT", bad)
+            get_settings.cache_clear()
+            with pytest.raises(RuntimeError, match="REGISTRATION_OPENS_AT"):
+                get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_pre_queue_reads_its_places_spread_after_the_opening(line: Any, clock: Clock) -> None:
+    # Given 1,000 counted in the pre-queue, a minute before the opening
+    st = line()
+    clock.at(OPENS - 60)
+    tickets = [join(n).ticket for n in range(40)]
+    st.queue.current = st.queue.current.with_(pre_count=1000)
+    waiting_room.forget()
+    # When the tickets are read / Then each is asked again after the opening, spread over ~4 s a 1,000
+    polls = [waiting_room.ticket(t).poll_after_s for t in tickets]
+    assert all(60 < p <= 60 + q.GRACE_SECONDS + 2 + 4 for p in polls)
+    assert len(set(polls)) > 1
