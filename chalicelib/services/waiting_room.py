@@ -252,6 +252,14 @@ def sequence_once(now: float | None = None, checked_to: int | None = None) -> Ou
     if state.claimed(now):
         return Outcome(checked_to=checked_to)
     if not state.opened:
+        opens = get_settings().registration_opens_at
+        if opens != state.opens_at:
+            # The opening was moved (REGISTRATION_OPENS_AT changed before it): the line follows.
+            second = math.floor(state.created) - 1
+            moved = {"opens_at": opens, "sequenced_to": second if opens is None else max(math.floor(opens) - 1, second)}
+            store.write_state(moved, {"opened": False, "round": state.round}, free_at=now)
+            _cache.clear()
+            return Outcome(behind=True)
         if state.opens_at is not None and now < state.opens_at + q.GRACE_SECONDS:
             _count_pre_queue(state, now)
             return Outcome()

@@ -455,3 +455,29 @@ def test_the_pre_queue_reads_its_places_spread_after_the_opening(line: Any, cloc
     polls = [waiting_room.ticket(t).poll_after_s for t in tickets]
     assert all(60 < p <= 60 + q.GRACE_SECONDS + 2 + 4 for p in polls)
     assert len(set(polls)) > 1
+
+
+def test_an_opening_moved_before_it_happens_is_followed(
+    line: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pre-queue for the opening at OPENS
+    line()
+    clock.at(OPENS - 600)
+    early = join(1).ticket
+    # When the opening is put off by an hour before it came
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("REGISTRATION_OPENS_AT", datetime.fromtimestamp(OPENS + 3600, UTC).isoformat())
+    get_settings.cache_clear()
+    clock.at(OPENS + 10)
+    sequence_all(clock)
+    # Then the line has not opened at the old time, and opens at the new one, the early joiner first
+    assert waiting_room.overview().opens_at == datetime.fromtimestamp(OPENS + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert waiting_room.ticket(early).position is None
+    with pytest.raises(QueueNotOpen):
+        join(2)  # the line closed again until 30 minutes before the new opening
+    clock.at(OPENS + 3600 - 60)
+    later = join(2).ticket
+    clock.at(OPENS + 3600 + q.GRACE_SECONDS + 1)
+    sequence_all(clock)
+    assert sorted(positions([early, later])) == [1, 2]  # type: ignore[type-var]
