@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from chalicelib.domain.models import Phone, _Body
 from chalicelib.domain.names import TICKET_PATTERN as TICKET_PATTERN
-from chalicelib.domain.verification import VerificationTokenText
+from chalicelib.domain.verification import VerificationTokenText, signed_subject, signed_token
 
 TICKET_VERSION = 1
 # TICKET_PATTERN (domain.names): q_ + URL-safe base64 of 26 bytes: version, second (4), shard (1),
@@ -378,7 +378,6 @@ def oldest_wait(state: QueueState, now: float) -> int:
 # -- the admission token ----------------------------------------------------------------------------
 
 _ADMISSION_VERSION = "qa1"
-ADMISSION_MAX_LENGTH = 200
 
 
 def admission_key(master: bytes) -> bytes:
@@ -388,26 +387,16 @@ def admission_key(master: bytes) -> bytes:
 
 def sign_admission(phone_key: str, until: int, key: bytes) -> str:
     """``qa1.<phone key, 96 bits>.<admitted_until, epoch s>.<HMAC-SHA256>``: checked with the key alone."""
-    payload = f"{_ADMISSION_VERSION}.{phone_key[:PHONE_KEY_HEX]}.{until}"
-    return f"{payload}.{_signature(payload, key)}"
+    return signed_token(_ADMISSION_VERSION, phone_key[:PHONE_KEY_HEX], until, key)
 
 
 def admission_valid(token: object, phone_key: str, now: int, key: bytes) -> bool:
     """True if ``token`` is ours, for this phone (its keyed hash, hex) and not past ``admitted_until``.
     Compared in constant time; anything malformed is False."""
-    if not isinstance(token, str) or len(token) > ADMISSION_MAX_LENGTH or not token.isascii():
-        return False
-    parts = token.split(".")
-    if len(parts) != 4 or parts[0] != _ADMISSION_VERSION or not parts[2].isdigit() or len(parts[2]) > 12:
-        return False
-    payload = ".".join(parts[:3])
-    signed = hmac.compare_digest(parts[3].encode("ascii"), _signature(payload, key).encode("ascii"))
-    same_phone = hmac.compare_digest(parts[1].encode("ascii"), phone_key[:PHONE_KEY_HEX].encode("ascii"))
-    return signed and same_phone and int(parts[2]) > now
-
-
-def _signature(payload: str, key: bytes) -> str:
-    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
+    subject = signed_subject(token, _ADMISSION_VERSION, now, key)
+    return subject is not None and hmac.compare_digest(
+        subject.encode("ascii"), phone_key[:PHONE_KEY_HEX].encode("ascii")
+    )
 
 
 def _b64(raw: bytes) -> str:

@@ -20,19 +20,11 @@ import pytest
 from chalicelib.domain import queue as q
 from chalicelib.domain.errors import Overloaded
 from tests.fault.harness import Call, ProcessDied
-from tests.fault.test_injection import FULL, NotReached, plan
+from tests.fault.test_injection import NotReached, each_fault
 from tests.fault.world import World
-from tests.helpers import body
+from tests.helpers import Clock, body
 
 PEOPLE = 4
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -229,24 +221,11 @@ def test_every_aws_call_of_the_waiting_room_can_fail_and_nobody_is_lost_or_admit
     world: World, monkeypatch: pytest.MonkeyPatch, flow: Flow
 ) -> None:
     # Given the flow's calls when nothing fails
-    line = _fresh(world, monkeypatch, flow.before_opening)
-    calls = run(line, flow, None)
+    calls = run(_fresh(world, monkeypatch, flow.before_opening), flow, None)
     assert calls, "the flow made no AWS call"
-    failures: list[str] = []
-    injected: set[int] = set()
-    # When each call fails in turn, then the line holds after recovery
-    for k, kind in plan(calls):
-        try:
-            for attempt in range(3):
-                try:
-                    run(_fresh(world, monkeypatch, flow.before_opening), flow, (k, kind))
-                    break
-                except NotReached:
-                    if attempt == 2:
-                        raise
-            injected.add(k)
-        except (AssertionError, NotReached) as exc:
-            failures.append(f"call {k} {calls[k].service}.{calls[k].operation} [{kind}]: {exc}"[:1500])
-    assert not failures, "\n".join(failures)
-    assert injected == set(range(len(calls))), f"{len(calls)} calls, {len(injected)} injected"
-    assert FULL or len(calls) > 0
+
+    # When each call fails in turn / Then the line holds after recovery
+    def faulted(target: tuple[int, str]) -> None:
+        run(_fresh(world, monkeypatch, flow.before_opening), flow, target)
+
+    each_fault(calls, faulted)

@@ -13,23 +13,12 @@ import pytest
 
 from chalicelib.caches import reset_caches
 from chalicelib.services import waiting_room
-from tests.helpers import body
+from tests.helpers import Clock, body
 from tests.integration.test_public_api import assert_envelope, post
 
 pytestmark = pytest.mark.usefixtures("waiting_room_on", "verification_required")
 
 PHONE = "0812345678"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def passes(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -261,20 +250,13 @@ def test_with_the_waiting_room_off_the_app_channel_is_v1_1(client: Any, monkeypa
 def test_the_ticket_read_is_one_aws_read_and_the_shared_line_cached(
     client: Any, opening: float, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from botocore.client import BaseClient
+    from tests.integration.test_verifications import _counting
 
     ticket = join(client).json_body["ticket"]
     clock.now = opening
     sequenced(clock, opening + 3)
     client.http.get("/v1/queue")  # the state is in this container's cache for a second
-    calls: list[str] = []
-    real = BaseClient._make_api_call
-
-    def spy(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        calls.append(operation)
-        return real(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", spy)
+    calls = _counting(monkeypatch)
     assert client.http.get(f"/v1/queue/{ticket}").json_body["position"] == 1
     assert calls == ["GetItem"]
     calls.clear()

@@ -12,18 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.helpers import body
+from tests.helpers import Clock, body
 from tests.race.test_races import run_concurrently
-
-
-class FrozenClock:
-    """The waiting room's time, held still while the joins race, moved on by the test."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -32,10 +22,10 @@ def line(local_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     minute, its clock frozen inside one second."""
     from chalicelib.services import waiting_room
 
-    def start(primary: int = 1000, reserve: int = 100) -> tuple[Any, FrozenClock]:
+    def start(primary: int = 1000, reserve: int = 100) -> tuple[Any, Clock]:
         monkeypatch.setenv("WAITING_ROOM", "on")
         monkeypatch.setenv("ADMIT_PER_MINUTE", "60000")
-        clock = FrozenClock(math.floor(time.time()) + 0.25)
+        clock = Clock(math.floor(time.time()) + 0.25)
         monkeypatch.setattr(waiting_room, "clock", clock)
         return local_stack(primary=primary, reserve=reserve), clock
 
@@ -50,7 +40,7 @@ def join_job(url: str, n: int) -> Any:
     return lambda s: s.post(f"{url}/v1/queue", json={"phone": phone(n)}, timeout=30)
 
 
-def sequenced_past(clock: FrozenClock, seconds: float) -> None:
+def sequenced_past(clock: Clock, seconds: float) -> None:
     """Time moves on; the test runs rounds too, racing the stack's own sequencer."""
     from chalicelib.services import waiting_room
 

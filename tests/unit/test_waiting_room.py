@@ -17,23 +17,10 @@ from chalicelib.domain.errors import AdmissionRequired, NotFound, Overloaded, Qu
 from chalicelib.domain.queue import JoinRequest
 from chalicelib.domain.verification import phone_hash
 from chalicelib.services import waiting_room
+from tests.helpers import Clock, raising
 from tests.unit.fakes import FakeStores
 
 OPENS = datetime(2026, 12, 20, 2, 0, tzinfo=UTC).timestamp()  # 09:00 in Bangkok
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def at(self, moment: float) -> None:
-        self.now = moment
-
-    def passes(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -348,20 +335,22 @@ def test_the_waiting_room_off_answers_not_found(campaign: Any) -> None:
 # -- the sequencer's rounds ----------------------------------------------------------------------------------
 
 
-def test_a_round_that_died_after_writing_buckets_is_taken_over_without_gaps(line: Any, clock: Clock) -> None:
-    # Given a round that claimed the line, wrote a bucket for a ticket, then died before its commit
-    st = line()
+def one_waiting_after_the_opening(line: Any, clock: Clock) -> FakeStores:
+    """A line opened 30 s ago, one ticket in it, its second closed."""
+    st: FakeStores = line()
     clock.at(OPENS + 30)
     waiting_room.sequence_once()
     join(1)
     clock.passes(q.GRACE_SECONDS + 2)
-    real_commit = waiting_room._commit
-    try:
-        waiting_room._commit = lambda *a, **k: (_ for _ in ()).throw(SystemExit("died"))  # type: ignore[assignment]
-        with pytest.raises(SystemExit):
-            waiting_room.sequence_once()
-    finally:
-        waiting_room._commit = real_commit  # type: ignore[assignment]
+    return st
+
+
+def test_a_round_that_died_after_writing_buckets_is_taken_over_without_gaps(line: Any, clock: Clock) -> None:
+    # Given a round that claimed the line, wrote a bucket for a ticket, then died before its commit
+    st = one_waiting_after_the_opening(line, clock)
+    with pytest.MonkeyPatch.context() as died, pytest.raises(SystemExit):
+        died.setattr(waiting_room, "_commit", raising(SystemExit("died")))
+        waiting_room.sequence_once()
     # And its ticket then left the index (as if that round had seen a join the next one does not)
     ghost = dict(st.queue.buckets)
     st.queue.tickets.clear()
@@ -376,16 +365,10 @@ def test_a_round_that_died_after_writing_buckets_is_taken_over_without_gaps(line
 
 def test_a_round_that_fails_frees_the_line_at_once_for_a_round_that_recovers(line: Any, clock: Clock) -> None:
     # Given a round refused by the store after its claim (a throttled bucket write)
-    st = line()
-    clock.at(OPENS + 30)
-    waiting_room.sequence_once()
-    join(1)
-    clock.passes(q.GRACE_SECONDS + 2)
-    real_put = st.queue.put_bucket
-    st.queue.put_bucket = lambda *a: (_ for _ in ()).throw(Overloaded())  # type: ignore[method-assign]
-    with pytest.raises(Overloaded):
+    st = one_waiting_after_the_opening(line, clock)
+    with pytest.MonkeyPatch.context() as throttled, pytest.raises(Overloaded):
+        throttled.setattr(st.queue, "put_bucket", raising(Overloaded()))
         waiting_room.sequence_once()
-    st.queue.put_bucket = real_put  # type: ignore[method-assign]
     # Then the line is free and marked for recovery, and the next round gives the position
     assert st.queue.current.dirty and not st.queue.current.claimed(clock())
     clock.passes(1)
