@@ -188,13 +188,15 @@ def test_joining_before_the_queue_opens_is_409(client: Any, monkeypatch: pytest.
 def test_a_full_line_refuses_joins_and_says_so(
     client: Any, campaign_env: Any, opening: float, clock: Clock, tokens: dict[str, str]
 ) -> None:
-    # Given one place and no reserve, two phones in line, the first admitted
+    # Given one place and no reserve, a phone admitted, and another waiting behind it (the line paused)
     campaign_env(primary=1, reserve=0)
     first = join(client).json_body["ticket"]
-    second = join(client, "0898765432").json_body["ticket"]
     clock.now = opening
     grant = admitted(client, clock, first)
-    waiting_room.set_rate(0)  # the second stays waiting
+    waiting_room.set_rate(0)
+    second = join(client, "0898765432").json_body["ticket"]
+    sequenced(clock, clock.now + 3)
+    assert client.http.get(f"/v1/queue/{second}").json_body["status"] == "waiting"
     # When the first takes the last place, and someone else is refused for want of one
     person = {**body(1), "verification_token": token_for(PHONE), "admission_token": grant["admission_token"]}
     assert post(client, "/v1/registrations", person).status_code == 201
