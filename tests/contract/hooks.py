@@ -10,6 +10,8 @@ imports only Schemathesis and Hypothesis, never the service.
   control or format character, not blank, the length once trimmed); this draws readable text.
 - ``verification-token``: text shaped like a phone's verification token (``make api-fuzz`` runs the
   stack with ``PHONE_VERIFICATION=off``, so a registration is taken whatever the token says).
+- ``admission-token``: text shaped like a waiting room's admission token (the stack runs with
+  ``WAITING_ROOM=off``: a registration needs none).
 
 And one hook on the stack's state: a channel a generated call closed (``PUT /v1/admin/channels/…``
 with ``{"open": false}``, answered 200) is opened again at once, else every later registration on it
@@ -61,11 +63,13 @@ texts = st.builds(
 )
 
 tokens = st.from_regex(r"pv1\.[0-9a-f]{64}\.[0-9]{10}\.[A-Za-z0-9_-]{43}", fullmatch=True)
+admissions = st.from_regex(r"qa1\.[0-9a-f]{24}\.[0-9]{10}\.[A-Za-z0-9_-]{43}", fullmatch=True)
 
 schemathesis.openapi.format("thai-national-id", national_ids)
 schemathesis.openapi.format("date", adult_birth_dates)
 schemathesis.openapi.format("text", texts)
 schemathesis.openapi.format("verification-token", tokens)
+schemathesis.openapi.format("admission-token", admissions)
 
 
 @schemathesis.hook
