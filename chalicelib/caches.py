@@ -8,11 +8,11 @@ import sys
 
 def reset_caches() -> None:
     """Forget settings, AWS clients, stores (with the places in hand and parked that a campaign
-    store keeps), registry and SMS clients, the cached channel states, the Idempotency-Key answers
+    store keeps), registry and SMS clients, the cached channel states and queue state, the Idempotency-Key answers
     this container remembers, and the receipt codes waiting to be handed to a removal sweep."""
     from chalicelib.notify import factory as notify
     from chalicelib.registries import factory as registries
-    from chalicelib.services import registrations, removals
+    from chalicelib.services import registrations, removals, waiting_room
     from chalicelib.store import factory
 
     factory.reset()
@@ -23,3 +23,4 @@ def reset_caches() -> None:
         idempotency.forget_all()
     removals.forget()
     registrations._channel_cache.clear()
+    waiting_room.forget()

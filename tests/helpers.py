@@ -48,6 +48,22 @@ def register(client: Any, n: int, **changes: Any) -> dict[str, Any]:
     return dict(resp.json_body)
 
 
+class Clock:
+    """A clock the test moves (``waiting_room.clock`` and the like): called, it says the time."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, moment: float) -> None:
+        self.now = moment
+
+    def passes(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def raising(exc: BaseException) -> Any:
     """A stand-in for a store method that fails (a throttle, a crash) whatever it is called with."""
 

@@ -8,6 +8,7 @@ from chalice.app import Blueprint
 
 from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import (
+    AdmissionRequired,
     AlreadyRegistered,
     ChannelClosed,
     NotEligible,
@@ -76,25 +77,31 @@ def campaign() -> CampaignView:
     status=201,
     body="chalicelib.domain.verification:AppRegistrationRequest",
     response="chalicelib.domain.models:RegistrationView",
-    errors=(*REGISTRATION_ERRORS, PhoneNotVerified, PhoneLimitReached),
+    errors=(*REGISTRATION_ERRORS, PhoneNotVerified, PhoneLimitReached, AdmissionRequired),
     idempotent=Channel.APP.value,
     replayed_by_service=True,
     links=REGISTRATION_LINKS,
-    summary="Register through the app (with the phone's verification_token unless verification is off)",
+    summary="Register through the app (with the phone's verification_token unless verification is off, and its"
+    " admission_token while the waiting room is on)",
 )
 def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> RegistrationView:
     # After the body's 400s, and a closed channel still answers 403 first: the channel states are
     # read here only for a token that fails (the registration reads them with the person's item).
-    # A replayed Idempotency-Key comes here too (its token is checked again: no read, the signature says it).
-    from chalicelib.services import registrations, verifications
+    # A replayed Idempotency-Key comes here too (its tokens are checked again: no read, the signatures say it).
+    from chalicelib.services import registrations, verifications, waiting_room
 
     try:
         verifications.require_verified(body.phone, body.verification_token)
-    except PhoneNotVerified:
+        waiting_room.require_admitted(body.phone, body.admission_token)
+    except (PhoneNotVerified, AdmissionRequired):
         if not registrations.channel_states()[Channel.APP.value]:
             raise ChannelClosed() from None
         raise
-    return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
+    try:
+        return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
+    except RegistrationFull:
+        waiting_room.note_full()
+        raise
 
 
 @route(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit
 from chalicelib.domain.models import Registration, Status
+from chalicelib.domain.queue import QueueState
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.store.types import (
     Glance,
@@ -23,6 +24,8 @@ from chalicelib.store.types import (
     Overflow,
     PendingVerification,
     PlaceCounts,
+    QueueBucket,
+    QueueTicket,
     Share,
     SlotDay,
     Ticket,
@@ -214,6 +217,23 @@ class Glances(Protocol):
     def look(self, pointer: bytes, gate: bool, channels: bool, phone: str | None = None) -> Glance: ...
 
 
+class Queue(Protocol):
+    """The waiting room: one ticket per phone (put if absent), the buckets of positions a round that
+    holds the line writes (over an earlier round's, never a later one's), and the line's state,
+    changed only as it was read (``write_state`` answers False otherwise)."""
+
+    def state(self) -> QueueState: ...
+    def create_state(self, state: QueueState) -> QueueState: ...
+    def write_state(self, changes: dict[str, Any], expect: dict[str, Any], free_at: float | None = None) -> bool: ...
+    def join(self, phone_key: str, ticket: str, index_key: str, second: int, at: float) -> QueueTicket | None: ...
+    def ticket(self, phone_key: str) -> QueueTicket | None: ...
+    def move(self, phone_key: str, ticket: str, index_key: str, second: int, shard: int, was: int | None) -> bool: ...
+    def arrivals(self, index_keys: list[str]) -> dict[str, list[str]]: ...
+    def count_arrivals(self, index_key: str, after: int, upto: int) -> int: ...
+    def bucket(self, key: str) -> QueueBucket | None: ...
+    def put_bucket(self, key: str, bucket: QueueBucket) -> bool: ...
+
+
 class Stores(Protocol):
     """Every store of the service, by concept (``factory.stores()``)."""
 
@@ -257,3 +277,5 @@ class Stores(Protocol):
     def phones(self) -> Phones: ...
     @property
     def glance(self) -> Glances: ...
+    @property
+    def queue(self) -> Queue: ...

@@ -120,6 +120,30 @@ class Share:
         return not self.taken and self.held_by is None
 
 
+@dataclass(frozen=True)
+class QueueTicket:
+    """A phone's ticket in the waiting room, as stored under the phone's key: its ID, and, when its
+    first arrival second was sequenced without it (it landed late), the second and shard it joined
+    again under."""
+
+    ticket: str
+    moved_to: int | None = None
+    moved_shard: int | None = None
+
+
+@dataclass(frozen=True)
+class QueueBucket:
+    """The positions the sequencer wrote for one arrival second and shard (``ids``: the tickets'
+    digests in order from ``base`` + 1), or for one pre-queue bucket (``positions``: digest ->
+    position). ``at``: when they were sequenced; ``round``: the round that wrote them."""
+
+    at: float
+    round: int
+    base: int = 0
+    ids: str = ""
+    positions: str = ""
+
+
 def person_of(registration_id: str) -> str:
     """The person of a receipt code as the phone's item names them: a digest of their pointer (the
     code carries it), never the pointer itself."""

@@ -10,6 +10,8 @@ imports only Schemathesis and Hypothesis, never the service.
   control or format character, not blank, the length once trimmed); this draws readable text.
 - ``verification-token``: text shaped like a phone's verification token (``make api-fuzz`` runs the
   stack with ``PHONE_VERIFICATION=off``, so a registration is taken whatever the token says).
+- ``admission-token``: text shaped like a waiting room's admission token (the stack runs with
+  ``WAITING_ROOM=off``: a registration needs none).
 
 A hook on the values a pattern lets through that no schema can rule out, applied before each call:
 a birth date the document's pattern generates (its ``format`` strategy is bypassed when a pattern is
@@ -67,11 +69,13 @@ texts = st.builds(
 )
 
 tokens = st.from_regex(r"pv1\.[0-9a-f]{64}\.[0-9]{10}\.[A-Za-z0-9_-]{43}", fullmatch=True)
+admissions = st.from_regex(r"qa1\.[0-9a-f]{24}\.[0-9]{10}\.[A-Za-z0-9_-]{43}", fullmatch=True)
 
 schemathesis.openapi.format("thai-national-id", national_ids)
 schemathesis.openapi.format("date", adult_birth_dates)
 schemathesis.openapi.format("text", texts)
 schemathesis.openapi.format("verification-token", tokens)
+schemathesis.openapi.format("admission-token", admissions)
 
 
 def _impossible_birth_date(value: Any) -> bool:

@@ -32,6 +32,8 @@ STAFF_ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/admin/reports/daily?date=2026-07-06", {"admin"}),
     ("POST", "/v1/admin/appointments/allocate", {"admin"}),
     ("GET", "/v1/admin/appointments.csv?date=2026-07-06", {"admin"}),
+    ("GET", "/v1/admin/queue", {"admin"}),
+    ("PUT", "/v1/admin/queue", {"admin"}),
 ]
 
 
@@ -73,6 +75,9 @@ PUBLIC_ROUTES: list[tuple[str, str]] = [
     ("POST", "/v1/registrations/receipt"),
     ("POST", "/v1/verifications"),
     ("POST", "/v1/verifications/v_x/confirm"),
+    ("POST", "/v1/queue"),
+    ("GET", "/v1/queue"),
+    ("GET", "/v1/queue/q_x"),
     # The web pages (they call the API with the token the person types)
     *(("GET", path.replace("{name}", "style.css")) for path in PAGE_ROUTES),
 ]
@@ -85,6 +90,7 @@ def route_of(path: str) -> str:
         .replace("b_x", "{batch_id}")
         .replace("/channels/app", "/channels/{channel}")
         .replace("rc_x", "{run_id}")
+        .replace("q_x", "{ticket}")
         .replace("r_x", "{registration_id}")
         .replace("v_x", "{verification_id}")
         .replace("style.css", "{name}")

@@ -19,6 +19,7 @@ from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
+from chalicelib.domain.queue import QueueState
 from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE, AuditEntry, StaffToken
 from chalicelib.domain.verification import (
     DAY_SECONDS,
@@ -36,6 +37,8 @@ from chalicelib.store.types import (
     PendingVerification,
     PhoneState,
     PlaceCounts,
+    QueueBucket,
+    QueueTicket,
     Share,
     SlotDay,
     Taken,
@@ -869,6 +872,91 @@ class FakeAttempts:
         return taken
 
 
+class FakeQueue:
+    """The waiting room's table: tickets by phone key (with their index key and arrival second),
+    buckets by key, the state as a QueueState; the same conditions as ``store/queue.py``."""
+
+    def __init__(self) -> None:
+        self.current = QueueState()
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.buckets: dict[str, QueueBucket] = {}
+        self.fail_with: BaseException | None = None
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def state(self) -> QueueState:
+        self._maybe_fail()
+        return self.current
+
+    def create_state(self, state: QueueState) -> QueueState:
+        self._maybe_fail()
+        if not self.current.exists:
+            self.current = state.with_(exists=True)
+        return self.current
+
+    def write_state(self, changes: dict[str, Any], expect: dict[str, Any], free_at: float | None = None) -> bool:
+        self._maybe_fail()
+        if not self.current.exists or any(getattr(self.current, k) != v for k, v in expect.items()):
+            return False
+        if free_at is not None and self.current.claim_until >= free_at:
+            return False
+        self.current = self.current.with_(**{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})
+        return True
+
+    def join(self, phone_key: str, ticket: str, index_key: str, second: int, at: float) -> QueueTicket | None:
+        self._maybe_fail()
+        found = self.tickets.get(phone_key)
+        if found is not None:
+            return _queue_ticket(found)
+        self.tickets[phone_key] = {"ticket": ticket, "qk": index_key, "qs": second, "at": at}
+        return None
+
+    def ticket(self, phone_key: str) -> QueueTicket | None:
+        self._maybe_fail()
+        found = self.tickets.get(phone_key)
+        return None if found is None else _queue_ticket(found)
+
+    def move(self, phone_key: str, ticket: str, index_key: str, second: int, shard: int, was: int | None) -> bool:
+        self._maybe_fail()
+        found = self.tickets.get(phone_key)
+        if found is None or found["ticket"] != ticket or found.get("moved_to") != was:
+            return False
+        found.update(qk=index_key, qs=second, moved_to=second, moved_shard=shard)
+        return True
+
+    def arrivals(self, index_keys: list[str]) -> dict[str, list[str]]:
+        self._maybe_fail()
+        found: dict[str, list[str]] = {}
+        wanted = set(index_keys)
+        for item in self.tickets.values():
+            if item["qk"] in wanted:
+                found.setdefault(item["qk"], []).append(item["ticket"])
+        return found
+
+    def count_arrivals(self, index_key: str, after: int, upto: int) -> int:
+        self._maybe_fail()
+        return sum(1 for i in self.tickets.values() if i["qk"] == index_key and after < i["qs"] <= upto)
+
+    def bucket(self, key: str) -> QueueBucket | None:
+        self._maybe_fail()
+        return self.buckets.get(key)
+
+    def put_bucket(self, key: str, bucket: QueueBucket) -> bool:
+        self._maybe_fail()
+        found = self.buckets.get(key)
+        if found is not None and found.round >= bucket.round:
+            return False
+        self.buckets[key] = bucket
+        return True
+
+
+def _queue_ticket(item: dict[str, Any]) -> QueueTicket:
+    moved = item.get("moved_to")
+    return QueueTicket(item["ticket"], moved, item.get("moved_shard") if moved is not None else None)
+
+
 @dataclass
 class FakeStores:
     """Every store of ``chalicelib.store.protocols.Stores``, in memory."""
@@ -894,6 +982,7 @@ class FakeStores:
     phones: FakePhones
     glance: FakeGlance
     gate: FakeGate
+    queue: FakeQueue = field(default_factory=FakeQueue)
 
     @classmethod
     def empty(cls, primary: int, reserve: int) -> FakeStores:

@@ -115,4 +115,6 @@ def test_only_prod_is_pre_warmed_and_the_busy_tables_are() -> None:
         "registrations / removal-pending",
         "registrations / appointment-pending",
         "campaign",
+        "queue",
+        "queue / arrivals",
     }
