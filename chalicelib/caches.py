@@ -12,7 +12,7 @@ def reset_caches() -> None:
     this container remembers, and the receipt codes waiting to be handed to a removal sweep."""
     from chalicelib.notify import factory as notify
     from chalicelib.registries import factory as registries
-    from chalicelib.services import registrations, removals, waiting_room
+    from chalicelib.services import campaign, removals, waiting_room
     from chalicelib.store import factory
 
     factory.reset()
@@ -22,5 +22,5 @@ def reset_caches() -> None:
     if idempotency := sys.modules.get("chalicelib.api.idempotency"):
         idempotency.forget_all()
     removals.forget()
-    registrations._channel_cache.clear()
+    campaign.forget_channel_states()
     waiting_room.forget()

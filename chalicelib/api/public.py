@@ -65,9 +65,9 @@ def openapi() -> Any:
     summary="Places left and channel states",
 )
 def campaign() -> CampaignView:
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign as campaign_service
 
-    return registrations.campaign()
+    return campaign_service.view()
 
 
 @route(
@@ -88,13 +88,14 @@ def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> Re
     # After the body's 400s, and a closed channel still answers 403 first: the channel states are
     # read here only for a token that fails (the registration reads them with the person's item).
     # A replayed Idempotency-Key comes here too (its tokens are checked again: no read, the signatures say it).
+    from chalicelib.services import campaign as campaign_service
     from chalicelib.services import registrations, verifications, waiting_room
 
     try:
         verifications.require_verified(body.phone, body.verification_token)
         waiting_room.require_admitted(body.phone, body.admission_token)
     except (PhoneNotVerified, AdmissionRequired):
-        if not registrations.channel_states()[Channel.APP.value]:
+        if not campaign_service.channel_states()[Channel.APP.value]:
             raise ChannelClosed() from None
         raise
     try:
@@ -113,9 +114,9 @@ def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> Re
     summary="Read a registration",
 )
 def get_registration(registration_id: str) -> RegistrationView:
-    from chalicelib.services import registrations
+    from chalicelib.services import lookups
 
-    return registrations.get(registration_id)
+    return lookups.get(registration_id)
 
 
 @route(
@@ -130,9 +131,9 @@ def get_registration(registration_id: str) -> RegistrationView:
 )
 def lookup(body: LookupRequest) -> BaseModel:
     from chalicelib.domain.verification import lookup_view
-    from chalicelib.services import lockouts, registrations
+    from chalicelib.services import lockouts, lookups
 
-    return lookup_view(lockouts.guarded(lockouts.of_person(body.national_id), lambda: registrations.lookup(body)))
+    return lookup_view(lockouts.guarded(lockouts.of_person(body.national_id), lambda: lookups.lookup(body)))
 
 
 @route(
@@ -146,7 +147,7 @@ def lookup(body: LookupRequest) -> BaseModel:
     " failures an hour lock the registration (429)",
 )
 def cancel(registration_id: str, body: CancelRequest) -> RegistrationView:
-    from chalicelib.services import lockouts, registrations
+    from chalicelib.services import cancellations, lockouts
 
     key = lockouts.of_registration(registration_id)
-    return lockouts.guarded(key, lambda: registrations.cancel(registration_id, body.birth_date))
+    return lockouts.guarded(key, lambda: cancellations.cancel(registration_id, body.birth_date))

@@ -10,9 +10,9 @@ A view is then what it does, nothing else::
            response="chalicelib.domain.models:RegistrationView", errors=(NotFound,),
            summary="Find a person's active (else latest) registration")
     def lookup(body: LookupRequest) -> RegistrationView:
-        from chalicelib.services import registrations
+        from chalicelib.services import lookups
 
-        return registrations.lookup(body)
+        return lookups.lookup(body)
 
 The view is called with the keyword arguments its signature names: the path parameters, ``body``
 (the validated body model), ``query`` (the validated query model), ``principal`` (staff routes).

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
 from chalicelib.config import get_settings
-from chalicelib.domain import expected, rules
+from chalicelib.domain import rules
 from chalicelib.domain.doses import VisitStatus, missing_doses
 from chalicelib.domain.errors import Conflict, ValidationFailed
 from chalicelib.domain.exports import CsvSheet
@@ -131,11 +131,6 @@ def send_sms(registration_id: str) -> None:
     sms().send(reg.phone, text, header_key)
     st.registrations.mark_sms(registration_id, key)
     metrics.add("AppointmentSms")
-
-
-def expected_date(reg: Registration, rank: int | None) -> date | None:
-    """The estimated day of dose 1 (``domain.expected``), with the campaign's settings and today."""
-    return expected.expected_date(reg, rank, get_settings(), rules.today_in_bangkok())
 
 
 DAY_LIST_HEADER = (

@@ -19,7 +19,7 @@ from chalicelib.domain.errors import Conflict, DayNotOver, NotFound, ValidationF
 from chalicelib.domain.jobs import AppointmentSms, CloseDay
 from chalicelib.domain.models import CheckIn, CheckInRequest, DayClosing, Registration, Status
 from chalicelib.logs import code_ref
-from chalicelib.services import counters, slots
+from chalicelib.services import cancellations, counters, slots
 from chalicelib.services.retry import LostRace, compare_and_set, kept_changing
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
@@ -161,9 +161,7 @@ def close_one(registration_id: str, day: date) -> bool:
         slots.free_visits(dropped)
         _after_miss(reg, missed, outcome)
         if outcome == "noshow":
-            from chalicelib.services import registrations  # only a no-show needs it
-
-            registrations.hand_on(cancelled)
+            cancellations.hand_on(cancelled)
         elif outcome == "rebooked":
             st.sms_jobs.send(AppointmentSms(registration_id=reg.registration_id).model_dump(mode="json"))
         return True

@@ -17,7 +17,7 @@ from chalicelib.domain.models import LookupRequest, Status
 from chalicelib.domain.verification import ReceiptSent
 from chalicelib.logs import code_ref
 from chalicelib.notify.factory import sms
-from chalicelib.services import lockouts, registrations
+from chalicelib.services import lockouts, lookups
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -33,7 +33,7 @@ def request(req: LookupRequest) -> ReceiptSent:
     so the endpoint cannot be used to flood someone's phone.
     """
     try:
-        found = registrations.lookup(req)
+        found = lookups.lookup(req)
     except NotFound:
         return ReceiptSent()
     if found.status in (Status.CONFIRMED, Status.RESERVE):

@@ -20,7 +20,8 @@ from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, NotEligible, NotFound
 from chalicelib.domain.models import Channel, Registration, RegistrationRequest, RegistrationView, Status
 from chalicelib.logs import code_ref
-from chalicelib.services import counters, registrations, removals
+from chalicelib.services import cancellations, counters, lookups, removals
+from chalicelib.services.phone_shares import phone_key
 from chalicelib.services.retry import LostRace, compare_and_set, kept_changing
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
@@ -62,11 +63,11 @@ def reclaim(req: RegistrationRequest, label: str) -> RegistrationView:
     _follow_up(was, reg)
     metrics.add("CounterReclaim", status=reg.status.value)
     logger.info("reclaimed at a counter", extra={"ref": code_ref(reg.registration_id), "status": reg.status.value})
-    return registrations.view(reg)
+    return lookups.view(reg)
 
 
 def cancel(national_id: str) -> RegistrationView:
-    """Cancel the person's active registration, as their own cancel would (``registrations.hand_on``:
+    """Cancel the person's active registration, as their own cancel would (``cancellations.hand_on``:
     the place goes to reserve rank 1). A cancel interrupted after its write (429 when the release
     could not be queued) is finished by the retry, which answers the cancelled registration.
 
@@ -91,12 +92,12 @@ def cancel(national_id: str) -> RegistrationView:
 
     reg, cancelled = compare_and_set(attempt, ATTEMPTS, kept_changing("registration"))
     if cancelled is None:
-        registrations.hand_on(reg)  # what an interrupted cancel left undone
-        return registrations.view(st.registrations.get(reg.registration_id) or reg)
+        cancellations.hand_on(reg)  # what an interrupted cancel left undone
+        return lookups.view(st.registrations.get(reg.registration_id) or reg)
     metrics.add("CounterCancel", was=reg.status.value)
     logger.info("cancelled at a counter", extra={"ref": code_ref(cancelled.registration_id), "was": reg.status.value})
-    registrations.hand_on(cancelled)
-    return registrations.view(cancelled)
+    cancellations.hand_on(cancelled)
+    return lookups.view(cancelled)
 
 
 def _active(pointer: bytes) -> Registration:
@@ -114,7 +115,7 @@ def _follow_up(was: Registration, reg: Registration) -> None:
     # or reconciliation repairs the counts).
     if was.channel is Channel.APP:
         best_effort(
-            lambda: stores().phones.give_back(registrations.phone_key(was.phone), was.registration_id),
+            lambda: stores().phones.give_back(phone_key(was.phone), was.registration_id),
             "released share",
         )
     if was.counted and was.channel is not Channel.COUNTER:

@@ -34,7 +34,7 @@ from chalicelib.domain.reports import ReconcileRun
 from chalicelib.logs import code_ref
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.registries.factory import client
-from chalicelib.services import counters, registrations, removals, reports
+from chalicelib.services import cancellations, counters, removals, reports
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -131,7 +131,7 @@ def _give_back_phone_share(reg: Registration, counted: Counter[str]) -> None:
     """A cancellation whose phone share is still owed (its cancel answered 429 and was not sent
     again) gives it back; the next run tries again if the write is refused."""
     try:
-        if registrations.give_back_phone_share(reg):
+        if cancellations.give_back_phone_share(reg):
             counted["phone_shares_given_back"] += 1
     except Overloaded:
         logger.warning("phone share still owed: the next run gives it back")

@@ -106,9 +106,9 @@ def join(req: JoinRequest) -> tuple[TicketView, bool]:
     state = _state(now)
     if state.full:
         raise RegistrationFull()
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign
 
-    if not registrations.channel_states()[Channel.APP.value]:
+    if not campaign.channel_states()[Channel.APP.value]:
         raise ChannelClosed()
     second = math.floor(now)
     if not state.opened and state.opens_at is not None and second < state.opens_at:
@@ -613,9 +613,9 @@ def _view(ticket: TicketId, place: Place, state: QueueState, now: float) -> Tick
 
 def _figures(state: QueueState, now: float) -> dict[str, object]:
     settings = get_settings()
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign
 
-    app_open = registrations.channel_states()[Channel.APP.value]
+    app_open = campaign.channel_states()[Channel.APP.value]
     return {
         "status": state.status(now, settings.queue_opens_minutes_before * 60, app_open),
         "opens_at": _iso(state.opens_at),

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
-from chalicelib.services import registrations, staff
+from chalicelib.services import campaign, registrations, staff
 from chalicelib.store.factory import stores
 from tests.helpers import Calls, body, campaign_item, campaign_table, national_id, raising
 
@@ -35,7 +35,7 @@ def counted_campaign(monkeypatch: pytest.MonkeyPatch, campaign_env: Any, **capac
     """A campaign whose requests are counted one by one: the sweep kicked only by the test, and the
     channel states read once (a slow machine must not see them go stale mid-test)."""
     monkeypatch.setenv("REMOVAL_KICK_SECONDS", "3600")
-    monkeypatch.setattr(registrations, "CHANNEL_CACHE_SECONDS", 3600.0)
+    monkeypatch.setattr(campaign, "CHANNEL_CACHE_SECONDS", 3600.0)
     campaign_env(**capacities)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.domain.errors import PhoneLimitReached
 from chalicelib.domain.models import Channel, RegistrationRequest, Status
-from chalicelib.services import registrations
+from chalicelib.services import cancellations, lookups, registrations
 from chalicelib.store.factory import stores
 from tests.helpers import Calls, body, campaign_table
 
@@ -95,7 +95,7 @@ def test_a_rank_read_is_two_items_however_many_tickets_left(reserve_phase: None)
     assert last.reserve_rank == 1
     calls = Calls()
     # When the last one's registration is read
-    again = registrations.get(last.registration_id)
+    again = lookups.get(last.registration_id)
     # Then its rank is right, read with the gate and its own block only
     assert again.reserve_rank == 1
     reads = [p for op, p in zip(calls.made, calls.params, strict=True) if op == "BatchGetItem"]
@@ -130,7 +130,7 @@ def test_an_exit_no_later_exit_made_good_is_taken_off_by_reconciliation(
     waiting = _register(1)
     with monkeypatch.context() as lost:
         lost.setattr(ReserveStore, "_take_off", lambda *a, **k: 0)
-        registrations.cancel(waiting.registration_id, "1980-01-31")
+        cancellations.cancel(waiting.registration_id, "1980-01-31")
     assert stores().quota.counts().reserve_active == 1
     # When reconciliation runs / Then the exit is taken off the active count, once
     findings = reconciled(queues)

@@ -115,7 +115,7 @@ def test_a_cancellation_frees_one_share_once(client: Any, queues: Any) -> None:
 
 def test_a_share_is_given_back_once_even_if_the_step_was_not_recorded(client: Any, monkeypatch: Any) -> None:
     # Given a cancelled registration whose step "phone" could not be recorded (its todo still lists it)
-    from chalicelib.services import registrations
+    from chalicelib.services import cancellations
     from chalicelib.store.factory import stores
 
     regs = [register(client, n).json_body for n in range(2)]
@@ -126,8 +126,8 @@ def test_a_share_is_given_back_once_even_if_the_step_was_not_recorded(client: An
     assert cancelled is not None and "phone" in cancelled.todo
     assert counted() == 1
     # When what follows the cancellation runs again (a retried cancel, the sweep)
-    registrations.hand_on(cancelled)
-    registrations.hand_on(cancelled)
+    cancellations.hand_on(cancelled)
+    cancellations.hand_on(cancelled)
     # Then the share was given back once
     assert counted() == 1
 

@@ -25,9 +25,9 @@ def cancel(client: Any, reg: dict[str, Any]) -> None:
 
 
 def state(reg: dict[str, Any]) -> tuple[str, int | None]:
-    from chalicelib.services import registrations
+    from chalicelib.services import lookups
 
-    view = registrations.get(reg["registration_id"])
+    view = lookups.get(reg["registration_id"])
     return view.status.value, view.reserve_rank
 
 

@@ -529,14 +529,14 @@ def test_refused_calls_add_at_most_ten_entries_a_token_a_minute(client: Any, tok
 def test_a_closed_channel_is_seen_by_other_containers_within_the_cache_time(
     client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign
 
-    assert registrations.channel_states()["app"] is True  # this "container" caches: open
+    assert campaign.channel_states()["app"] is True  # this "container" caches: open
     from chalicelib.store.factory import stores
 
     stores().channels.set_channel(Channel.APP.value, False)  # another container closes it
-    assert registrations.channel_states()["app"] is True  # still cached, no read per request
-    clock = registrations.time.monotonic
-    monkeypatch.setattr(registrations.time, "monotonic", lambda: clock() + registrations.CHANNEL_CACHE_SECONDS + 0.1)
-    assert registrations.channel_states()["app"] is False
-    assert registrations.CHANNEL_CACHE_SECONDS <= 5
+    assert campaign.channel_states()["app"] is True  # still cached, no read per request
+    clock = campaign.time.monotonic
+    monkeypatch.setattr(campaign.time, "monotonic", lambda: clock() + campaign.CHANNEL_CACHE_SECONDS + 0.1)
+    assert campaign.channel_states()["app"] is False
+    assert campaign.CHANNEL_CACHE_SECONDS <= 5

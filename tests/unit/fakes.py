@@ -22,11 +22,18 @@ from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registrat
 from chalicelib.domain.queue import QueueState
 from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE, AuditEntry, StaffToken
 from chalicelib.domain.verification import (
+    CODE_TTL_SECONDS,
+    CODES_PER_DAY,
     DAY_SECONDS,
     LOCKOUT_FAILURES,
     LOCKOUT_WINDOW_SECONDS,
+    PHONE_KEY_BYTES,
     RECEIPT_RESEND_SECONDS,
     RECEIPTS_PER_DAY,
+    RESEND_AFTER_SECONDS,
+    VERIFICATION_KEEP_SECONDS,
+    WRONG_CODES_ALLOWED,
+    phone_key_of,
 )
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.registrations.keys import home
@@ -113,16 +120,12 @@ class FakeRegistrations:
         current = self.regs.get(reg.registration_id)
         if current is None or current.version != reg.version or current.status not in ACTIVE:
             raise Conflict("changed")
-        moved = current.model_copy(
-            update={
-                **details,
-                "registration_id": new_code,
-                "channel": Channel.COUNTER,
-                "label": label,
-                "version": current.version + 1,
-            }
+        # The details come as the store writes them (text); validated, as the store's codec reads them.
+        moved = Registration.model_validate(
+            current.model_dump()
+            | details
+            | {"registration_id": new_code, "channel": Channel.COUNTER, "label": label, "version": current.version + 1}
         )
-        moved = Registration.model_validate(moved.model_dump())
         for index in (self.regs, self.idem, self.removal_due, self.waiting, self.releases):
             if reg.registration_id in index:
                 index[new_code] = index.pop(reg.registration_id)  # type: ignore[assignment]
@@ -776,8 +779,15 @@ class FakeStaff:
     def count_suppressed(self, day: str, entry: AuditEntry) -> None:
         sk = f"{entry.at.astimezone(UTC).isoformat()}#suppressed#{entry.token_id}"
         found = self.entries.setdefault(day, {}).get(sk)
-        first = found or entry
-        self.entries[day][sk] = entry.model_copy(update={"status": first.status, "suppressed": first.suppressed + 1})
+        # As the store's update: this call's fields, the first one's status, a count, no target.
+        self.entries[day][sk] = entry.model_copy(
+            update={
+                "at": entry.at.astimezone(UTC),
+                "status": found.status if found else entry.status,
+                "suppressed": (found.suppressed if found else 0) + 1,
+                "target": None,
+            }
+        )
 
     def audit_page(self, day: str, after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
         keys = [k for k in sorted(self.entries.get(day, {})) if after is None or k > after]
@@ -812,34 +822,63 @@ class FakeBatches:
 
 
 class FakeVerifications:
-    """Phone verifications; the limits' arithmetic is the engine-backed store's (tests/integration)."""
+    """Phone verifications with the store's limits (``store.attempts.VerificationStore``): one item
+    per phone key with its send window (``win``, ``n``, ``sent_at``) and its verifications (``vers``)."""
 
     def __init__(self) -> None:
-        self.pending_ones: dict[str, PendingVerification] = {}
-        self.sent: dict[str, list[int]] = {}
+        self.phones: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def _pk(phone_key: str) -> str:
+        return phone_key[: 2 * PHONE_KEY_BYTES]
+
+    def _found(self, verification_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        item = self.phones.get(self._pk(phone_key_of(verification_id)), {})
+        return item, item.get("vers", {}).get(verification_id[2:])
 
     def start(self, phone_key: str, phone: str, verification_id: str, now: int) -> int:
-        self.sent.setdefault(phone_key, []).append(now)
-        self.pending_ones[verification_id] = PendingVerification(phone=phone, code_expires=now + 600)
+        entry = {"exp": now + CODE_TTL_SECONDS, "wrong": 0}
+        ref = verification_id[2:]
+        pk = self._pk(phone_key)
+        item = self.phones.get(pk)
+        if item is None:
+            self.phones[pk] = {"win": now, "n": 1, "sent_at": now, "phone": phone, "vers": {ref: entry}}
+            return 0
+        win, n, sent_at = int(item["win"]), int(item["n"]), int(item["sent_at"])
+        fresh = win <= now - DAY_SECONDS
+        if not fresh and (n >= CODES_PER_DAY or sent_at > now - RESEND_AFTER_SECONDS):
+            day_left = win + DAY_SECONDS - now if n >= CODES_PER_DAY else 0
+            return max(1, day_left, sent_at + RESEND_AFTER_SECONDS - now)
+        if ref in item["vers"]:
+            return RESEND_AFTER_SECONDS  # the store's rounds all refused: never over another verification
+        dead = [k for k, e in item["vers"].items() if e["exp"] + VERIFICATION_KEEP_SECONDS < now]
+        for k in dead:
+            del item["vers"][k]
+        item.update(win=now if fresh else win, n=1 if fresh else n + 1, sent_at=now, phone=phone)
+        item["vers"][ref] = entry
         return 0
 
     def pending(self, verification_id: str) -> PendingVerification | None:
-        return self.pending_ones.get(verification_id)
+        item, found = self._found(verification_id)
+        return PendingVerification(phone=item["phone"], code_expires=found["exp"]) if found else None
 
     def pending_many(self, verification_ids: list[str]) -> dict[str, PendingVerification | None]:
-        return {i: self.pending_ones.get(i) for i in verification_ids}
+        return {i: self.pending(i) for i in verification_ids}
 
     def entry(self, verification_id: str) -> dict[str, Any]:
-        found = self.pending_ones.get(verification_id)
-        return {"exp": found.code_expires, "wrong": 0} if found else {}
+        return dict(self._found(verification_id)[1] or {})
 
     def settle(self, verification_id: str, right: bool, now: int) -> tuple[str, str | None]:
-        found = self.pending_ones.get(verification_id)
+        item, found = self._found(verification_id)
         if found is None:
             return ("unknown", None)
-        if found.code_expires <= now:
+        if found["wrong"] >= WRONG_CODES_ALLOWED or found["exp"] <= now:
             return ("spent", None)
-        return ("ok", found.phone) if right else ("wrong", None)
+        if right:
+            found["confirmed_at"] = now
+            return ("ok", item["phone"])
+        found["wrong"] += 1
+        return ("wrong", None)
 
 
 class FakeAttempts:

@@ -1,7 +1,7 @@
 """The per-phone limits: at most PHONE_REGISTRATION_LIMIT active app registrations (contract v1.1)
 and PHONE_LIFETIME_LIMIT different people over the campaign (v1.2). A phone's share is taken before
 the registration is written, and a phone at a limit is refused before the person is looked at
-(services.registrations, in-memory stores)."""
+(services.phone_shares, services.registrations, in-memory stores)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from chalicelib.config import verification_keys
 from chalicelib.domain.errors import AlreadyRegistered, PhoneLimitReached
 from chalicelib.domain.models import Channel, Status
 from chalicelib.domain.verification import phone_hash
-from chalicelib.services import registrations
+from chalicelib.services import campaign as campaign_service
+from chalicelib.services import cancellations
 from tests.helpers import BASE_BODY
 from tests.unit.steps import BIRTH, register
 
@@ -50,7 +51,7 @@ def test_a_place_in_hand_stays_in_hand_when_the_phone_is_refused(campaign: Any) 
     # Given a phone at its limit, and a place in hand (the channel states known: no look first)
     st = campaign(primary=5, PHONE_REGISTRATION_LIMIT="1")
     register(1)
-    registrations.channel_states(fresh=True)
+    campaign_service.channel_states(fresh=True)
     st.quota.in_hand, st.quota.taken = 1, 2
     looks = st.glance.looks
     # When another person registers with that phone / Then refused by the share's write, before the
@@ -74,8 +75,8 @@ def test_a_cancellation_gives_the_phone_share_back_once(campaign: Any) -> None:
     # Given a phone at its limit of one, its registration cancelled twice
     st = campaign(primary=5, PHONE_REGISTRATION_LIMIT="1")
     x = register(1)
-    registrations.cancel(x.registration_id, BIRTH)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     # Then the phone counts none, and one new registration with it is allowed (and one only)
     assert sum(st.phones.n.values()) == 0
     register(2)
@@ -100,7 +101,7 @@ def test_the_seventh_different_person_is_refused_though_cancels_freed_shares(cam
     answers: list[str] = []
     for n in range(16):
         if len(active) == 4:
-            registrations.cancel(active.pop(0), BIRTH)
+            cancellations.cancel(active.pop(0), BIRTH)
         try:
             active.append(register(n).registration_id)
             answers.append("201")
@@ -115,17 +116,17 @@ def test_the_same_person_again_after_a_cancel_is_not_a_new_person(campaign: Any)
     # Given a phone that registered six different people, two of them cancelled since
     st = campaign(primary=50, PHONE_REGISTRATION_LIMIT="4", PHONE_LIFETIME_LIMIT="6")
     codes = {n: register(n).registration_id for n in range(4)}
-    registrations.cancel(codes[0], BIRTH)
-    registrations.cancel(codes[1], BIRTH)
+    cancellations.cancel(codes[0], BIRTH)
+    cancellations.cancel(codes[1], BIRTH)
     codes |= {n: register(n).registration_id for n in (4, 5)}
-    registrations.cancel(codes[2], BIRTH)
+    cancellations.cancel(codes[2], BIRTH)
     assert (st.phones.people(_phone()), st.phones.count(_phone())) == (6, 3)
     # When a cancelled person registers again with it
     again = register(0)
     # Then they are accepted: still six people
     assert again.status is Status.CONFIRMED and st.phones.people(_phone()) == 6
     # And with a share free again, a seventh different person is refused, another earlier one accepted
-    registrations.cancel(codes[3], BIRTH)
+    cancellations.cancel(codes[3], BIRTH)
     assert _refusal(7) == "phone_limit_reached"
     assert register(1).status is Status.CONFIRMED
 
@@ -139,8 +140,8 @@ def test_a_phone_at_a_limit_gets_the_same_answer_for_a_registered_and_an_unregis
     register(50, phone=OTHER_PHONE)
     mine = [register(n).registration_id for n in range(2)]
     if limit == "lifetime":
-        registrations.cancel(mine[0], BIRTH)
-        registrations.cancel(register(2).registration_id, BIRTH)
+        cancellations.cancel(mine[0], BIRTH)
+        cancellations.cancel(register(2).registration_id, BIRTH)
     # When the phone registers the registered ID, and an unregistered one
     # Then both are refused for the phone: the answer says nothing about the ID
     assert _refusal(50) == _refusal(51) == "phone_limit_reached"
@@ -150,7 +151,7 @@ def test_a_share_taken_for_a_person_registered_elsewhere_goes_back(campaign: Any
     # Given a person registered with another phone, and a place in hand (no look first)
     st = campaign(primary=5, PHONE_LIFETIME_LIMIT="2")
     register(1, phone=OTHER_PHONE)
-    registrations.channel_states(fresh=True)
+    campaign_service.channel_states(fresh=True)
     st.quota.in_hand, st.quota.taken = 1, 2
     # When they are registered again with our phone
     assert _refusal(1) == "already_registered"
@@ -164,7 +165,7 @@ def test_a_registration_whose_cancel_still_owes_the_share_passes_it_to_the_next(
     x = register(1).registration_id
     real = st.phones.give_back
     st.phones.give_back = lambda *a, **k: False  # type: ignore[method-assign]
-    registrations.cancel(x, BIRTH)
+    cancellations.cancel(x, BIRTH)
     st.phones.give_back = real  # type: ignore[method-assign]
     assert st.phones.count(_phone()) == 1
     # When the same person registers again with that phone
@@ -173,4 +174,4 @@ def test_a_registration_whose_cancel_still_owes_the_share_passes_it_to_the_next(
     assert again.status is Status.CONFIRMED and st.phones.count(_phone()) == 1
     old = st.registrations.get(x)
     assert old is not None
-    assert registrations.give_back_phone_share(old) is False and st.phones.count(_phone()) == 1
+    assert cancellations.give_back_phone_share(old) is False and st.phones.count(_phone()) == 1
