@@ -7,8 +7,9 @@ verification's requests by their route (``verification_start``, ``verification_c
 on the background workers' threads (queue handlers, schedules, the driver's own receives and deletes,
 as Lambda's pollers would) are the background's, and so is a removal list that leaves with a request
 (``services.removals.note``: one message per 500 confirmations or 5 seconds, carried by whichever
-request comes next): it is the fan-out of the background it starts, counted with it. Local stack
-only: nothing here is deployed.
+request comes next): it is the fan-out of the background it starts, counted with it. The partition
+keys every DynamoDB call lands on are counted too (``local.keys``), in phases (``keys.phase``, which
+``POST /_local/meter {"phase": …}`` starts). Local stack only: nothing here is deployed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import boto3
 
+from local import keys
 from local.driver import WORKERS
 
 _local = threading.local()
@@ -38,6 +40,7 @@ def install() -> None:
     events = boto3._get_default_session().events
     events.register("before-call.*.*", _on_call)
     events.register("after-call.sqs.ReceiveMessage", _on_receive)
+    keys.install(events)
 
 
 def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
@@ -115,7 +118,7 @@ def report() -> dict[str, Any]:
         paths = {k: Counter(v) for k, v in _paths.items()}
         background = Counter(_background)
     busy = sum(v for k, v in background.items() if not k.startswith("idle."))
-    out: dict[str, Any] = {"paths": {}, "background": {"aws_requests": busy, **background}}
+    out: dict[str, Any] = {"paths": {}, "background": {"aws_requests": busy, **background}, "keys": keys.report()}
     for kind, counts in paths.items():
         n = counts.pop("requests")
         out["paths"][kind] = {

@@ -3,7 +3,7 @@ to, in Thai and English, under a version, and what ``GET /v1/consent`` answers.
 
 The version names the text: a change of wording is a new version (the date it takes effect), so a
 registration's ``consent.version`` always says which words were agreed to. Registrations made before
-consent was recorded read ``UNRECORDED`` (their body carried ``consent: true``, nothing more).
+consent was recorded read ``models.UNRECORDED`` (their body carried ``consent: true``, nothing more).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from chalicelib.domain.models import ABSENT_NOT_NULL
 
 CONSENT_VERSION = "2026-12-01"
-UNRECORDED = "unrecorded"
 
 TEXT_TH = (
     "ข้าพเจ้ายินยอมให้เทศบาลนครขอนแก่นเก็บรวบรวมและใช้เลขประจำตัวประชาชน ชื่อ-นามสกุล วันเกิด "

@@ -129,7 +129,7 @@ class PhoneNotVerified(DomainError):
 
 class PhoneLimitReached(DomainError):
     code = "phone_limit_reached"
-    message = "This phone number already has the most active registrations allowed through the app."
+    message = "This phone number has already registered the most people allowed through the app."
     message_th = "เบอร์โทรศัพท์นี้ลงทะเบียนผ่านแอปครบจำนวนสูงสุดที่อนุญาตแล้ว"
 
 
@@ -170,3 +170,15 @@ class MedicalRecordKept(DomainError):
         "ได้รับวัคซีนแล้ว การลงทะเบียนนี้มีข้อมูลการฉีดวัคซีนซึ่งต้องเก็บไว้จนครบระยะเวลาที่กำหนดหลังสิ้นสุดโครงการ"
         " จึงยังไม่มีการเปลี่ยนแปลงหรือลบข้อมูลใด ๆ"
     )
+
+
+class QueueNotOpen(DomainError):
+    code = "queue_not_open"
+    message = "The waiting room is not open yet: it opens a while before registration opens."
+    message_th = "ยังไม่เปิดให้เข้าคิว ระบบจะเปิดคิวก่อนเวลาเปิดลงทะเบียนไม่นาน"
+
+
+class AdmissionRequired(DomainError):
+    code = "admission_required"
+    message = "Wait for your turn in the line: the admission token is missing, invalid, expired or for another number."
+    message_th = "กรุณารอคิวก่อน: ไม่มีสิทธิ์เข้าลงทะเบียน หรือสิทธิ์ไม่ถูกต้อง หมดอายุ หรือเป็นของเบอร์อื่น"

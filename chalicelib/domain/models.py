@@ -255,6 +255,10 @@ class AppointmentView(BaseModel):
     status: VisitStatus
 
 
+# The consent version of a registration made before consent was recorded (``domain.consent``).
+UNRECORDED = "unrecorded"
+
+
 class ConsentView(BaseModel):
     """The consent record of the resource (contract v1.2)."""
 
@@ -264,8 +268,6 @@ class ConsentView(BaseModel):
 
     @classmethod
     def of(cls, reg: Registration) -> ConsentView:
-        from chalicelib.domain.consent import UNRECORDED
-
         if reg.consent is None:
             return cls(version=UNRECORDED, at=iso_utc(reg.registered_at), channel=reg.channel)
         return cls(version=reg.consent.version, at=iso_utc(reg.consent.at), channel=reg.consent.channel)

@@ -2,7 +2,7 @@
 registration, and its erasure. Both take the registration's birth date, as a cancel does, and the
 view guards them with the same lockout (``lockouts.of_registration``).
 
-Erasure is a cancellation (as the person's own: ``registrations.hand_on`` hands the place on), then
+Erasure is a cancellation (as the person's own: ``cancellations.hand_on`` hands the place on), then
 one conditional write that removes the personal fields (``Registrations.erase``): an item is never
 half-erased. Its cancellation is itself conditional on the appointments as read, so a dose given in
 between (a check-in racing the erasure) stops it before anything changes: 409 medical_record_kept.
@@ -22,13 +22,14 @@ from chalicelib.domain.errors import Conflict, MedicalRecordKept, NotFound
 from chalicelib.domain.models import Status
 from chalicelib.domain.person_data import Erased, PersonalData
 from chalicelib.logs import code_ref
-from chalicelib.services import registrations
+from chalicelib.services import cancellations
+from chalicelib.services.retry import LostRace, compare_and_set, kept_changing
 from chalicelib.services.staff import registration_target
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
 
-# Compare-and-set rounds: each loses only to a write that landed between its read and its write
+# Compare-and-set rounds (services.retry): each loses only to a write that landed between its read and its write
 # (a promotion, a removal sweep's answer, the release of the place it held).
 ATTEMPTS = 8
 
@@ -64,7 +65,8 @@ def erase(registration_id: str, birth_date: str) -> Erased:
     """
     st = stores()
     now = datetime.now(UTC)
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> Erased:
         reg = st.registrations.get(registration_id)
         if reg is not None and reg.erased:
             return Erased.of(reg)
@@ -76,19 +78,20 @@ def erase(registration_id: str, birth_date: str) -> Erased:
             try:
                 reg = st.registrations.cancel(reg, now, unchanged_visits=True)
             except Conflict:
-                continue  # promoted, checked in or reclaimed meanwhile: judge it again
+                raise LostRace() from None  # promoted, checked in or reclaimed meanwhile: judge it again
             logger.info("cancelled for erasure", extra={"ref": code_ref(registration_id)})
         # What a cancel does next, each step once (counters, slots, the phone's share, the place):
         # it needs the phone, so it is done before the fields go. Raises Overloaded: a retry finishes.
-        registrations.hand_on(reg)
+        cancellations.hand_on(reg)
         current = st.registrations.get(registration_id)
         if current is None:
             raise NotFound()
         try:
             erased = st.registrations.erase(current, now)
         except Conflict:
-            continue  # its release moved on meanwhile: read it again
+            raise LostRace() from None  # its release moved on meanwhile: read it again
         metrics.add("Erased", by="person")
         logger.info("erased", extra={"ref": code_ref(registration_id)})
         return Erased.of(erased)
-    raise Conflict("registration kept changing")
+
+    return compare_and_set(attempt, ATTEMPTS, kept_changing("registration"))

@@ -52,7 +52,7 @@ def _handlers_run(w: World, _: Any) -> None:
 
 
 def _erase_first(w: World, ids: list[str]) -> None:
-    w.erase(ids[0], body(1)["national_id"])
+    w.erase(ids[0], body(1))
     w.drain()
 
 

@@ -15,7 +15,7 @@ from chalicelib.domain.errors import MedicalRecordKept, NotFound
 from chalicelib.domain.models import Channel, Registration, Status
 from chalicelib.domain.schedule import Schedule, Site
 from chalicelib.domain.staff import AuditEntry, Role
-from chalicelib.services import person_data, registrations, retention
+from chalicelib.services import cancellations, lookups, person_data, registrations, retention
 from chalicelib.services.staff import registration_target
 from tests.helpers import national_id
 from tests.unit.fakes import FakeRegistry, FakeStores
@@ -56,7 +56,7 @@ def test_a_registration_without_a_consent_record_reads_unrecorded(campaign: Any)
     st = campaign()
     code = register(1).registration_id
     st.registrations.regs[code] = stored(st, code).model_copy(update={"consent": None})
-    consent = registrations.get(code).consent
+    consent = lookups.get(code).consent
     assert consent is not None and consent.version == "unrecorded" and consent.channel is Channel.APP
 
 
@@ -142,7 +142,7 @@ def test_erasing_a_reserve_registration_moves_the_ranks_behind_up(campaign: Any)
     y = register(2)
     z = register(3)
     person_data.erase(y.registration_id, BIRTH)
-    assert registrations.get(z.registration_id).reserve_rank == 1
+    assert lookups.get(z.registration_id).reserve_rank == 1
 
 
 def test_erasing_after_a_dose_is_refused_and_changes_nothing(campaign: Any) -> None:
@@ -199,9 +199,9 @@ def test_an_erased_person_is_not_found_by_lookup_cancel_or_the_counter(campaign:
     # Then neither is found by their national ID and birth date, by their code, or at a counter
     for n, each in ((1, code), (2, kept)):
         with pytest.raises(NotFound):
-            registrations.lookup(LookupRequest(national_id=national_id(n), birth_date=BIRTH))
+            lookups.lookup(LookupRequest(national_id=national_id(n), birth_date=BIRTH))
         with pytest.raises(NotFound):
-            registrations.cancel(each, BIRTH)
+            cancellations.cancel(each, BIRTH)
     with pytest.raises(NotFound):
         reclaims.cancel(national_id(2))
     with pytest.raises(NotFound):
