@@ -110,9 +110,9 @@ def sweep(event: Any) -> None:
 # is nearly over (docs/architecture.md, "The waiting room"); readers run a round themselves if it lags.
 @app.schedule("rate(1 minute)", name="queue_sequencer")
 def queue_sequencer(event: Any) -> None:
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import sequencer
 
-    waiting_room.run_for(event.context)
+    sequencer.run_for(event.context)
 
 
 @app.schedule("rate(1 hour)", name="reconcile_hourly")

@@ -12,7 +12,8 @@ def reset_caches() -> None:
     this container remembers, and the receipt codes waiting to be handed to a removal sweep."""
     from chalicelib.notify import factory as notify
     from chalicelib.registries import factory as registries
-    from chalicelib.services import campaign, removals, waiting_room
+    from chalicelib.services import campaign, removals
+    from chalicelib.services.waiting_room import line
     from chalicelib.store import factory
 
     factory.reset()
@@ -23,4 +24,4 @@ def reset_caches() -> None:
         idempotency.forget_all()
     removals.forget()
     campaign.forget_channel_states()
-    waiting_room.forget()
+    line.forget()

@@ -255,7 +255,7 @@ def hmac_key() -> bytes:
 @lru_cache(maxsize=1)
 def admission_key() -> bytes:
     """The key of the waiting room's admission tokens, derived from :func:`hmac_key`."""
-    from chalicelib.domain.queue import admission_key as derive
+    from chalicelib.domain.queue.standing import admission_key as derive
 
     return derive(hmac_key())
 

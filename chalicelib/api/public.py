@@ -93,11 +93,12 @@ def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> Re
     # read here only for a token that fails (the registration reads them with the person's item).
     # A replayed Idempotency-Key comes here too (its tokens are checked again: no read, the signatures say it).
     from chalicelib.services import campaign as campaign_service
-    from chalicelib.services import registrations, verifications, waiting_room
+    from chalicelib.services import registrations, verifications
+    from chalicelib.services.waiting_room import admission
 
     try:
         verifications.require_verified(body.phone, body.verification_token)
-        waiting_room.require_admitted(body.phone, body.admission_token)
+        admission.require_admitted(body.phone, body.admission_token)
     except (PhoneNotVerified, AdmissionRequired):
         if not campaign_service.channel_states()[Channel.APP.value]:
             raise ChannelClosed() from None
@@ -105,7 +106,7 @@ def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> Re
     try:
         return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
     except RegistrationFull:
-        waiting_room.note_full()
+        admission.note_full()
         raise
 
 

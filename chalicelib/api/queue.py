@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.names import TICKET_PATTERN, Role
 
 if TYPE_CHECKING:
-    from chalicelib.domain.queue import AdminQueueView, AdmitRate, JoinRequest, TicketView
+    from chalicelib.domain.queue.views import AdminQueueView, AdmitRate, JoinRequest, TicketView
 
 waiting_room = Blueprint(__name__)
 
@@ -34,16 +34,16 @@ THE_TICKET = {"ticket": "$response.body#/ticket"}
     "/v1/queue",
     status=201,
     also=(200,),
-    body="chalicelib.domain.queue:JoinRequest",
-    response="chalicelib.domain.queue:TicketView",
+    body="chalicelib.domain.queue.views:JoinRequest",
+    response="chalicelib.domain.queue.views:TicketView",
     errors=(NotFound, PhoneNotVerified, QueueNotOpen, RegistrationFull, ChannelClosed),
     links={"read": Link("public.queue_ticket", THE_TICKET)},
     summary="Join the line with the phone's verification_token (201; the same phone again: 200, the same ticket)",
 )
 def join_queue(body: JoinRequest) -> TicketView | Response:
-    from chalicelib.services import waiting_room as service
+    from chalicelib.services.waiting_room import tickets
 
-    view, created = service.join(body)
+    view, created = tickets.join(body)
     return view if created else respond(view, 200)
 
 
@@ -51,58 +51,58 @@ def join_queue(body: JoinRequest) -> TicketView | Response:
     waiting_room,
     "GET",
     "/v1/queue/{ticket}",
-    response="chalicelib.domain.queue:TicketView",
+    response="chalicelib.domain.queue.views:TicketView",
     errors=(NotFound,),
     path_schemas={"ticket": {"type": "string", "pattern": TICKET_PATTERN}},
     summary="Where a ticket stands; once admitted, its admission_token (until admitted_until)",
 )
 def queue_ticket(ticket: str) -> TicketView:
-    from chalicelib.services import waiting_room as service
+    from chalicelib.services.waiting_room import tickets
 
-    return service.ticket(ticket)
+    return tickets.ticket(ticket)
 
 
 @route(
     waiting_room,
     "GET",
     "/v1/queue",
-    response="chalicelib.domain.queue:QueueView",
+    response="chalicelib.domain.queue.views:QueueView",
     errors=(NotFound,),
     summary="The line, the same for everyone (cacheable for a few seconds): ahead = position - serving",
 )
 def queue() -> Response:
-    from chalicelib.services import waiting_room as service
+    from chalicelib.services.waiting_room import tickets
 
-    return respond(service.overview(), 200, {"Cache-Control": f"public, max-age={service.PUBLIC_MAX_AGE}"})
+    return respond(tickets.overview(), 200, {"Cache-Control": f"public, max-age={tickets.PUBLIC_MAX_AGE}"})
 
 
 @route(
     waiting_room,
     "GET",
     "/v1/admin/queue",
-    response="chalicelib.domain.queue:AdminQueueView",
+    response="chalicelib.domain.queue.views:AdminQueueView",
     roles=(Role.ADMIN,),
     audit="admin.queue.read",
     summary="The line's figures: joined, admitted, waiting, the pace, the oldest wait",
 )
 def admin_queue() -> AdminQueueView:
-    from chalicelib.services import waiting_room as service
+    from chalicelib.services.waiting_room import admission
 
-    return service.admin_view()
+    return admission.admin_view()
 
 
 @route(
     waiting_room,
     "PUT",
     "/v1/admin/queue",
-    body="chalicelib.domain.queue:AdmitRate",
-    response="chalicelib.domain.queue:AdminQueueView",
+    body="chalicelib.domain.queue.views:AdmitRate",
+    response="chalicelib.domain.queue.views:AdminQueueView",
     roles=(Role.ADMIN,),
     audit="admin.queue.set",
     errors=(Conflict,),
     summary="Change the pace live: households admitted a minute (0 pauses the line)",
 )
 def set_admit_rate(body: AdmitRate) -> AdminQueueView:
-    from chalicelib.services import waiting_room as service
+    from chalicelib.services.waiting_room import admission
 
-    return service.set_rate(body.admit_per_minute)
+    return admission.set_rate(body.admit_per_minute)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit
 from chalicelib.domain.models import ConsentRecord, Registration, Status
-from chalicelib.domain.queue import QueueState
+from chalicelib.domain.queue.pace import QueueState
 from chalicelib.domain.staff import AuditEntry, StaffToken
 from chalicelib.store.types import (
     Glance,

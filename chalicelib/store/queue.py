@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain.queue import QueueState, Segment
+from chalicelib.domain.queue.pace import QueueState, Segment
 from chalicelib.store.table import ConditionFailed, Table
 from chalicelib.store.types import Item, QueueBucket, QueueTicket
 

@@ -122,14 +122,14 @@ def test_a_phone_on_a_small_screen_sees_its_place_in_the_line(browser: Any, stac
 
 def test_a_full_line_says_so_and_refuses_to_join(page: Any, stack: Stack) -> None:
     # Given a person waiting behind others when the places run out
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import admission
 
     others_join(stack, 3)
     page.goto(f"{stack.url}/")
     verify_phone(page, stack, new_person()["phone"])
     expect(page.locator("#line-position")).to_have_text(re.compile(r"^[0-9]+$"))
     # When the line stops (the last place and the reserve are taken)
-    waiting_room.note_full()
+    admission.note_full()
     # Then the page says the line has stopped
     expect(page.locator("#line-status")).to_have_attribute("data-state", "full", timeout=30_000)
     expect(page.locator("#line-status")).to_contain_text("คิวหยุดแล้ว")

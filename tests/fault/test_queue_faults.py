@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import queue as q
 from chalicelib.domain.errors import Overloaded
+from chalicelib.domain.queue import order
 from tests.fault.harness import Call, ProcessDied
 from tests.fault.test_injection import NotReached, each_fault
 from tests.fault.world import World
@@ -55,13 +55,13 @@ class Line:
 
     def rounds(self, seconds: float) -> None:
         """Time passes (past a dead round's lease), and the sequencer's rounds run to the present."""
-        from chalicelib.services import waiting_room
+        from chalicelib.services.waiting_room import line, sequencer
 
         self.clock.now += seconds
         for _ in range(50):
-            if not waiting_room.sequence_once().behind:
+            if not sequencer.sequence_once().behind:
                 break
-        waiting_room.forget()
+        line.forget()
 
 
 def phone(n: int) -> str:
@@ -70,14 +70,14 @@ def phone(n: int) -> str:
 
 def _fresh(world: World, monkeypatch: pytest.MonkeyPatch, before_opening: bool) -> Line:
     from chalicelib.caches import reset_caches
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import line as waiting_line
 
     world.fresh(10, 2)
     clock = Clock(math.floor(time.time()) + 0.25)
     opens = clock.now + (60 if before_opening else -3600)
-    monkeypatch.setattr(waiting_room, "clock", clock)
+    monkeypatch.setattr(waiting_line, "clock", clock)
     # Two shard keys and four pre-queue buckets: every call of a round is faulted in a few hundred runs.
-    monkeypatch.setattr(q, "PRE_BUCKETS", 4)
+    monkeypatch.setattr(order, "PRE_BUCKETS", 4)
     monkeypatch.setenv("QUEUE_SHARDS", "2")
     monkeypatch.setenv("WAITING_ROOM", "on")
     monkeypatch.setenv("ADMIT_PER_MINUTE", "60")
@@ -121,17 +121,17 @@ def _join_act(line: Line) -> None:
 
 
 def _sequence_act(line: Line) -> None:
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import sequencer
 
     line.clock.now += 3
-    _safely(waiting_room.sequence_once)
+    _safely(sequencer.sequence_once)
 
 
 def _opening_act(line: Line) -> None:
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import sequencer
 
     line.clock.now = line.opens + 2
-    _safely(waiting_room.sequence_once)
+    _safely(sequencer.sequence_once)
 
 
 def _admitted(line: Line) -> None:
@@ -189,7 +189,7 @@ def recover(line: Line, flow: Flow) -> None:
 
 
 def check(line: Line) -> None:
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import line as waiting_line
 
     world = line.world
     items = world.items("QUEUE_TABLE")
@@ -203,7 +203,7 @@ def check(line: Line) -> None:
     got = sorted(v["position"] for v in views.values())
     # One position each, 1..n, none twice (a ticket found in two buckets would show as a gap)
     assert got == list(range(1, len(stored) + 1)), (got, views)
-    assert waiting_room._state(line.clock.now, fresh=True).total == len(stored)
+    assert waiting_line.state(line.clock.now, fresh=True).total == len(stored)
     # Nobody admitted twice: an admission is its ticket's, read the same every time
     for text, view in views.items():
         again = line.ticket(text)

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from chalicelib.caches import reset_caches
-from chalicelib.services import waiting_room
+from chalicelib.services.waiting_room import admission, sequencer, tickets
+from chalicelib.services.waiting_room import line as waiting_line
 from tests.helpers import Clock, body
 from tests.integration.test_public_api import assert_envelope, post
 
@@ -24,7 +25,7 @@ PHONE = "0812345678"
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     found = Clock(math.floor(time.time()))
-    monkeypatch.setattr(waiting_room, "clock", found)
+    monkeypatch.setattr(waiting_line, "clock", found)
     return found
 
 
@@ -53,7 +54,7 @@ def sequenced(clock: Clock, to: float) -> None:
     """The sequencer's rounds as the schedule runs them, up to ``to``."""
     while clock.now < to:
         clock.passes(1)
-        waiting_room.sequence_once()
+        sequencer.sequence_once()
 
 
 def admitted(client: Any, clock: Clock, ticket: str) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def test_joining_gives_one_ticket_per_phone_and_its_place_once_sequenced(
 def test_the_shared_line_is_cacheable_and_everything_else_is_not(client: Any, opening: float) -> None:
     line = client.http.get("/v1/queue")
     assert line.status_code == 200, line.body
-    assert line.headers["Cache-Control"] == f"public, max-age={waiting_room.PUBLIC_MAX_AGE}"
+    assert line.headers["Cache-Control"] == f"public, max-age={tickets.PUBLIC_MAX_AGE}"
     assert line.json_body | {"opens_at": None} == {
         "status": "open",
         "opens_at": None,
@@ -193,7 +194,7 @@ def test_a_full_line_refuses_joins_and_says_so(
     first = join(client).json_body["ticket"]
     clock.now = opening
     grant = admitted(client, clock, first)
-    waiting_room.set_rate(0)
+    admission.set_rate(0)
     second = join(client, "0898765432").json_body["ticket"]
     sequenced(clock, clock.now + 3)
     assert client.http.get(f"/v1/queue/{second}").json_body["status"] == "waiting"
@@ -202,7 +203,7 @@ def test_a_full_line_refuses_joins_and_says_so(
     assert post(client, "/v1/registrations", person).status_code == 201
     refused = {**body(2), "verification_token": token_for(PHONE), "admission_token": grant["admission_token"]}
     assert_envelope(post(client, "/v1/registrations", refused), 409, "registration_full")
-    waiting_room.forget()
+    waiting_line.forget()
     # Then the line is full: the waiting ticket says so, and joining is 409 registration_full
     assert client.http.get("/v1/queue").json_body["status"] == "full"
     assert client.http.get(f"/v1/queue/{second}").json_body["status"] == "full"

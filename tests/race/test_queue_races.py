@@ -20,13 +20,13 @@ from tests.race.test_races import run_concurrently
 def line(local_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``line(primary, reserve)``: the local stack with the waiting room on, open now, at 60,000 a
     minute, its clock frozen inside one second."""
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import line as waiting_line
 
     def start(primary: int = 1000, reserve: int = 100) -> tuple[Any, Clock]:
         monkeypatch.setenv("WAITING_ROOM", "on")
         monkeypatch.setenv("ADMIT_PER_MINUTE", "60000")
         clock = Clock(math.floor(time.time()) + 0.25)
-        monkeypatch.setattr(waiting_room, "clock", clock)
+        monkeypatch.setattr(waiting_line, "clock", clock)
         return local_stack(primary=primary, reserve=reserve), clock
 
     return start
@@ -42,12 +42,12 @@ def join_job(url: str, n: int) -> Any:
 
 def sequenced_past(clock: Clock, seconds: float) -> None:
     """Time moves on; the test runs rounds too, racing the stack's own sequencer."""
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import sequencer
 
     clock.now += seconds
-    while waiting_room.sequence_once().behind:
+    while sequencer.sequence_once().behind:
         pass
-    waiting_room.sequence_once()
+    sequencer.sequence_once()
 
 
 @pytest.mark.race
@@ -106,9 +106,9 @@ def test_admitted_households_racing_the_last_places_take_exactly_the_capacities(
     # Then exactly the places and the reserve are taken, everyone else is told it is full
     assert outcomes == {"confirmed": primary, "reserve": reserve, "registration_full": 40 - primary - reserve}
     # And the line has stopped: full for everyone, and a new phone cannot join
-    from chalicelib.services import waiting_room
+    from chalicelib.services.waiting_room import line
 
-    waiting_room.forget()
+    line.forget()
     assert requests.get(f"{stack.url}/v1/queue", timeout=30).json()["status"] == "full"
     late = requests.post(f"{stack.url}/v1/queue", json={"phone": phone(99)}, timeout=30)
     assert late.status_code == 409 and late.json()["error"]["code"] == "registration_full"

@@ -3,7 +3,7 @@ DynamoDB: one ticket per phone, moves, the arrivals index, buckets by round, the
 
 from __future__ import annotations
 
-from chalicelib.domain.queue import QueueState, Segment
+from chalicelib.domain.queue.pace import QueueState, Segment
 from chalicelib.store.protocols import Stores
 from chalicelib.store.types import QueueBucket, QueueTicket
 

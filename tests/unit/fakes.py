@@ -19,7 +19,7 @@ from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, ConsentRecord, Registration, Status
-from chalicelib.domain.queue import QueueState
+from chalicelib.domain.queue.pace import QueueState
 from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE, AuditEntry, StaffToken
 from chalicelib.domain.verification import (
     CODE_TTL_SECONDS,

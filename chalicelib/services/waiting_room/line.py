@@ -1,0 +1,112 @@
+"""The line as this container sees it: the waiting room's clock, the state (read at most once per
+STATE_CACHE_SECONDS, created as it starts by the first reader that finds none), the figures
+everyone reads, and the stop once the places are gone.
+
+A join, a ticket read and ``GET /v1/queue`` share the container's copy of the state; a flow that
+writes the state calls :func:`invalidate` so that its next read is fresh. ``full`` is set once and
+never cleared. :func:`forget` drops everything the container keeps of the line.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import metrics
+from chalicelib.config import get_settings
+from chalicelib.domain.models import Channel, iso_utc
+from chalicelib.domain.queue.pace import QueueState, Segment
+from chalicelib.services import campaign
+from chalicelib.store.factory import stores
+
+logger = Logger(child=True)
+
+# Time as the waiting room sees it; the tests move it.
+clock: Callable[[], float] = time.time
+
+# A container reads the state at most once a second: ``GET /v1/queue`` costs one read per container a
+# second however many ask, and a join or a ticket read costs no state read of its own.
+STATE_CACHE_SECONDS = 1.0
+
+_cache: dict[str, tuple[float, QueueState]] = {}
+# When this container last ran a round for a late sequencer (``sequencer.caught_up``).
+lazy_rounds: dict[str, float] = {}
+
+
+def enabled() -> bool:
+    return get_settings().waiting_room
+
+
+def state(now: float, fresh: bool = False) -> QueueState:
+    """The state, read at most once per STATE_CACHE_SECONDS here (and written first if it was never).
+    Raises Overloaded."""
+    cached = _cache.get("state")
+    if not fresh and cached is not None and 0 <= now - cached[0] < STATE_CACHE_SECONDS:
+        return cached[1]
+    current = ensure(stores().queue.state(), now)
+    _cache["state"] = (now, current)
+    return current
+
+
+def ensure(current: QueueState, now: float) -> QueueState:
+    """The state as read, or, if it was never written, as it starts (written if absent). Raises
+    Overloaded."""
+    if current.exists:
+        return current
+    settings = get_settings()
+    opens = settings.registration_opens_at
+    second = math.floor(now)
+    start = QueueState(
+        exists=True,
+        created=now,
+        opens_at=opens,
+        # Joins before the state existed cannot be: every join reads it first.
+        sequenced_to=max(math.floor(opens) - 1, second - 1) if opens is not None else second - 1,
+        rate=settings.admit_per_minute,
+        shards=settings.queue_shards,
+        pre_shards=settings.queue_shards,
+    )
+    if opens is None:
+        # Open now: the pace starts with the state.
+        start = start.with_(opened=True, segments=(Segment(now, 0.0, float(settings.admit_per_minute)),))
+    return stores().queue.create_state(start)
+
+
+def set_full() -> None:
+    """The line stops for good: waiting tickets say ``full``, joins are refused. Raises Overloaded."""
+    stores().queue.write_state({"full": True}, {})
+    invalidate()
+    metrics.add("QueueFull")
+    logger.info("the line is full")
+
+
+def figures(current: QueueState, now: float) -> dict[str, object]:
+    """What ``GET /v1/queue`` says of the line (the admin's view says it too)."""
+    settings = get_settings()
+    app_open = campaign.channel_states()[Channel.APP.value]
+    return {
+        "status": current.status(now, settings.queue_opens_minutes_before * 60, app_open),
+        "opens_at": iso(current.opens_at),
+        "serving": current.serving(now),
+        "waiting": max(0, current.waiting(now)),
+        "admit_per_minute": int(current.segments[-1].rate) if current.segments else current.rate,
+    }
+
+
+def iso(moment: float | None) -> str | None:
+    return None if moment is None else iso_utc(datetime.fromtimestamp(moment, UTC))
+
+
+def invalidate() -> None:
+    """The state was written here: the next read reads it again."""
+    _cache.clear()
+
+
+def forget() -> None:
+    """Forget the cached state and the last lazy round (tests, and the local stack's restarts)."""
+    _cache.clear()
+    lazy_rounds.clear()
