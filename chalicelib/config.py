@@ -92,6 +92,11 @@ class Settings:
     # The deployment's stage (dev, prod; local or test on this machine): the SMS budget's alarm
     # watches the SMS metrics of its own stage by this dimension.
     stage: str
+    # Field encryption (store/datakeys.py): the KMS key that wraps the data keys (an alias or ARN),
+    # how long a container uses one data key, and how many data keys it keeps unwrapped.
+    data_key_master: str
+    data_key_max_age_seconds: int
+    data_key_cache_size: int
 
 
 @lru_cache(maxsize=1)
@@ -134,6 +139,9 @@ def get_settings() -> Settings:
         edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
         edge_verification_limit_per_5min=_int("EDGE_VERIFICATION_LIMIT_PER_5MIN", 0),
         stage=os.environ.get("KKREG_STAGE") or "unset",
+        data_key_master=os.environ.get("KKREG_DATA_KEY") or f"alias/{prefix}-data",
+        data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 3600, minimum=60),
+        data_key_cache_size=_int("DATA_KEY_CACHE_SIZE", 1000, minimum=1),
     )
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from chalicelib.store.channels import CHANNELS, states_of
 from chalicelib.store.gate import GATE
-from chalicelib.store.registrations.codec import current_of
+from chalicelib.store.registrations.codec import RegistrationCodec
 from chalicelib.store.registrations.keys import home
 from chalicelib.store.table import Table, get_together
 from chalicelib.store.types import Glance
 
 
 class GlanceStore:
-    def __init__(self, registrations: Table, campaign: Table) -> None:
+    def __init__(self, registrations: Table, campaign: Table, codec: RegistrationCodec) -> None:
         self._regs = registrations
         self._campaign = campaign
+        self._codec = codec
 
     def look(self, pointer: bytes, gate: bool, channels: bool) -> Glance:
         """The person's current registration, with the gate and the channel states if asked: one
@@ -30,7 +31,7 @@ class GlanceStore:
         if channels:
             wanted.append((self._campaign, (CHANNELS,)))
         items = iter(get_together(wanted))
-        person = current_of(next(items))
+        person = self._codec.current_of(next(items))
         gate_item = next(items) if gate else None
         states = states_of(next(items)) if channels else None
         return Glance(person, gate_item, states)
