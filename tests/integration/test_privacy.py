@@ -255,3 +255,30 @@ def test_every_personal_field_of_a_registration_opens_as_it_was_given(client: An
     for birth_date, status in ((person["birth_date"], 200), ("1991-12-25", 404)):
         lookup = {"national_id": person["national_id"], "birth_date": birth_date}
         assert client.http.post("/v1/registrations/lookup", body=json.dumps(lookup), headers=JSON).status_code == status
+
+
+def test_a_sealed_field_copied_onto_another_persons_registration_does_not_open_there(
+    client: Any, aws: dict[str, str]
+) -> None:
+    # Given two people's registrations, and one's sealed phone copied onto the other's item
+    from cryptography.exceptions import InvalidTag
+
+    from chalicelib.store.factory import stores
+
+    codes = [client.http.post("/v1/registrations", body=json.dumps(p), headers=JSON).json_body for p in PEOPLE[:2]]
+    db = boto3.client("dynamodb")
+    table = aws["REGISTRATIONS_TABLE"]
+    items = {i["code"]["S"]: i for i in db.scan(TableName=table)["Items"]}
+    first, second = (items[c["registration_id"]] for c in codes)
+    assert "B" in first["phone"]  # stored sealed
+    db.update_item(
+        TableName=table,
+        Key={"registration_id": second["registration_id"]},
+        UpdateExpression="SET phone = :p",
+        ExpressionAttributeValues={":p": first["phone"]},
+    )
+    # When both are read
+    # Then the first reads as it was, and the second refuses to open rather than show another's phone
+    assert stores().registrations.get(codes[0]["registration_id"]).phone == PEOPLE[0]["phone"]  # type: ignore[union-attr]
+    with pytest.raises(InvalidTag):
+        stores().registrations.get(codes[1]["registration_id"])
