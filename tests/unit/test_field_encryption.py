@@ -71,9 +71,7 @@ class Clock:
         return self.now
 
 
-def container(
-    kms: FakeKms, table: FakeCampaign, clock: Clock, capacity: int = 100
-) -> tuple[DataKeys, Fields]:
+def container(kms: FakeKms, table: FakeCampaign, clock: Clock, capacity: int = 100) -> tuple[DataKeys, Fields]:
     keys = DataKeys(lambda: kms, table, "alias/kkreg-test-data", HOUR, capacity, clock)  # type: ignore[arg-type]
     return keys, Fields(keys)
 
