@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench import checks, phases
+from bench import checks, keys, phases
 from bench.figures import percentile, since, timeline, verification_requests
 from bench.server import Server
 from bench.workload import Plan, with_tokens, workload
@@ -32,6 +32,7 @@ def run(plan: Plan) -> dict[str, Any]:
         token = server.admin_token()
         # Phase 1, the days before: everyone verifies their phone (reported on its own).
         sys.stderr.write(f"verifying {len(phones):,} phones before the burst\n")
+        server.meter_phase("verification")
         tokens, verification = phases.verify_phones(server, phones, plan.clients)
         # The verification phase's own background (its SMS jobs) is reported with it, not per confirmation.
         before_burst = server.meter()
@@ -39,12 +40,15 @@ def run(plan: Plan) -> dict[str, Any]:
         verification.update(verification_requests(before_burst, len(phones)))
         attempts = with_tokens(attempts, tokens)
         # Phase 2, the burst: registrations carrying their tokens.
+        server.meter_phase("other")  # the bare puts, the full read: not the campaign's keys
         bare_before = server.bare_puts()
+        server.meter_phase("burst")  # the keys of the registrations and their background, from here
         burst = phases.burst(server, attempts, plan.clients)
         # Phase 3: the background (two removal jobs per confirmation) may still be working.
         drained = phases.drain(server, token)
         peak_rss = max(burst.peak_rss_mb, server.peak_rss_mb())
         metered = since(server.meter(), before_burst)
+        server.meter_phase("other")
         bare_after = server.bare_puts()
         read_start = time.perf_counter()
         rows = server.full_read(token)
@@ -62,6 +66,7 @@ def run(plan: Plan) -> dict[str, Any]:
     accepting_s = max((t for t, st in zip(out.done_at, out.status, strict=True) if st == 201), default=burst_s)
     bare = (bare_before + bare_after) / 2
     confirmations = summary["registrations"]["by_status"]["confirmed"]
+    metered_keys = metered.pop("keys", {})
     held = checks.exact_counts(plan, kinds, len(phones), verification["tokens"], out, summary, rows, exit_code)
     return {
         "plan": {
@@ -110,6 +115,8 @@ def run(plan: Plan) -> dict[str, Any]:
         "timeline": timeline(out),
         "checks": held,
         "checks_passed": all(held.values()),
+        # Moved to latest.json's own ``keys`` section by ``bench.__main__``.
+        "keys": keys.summary(metered_keys, confirmations, plan.attempts),
     }
 
 

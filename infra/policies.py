@@ -62,6 +62,8 @@ FUNCTIONS: dict[str, Access] = {
             "batches": READ + WRITE,
             # A new phone's verification is a conditional PutItem of its item.
             "attempts": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+            # The waiting room; a reader runs a round itself (queries) when the sequencer lags.
+            "queue": READ + WRITE,
         },
         send=("promotion", "batches", "removals", "reconcile", "appointments", "sms"),
         secrets=("hmac-key",),
@@ -119,6 +121,9 @@ FUNCTIONS: dict[str, Access] = {
         data_keys=OPEN,  # the phones it sends to
     ),
     "sweep": Access(tables=_CORE, send=("promotion", "removals"), data_keys=OPEN),
+    # The waiting room's sequencer: the line's table, and the campaign's counts (a full line stops).
+    # No data key: a ticket holds the phone's keyed hash only, and the counts are no personal field.
+    "queue_sequencer": Access(tables={"queue": READ + WRITE, "campaign": ("dynamodb:BatchGetItem",)}),
     "allocate_daily": Access(tables={"campaign": READ + WRITE}, send=("appointments",)),
     "close_daily": Access(send=("appointments",)),
     "reconcile_hourly": Access(

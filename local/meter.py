@@ -10,7 +10,9 @@ as Lambda's pollers would) are the background's, and so is a removal list that l
 request comes next): it is the fan-out of the background it starts, counted with it. The calls
 that take a data key of field encryption (``store/datakeys.py``: KMS, and the campaign table's
 ``datakey#`` items) are counted apart, as ``data_keys``: a container makes them once a period (an
-hour), whichever request happens to come first, so they belong to no path. Local stack only:
+hour), whichever request happens to come first, so they belong to no path. The partition keys
+every DynamoDB call lands on are counted too (``local.keys``; the ``datakey#`` items' among them),
+in phases (``keys.phase``, which ``POST /_local/meter {"phase": …}`` starts). Local stack only:
 nothing here is deployed.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 
 import boto3
 
+from local import keys
 from local.driver import WORKERS
 
 _local = threading.local()
@@ -42,6 +45,7 @@ def install() -> None:
     events = boto3._get_default_session().events
     events.register("before-call.*.*", _on_call)
     events.register("after-call.sqs.ReceiveMessage", _on_receive)
+    keys.install(events)
 
 
 def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
@@ -138,6 +142,7 @@ def report() -> dict[str, Any]:
         "paths": {},
         "background": {"aws_requests": busy, **background},
         "data_keys": {"aws_requests": sum(data_keys.values()), **data_keys},
+        "keys": keys.report(),
     }
     for kind, counts in paths.items():
         n = counts.pop("requests")

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.config import get_settings, hmac_key, queue_name, verification_keys
+from chalicelib.config import admission_key, get_settings, hmac_key, queue_name, verification_keys
 from chalicelib.store import clients
 from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
@@ -23,6 +23,7 @@ from chalicelib.store.glance import GlanceStore
 from chalicelib.store.ledger import LedgerStore
 from chalicelib.store.phones import PhoneStore
 from chalicelib.store.protocols import Stores
+from chalicelib.store.queue import QueueStore
 from chalicelib.store.queues import JobQueue
 from chalicelib.store.quota import QuotaStore
 from chalicelib.store.registrations import RegistrationStore
@@ -56,6 +57,7 @@ class DynamoStores:
     attempts: AttemptStore
     phones: PhoneStore
     glance: GlanceStore
+    queue: QueueStore
     # Not a store of the protocol: the container's field encryption, which the stores above share.
     fields: Fields
     data_keys: DataKeys
@@ -115,9 +117,15 @@ def _dynamo_stores() -> DynamoStores:
         attempts=AttemptStore(db, s.attempts_table),
         phones=PhoneStore(db, s.campaign_table),
         glance=GlanceStore(registrations.table, campaign, registrations.codec),
+        queue=QueueStore(db, s.queue_table, QUEUE_KEEP_SECONDS),
         fields=fields,
         data_keys=keys,
     )
+
+
+# The waiting room's items expire (DynamoDB TTL) this long after they were written: the line is
+# over within the opening's days; its order stays readable for two months.
+QUEUE_KEEP_SECONDS = 60 * 86_400
 
 
 def dynamo_stores() -> DynamoStores:
@@ -133,10 +141,8 @@ def reset() -> None:
     # A module never imported has nothing cached (and the unit tests run without boto3).
     if idempotency := sys.modules.get("chalicelib.store.idempotency"):
         idempotency.persistence_layer.cache_clear()
-    from chalicelib.registries import factory as registries
-
-    registries.reset()
     clients.reset()
     get_settings.cache_clear()
     hmac_key.cache_clear()
     verification_keys.cache_clear()
+    admission_key.cache_clear()

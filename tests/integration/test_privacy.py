@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.caches import reset_caches
 from tests.helpers import JSON, body, raw_bytes
 
 PEOPLE = [
@@ -181,12 +182,23 @@ def test_main_flows_log_no_national_id_phone_name_birth_date_or_receipt_code(
 
 
 def test_no_table_holds_a_national_id_name_birth_date_phone_or_eligibility_detail_in_clear(
-    client: Any, queues: Any, tokens: dict[str, str], campaign_env: Any, aws: dict[str, str]
+    client: Any,
+    queues: Any,
+    tokens: dict[str, str],
+    campaign_env: Any,
+    aws: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the main flows have run (registrations on every channel, an employer's rows, a phone
     # verified, a reclaim, removals, reconciliation, appointments and their SMS)
     campaign_env(primary=1, reserve=10)
     run_main_flows(client, queues, tokens)
+    # And phones have joined the waiting room (a ticket is keyed by its phone's keyed hash)
+    monkeypatch.setenv("WAITING_ROOM", "on")
+    reset_caches()
+    for person in PEOPLE[:2]:
+        joined = client.http.post("/v1/queue", body=json.dumps({"phone": person["phone"]}), headers=JSON)
+        assert joined.status_code == 201, joined.body
     # When every item of every table is read as stored (what a table export or backup shows)
     db = boto3.client("dynamodb")
     stored: dict[str, list[bytes]] = {}
@@ -207,6 +219,7 @@ def test_no_table_holds_a_national_id_name_birth_date_phone_or_eligibility_detai
     assert not found, sorted(found)
     # And they are stored all the same: the flows left registrations, rows and a verification
     assert len(stored["REGISTRATIONS_TABLE"]) >= 4 and stored["BATCHES_TABLE"] and stored["ATTEMPTS_TABLE"]
+    assert len(stored["QUEUE_TABLE"]) >= 2
 
 
 def test_every_personal_field_of_a_registration_opens_as_it_was_given(client: Any, aws: dict[str, str]) -> None:
