@@ -50,7 +50,8 @@ class PhoneStore:
                 " AND (attribute_not_exists(ps) OR contains(ps, :person) OR size(ps) < :lifetime)",
                 values | {":lifetime": lifetime},
                 names={"#s": "s_" + person},
-                returns="UPDATED_OLD",
+                # The whole item as it was: the people it had, whether or not this write changed them.
+                returns="ALL_OLD",
             )
             return Share(taken=True, new_person=person not in old.get("ps", set()))
         except ConditionFailed as failed:
