@@ -97,6 +97,11 @@ class Settings:
     # The deployment's stage (dev, prod; local or test on this machine): the SMS budget's alarm
     # watches the SMS metrics of its own stage by this dimension.
     stage: str
+    # Field encryption (store/datakeys.py): the KMS key that wraps the data keys (an alias or ARN),
+    # how long a container uses one data key, and how many data keys it keeps unwrapped.
+    data_key_master: str
+    data_key_max_age_seconds: int
+    data_key_cache_size: int
     # The waiting room on the app channel (contract v1.2): off is v1.1, registrations without a line.
     waiting_room: bool
     # The opening instant (epoch seconds), None: open now. The line takes joins from
@@ -152,6 +157,9 @@ def get_settings() -> Settings:
         edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
         edge_verification_limit_per_5min=_int("EDGE_VERIFICATION_LIMIT_PER_5MIN", 0),
         stage=os.environ.get("KKREG_STAGE") or "unset",
+        data_key_master=os.environ.get("KKREG_DATA_KEY") or f"alias/{prefix}-data",
+        data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 3600, minimum=60),
+        data_key_cache_size=_int("DATA_KEY_CACHE_SIZE", 1000, minimum=1),
         waiting_room=_on_off("WAITING_ROOM", "on"),
         registration_opens_at=_instant("REGISTRATION_OPENS_AT"),
         queue_opens_minutes_before=_int("QUEUE_OPENS_MINUTES_BEFORE", 30),
