@@ -469,3 +469,14 @@ def test_an_opening_moved_before_it_happens_is_followed(
     clock.at(OPENS + 3600 + order.GRACE_SECONDS + 1)
     sequence_all(clock)
     assert sorted(positions([early, later])) == [1, 2]  # type: ignore[type-var]
+
+
+def test_an_admin_rate_is_a_whole_number_as_json_schema_reads_one() -> None:
+    from chalicelib.domain.queue.views import AdmitRate
+
+    # Given the rates a generated client may send / Then 5000.0 is 5000, as JSON Schema's integer says
+    assert AdmitRate.model_validate({"admit_per_minute": 5000.0}).admit_per_minute == 5000
+    # And a string, a bool, a fraction or a rate out of range is refused
+    for refused in ("5000", True, 5000.5, -1, 100_001.0):
+        with pytest.raises(ValueError):
+            AdmitRate.model_validate({"admit_per_minute": refused})
