@@ -32,9 +32,10 @@ def _cpu_of(pid: int) -> float:
 
 
 class Server:
-    """``python -m local`` on a free port, with the campaign's capacities."""
+    """``python -m local`` on a free port, with the campaign's capacities (and ``settings``, the
+    waiting room's: ``line.Opening.settings``)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, settings: dict[str, str] | None = None) -> None:
         env = {
             **os.environ,
             "PORT": "0",
@@ -44,6 +45,7 @@ class Server:
             "PYTHONUNBUFFERED": "1",
             # The server counts the AWS requests of each registration path and of the background.
             "LOCAL_METER": "1",
+            **(settings or {}),
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "local"],
