@@ -75,7 +75,7 @@ def line_checks(
     line request; ``confirmed_full``: tickets read after the campaign, of which ``full``)."""
     refusals = [p for p in probes if p["probe"] != "join_again"]
     rejoins = [p for p in probes if p["probe"] == "join_again"]
-    active_phones = {r["phone"] for r in rows if r["status"] in ("confirmed", "reserve")}
+    active_phones = {r.get("phone") or "" for r in rows if r["status"] in ("confirmed", "reserve")}
     polls = [(sent, answered, serving) for sent, answered, serving, _ in requests.polls]
     read, full = confirmed_full
     return {
