@@ -54,7 +54,8 @@ def run(plan: Plan) -> dict[str, Any]:
         # Phase 2: through the waiting room, or the burst; registrations carrying their tokens.
         bare_before = server.bare_puts()
         if opening is not None:
-            burst, through = phases.through_line(server, attempts, groups, tokens, opening, plan.clients, token)
+            through = line_run.Line(server, attempts, groups, tokens, opening, plan.clients)
+            burst = phases.through_line(server, through, token)
         else:
             burst = phases.burst(server, attempts, plan.clients)
         # Phase 3: the background (two removal jobs per confirmation) may still be working.

@@ -127,7 +127,8 @@ class Requests:
 
 
 class Line:
-    """The waiting room's phase: run ``run()`` once; the figures and what the checks need stay here."""
+    """The waiting room's phase for one campaign (``start``, then ``stop`` once ``done``); what the pages
+    saw stays here for the checks (``Seen``) and the figures (``figures``)."""
 
     def __init__(
         self,

@@ -14,12 +14,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bench import line
 from bench.clients import Outcomes, post_all, register_all, sms_get
 from bench.figures import percentile, removals_settled
 from bench.line_run import Line
 from bench.server import Server
-from bench.workload import Attempt, Household
+from bench.workload import Attempt
 
 DRAIN_STALL_S = 300.0
 _CODE_IN_SMS = re.compile(r"code is (\d{6})")
@@ -153,19 +152,12 @@ def burst(server: Server, attempts: list[Attempt], clients: int) -> Burst:
     return Burst(out, start, seconds, server_cpu, engine_cpu, peak_rss)
 
 
-def through_line(
-    server: Server,
-    attempts: list[Attempt],
-    households: list[Household],
-    tokens: dict[str, str],
-    opening: line.Opening,
-    clients: int,
-    admin_token: str,
-) -> tuple[Burst, Line]:
-    """The households through the waiting room: the pre-queue joins before the opening, the rest after
-    it, each admitted household's attempts once admitted, until every household is done (registered,
-    or the line full). The Burst's clock starts at the opening; its seconds end with the last household."""
-    run = Line(server, attempts, households, tokens, opening, clients)
+def through_line(server: Server, run: Line, admin_token: str) -> Burst:
+    """The households of ``run`` (made just before) through the waiting room: the pre-queue joins
+    before the opening, the rest after it, each household's attempts once admitted, until every
+    household is done (registered, or the line full). The Burst's clock starts at the opening; its
+    seconds end with the last household."""
+    opening = run.opening
     # The admin sets the bench's pace (the setting says the same: the PUT holds whatever the stage's default).
     status, _ = server.call("PUT", "/v1/admin/queue", {"admit_per_minute": opening.admit_per_minute}, admin_token)
     run.admin_put_status = status
@@ -173,7 +165,7 @@ def through_line(
     if late > 0:
         sys.stderr.write(f"the pre-queue starts {late:,.0f} s late (BENCH_OPENS_IN_S sets the opening further)\n")
     sys.stderr.write(
-        f"{run.prequeue_planned:,} of {len(households):,} households join before the opening, in"
+        f"{run.prequeue_planned:,} of {len(run.pages):,} households join before the opening, in"
         f" {max(0.0, opening.opens_at - time.time()):,.0f} s; the rest over {opening.arrivals_after_s:,.0f} s after\n"
     )
     threads = run.start()
@@ -198,7 +190,7 @@ def through_line(
     server_cpu = server.cpu_seconds() - cpu_before
     engine_cpu = server.engine_cpu_seconds() - engine_before
     sys.stderr.write("\n")
-    return Burst(run.out, start, seconds, server_cpu, engine_cpu, peak_rss), run
+    return Burst(run.out, start, seconds, server_cpu, engine_cpu, peak_rss)
 
 
 def _line_progress(run: Line, elapsed: float) -> None:
