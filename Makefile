@@ -11,7 +11,7 @@ ST_VENV := .venv-schemathesis
 ST_STAMP := $(ST_VENV)/.installed-$(shell cat requirements-schemathesis.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test test-full lint iac api-fuzz browser-deps bench token revoke deploy destroy package clean
+.PHONY: run test test-full lint iac api-fuzz browser-deps bench capacity token revoke deploy destroy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,15 +49,16 @@ api-fuzz: $(STAMP) $(ST_STAMP)
 	$(PY) -m tools.api_fuzz
 
 ## The same with the fault, duplicate and hostile-input suites at full size (every fault kind at every
-## AWS call; 1,000 generated requests an endpoint). Takes a while.
+## AWS call; 1,000 generated requests an endpoint; 20,000 over-limit attempts at the gate). Takes a while.
 test-full: $(STAMP) lint
-	KKREG_FULL=1 $(PY) -m pytest tests/fault tests/hostile
+	KKREG_FULL=1 $(PY) -m pytest tests/fault tests/hostile tests/integration/test_gate.py
 	API_FUZZ_SEED=random $(MAKE) api-fuzz
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m bandit -r app.py chalicelib local tools -q
 
 ## cfn-lint and checkov on the infra template and on both stages' packaged templates
@@ -105,5 +106,9 @@ revoke: $(STAMP)
 bench: $(STAMP)
 	$(if $(SIZE),BENCH_SIZE="$(SIZE)") $(PY) -m bench
 
+## docs/capacity.md's key table and ceiling, from bench/results/latest.json (after a full-size make bench)
+capacity: $(STAMP)
+	$(PY) -m bench.keys docs/capacity.md
+
 clean:
-	rm -rf $(VENV) $(IAC_VENV) $(ST_VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(IAC_VENV) $(ST_VENV) out .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -15,6 +15,7 @@ from chalicelib.api.middleware import contract_errors
 from chalicelib.api.org import org
 from chalicelib.api.pages import pages
 from chalicelib.api.public import public
+from chalicelib.api.queue import waiting_room
 from chalicelib.api.site import site
 from chalicelib.api.verifications import verification
 from chalicelib.config import queue_name
@@ -26,6 +27,7 @@ app = Chalice(app_name="kk-vaccine-registration")
 app.register_blueprint(auth)
 app.register_blueprint(public)
 app.register_blueprint(verification)
+app.register_blueprint(waiting_room)
 app.register_blueprint(counter)
 app.register_blueprint(org)
 app.register_blueprint(site)
@@ -76,9 +78,9 @@ def appointment_worker(event: Any) -> dict[str, Any]:
 
 @app.on_sqs_message(queue=queue_name("sms"), batch_size=10, name="sms_worker")
 def sms_worker(event: Any) -> dict[str, Any]:
-    from chalicelib.jobs import appointments
+    from chalicelib.jobs import sms
 
-    return appointments.handle_sms(event.to_dict(), event.context)
+    return sms.handle(event.to_dict(), event.context)
 
 
 @app.schedule("rate(1 day)", name="allocate_daily")
@@ -102,6 +104,15 @@ def sweep(event: Any) -> None:
 
     promotion.sweep()
     removals.sweep()
+
+
+# The waiting room's sequencer: each invocation sequences every second as it closes until its minute
+# is nearly over (docs/architecture.md, "The waiting room"); readers run a round themselves if it lags.
+@app.schedule("rate(1 minute)", name="queue_sequencer")
+def queue_sequencer(event: Any) -> None:
+    from chalicelib.services import waiting_room
+
+    waiting_room.run_for(event.context)
 
 
 @app.schedule("rate(1 hour)", name="reconcile_hourly")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import campaign, chart, ratios
+from bench import campaign, chart, keys, ratios
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "latest.json"
@@ -101,7 +101,9 @@ def _stop(signum: int, frame: Any) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     figures: dict[str, Any] = {"campaign": campaign.run(_plan())}
+    figures["keys"] = figures["campaign"].pop("keys")
     report(figures["campaign"])
+    keys.report(figures["keys"])
     chart.draw(figures["campaign"], CHART)
     if os.environ.get("BENCH_RATIOS", "1") != "0":
         figures["ratios"] = ratios.measure() | ratios.of_campaign(figures["campaign"])

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench import checks, line, line_run, phases
+from bench import checks, keys, line, line_run, phases
 from bench.figures import percentile, since, timeline, verification_requests
 from bench.server import Server
 from bench.workload import Plan, households, with_tokens, workload
@@ -45,6 +45,7 @@ def run(plan: Plan) -> dict[str, Any]:
         token = server.admin_token()
         # Phase 1, the days before: everyone verifies their phone (reported on its own).
         sys.stderr.write(f"verifying {len(phones):,} phones before the burst\n")
+        server.meter_phase("verification")
         tokens, verification = phases.verify_phones(server, phones, plan.clients)
         # The verification phase's own background (its SMS jobs) is reported with it, not per confirmation.
         before_burst = server.meter()
@@ -52,7 +53,9 @@ def run(plan: Plan) -> dict[str, Any]:
         verification.update(verification_requests(before_burst, len(phones)))
         attempts = with_tokens(attempts, tokens)
         # Phase 2: through the waiting room, or the burst; registrations carrying their tokens.
+        server.meter_phase("other")  # the bare puts, the full read: not the campaign's keys
         bare_before = server.bare_puts()
+        server.meter_phase("burst")  # the keys of the line, the registrations and their background, from here
         if opening is not None:
             through = line_run.Line(server, attempts, groups, tokens, opening, plan.clients)
             burst = phases.through_line(server, through, token)
@@ -62,6 +65,7 @@ def run(plan: Plan) -> dict[str, Any]:
         drained = phases.drain(server, token)
         peak_rss = max(burst.peak_rss_mb, server.peak_rss_mb())
         metered = since(server.meter(), before_burst)
+        server.meter_phase("other")
         bare_after = server.bare_puts()
         read_start = time.perf_counter()
         rows = server.full_read(token)
@@ -84,6 +88,7 @@ def run(plan: Plan) -> dict[str, Any]:
     accepting_s = max((t for t, st in zip(out.done_at, out.status, strict=True) if st == 201), default=burst_s)
     bare = (bare_before + bare_after) / 2
     confirmations = summary["registrations"]["by_status"]["confirmed"]
+    metered_keys = metered.pop("keys", {})
     # Through the line, only admitted households send their attempts: the counts are of those sent.
     sent = kinds if through is None else Counter(a.kind for a in _sent(attempts, through))
     held = checks.exact_counts(plan, sent, len(phones), verification["tokens"], out, summary, rows, exit_code)
@@ -149,11 +154,12 @@ def run(plan: Plan) -> dict[str, Any]:
         "timeline": timeline(out),
         "checks": held,
         "checks_passed": all(held.values()),
+        # Moved to latest.json's own ``keys`` section by ``bench.__main__``.
+        "keys": keys.summary(metered_keys, confirmations, plan.attempts),
     }
     if waiting_room is not None:
         figures["waiting_room"] = waiting_room
-        # The per-key write table is another change's (local/meter.py, bench/figures.py): read if there.
-        waiting_room["busiest_key"] = line.busiest_key(figures)
+        waiting_room["busiest_key"] = line.busiest_key(figures["keys"], "queue")
     return figures
 
 

@@ -55,8 +55,6 @@ MIN_SAMPLE = 30
 # The pre-queue's rank correlation with arrival stays within this many standard deviations of 0
 # (1/sqrt(n-1) for a random order): a false alarm once in ~1.7 million runs.
 RANDOM_SIGMAS = 5.0
-# A DynamoDB partition (an item's key, an index key too) takes ~1,000 writes/s (the issue's figure).
-PARTITION_WRITES_PER_S = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -264,46 +262,25 @@ def admissions_in_order(
 # Figures.
 
 
-def busiest_key(campaign: dict[str, Any]) -> dict[str, Any] | None:
-    """The busiest partition key and the design's ceiling, from the per-key write table when the run has
-    one (``keys``/``key_table`` in the figures or the meter's report); None without it.
-
-    Read defensively: the table is another change's, and its shape may differ. A row is a mapping with
-    a numeric ``writes_per_confirmation``; the ceiling is the table's own ``ceiling…`` figure when it
-    has one, else PARTITION_WRITES_PER_S over the busiest key's writes per confirmation.
-    """
-    table: Any = None
-    for holder in (campaign, campaign.get("aws_requests") or {}):
-        for name in ("keys", "key_table", "write_keys", "keys_written"):
-            if isinstance(holder, dict) and holder.get(name):
-                table = holder[name]
-                break
-        if table is not None:
-            break
-    if table is None:
+def busiest_key(keys: dict[str, Any], table: str) -> dict[str, Any] | None:
+    """The busiest partition key of the run's key table (``bench.keys.summary``) with the design's
+    ceiling, and the busiest of ``table`` (the line's own, with its ceiling alone); None when the
+    meter counted no write."""
+    top = keys.get("busiest_write_key")
+    if not top:
         return None
-    rows: list[dict[str, Any]] = []
-    extra: dict[str, Any] = {}
-    if isinstance(table, dict):
-        extra = {k: v for k, v in table.items() if not isinstance(v, dict | list)}
-        inner = table.get("rows") or table.get("keys") or {k: v for k, v in table.items() if isinstance(v, dict)}
-        table = inner
-    if isinstance(table, dict):
-        rows = [{"key": k, **v} for k, v in table.items() if isinstance(v, dict)]
-    elif isinstance(table, list):
-        rows = [r for r in table if isinstance(r, dict)]
-    rated = [r for r in rows if isinstance(r.get("writes_per_confirmation"), int | float)]
-    if not rated:
-        return None
-    top = max(rated, key=lambda r: r["writes_per_confirmation"])
-    ceiling = next((v for k, v in extra.items() if k.startswith("ceiling") and isinstance(v, int | float)), None)
-    per = top["writes_per_confirmation"]
+    own = next((r for r in keys.get("writes", []) if r["table"] == table), None)
+    per = own["busiest_writes_per_confirmation"] if own else 0.0
     return {
-        "busiest_key": top,
-        "ceiling_confirmations_per_s": ceiling
-        if ceiling is not None
-        else (PARTITION_WRITES_PER_S / per if per else float("inf")),
-        "ceiling_from": "the key table" if ceiling is not None else "1,000 writes/s over the busiest key's share",
+        **top,
+        "ceiling_confirmations_per_s": keys.get("ceiling_confirmations_per_s"),
+        "busiest_of_the_line": None
+        if own is None
+        else {k: own[k] for k in ("table", "index", "pattern", "busiest_key", "busiest_writes", "peak_writes_per_s")}
+        | {
+            "writes_per_confirmation": per,
+            "ceiling_confirmations_per_s": keys.get("partition_write_limit_per_s", 1_000) / per if per else None,
+        },
     }
 
 

@@ -8,15 +8,19 @@ import sys
 
 def reset_caches() -> None:
     """Forget settings, AWS clients, stores (with the places in hand and parked that a campaign
-    store keeps), registry and SMS clients, the cached channel states, the Idempotency-Key answers
+    store keeps), registry and SMS clients, the cached channel states and queue state, the Idempotency-Key answers
     this container remembers, and the receipt codes waiting to be handed to a removal sweep."""
-    from chalicelib.services import appointments, registrations, removals
+    from chalicelib.notify import factory as notify
+    from chalicelib.registries import factory as registries
+    from chalicelib.services import campaign, removals, waiting_room
     from chalicelib.store import factory
 
     factory.reset()
+    registries.reset()
+    notify.reset()
     # A module never imported has nothing to forget (and the unit tests run without chalice).
     if idempotency := sys.modules.get("chalicelib.api.idempotency"):
         idempotency.forget_all()
     removals.forget()
-    registrations._channel_cache.clear()
-    appointments._sms_client.cache_clear()
+    campaign.forget_channel_states()
+    waiting_room.forget()

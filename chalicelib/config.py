@@ -66,6 +66,8 @@ class Settings:
     batches_table: str
     # Short-lived items with a TTL: phone verifications, code limits, wrong-birth-date counters.
     attempts_table: str
+    # The waiting room's tickets, the positions the sequencer writes, and the line's state.
+    queue_table: str
     region: str
     # A claim older than this belongs to a request that can no longer be running (API timeout x4).
     stale_claim_seconds: int
@@ -84,6 +86,9 @@ class Settings:
     phone_verification: bool
     # At most this many active app-channel registrations per phone (counter and employer: no limit).
     phone_registration_limit: int
+    # At most this many different people registered through the app with one phone over the campaign,
+    # cancelled ones included (a cancel gives the active share back, never this one).
+    phone_lifetime_limit: int
     # Local stack only: public POSTs per client address in 5 minutes (0: no limit). Deployed, AWS WAF.
     edge_rate_limit_per_5min: int
     # Local stack only: phone verifications asked per client address in 5 minutes (0: no limit), the
@@ -92,6 +97,17 @@ class Settings:
     # The deployment's stage (dev, prod; local or test on this machine): the SMS budget's alarm
     # watches the SMS metrics of its own stage by this dimension.
     stage: str
+    # The waiting room on the app channel (contract v1.2): off is v1.1, registrations without a line.
+    waiting_room: bool
+    # The opening instant (epoch seconds), None: open now. The line takes joins from
+    # QUEUE_OPENS_MINUTES_BEFORE minutes before it; joins before it are drawn in a random order.
+    registration_opens_at: float | None
+    queue_opens_minutes_before: int
+    # Households admitted a minute until an admin changes it (then the stored rate rules).
+    admit_per_minute: int
+    admission_minutes: int
+    # The most shard keys joins of one second are spread over (PER_SHARD_JOINS each).
+    queue_shards: int
 
 
 @lru_cache(maxsize=1)
@@ -110,6 +126,7 @@ def get_settings() -> Settings:
         staff_table=os.environ.get("STAFF_TABLE", f"{prefix}-staff"),
         batches_table=os.environ.get("BATCHES_TABLE", f"{prefix}-batches"),
         attempts_table=os.environ.get("ATTEMPTS_TABLE", f"{prefix}-attempts"),
+        queue_table=os.environ.get("QUEUE_TABLE", f"{prefix}-queue"),
         region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")),
         stale_claim_seconds=_int("STALE_CLAIM_SECONDS", 120, minimum=1),
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 90_000, minimum=86_400),
@@ -131,10 +148,47 @@ def get_settings() -> Settings:
         sms_api_key_secret=os.environ.get("SMS_GATEWAY_API_KEY_SECRET", ""),
         phone_verification=_phone_verification(),
         phone_registration_limit=_int("PHONE_REGISTRATION_LIMIT", 4, minimum=1),
+        phone_lifetime_limit=_int("PHONE_LIFETIME_LIMIT", 6, minimum=1),
         edge_rate_limit_per_5min=_int("EDGE_RATE_LIMIT_PER_5MIN", 0),
         edge_verification_limit_per_5min=_int("EDGE_VERIFICATION_LIMIT_PER_5MIN", 0),
         stage=os.environ.get("KKREG_STAGE") or "unset",
+        waiting_room=_on_off("WAITING_ROOM", "on"),
+        registration_opens_at=_instant("REGISTRATION_OPENS_AT"),
+        queue_opens_minutes_before=_int("QUEUE_OPENS_MINUTES_BEFORE", 30),
+        admit_per_minute=_int("ADMIT_PER_MINUTE", DEFAULT_ADMIT_PER_MINUTE),
+        admission_minutes=_int("ADMISSION_MINUTES", 15, minimum=1),
+        queue_shards=_int("QUEUE_SHARDS", 16, minimum=1),
     )
+
+
+# The prod stage's API throttle is 500 requests/s (infra/stages.json). An admitted household makes
+# ~2-4 requests (its registrations, a retry): 3,000 households a minute are 50 a second, ~150
+# requests/s, under a third of the throttle; the rest is left to the line itself (joins, a ticket
+# read or two each, the shared GET /v1/queue that caches answer) and to lookups (docs/capacity.md).
+DEFAULT_ADMIT_PER_MINUTE = 3000
+
+
+def _on_off(name: str, default: str) -> bool:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in ("on", "off"):
+        raise RuntimeError(f"{name} must be on or off, got {raw!r}")
+    return raw == "on"
+
+
+def _instant(name: str) -> float | None:
+    """An ISO 8601 instant with its offset (``2026-12-20T09:00:00+07:00``), as epoch seconds."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise RuntimeError(f"{name} must be an ISO 8601 instant, got {raw!r}") from None
+    if moment.tzinfo is None:
+        raise RuntimeError(f"{name} needs its offset (e.g. +07:00), got {raw!r}")
+    return moment.timestamp()
 
 
 def _phone_verification() -> bool:
@@ -178,6 +232,14 @@ def hmac_key() -> bytes:
     message = "no HMAC key: set KKREG_HMAC_KEY_SECRET (deployed) or KKREG_STAGE=local (local stack only)"
     Logger(child=True).error(message, extra={"stage": stage or "(unset)"})
     raise RuntimeError(message)
+
+
+@lru_cache(maxsize=1)
+def admission_key() -> bytes:
+    """The key of the waiting room's admission tokens, derived from :func:`hmac_key`."""
+    from chalicelib.domain.queue import admission_key as derive
+
+    return derive(hmac_key())
 
 
 @lru_cache(maxsize=1)

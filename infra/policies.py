@@ -53,6 +53,8 @@ FUNCTIONS: dict[str, Access] = {
             "batches": READ + WRITE,
             # A new phone's verification is a conditional PutItem of its item.
             "attempts": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+            # The waiting room; a reader runs a round itself (queries) when the sequencer lags.
+            "queue": READ + WRITE,
         },
         send=("promotion", "batches", "removals", "reconcile", "appointments", "sms"),
         secrets=("hmac-key",),
@@ -100,6 +102,8 @@ FUNCTIONS: dict[str, Access] = {
         secrets=("sms-api-key", "hmac-key"),
     ),
     "sweep": Access(tables=_CORE, send=("promotion", "removals")),
+    # The waiting room's sequencer: the line's table, and the campaign's counts (a full line stops).
+    "queue_sequencer": Access(tables={"queue": READ + WRITE, "campaign": ("dynamodb:BatchGetItem",)}),
     "allocate_daily": Access(tables={"campaign": READ + WRITE}, send=("appointments",)),
     "close_daily": Access(send=("appointments",)),
     "reconcile_hourly": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),

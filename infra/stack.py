@@ -23,6 +23,7 @@ ENV_OF_OUTPUT = {
     "StaffTable": "STAFF_TABLE",
     "BatchesTable": "BATCHES_TABLE",
     "AttemptsTable": "ATTEMPTS_TABLE",
+    "QueueTable": "QUEUE_TABLE",
 }
 
 

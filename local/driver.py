@@ -3,7 +3,9 @@
 Each SQS event source is polled; its messages go to the handler as a Lambda-shaped event; the
 handler's ``batchItemFailures`` stay on the queue (redelivered after the visibility timeout, then
 moved to the dead-letter queue by the queue's redrive policy) and the rest are deleted.
-Schedules written ``rate(N unit)`` fire every N units.
+Schedules written ``rate(N unit)`` fire every N units, but the waiting room's sequencer, which on
+AWS loops through its minute second by second: here it fires every second for one round (its loop
+is given the time of one round), so that it never outlives the stack it runs in.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # A daily cron at a fixed UTC time: cron(M H * * ? *)
 _DAILY_CRON = re.compile(r"^cron\((\d+) (\d+) \* \* \? \*\)$")
+# Schedules fired more often here than their expression says, and the run time they are given:
+# ``queue_sequencer`` does one round a second (on AWS one invocation a minute loops ~55 s).
+LOCAL_TICKS = {"queue_sequencer": 1.0}
+LOCAL_RUNTIME_MS = {"queue_sequencer": 5_100}
 
 
 @dataclass
@@ -160,8 +166,9 @@ class Schedules:
             if hasattr(src, "schedule_expression"):  # ScheduledEventConfig (app.schedule)
                 expression = src.schedule_expression
                 expression = expression.to_string() if hasattr(expression, "to_string") else str(expression)
-                period = _period(expression)
-                self._due[src.name] = (time.monotonic() + _first_wait(expression, period), period)
+                period = LOCAL_TICKS.get(src.name) or _period(expression)
+                first = period if src.name in LOCAL_TICKS else _first_wait(expression, period)
+                self._due[src.name] = (time.monotonic() + first, period)
 
     def fire_due(self) -> int:
         fired = 0
@@ -184,7 +191,7 @@ class Schedules:
             "resources": [f"arn:aws:events:{self._region}:123456789012:rule/{name}"],
             "detail": {},
         }
-        context = LambdaContext(function_name=name, memory_size=256, max_runtime_ms=60_000)
+        context = LambdaContext(function_name=name, memory_size=256, max_runtime_ms=LOCAL_RUNTIME_MS.get(name, 60_000))
         return self._app.handler_map[name](event, context)
 
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from math import ceil
 
 WINDOW_SECONDS = 300
-# The public POST routes: register, look up, cancel (and, in contract v1.1, phone verification).
-# Staff routes live under /v1/counter, /v1/org, /v1/admin, /v1/site: never matched.
-PUBLIC_POST_PREFIXES = ("/v1/registrations", "/v1/verifications")
+# The public POST routes: register, look up, cancel (and, in contract v1.1, phone verification; in v1.2
+# joining the waiting room). Staff routes live under /v1/counter, /v1/org, /v1/admin, /v1/site: never matched.
+PUBLIC_POST_PREFIXES = ("/v1/registrations", "/v1/verifications", "/v1/queue")
 # Asking for a code sends an SMS: its own, tighter rule (SMS pumping). Confirming one sends none.
 VERIFICATION_PATH = "/v1/verifications"
 _SWEEP_EVERY = 4096

@@ -8,8 +8,9 @@ waiting room's (``queue_join``, ``queue_status``, ``queue_ticket``, ``queue_admi
 on the background workers' threads (queue handlers, schedules, the driver's own receives and deletes,
 as Lambda's pollers would) are the background's, and so is a removal list that leaves with a request
 (``services.removals.note``: one message per 500 confirmations or 5 seconds, carried by whichever
-request comes next): it is the fan-out of the background it starts, counted with it. Local stack
-only: nothing here is deployed.
+request comes next): it is the fan-out of the background it starts, counted with it. The partition
+keys every DynamoDB call lands on are counted too (``local.keys``), in phases (``keys.phase``, which
+``POST /_local/meter {"phase": …}`` starts). Local stack only: nothing here is deployed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import boto3
 
+from local import keys
 from local.driver import WORKERS
 
 _local = threading.local()
@@ -42,6 +44,7 @@ def install() -> None:
     events = boto3._get_default_session().events
     events.register("before-call.*.*", _on_call)
     events.register("after-call.sqs.ReceiveMessage", _on_receive)
+    keys.install(events)
 
 
 def _on_receive(parsed: dict[str, Any], **_: Any) -> None:
@@ -136,7 +139,7 @@ def report() -> dict[str, Any]:
         paths = {k: Counter(v) for k, v in _paths.items()}
         background = Counter(_background)
     busy = sum(v for k, v in background.items() if not k.startswith("idle."))
-    out: dict[str, Any] = {"paths": {}, "background": {"aws_requests": busy, **background}}
+    out: dict[str, Any] = {"paths": {}, "background": {"aws_requests": busy, **background}, "keys": keys.report()}
     for kind, counts in paths.items():
         n = counts.pop("requests")
         out["paths"][kind] = {

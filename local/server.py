@@ -154,6 +154,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
                 from local import meter
 
                 self._send_http_response(200, {"Content-Type": "application/json"}, json.dumps(meter.report()))
+            elif self.command == "POST" and self.path == "/_local/meter":
+                from local import keys
+
+                name = str(data.get("phase") or "start")[:40]
+                keys.phase(name)
+                self._send_http_response(200, {"Content-Type": "application/json"}, json.dumps({"phase": name}))
             elif self.command == "POST" and self.path == "/_local/bare-puts":
                 import boto3
 

@@ -29,9 +29,14 @@ os.environ["LOCAL_RETRY_SECONDS"] = "0"  # a failed message is visible again at 
 # The v1 suites register on the app channel without a phone token; the suites of phone verification
 # (and the browser tests and the bench) switch it back to the default, required, themselves.
 os.environ["PHONE_VERIFICATION"] = "off"
+# Likewise without the waiting room (v1.1's app channel): the suites of the waiting room, its browser
+# test and the bench through the line switch it on (the default of every deployment and of `make run`).
+os.environ["WAITING_ROOM"] = "off"
 # Their people share one phone too (tests.helpers.BASE_BODY): the phone's count is kept but its limit
-# is out of reach; tests/integration/test_phone_limit.py and the race of one phone set the default, 4.
+# is out of reach (both limits); tests/integration/test_phone_limit.py and the races of one phone set the
+# defaults, 4 and 6.
 os.environ["PHONE_REGISTRATION_LIMIT"] = "1000000"
+os.environ["PHONE_LIFETIME_LIMIT"] = "1000000"
 os.environ["REMOVAL_KICK_SECONDS"] = "0"  # every confirmation kicks the removal sweep: drain() runs it
 os.environ["REMOVAL_CONTINUE_SECONDS"] = "0"  # and its continuation, without a delay drain() would not wait out
 
@@ -57,6 +62,13 @@ def campaign_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 def verification_required(monkeypatch: pytest.MonkeyPatch) -> None:
     """PHONE_VERIFICATION=required, the default of every deployment and of `make run`."""
     monkeypatch.setenv("PHONE_VERIFICATION", "required")
+    reset_caches()
+
+
+@pytest.fixture
+def waiting_room_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WAITING_ROOM=on, the default of every deployment and of `make run`."""
+    monkeypatch.setenv("WAITING_ROOM", "on")
     reset_caches()
 
 

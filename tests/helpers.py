@@ -48,6 +48,22 @@ def register(client: Any, n: int, **changes: Any) -> dict[str, Any]:
     return dict(resp.json_body)
 
 
+class Clock:
+    """A clock the test moves (``waiting_room.clock`` and the like): called, it says the time."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, moment: float) -> None:
+        self.now = moment
+
+    def passes(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def raising(exc: BaseException) -> Any:
     """A stand-in for a store method that fails (a throttle, a crash) whatever it is called with."""
 
@@ -110,3 +126,28 @@ def reconciled(queues: Any) -> dict[str, Any]:
     findings = reconcile.status(run_id).findings
     assert findings is not None
     return findings.model_dump()
+
+
+class Calls:
+    """The AWS requests the service's own clients make (botocore's event hooks): ``made`` the
+    operations, ``tables`` (operation, table suffix), ``params`` each request's parameters."""
+
+    def __init__(self) -> None:
+        from chalicelib.store import clients
+
+        self.made: list[str] = []
+        self.tables: list[tuple[str, str]] = []
+        self.params: list[dict[str, Any]] = []
+        for c in (clients.dynamodb(), clients.sqs()):
+            c.meta.events.register("before-parameter-build.*.*", self._count)
+
+    def _count(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        operation = event_name.split(".", 2)[2]
+        self.made.append(operation)
+        self.tables.append((operation, str(params.get("TableName", "")).rsplit("-", 1)[-1]))
+        self.params.append(params)
+
+    def clear(self) -> None:
+        self.made.clear()
+        self.tables.clear()
+        self.params.clear()

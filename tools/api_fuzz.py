@@ -36,12 +36,15 @@ def start_stack(port: int) -> tuple[subprocess.Popen[str], str]:
     # Phone verification off: a generated registration has no way to a real token (its code goes by
     # SMS), so with it on every one would be a 422 and the stateful phase would never reach a
     # registration's read, look-up, receipt and cancel. The token's own rules have their tests.
+    # The waiting room off for the same reason: an admission comes only from serving reaching a
+    # ticket; with it on every generated registration would be a 403 (its suites test it).
     env = {
         **os.environ,
         "PORT": str(port),
         "HOST": "127.0.0.1",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "PHONE_VERIFICATION": "off",
+        "WAITING_ROOM": "off",
     }
     stack = subprocess.Popen(  # nosec B603
         [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True

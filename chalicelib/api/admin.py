@@ -154,9 +154,9 @@ def reconcile_run(run_id: str) -> ReconcileRun:
     summary="The day's registrations, confirmations, promotions, cancellations, removals, places left and doses",
 )
 def daily_report(query: DayQuery) -> DailyReport:
-    from chalicelib.services import reconcile
+    from chalicelib.services import reports
 
-    return reconcile.daily_report(query.date)
+    return reports.daily_report(query.date)
 
 
 @route(

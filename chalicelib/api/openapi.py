@@ -27,7 +27,10 @@ def _responses(route: Route) -> dict[str, Any]:
     ok: dict[str, Any] = {"type": "string"} if route.media != "application/json" else {"type": "object"}
     if route.response is not None:
         ok = _ref(route.response)
-    responses: dict[str, Any] = {str(route.status): {"description": "OK", "content": {route.media: {"schema": ok}}}}
+    responses: dict[str, Any] = {
+        str(status): {"description": "OK", "content": {route.media: {"schema": ok}}}
+        for status in (route.status, *route.also)
+    }
     if route.links:
         responses[str(route.status)]["links"] = {name: _link(link) for name, link in route.links.items()}
     codes: dict[int, list[str]] = defaultdict(list)

@@ -8,6 +8,7 @@ from chalice.app import Blueprint
 
 from chalicelib.api.routes import Link, route
 from chalicelib.domain.errors import (
+    AdmissionRequired,
     AlreadyRegistered,
     ChannelClosed,
     NotEligible,
@@ -64,9 +65,9 @@ def openapi() -> Any:
     summary="Places left and channel states",
 )
 def campaign() -> CampaignView:
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign as campaign_service
 
-    return registrations.campaign()
+    return campaign_service.view()
 
 
 @route(
@@ -76,25 +77,32 @@ def campaign() -> CampaignView:
     status=201,
     body="chalicelib.domain.verification:AppRegistrationRequest",
     response="chalicelib.domain.models:RegistrationView",
-    errors=(*REGISTRATION_ERRORS, PhoneNotVerified, PhoneLimitReached),
+    errors=(*REGISTRATION_ERRORS, PhoneNotVerified, PhoneLimitReached, AdmissionRequired),
     idempotent=Channel.APP.value,
     replayed_by_service=True,
     links=REGISTRATION_LINKS,
-    summary="Register through the app (with the phone's verification_token unless verification is off)",
+    summary="Register through the app (with the phone's verification_token unless verification is off, and its"
+    " admission_token while the waiting room is on)",
 )
 def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> RegistrationView:
     # After the body's 400s, and a closed channel still answers 403 first: the channel states are
     # read here only for a token that fails (the registration reads them with the person's item).
-    # A replayed Idempotency-Key comes here too (its token is checked again: no read, the signature says it).
-    from chalicelib.services import registrations, verifications
+    # A replayed Idempotency-Key comes here too (its tokens are checked again: no read, the signatures say it).
+    from chalicelib.services import campaign as campaign_service
+    from chalicelib.services import registrations, verifications, waiting_room
 
     try:
         verifications.require_verified(body.phone, body.verification_token)
-    except PhoneNotVerified:
-        if not registrations.channel_states()[Channel.APP.value]:
+        waiting_room.require_admitted(body.phone, body.admission_token)
+    except (PhoneNotVerified, AdmissionRequired):
+        if not campaign_service.channel_states()[Channel.APP.value]:
             raise ChannelClosed() from None
         raise
-    return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
+    try:
+        return registrations.register(body, Channel.APP, None, fingerprint=fingerprint)
+    except RegistrationFull:
+        waiting_room.note_full()
+        raise
 
 
 @route(
@@ -106,9 +114,9 @@ def register(body: AppRegistrationRequest, fingerprint: str | None = None) -> Re
     summary="Read a registration",
 )
 def get_registration(registration_id: str) -> RegistrationView:
-    from chalicelib.services import registrations
+    from chalicelib.services import lookups
 
-    return registrations.get(registration_id)
+    return lookups.get(registration_id)
 
 
 @route(
@@ -123,9 +131,9 @@ def get_registration(registration_id: str) -> RegistrationView:
 )
 def lookup(body: LookupRequest) -> BaseModel:
     from chalicelib.domain.verification import lookup_view
-    from chalicelib.services import lockouts, registrations
+    from chalicelib.services import lockouts, lookups
 
-    return lookup_view(lockouts.guarded(lockouts.of_person(body.national_id), lambda: registrations.lookup(body)))
+    return lookup_view(lockouts.guarded(lockouts.of_person(body.national_id), lambda: lookups.lookup(body)))
 
 
 @route(
@@ -139,7 +147,7 @@ def lookup(body: LookupRequest) -> BaseModel:
     " failures an hour lock the registration (429)",
 )
 def cancel(registration_id: str, body: CancelRequest) -> RegistrationView:
-    from chalicelib.services import lockouts, registrations
+    from chalicelib.services import cancellations, lockouts
 
     key = lockouts.of_registration(registration_id)
-    return lockouts.guarded(key, lambda: registrations.cancel(registration_id, body.birth_date))
+    return lockouts.guarded(key, lambda: cancellations.cancel(registration_id, body.birth_date))

@@ -10,9 +10,9 @@ A view is then what it does, nothing else::
            response="chalicelib.domain.models:RegistrationView", errors=(NotFound,),
            summary="Find a person's active (else latest) registration")
     def lookup(body: LookupRequest) -> RegistrationView:
-        from chalicelib.services import registrations
+        from chalicelib.services import lookups
 
-        return registrations.lookup(body)
+        return lookups.lookup(body)
 
 The view is called with the keyword arguments its signature names: the path parameters, ``body``
 (the validated body model), ``query`` (the validated query model), ``principal`` (staff routes).
@@ -68,6 +68,7 @@ class Route:
     path: str
     summary: str
     status: int
+    also: tuple[int, ...]  # other success statuses of the same answer (a join again: 200, not 201)
     response_ref: ModelRef | None  # None: the answer is not JSON (``media``)
     body_ref: ModelRef | None
     query_ref: ModelRef | None
@@ -120,6 +121,7 @@ def route(
     *,
     summary: str,
     status: int = 200,
+    also: tuple[int, ...] = (),
     response: ModelRef | None = None,
     body: ModelRef | None = None,
     query: ModelRef | None = None,
@@ -162,6 +164,7 @@ def route(
             path=path,
             summary=summary,
             status=status,
+            also=also,
             response_ref=response,
             body_ref=body,
             query_ref=query,

@@ -24,6 +24,9 @@ from chalicelib.domain.names import CSV_COLUMNS as CSV_COLUMNS
 
 MAX_ROWS = 1000
 ROW_BODY_LIMIT = 16 * 1024  # a registration body's limit
+# A chunk is the rows one job handles, stored as one item: DynamoDB items stop at 400 KB.
+CHUNK_BYTES = 300_000
+CHUNK_ROWS = 100
 
 
 def _organisation(value: str) -> str:
@@ -130,3 +133,18 @@ def rows_from_csv(raw: bytes) -> list[dict[str, Any]]:
     except csv.Error:
         raise ValidationFailed(["body"]) from None
     return rows
+
+
+def chunked(rows: list[Any]) -> list[list[Any]]:
+    """The rows in order, cut into chunks of at most ``CHUNK_ROWS`` rows and ``CHUNK_BYTES`` of JSON
+    (a row bigger than that alone is a chunk of its own)."""
+    chunks: list[list[Any]] = [[]]
+    size = 0
+    for row in rows:
+        n = len(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+        if chunks[-1] and (len(chunks[-1]) >= CHUNK_ROWS or size + n > CHUNK_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += n
+    return chunks

@@ -129,7 +129,7 @@ class PhoneNotVerified(DomainError):
 
 class PhoneLimitReached(DomainError):
     code = "phone_limit_reached"
-    message = "This phone number already has the most active registrations allowed through the app."
+    message = "This phone number has already registered the most people allowed through the app."
     message_th = "เบอร์โทรศัพท์นี้ลงทะเบียนผ่านแอปครบจำนวนสูงสุดที่อนุญาตแล้ว"
 
 
@@ -155,3 +155,15 @@ class DayNotOver(DomainError):
     code = "day_not_over"
     message = "This day has not come yet: only today or an earlier day can be closed."
     message_th = "ยังไม่ถึงวันนั้น ปิดได้เฉพาะวันนี้หรือวันที่ผ่านมาแล้ว"
+
+
+class QueueNotOpen(DomainError):
+    code = "queue_not_open"
+    message = "The waiting room is not open yet: it opens a while before registration opens."
+    message_th = "ยังไม่เปิดให้เข้าคิว ระบบจะเปิดคิวก่อนเวลาเปิดลงทะเบียนไม่นาน"
+
+
+class AdmissionRequired(DomainError):
+    code = "admission_required"
+    message = "Wait for your turn in the line: the admission token is missing, invalid, expired or for another number."
+    message_th = "กรุณารอคิวก่อน: ไม่มีสิทธิ์เข้าลงทะเบียน หรือสิทธิ์ไม่ถูกต้อง หมดอายุ หรือเป็นของเบอร์อื่น"

@@ -24,5 +24,7 @@ class Role(StrEnum):
 
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 VERIFICATION_ID_PATTERN = "^v_[A-Za-z0-9_-]{22}$"
+# A waiting-room ticket: q_ + URL-safe base64 of 26 bytes (chalicelib/domain/queue.py).
+TICKET_PATTERN = "^q_[A-Za-z0-9_-]{35}$"
 # An employer's list as text/csv: its header row.
 CSV_COLUMNS = ("national_id", "first_name", "last_name", "birth_date", "phone", "basis", "detail", "consent")

@@ -107,14 +107,32 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _signature(payload: str, keys: Keys) -> str:
-    return _b64(hmac.new(keys.token, payload.encode("ascii"), hashlib.sha256).digest())
+def signed_token(version: str, subject: str, expires_at: int, key: bytes) -> str:
+    """``<version>.<subject>.<expiry, epoch s>.<HMAC-SHA256 of the rest>``: a token checked with the
+    key alone, no read (a phone's verification token; the waiting room's admission token)."""
+    payload = f"{version}.{subject}.{expires_at}"
+    return f"{payload}.{_mac(payload, key)}"
+
+
+def signed_subject(token: object, version: str, now: int, key: bytes) -> str | None:
+    """The subject of a :func:`signed_token` of ``version`` whose signature holds with ``key`` and
+    which has not expired at ``now``; None for anything else (compared in constant time)."""
+    if not isinstance(token, str) or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
+        return None
+    parts = token.split(".")
+    if len(parts) != 4 or parts[0] != version or not parts[2].isdigit() or len(parts[2]) > 12:
+        return None
+    signed = hmac.compare_digest(parts[3].encode("ascii"), _mac(".".join(parts[:3]), key).encode("ascii"))
+    return parts[1] if signed and int(parts[2]) > now else None
+
+
+def _mac(payload: str, key: bytes) -> str:
+    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
 def sign_token(phone: str, expires_at: int, keys: Keys) -> str:
     """``pv1.<phone hash>.<expiry, epoch s>.<HMAC-SHA256>``: checked with the key alone, no read."""
-    payload = f"{_TOKEN_VERSION}.{phone_hash(phone, keys)}.{expires_at}"
-    return f"{payload}.{_signature(payload, keys)}"
+    return signed_token(_TOKEN_VERSION, phone_hash(phone, keys), expires_at, keys.token)
 
 
 def token_valid(token: object, phone: str, now: int, keys: Keys) -> bool:
@@ -122,15 +140,16 @@ def token_valid(token: object, phone: str, now: int, keys: Keys) -> bool:
 
     The signature and the phone's hash are compared in constant time; anything malformed is False.
     """
-    if not isinstance(token, str) or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
-        return False
-    parts = token.split(".")
-    if len(parts) != 4 or parts[0] != _TOKEN_VERSION or not parts[2].isdigit() or len(parts[2]) > 12:
-        return False
-    payload = ".".join(parts[:3])
-    signed = hmac.compare_digest(parts[3].encode("ascii"), _signature(payload, keys).encode("ascii"))
-    same_phone = hmac.compare_digest(parts[1].encode("ascii"), phone_hash(phone, keys).encode("ascii"))
-    return signed and same_phone and int(parts[2]) > now
+    signed_for = verified_phone_hash(token, now, keys)
+    return signed_for is not None and hmac.compare_digest(
+        signed_for.encode("ascii"), phone_hash(phone, keys).encode("ascii")
+    )
+
+
+def verified_phone_hash(token: object, now: int, keys: Keys) -> str | None:
+    """The phone's keyed hash a token of ours names, if its signature holds and it has not expired
+    (the waiting room takes a token alone, without the phone); None for anything else."""
+    return signed_subject(token, _TOKEN_VERSION, now, keys.token)
 
 
 def verification_text(code: str) -> str:
@@ -162,9 +181,9 @@ def _code(value: str) -> str:
 
 def _token(value: str) -> str:
     # Hidden characters are a 400 as in every text field; anything else that is not our token is
-    # left to ``token_valid``, a 422 phone_not_verified.
+    # left to the view: a 422 phone_not_verified, a 403 admission_required.
     if has_hidden_characters(value):
-        raise ValueError("verification_token has control or format characters")
+        raise ValueError("the token has control or format characters")
     return value
 
 
@@ -172,6 +191,9 @@ def _token(value: str) -> str:
 # format tells a generated client (Schemathesis' hooks) to send token-shaped text.
 VerificationTokenText = Annotated[
     StrictStr, AfterValidator(_token), Field(json_schema_extra={"format": "verification-token"})
+]
+AdmissionTokenText = Annotated[
+    StrictStr, AfterValidator(_token), Field(json_schema_extra={"format": "admission-token"})
 ]
 
 
@@ -204,6 +226,9 @@ class AppRegistrationRequest(RegistrationRequest):
 
     verification_token: VerificationTokenText | None = Field(
         default=None, description="from POST /v1/verifications/{id}/confirm; required unless verification is off"
+    )
+    admission_token: AdmissionTokenText | None = Field(
+        default=None, description="from GET /v1/queue/{ticket} once admitted; required while the waiting room is on"
     )
 
 

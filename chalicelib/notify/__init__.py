@@ -1,1 +1,1 @@
-"""Messages to registrants: the SMS gateway client."""
+"""Messages to registrants: the SMS gateway client (``sms``) and its per-container factory (``factory``)."""

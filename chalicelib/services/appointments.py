@@ -2,7 +2,7 @@
 
 Room is taken with conditional writes on one counter per day and site (``slot#<day>#<site>``), so
 allocators running at once never overfill a day; a registration gets its appointments (every dose
-at once, see ``services.doses``) with a compare-and-set, so running allocation twice gives nobody a
+at once, see ``services.slots``) with a compare-and-set, so running allocation twice gives nobody a
 second one. Allocation walks the confirmed registrations waiting for one in registration order, a
 chunk per SQS message, each chunk handing the rest to the next message.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,13 +18,15 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain import rules
-from chalicelib.domain.doses import VisitStatus, first_dose_day, missing_doses
+from chalicelib.domain.doses import VisitStatus, missing_doses
 from chalicelib.domain.errors import Conflict, ValidationFailed
 from chalicelib.domain.exports import CsvSheet
 from chalicelib.domain.jobs import Allocate, AppointmentSms
 from chalicelib.domain.models import Registration, Status
-from chalicelib.notify.sms import SmsClient, appointment_text
-from chalicelib.services import doses
+from chalicelib.notify.factory import sms
+from chalicelib.notify.sms import appointment_text
+from chalicelib.services import slots
+from chalicelib.services.retry import LostRace, compare_and_set
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -60,34 +61,39 @@ def allocate(reg: Registration, full: set[tuple[str, int]] | None = None) -> boo
     st = stores()
     schedule = get_settings().schedule
     full = set() if full is None else full
-    for _ in range(3):
+
+    def attempt() -> bool:
+        nonlocal reg
         if reg.status is not Status.CONFIRMED or not missing_doses(reg.visits, get_settings().doses):
             return False
         taken: list[tuple[str, int]] = []
-        planned = doses.book(reg.visits, schedule.first_open_from(rules.today_in_bangkok()), None, full, taken)
+        planned = slots.book(reg.visits, schedule.first_open_from(rules.today_in_bangkok()), None, full, taken)
         if planned is None:
-            doses.give_back(taken)
+            slots.give_back(taken)
             return False
         try:
             st.registrations.set_visits(reg, planned)
         except Conflict:
-            doses.give_back(taken)  # it changed meanwhile (cancelled, booked by another run): look again
+            slots.give_back(taken)  # it changed meanwhile (cancelled, booked by another run): look again
             again = st.registrations.find(reg.registration_id)  # reclaimed meanwhile: its new code
             if again is None:
                 return False
             reg = again
-            continue
+            raise LostRace() from None
         st.sms_jobs.send(AppointmentSms(registration_id=reg.registration_id).model_dump(mode="json"))
         metrics.add("AppointmentAllocated")
         return True
-    return False
+
+    return compare_and_set(attempt, tries=3, on_exhausted=lambda: False)
 
 
 def release(reg: Registration) -> None:
     """A cancelled registration's booked appointments give their places back, once: the write that
     drops the bookings succeeds once, and only after it are the places freed."""
     st = stores()
-    for _ in range(5):
+
+    def attempt() -> None:
+        nonlocal reg
         booked = [v for v in reg.visits if v.status is VisitStatus.BOOKED]
         if reg.status is not Status.CANCELLED or not booked:
             return
@@ -98,9 +104,10 @@ def release(reg: Registration) -> None:
             if again is None:
                 return
             reg = again
-            continue
-        doses.free_visits(booked)
-        return
+            raise LostRace() from None
+        slots.free_visits(booked)
+
+    compare_and_set(attempt, tries=5, on_exhausted=lambda: None)
 
 
 def send_sms(registration_id: str) -> None:
@@ -124,45 +131,6 @@ def send_sms(registration_id: str) -> None:
     sms().send(reg.phone, text, header_key)
     st.registrations.mark_sms(registration_id, key)
     metrics.add("AppointmentSms")
-
-
-def sms() -> SmsClient:
-    """The SMS gateway client (its key read from Secrets Manager when deployed). Raises RuntimeError if unset."""
-    settings = get_settings()
-    if not settings.sms_url:
-        raise RuntimeError("SMS_GATEWAY_URL is not configured")
-    key = settings.sms_api_key
-    if settings.sms_api_key_secret:
-        from chalicelib.store.secrets import secret
-
-        key = secret(settings.sms_api_key_secret)
-    return _sms_client(settings.sms_url, key)
-
-
-@lru_cache(maxsize=4)
-def _sms_client(url: str, key: str) -> SmsClient:
-    return SmsClient(url, key)
-
-
-def expected_date(reg: Registration, rank: int | None) -> date | None:
-    """The estimated day of dose 1, from the schedule, the capacity and the rank alone (no read).
-
-    A confirmed person without an appointment: the day of the last primary place, by which everyone
-    confirmed is placed. A reserve person: the day of place ``primary capacity + rank``, the day
-    they would get if promoted. Later doses take their share of each day (``first_dose_day``).
-    None once appointments are given, or when the schedule ends first.
-    """
-    settings = get_settings()
-    if reg.appointment is not None or reg.visits:
-        return None
-    start = settings.schedule.first_open_from(rules.today_in_bangkok())
-    if reg.status is Status.CONFIRMED:
-        index = max(0, settings.primary_capacity - 1)
-    elif reg.status is Status.RESERVE and rank:
-        index = settings.primary_capacity + rank - 1
-    else:
-        return None
-    return first_dose_day(settings.schedule, index, start, settings.doses, settings.dose_interval_days)
 
 
 DAY_LIST_HEADER = (

@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from chalicelib.config import hmac_key
-from chalicelib.domain.batches import BatchAccepted, BatchMeta, BatchStatus, RowResult
+from chalicelib.domain.batches import BatchAccepted, BatchMeta, BatchStatus, RowResult, chunked
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
@@ -25,8 +25,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.jobs import BatchChunk
 from chalicelib.domain.models import Channel, RegistrationRequest, Status, validation_fields
 from chalicelib.domain.staff import Principal
-from chalicelib.services import registrations
-from chalicelib.store.batches import chunked
+from chalicelib.services import campaign, registrations
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -39,7 +38,7 @@ STALLED_AFTER = timedelta(hours=1)
 
 def submit(principal: Principal, organisation: str, rows: list[Any]) -> BatchAccepted:
     """Store the rows and queue one job per chunk. Raises ChannelClosed, Overloaded."""
-    if not registrations.channel_states()[Channel.ORG.value]:
+    if not campaign.channel_states()[Channel.ORG.value]:
         raise ChannelClosed()
     st = stores()
     chunks = chunked(rows)

@@ -1,14 +1,7 @@
-"""Doses: booking every dose of a confirmed person, check-in at the sites, closing a day.
+"""Doses: check-in at the sites, and closing a day (missed appointments booked again, no-shows).
 
-Places stay exact without transactions. A place is taken with a conditional ``ADD used :1 IF used
-< capacity`` on ``slot#<day>#<site>`` (dose 1 and later doses on the same counter), never by reading
-the count first. A registration's appointments change only by a compare-and-set on its version
-(``appt_rev``) that also requires the status the change is for (confirmed; cancelled to drop the
-bookings of a cancellation). Places are taken before that write and given back if it loses a race;
-a booking's place is given back only after the write that dropped the booking, which succeeds
-once, so no race between allocation, check-in, closing, rebooking, cancellation or promotion
-counts a place twice or frees it twice. A crash between the two leaves a place counted that nobody
-holds: never an oversold day, and reconciliation reports it.
+Both change a registration's appointments by a compare-and-set on its version and take or give
+back places the way ``services.slots`` states, so neither counts a place twice nor frees it twice.
 """
 
 from __future__ import annotations
@@ -26,7 +19,8 @@ from chalicelib.domain.errors import Conflict, DayNotOver, NotFound, ValidationF
 from chalicelib.domain.jobs import AppointmentSms, CloseDay
 from chalicelib.domain.models import CheckIn, CheckInRequest, DayClosing, Registration, Status
 from chalicelib.logs import code_ref
-from chalicelib.services import counters
+from chalicelib.services import cancellations, counters, slots
+from chalicelib.services.retry import LostRace, compare_and_set, kept_changing
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
 
@@ -34,73 +28,6 @@ logger = Logger(child=True)
 
 CLOSE_CHUNK = 100
 _ATTEMPTS = 5
-
-
-# -- booking ---------------------------------------------------------------------------------------
-
-
-def site_names() -> list[str]:
-    return [s.name for s in get_settings().schedule.sites]
-
-
-def site_index(name: str) -> int | None:
-    names = site_names()
-    return names.index(name) if name in names else None
-
-
-def book(
-    visits: list[Visit],
-    start: date,
-    preferred: str | None,
-    full: set[tuple[str, int]],
-    taken: list[tuple[str, int]],
-) -> list[Visit] | None:
-    """The appointments with every dose neither done nor booked booked, in dose order: the first of
-    them on the first open day with room from ``start`` (the ``preferred`` site first within a day),
-    each later one at the site of the dose before it, on the first open day with room on or after
-    that dose's day plus the interval. Places taken are appended to ``taken`` (the caller gives them
-    back if its write fails). None when the schedule has no room left for one of them.
-    """
-    settings = get_settings()
-    schedule = settings.schedule
-    out = list(visits)
-    for dose in doses.missing_doses(out, settings.doses):
-        before = [v for v in out if v.dose == dose - 1 and v.status is not VisitStatus.MISSED]
-        order = doses.site_order(schedule, before[-1].site if before else preferred)
-        if before:
-            order = order[:1]  # a later dose at the site of the dose before it
-        earliest = doses.earliest_day(out, dose, settings.dose_interval_days, start)
-        place = _take_first(earliest, order, full, taken)
-        if place is None:
-            return None
-        out.append(Visit(dose=dose, date=place[0], site=schedule.sites[place[1]].name, status=VisitStatus.BOOKED))
-    return out
-
-
-def _take_first(
-    start: date, order: list[int], full: set[tuple[str, int]], taken: list[tuple[str, int]]
-) -> tuple[date, int] | None:
-    schedule = get_settings().schedule
-    st = stores()
-    for day, site in doses.candidates(schedule, start, order):
-        iso = day.isoformat()
-        if (iso, site) in full:
-            continue
-        if st.slots.take_slot(iso, site, schedule.sites[site].capacity):
-            taken.append((iso, site))
-            return day, site
-        full.add((iso, site))
-    return None
-
-
-def give_back(places: list[tuple[str, int]]) -> None:
-    for day, site in places:
-        stores().slots.free_slot(day, site)
-
-
-def free_visits(visits: list[Visit]) -> None:
-    """Give back the places of bookings that a successful write has just dropped."""
-    give_back([(v.date.isoformat(), i) for v in visits if (i := site_index(v.site)) is not None])
 
 
 # -- check-in ---------------------------------------------------------------------------------------
@@ -118,24 +45,27 @@ def check_in(req: CheckInRequest) -> CheckIn:
     st = stores()
     today = rules.today_in_bangkok()
     reg = _find(req)
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> Visit:
+        nonlocal reg
         target = doses.check_in_target(
             reg.visits, reg.status is Status.CONFIRMED, settings.doses, settings.dose_interval_days, today
         )
         try:
             st.registrations.set_visits(reg, doses.mark(reg.visits, target, VisitStatus.DONE, given_on=today))
-            break
         except Conflict:
             again = st.registrations.find(reg.registration_id)  # reclaimed meanwhile: its new code
             if again is None:
                 raise NotFound() from None
             reg = again
-    else:
-        raise Conflict("appointments kept changing")
-    site = site_index(target.site)
+            raise LostRace() from None
+        return target
+
+    target = compare_and_set(attempt, _ATTEMPTS, kept_changing("appointments"))
+    site = slots.site_index(target.site)
     if site is not None:
         if target.date > today:
-            give_back([(target.date.isoformat(), site)])  # came early: the booked day gets its place back
+            slots.give_back([(target.date.isoformat(), site)])  # came early: the booked day gets its place back
         member = f"{reg.registration_id}:{target.dose}"
         best_effort(lambda: st.slots.record_visit(today.isoformat(), site, "came", member), "check-in record")
         best_effort(lambda: counters.dose_events(today.isoformat(), site, f"given_{target.dose}"), "counters")
@@ -202,7 +132,8 @@ def close_one(registration_id: str, day: date) -> bool:
     st = stores()
     settings = get_settings()
     tomorrow = settings.schedule.first_open_from(rules.today_in_bangkok() + timedelta(days=1))
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> bool:
         reg = st.registrations.find(registration_id)  # the day's index may name a code reclaimed since
         if reg is None or reg.status is not Status.CONFIRMED:
             return False
@@ -220,27 +151,26 @@ def close_one(registration_id: str, day: date) -> bool:
                 cancelled = st.registrations.cancel_no_show(reg, kept, datetime.now(UTC))
                 outcome = "noshow"
             else:
-                planned = book(kept, tomorrow, missed.site, set(), taken)
+                planned = slots.book(kept, tomorrow, missed.site, set(), taken)
                 # No room left in the schedule: it waits for allocation, like a new confirmation.
                 st.registrations.set_visits(reg, planned or kept, waiting=planned is None)
                 outcome = "rebooked" if planned else "missed"
         except Conflict:
-            give_back(taken)
-            continue
-        free_visits(dropped)
+            slots.give_back(taken)
+            raise LostRace() from None
+        slots.free_visits(dropped)
         _after_miss(reg, missed, outcome)
         if outcome == "noshow":
-            from chalicelib.services import registrations  # it imports this module's callers
-
-            registrations.hand_on(cancelled)
+            cancellations.hand_on(cancelled)
         elif outcome == "rebooked":
             st.sms_jobs.send(AppointmentSms(registration_id=reg.registration_id).model_dump(mode="json"))
         return True
-    raise Conflict("appointments kept changing")
+
+    return compare_and_set(attempt, _ATTEMPTS, kept_changing("appointments"))
 
 
 def _after_miss(reg: Registration, missed: Visit, outcome: str) -> None:
-    site = site_index(missed.site)
+    site = slots.site_index(missed.site)
     if site is None:
         return
     day = missed.date.isoformat()

@@ -30,11 +30,14 @@ class Flight:
         self._done = threading.Event()
         self._answer: RegistrationView | None = None
         self.fingerprint: str | None = None
+        self.phone: str | None = None
 
-    def answered(self, view: RegistrationView, fingerprint: str | None) -> None:
-        """The first request made this registration (and stored this fingerprint with it)."""
+    def answered(self, view: RegistrationView, fingerprint: str | None, phone: str) -> None:
+        """The first request made this registration (and stored this fingerprint with it), for a
+        person with this phone."""
         self._answer = view
         self.fingerprint = fingerprint
+        self.phone = phone
 
     def wait(self) -> RegistrationView | None:
         """The registration the first request made; None if it made none. Raises RequestInProgress

@@ -3,7 +3,10 @@
 A job may run twice, concurrently or after a crash at any point, and still moves one place to one
 person: the vacancy records its chosen target with a compare-and-set, the promotion itself is a
 conditional write on the reserve registration (reserve -> confirmed, ``promoted_by`` = vacancy),
-and the gate's ``applied`` map lets each release or exit count once.
+a reserve exit counts once per ticket (``store.reserve``), and a place goes back to newcomers only
+after the vacancy handed it to them with a compare-and-set (one run parks it; a run that dies in
+between leaves a leak for reconciliation, never a place parked twice). The gate keeps no mark per
+event.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, Overloaded
 from chalicelib.domain.jobs import Release
 from chalicelib.domain.models import Registration, Status
 from chalicelib.logs import code_ref
@@ -26,7 +29,6 @@ from chalicelib.store.protocols import Stores
 logger = Logger(child=True)
 
 SWEEP_AFTER_SECONDS = 60
-APPLIED_KEEP_SECONDS = 3600
 
 
 class RetryLater(Exception):
@@ -58,15 +60,34 @@ def release(registration_id: str, attempts: int = 20) -> None:
             time.sleep(min(0.05 * (attempt + 1), 0.5))
             continue
         if candidate is None:
-            if st.quota.park(vacancy.registration_id):
-                st.registrations.finish_release(vacancy.registration_id)
-                logger.info("place returned to newcomers", extra={"vacancy_ref": code_ref(vacancy.registration_id)})
+            if _park(st, vacancy):
                 return
             time.sleep(min(0.05 * (attempt + 1), 0.5))  # an exit or a new reserve entry is landing
             continue
         with contextlib.suppress(Conflict):
             st.registrations.set_release_target(vacancy.registration_id, candidate, expected=None)
     raise RetryLater(registration_id)
+
+
+def _park(st: Stores, vacancy: Registration) -> bool:
+    """Nobody waits: the vacancy's place goes back to newcomers. The vacancy hands it over first (a
+    compare-and-set: one run wins), then the gate parks it, so a place is parked once, and a run that
+    dies in between leaves a place held by nobody (a leak reconciliation hands on). False when the
+    release must be looked at again: another run handed it over or chose somebody for it, or somebody
+    joined the reserve meanwhile (the place is theirs: the release is pending again). Raises Overloaded."""
+    if not st.registrations.hand_to_newcomers(vacancy.registration_id, datetime.now(UTC)):
+        return False
+    try:
+        parked = st.quota.park()
+    except Overloaded as exc:
+        if not exc.maybe_applied:  # not parked: pending again, for the redelivered message
+            st.registrations.reopen_release(vacancy.registration_id, datetime.now(UTC))
+        raise
+    if parked:
+        logger.info("place returned to newcomers", extra={"vacancy_ref": code_ref(vacancy.registration_id)})
+        return True
+    st.registrations.reopen_release(vacancy.registration_id, datetime.now(UTC))
+    return False
 
 
 def _give_to_target(st: Stores, vacancy: Registration) -> bool:
@@ -139,12 +160,11 @@ def settle_ticket(st: Stores, number: int) -> str | None:
 
 
 def sweep() -> int:
-    """Every minute: re-queue releases a lost message or a crash left pending; prune old marks."""
+    """Every minute: re-queue releases a lost message or a crash left pending."""
     st = stores()
     now = datetime.now(UTC)
     pending = st.registrations.pending_releases(datetime.fromtimestamp(now.timestamp() - SWEEP_AFTER_SECONDS, UTC))
     for rid in pending:
         st.promotions.send(Release(registration_id=rid).model_dump())
-    pruned = st.quota.forget_applied(int(now.timestamp()) - APPLIED_KEEP_SECONDS)
-    logger.info("release sweep", extra={"requeued": len(pending), "pruned": pruned})
+    logger.info("release sweep", extra={"requeued": len(pending)})
     return len(pending)

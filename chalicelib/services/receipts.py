@@ -16,7 +16,8 @@ from chalicelib.domain.jobs import ReceiptSms
 from chalicelib.domain.models import LookupRequest, Status
 from chalicelib.domain.verification import ReceiptSent
 from chalicelib.logs import code_ref
-from chalicelib.services import appointments, lockouts, registrations
+from chalicelib.notify.factory import sms
+from chalicelib.services import lockouts, lookups
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -32,7 +33,7 @@ def request(req: LookupRequest) -> ReceiptSent:
     so the endpoint cannot be used to flood someone's phone.
     """
     try:
-        found = registrations.lookup(req)
+        found = lookups.lookup(req)
     except NotFound:
         return ReceiptSent()
     if found.status in (Status.CONFIRMED, Status.RESERVE):
@@ -51,6 +52,6 @@ def send(registration_id: str, nonce: str) -> None:
     if reg is None or reg.status is Status.CANCELLED:
         return
     key = hashlib.sha256(f"receipt:{registration_id}:{nonce}".encode()).hexdigest()
-    appointments.sms().send(reg.phone, verification.receipt_text(registration_id), key)
+    sms().send(reg.phone, verification.receipt_text(registration_id), key)
     metrics.add("ReceiptSms", stage=get_settings().stage)  # by stage: the SMS budget's alarm adds it up
     logger.info("receipt code sent", extra={"ref": code_ref(registration_id)})

@@ -20,15 +20,15 @@ from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, NotEligible, NotFound
 from chalicelib.domain.models import Channel, Registration, RegistrationRequest, RegistrationView, Status
 from chalicelib.logs import code_ref
-from chalicelib.services import counters, registrations, removals
+from chalicelib.services import cancellations, counters, lookups, removals
+from chalicelib.services.phone_shares import phone_key
+from chalicelib.services.retry import LostRace, compare_and_set, kept_changing
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
 
-# Compare-and-set attempts: each loses only to a write that landed between its read and its write
-# (a promotion, a removal sweep, a cancel), so a handful is plenty.
-ATTEMPTS = 8
+ATTEMPTS = 8  # of each compare-and-set (services.retry)
 ACTIVE = (Status.CONFIRMED, Status.RESERVE)
 
 
@@ -51,23 +51,23 @@ def reclaim(req: RegistrationRequest, label: str) -> RegistrationView:
         "basis": req.eligibility.basis.value,
         "detail": req.eligibility.detail,
     }
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> tuple[Registration, Registration]:
         was = _active(pointer)
         try:
-            reg = st.registrations.reclaim(was, rules.receipt_code(pointer), details, label, now)
-            break
+            return was, st.registrations.reclaim(was, rules.receipt_code(pointer), details, label, now)
         except Conflict:
-            continue  # changed since read (promoted, cancelled, a removal recorded): read it again
-    else:
-        raise Conflict("registration kept changing")
+            raise LostRace() from None  # changed since read (promoted, cancelled, a removal recorded): read it again
+
+    was, reg = compare_and_set(attempt, ATTEMPTS, kept_changing("registration"))
     _follow_up(was, reg)
     metrics.add("CounterReclaim", status=reg.status.value)
     logger.info("reclaimed at a counter", extra={"ref": code_ref(reg.registration_id), "status": reg.status.value})
-    return registrations.view(reg)
+    return lookups.view(reg)
 
 
 def cancel(national_id: str) -> RegistrationView:
-    """Cancel the person's active registration, as their own cancel would (``registrations.hand_on``:
+    """Cancel the person's active registration, as their own cancel would (``cancellations.hand_on``:
     the place goes to reserve rank 1). A cancel interrupted after its write (429 when the release
     could not be queued) is finished by the retry, which answers the cancelled registration.
 
@@ -76,25 +76,28 @@ def cancel(national_id: str) -> RegistrationView:
     st = stores()
     pointer = rules.person_pointer(national_id, hmac_key())
     now = datetime.now(UTC)
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> tuple[Registration, Registration | None]:
+        """The registration as read, and as cancelled here (None: an interrupted cancel to finish)."""
         found = st.registrations.current(pointer)
         reg = found[0] if found else None
         if reg is not None and reg.status is Status.CANCELLED and (reg.release_pending or reg.todo):
-            registrations.hand_on(reg)  # what an interrupted cancel left undone
-            return registrations.view(st.registrations.get(reg.registration_id) or reg)
+            return reg, None
         if reg is None or reg.status not in ACTIVE:
             raise NotFound()
         try:
-            cancelled = st.registrations.cancel(reg, now)
-            break
+            return reg, st.registrations.cancel(reg, now)
         except Conflict:
-            continue  # promoted or reclaimed meanwhile: cancel what it is now
-    else:
-        raise Conflict("registration kept changing")
+            raise LostRace() from None  # promoted or reclaimed meanwhile: cancel what it is now
+
+    reg, cancelled = compare_and_set(attempt, ATTEMPTS, kept_changing("registration"))
+    if cancelled is None:
+        cancellations.hand_on(reg)  # what an interrupted cancel left undone
+        return lookups.view(st.registrations.get(reg.registration_id) or reg)
     metrics.add("CounterCancel", was=reg.status.value)
     logger.info("cancelled at a counter", extra={"ref": code_ref(cancelled.registration_id), "was": reg.status.value})
-    registrations.hand_on(cancelled)
-    return registrations.view(cancelled)
+    cancellations.hand_on(cancelled)
+    return lookups.view(cancelled)
 
 
 def _active(pointer: bytes) -> Registration:
@@ -112,7 +115,7 @@ def _follow_up(was: Registration, reg: Registration) -> None:
     # or reconciliation repairs the counts).
     if was.channel is Channel.APP:
         best_effort(
-            lambda: stores().phones.give_back(registrations.phone_key(was.phone), was.registration_id),
+            lambda: stores().phones.give_back(phone_key(was.phone), was.registration_id),
             "released share",
         )
     if was.counted and was.channel is not Channel.COUNTER:

@@ -1,6 +1,6 @@
 """Reconciliation: recount from the registrations, repair what drifted, re-drive removals, ask the
-other registries, and keep the day's figures. Hourly, daily (full: also asks the registries) and on
-``POST /v1/admin/reconcile``.
+other registries, and keep the day's places left (``services.reports`` shows them). Hourly, daily
+(full: also asks the registries) and on ``POST /v1/admin/reconcile``.
 
 It fans out through the reconcile queue: one job per segment of a parallel scan, each continuing
 itself in a new message when its Lambda time runs low. The last segment to finish settles the run.
@@ -30,11 +30,11 @@ from chalicelib.domain.doses import VisitStatus, holds_slot
 from chalicelib.domain.errors import Conflict, NotFound, Overloaded
 from chalicelib.domain.jobs import Segment
 from chalicelib.domain.models import REGISTRIES, Registration, Status
-from chalicelib.domain.reports import DailyReport, ReconcileRun
+from chalicelib.domain.reports import ReconcileRun
 from chalicelib.logs import code_ref
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.registries.factory import client
-from chalicelib.services import counters, registrations, removals
+from chalicelib.services import cancellations, counters, removals, reports
 from chalicelib.store.factory import stores
 
 logger = Logger(child=True)
@@ -131,7 +131,7 @@ def _give_back_phone_share(reg: Registration, counted: Counter[str]) -> None:
     """A cancellation whose phone share is still owed (its cancel answered 429 and was not sent
     again) gives it back; the next run tries again if the write is refused."""
     try:
-        if registrations.give_back_phone_share(reg):
+        if cancellations.give_back_phone_share(reg):
             counted["phone_shares_given_back"] += 1
     except Overloaded:
         logger.warning("phone share still owed: the next run gives it back")
@@ -195,6 +195,11 @@ def finish(run_id: str) -> dict[str, Any]:
         else:
             findings["drift"]["primary_leaked"] = leak
     reserve_held = tally.get("held_reserve", 0)
+    # Exits recorded that the gate does not count yet (a run died between an exit's two writes):
+    # taking them off is exact whatever runs meanwhile (``ReserveStore.apply_exits``).
+    if reserve_held < counts.reserve_active and (applied := st.reserve.apply_exits()):
+        findings["repaired"].append(f"{applied} reserve exits taken off the active count")
+        counts = st.quota.counts()
     if reserve_held < counts.reserve_active and settled:
         # Tickets counted on the reserve that hold nobody waiting (a request died between taking
         # its ticket and storing its registration): they leave the reserve, and ranks behind move up.
@@ -309,17 +314,9 @@ def _leaked_to_reserve(run_id: str, leak: int) -> int:
 
 def _keep_places_of_the_day() -> None:
     """(d) The places left as last seen on this day, for the daily report of past days."""
-    settings = get_settings()
-    counts = stores().quota.counts()
     now = datetime.now(UTC)
-    stores().ledger.put_places_snapshot(
-        rules.today_in_bangkok(now).isoformat(),
-        {
-            "primary": max(0, settings.primary_capacity - counts.primary_used),
-            "reserve": max(0, settings.reserve_capacity - counts.reserve_active),
-            "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    )
+    places = reports.places_left_now(now)
+    stores().ledger.put_places_snapshot(rules.today_in_bangkok(now).isoformat(), places)
 
 
 def status(run_id: str) -> ReconcileRun:
@@ -335,56 +332,4 @@ def status(run_id: str) -> ReconcileRun:
         segments_done=int(run.get("done_count", 0)),
         started_at=run.get("started_at"),
         findings=run.get("findings"),
-    )
-
-
-def daily_report(day: str) -> DailyReport:
-    """The day's figures (Asia/Bangkok): events by channel and basis, removals, places left."""
-    st = stores()
-    of_day = counters.of_day(st.statistics.stats(), day)
-
-    def by(event: str, dim: str, values: list[str]) -> dict[str, int]:
-        return {v: of_day.get(f"{event}_{dim}_{v}", 0) for v in values}
-
-    from chalicelib.domain.models import Basis, Channel
-
-    channels = [c.value for c in Channel]
-    bases = [b.value for b in Basis]
-    events = {}
-    for event, name in (
-        ("registered", "registrations"),
-        ("confirmed", "confirmations"),
-        ("promoted", "promotions"),
-        ("cancelled", "cancellations"),
-    ):
-        per_channel = by(event, "channel", channels)
-        events[name] = {
-            "total": sum(per_channel.values()),
-            "by_channel": per_channel,
-            "by_basis": by(event, "basis", bases),
-        }
-    today = rules.today_in_bangkok().isoformat()
-    if day == today:
-        settings = get_settings()
-        counts = st.quota.counts()
-        places: dict[str, Any] | None = {
-            "primary": max(0, settings.primary_capacity - counts.primary_used),
-            "reserve": max(0, settings.reserve_capacity - counts.reserve_active),
-            "as_of": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-    else:
-        places = st.ledger.places_snapshot(day)
-    return DailyReport.model_validate(
-        {
-            "date": day,
-            **events,
-            "removals": {
-                r: {s: of_day.get(f"removal_{r}_{s}", 0) for s in ("removed", "not_found", "failed")}
-                for r in REGISTRIES
-            },
-            "places_left": places,
-            "doses": counters.doses_of_day(
-                of_day, [s.name for s in get_settings().schedule.sites], get_settings().doses
-            ),
-        }
     )

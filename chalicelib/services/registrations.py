@@ -1,8 +1,8 @@
-"""Register, read, look up and cancel registrations; the campaign's figures."""
+"""Register: one person on the first free place (primary, else reserve), or why not; a retried request
+answered as it was first. Every channel comes here."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -10,64 +10,38 @@ from typing import NoReturn
 from aws_lambda_powertools import Logger
 
 from chalicelib import metrics
-from chalicelib.config import get_settings, hmac_key, verification_keys
-from chalicelib.domain import rules, verification
+from chalicelib.config import get_settings, hmac_key
+from chalicelib.domain import rules
 from chalicelib.domain.errors import (
     AlreadyRegistered,
     ChannelClosed,
     Conflict,
     IdempotencyKeyReused,
     NotEligible,
-    NotFound,
     Overloaded,
-    PhoneLimitReached,
     RegistrationFull,
 )
-from chalicelib.domain.jobs import Release
+from chalicelib.domain.expected import expected_date
 from chalicelib.domain.models import (
     REGISTRIES,
-    CampaignView,
     Channel,
-    ChannelsView,
-    LookupRequest,
-    Places,
     Registration,
     RegistrationRequest,
     RegistrationView,
     Status,
 )
 from chalicelib.logs import code_ref
-from chalicelib.services import appointments, counters, removals
+from chalicelib.services import campaign, counters, phone_shares, removals
 from chalicelib.services.in_flight import InFlight
+from chalicelib.services.phone_shares import Hold
 from chalicelib.services.secondary import best_effort
 from chalicelib.store.factory import stores
 from chalicelib.store.types import Taken
 
 logger = Logger(child=True)
 
-# A closed channel must be seen "within 5 seconds everywhere" without a read per request: the
-# states are read again after CHANNEL_CACHE_SECONDS, with the person's item (store/glance.py).
-CHANNEL_CACHE_SECONDS = 3.0
-_channel_cache: dict[str, tuple[float, dict[str, bool]]] = {}
 # One person's requests at once in this container: the first answers the others (services.in_flight).
 _in_flight = InFlight()
-
-
-def channel_states(fresh: bool = False) -> dict[str, bool]:
-    cached = None if fresh else _fresh_channel_states()
-    if cached is not None:
-        return cached
-    states = stores().channels.channels()
-    _channel_cache["states"] = (time.monotonic(), states)
-    return states
-
-
-def _fresh_channel_states() -> dict[str, bool] | None:
-    """The cached channel states, or None when they are due to be read again."""
-    cached = _channel_cache.get("states")
-    if cached and time.monotonic() - cached[0] < CHANNEL_CACHE_SECONDS:
-        return cached[1]
-    return None
 
 
 def register(
@@ -82,11 +56,13 @@ def register(
     ``code_secret`` lets a batch row retry with the receipt code it used before (see services.batches);
     ``fingerprint`` (``api.idempotency.fingerprint``: the Idempotency-Key and the body) is stored
     with the registration, so a retry with the same key gets the first answer again.
-    AWS requests: 1-2 for a confirmed place, 1 for a person registered already (none while the
-    request that registers them is in flight in this container), 1 for a refusal while the reserve
-    is full, 3-4 for the reserve (docs/architecture-data-path.md).
-    Raises ChannelClosed, NotEligible, AlreadyRegistered, IdempotencyKeyReused, RegistrationFull,
-    RequestInProgress, Overloaded.
+    An app registration's phone at either of its limits is refused before the person is looked at.
+    AWS requests: 1-2 for a confirmed place (+1 on the app channel), 1 for a person registered
+    already (2-3 on the app channel with a place in hand; none while the request that registers
+    them is in flight in this container), 1 for a refusal while the reserve is full or the phone at a
+    limit, 4-5 for the reserve (docs/architecture-data-path.md).
+    Raises ChannelClosed, NotEligible, PhoneLimitReached, AlreadyRegistered, IdempotencyKeyReused,
+    RegistrationFull, RequestInProgress, Overloaded.
     """
     removals.note()  # confirmations this container still holds go to a sweep, at most every few seconds
     try:
@@ -103,7 +79,7 @@ def _register(
     # Age first: an ineligible request costs no read at all.
     if rules.age_on(req.birth, rules.today_in_bangkok(now)) < settings.min_age:
         raise NotEligible()
-    states = _fresh_channel_states()
+    states = campaign.cached_channel_states()
     if states is not None and not states[channel.value]:
         raise ChannelClosed()
     pointer = rules.person_pointer(req.national_id, hmac_key())
@@ -112,13 +88,14 @@ def _register(
     if not leading:
         # This person's request in flight here answers this one: a new registration is refused or
         # replayed as the stored one would be, with no request; any other outcome, asked as usual.
+        # Not across phones on the app: a phone at a limit hears that before anything about the ID.
         earlier = flight.wait()
-        if earlier is not None:
+        if earlier is not None and (channel is not Channel.APP or flight.phone == req.phone):
             _refuse_or_replay(earlier.registration_id, lambda: earlier, flight.fingerprint, fingerprint, code)
         return _register_person(req, channel, label, datetime.now(UTC), states, pointer, code, fingerprint)
     try:
         answer = _register_person(req, channel, label, now, states, pointer, code, fingerprint)
-        flight.answered(answer, fingerprint)
+        flight.answered(answer, fingerprint, req.phone)
         return answer
     finally:
         _in_flight.land(pointer, flight)
@@ -135,58 +112,71 @@ def _register_person(
     fingerprint: str | None,
 ) -> RegistrationView:
     st = stores()
-    # A place in hand costs nothing to take: the registration's put then also tells a repeat.
+    phone = phone_shares.phone_key(req.phone) if channel is Channel.APP else None
+    # A place in hand costs nothing to take: the phone's share (a phone at a limit is refused there,
+    # before the person is looked at, and the place stays in hand), then the registration's put,
+    # which also tells a repeat.
     if states is not None and st.quota.take_primary(in_hand_only=True):
-        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
+        hold = phone_shares.take(phone, code, channel, st.quota.keep)
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint, hold)
     # Nothing in hand: who is asking decides before any place is taken (a repeat costs one read; a
     # cancelled registration is replaced by the new one, as the put does). The same request reads
-    # the channel states and, once the primary list is full, the gate when they are due: a refusal
-    # costs that one request and no write.
+    # the phone's item (on the app), the channel states and, once the primary list is full, the gate
+    # when they are due: a refusal costs that one request and no write.
     # "Full" as seen when deciding whether to read the gate: a refusal that did not read it because
     # it was known full is refused on that, even if the 2 s ran out meanwhile (never a gate write).
     full_at_look = st.quota.known_full()
-    look = st.glance.look(pointer, gate=st.quota.gate_due(), channels=states is None)
+    look = st.glance.look(pointer, gate=st.quota.gate_due(), channels=states is None, phone=phone)
     if look.channels is not None:
-        _channel_cache["states"] = (time.monotonic(), look.channels)
+        campaign.keep_channel_states(look.channels)
         if not look.channels[channel.value]:
             raise ChannelClosed()
+    if look.phone is not None and look.phone.refuses(code, *phone_shares.limits()):
+        phone_shares.limit_reached(channel)  # before the person: the answer says nothing about the ID
     if look.gate is not None:
         st.quota.see_gate(look.gate)
     found = look.current
     if found is not None and found[0].status is not Status.CANCELLED:
         _refuse_or_replay_stored(*found, fingerprint, code)
     if st.quota.take_primary():
-        return _confirmed(req, code, channel, label, now, pointer, fingerprint)
+        hold = phone_shares.take(phone, code, channel, st.quota.keep)
+        return _confirmed(req, code, channel, label, now, pointer, fingerprint, hold)
     if full_at_look or st.quota.known_full():
         raise RegistrationFull()
-    reg = _new(req, code, Status.RESERVE, channel, label, now)
-    overflow = st.quota.take_overflow(counters.registered_deltas(reg))
+    # The share before the gate: a phone found over a limit here (it raced its own registrations
+    # past the look) takes no ticket, and writes nothing shared.
+    hold = phone_shares.take(phone, code, channel)
+    return _overflow(_new(req, code, Status.RESERVE, channel, label, now), pointer, fingerprint, hold)
+
+
+def _overflow(reg: Registration, pointer: bytes, fingerprint: str | None, hold: Hold | None) -> RegistrationView:
+    """Once the primary shards are full: a parked place, else a reserve ticket, for ``reg`` (its
+    phone's share taken). A share whose registration is not stored goes back."""
+    st = stores()
+    code = reg.registration_id
+    try:
+        overflow = st.quota.take_overflow(counters.registered_deltas(reg))
+    except Exception:
+        phone_shares.give_back(hold, code)
+        raise
     if overflow is None:
+        phone_shares.give_back(hold, code)
         raise RegistrationFull()
     if overflow.ticket is None:  # a place given back while nobody waited
         reg = reg.model_copy(update={"status": Status.CONFIRMED, "removals": dict.fromkeys(REGISTRIES, "pending")})
-        _create_holding_a_place(reg, pointer, fingerprint)
-        _take_phone_share(reg, pointer, st.quota.keep)
+        _store(reg, pointer, fingerprint, hold, st.quota.keep)
         return _registered(reg, None)
     reg = reg.model_copy(update={"ticket": overflow.ticket, "counted": True, "rank_at_start": overflow.rank})
     # A write that may have landed is left as it is: a ticket whose registration never appears is
     # voided by the release job or reconciliation (promotion.settle_ticket) after the stale window.
     try:
-        st.reserve.put_ticket(overflow.ticket, code, now.timestamp())
+        st.reserve.put_ticket(overflow.ticket, code, reg.registered_at.timestamp())
     except Overloaded as exc:
         if not exc.maybe_applied:
             _give_back_ticket(reg, written=False)
+        phone_shares.give_back(hold, code)  # the registration is not written, whatever became of the ticket
         raise
-    try:
-        st.registrations.create(reg, pointer, fingerprint)
-    except Taken as taken:
-        _give_back_ticket(reg, written=True)
-        _refuse_or_replay_stored(taken.current, taken.fingerprint, fingerprint, code)
-    except Overloaded as exc:
-        if not exc.maybe_applied:
-            _give_back_ticket(reg, written=True)
-        raise
-    _take_phone_share(reg, pointer, lambda: _give_back_ticket(reg, written=True))
+    _store(reg, pointer, fingerprint, hold, lambda: _give_back_ticket(reg, written=True))
     return _registered(reg, overflow.rank)
 
 
@@ -198,12 +188,12 @@ def _confirmed(
     now: datetime,
     pointer: bytes,
     fingerprint: str | None,
+    hold: Hold | None,
 ) -> RegistrationView:
     """Store a confirmed registration on the primary place just taken for it."""
     st = stores()
     reg = _new(req, code, Status.CONFIRMED, channel, label, now)
-    _create_holding_a_place(reg, pointer, fingerprint)
-    _take_phone_share(reg, pointer, st.quota.keep)
+    _store(reg, pointer, fingerprint, hold, st.quota.keep)
     st.quota.refill()
     return _registered(reg, None)
 
@@ -228,44 +218,47 @@ def _new(
     )
 
 
-def _create_holding_a_place(reg: Registration, pointer: bytes, fingerprint: str | None) -> None:
-    """Store a registration that holds a primary place taken for it. If it is refused, the place
-    stays in hand for the next newcomer; if the write may have landed, the place is left to it."""
-    st = stores()
+def _store(
+    reg: Registration,
+    pointer: bytes,
+    fingerprint: str | None,
+    hold: Hold | None,
+    undo_place: Callable[[], None],
+) -> None:
+    """Store a registration on the place (and the phone's share) just taken for it. If it is not
+    stored, the place goes where ``undo_place`` puts it (in hand for the next newcomer, or the
+    reserve ticket given back) and the share goes back; if the write may have landed, both are left
+    to it. Raises AlreadyRegistered (or replays), Conflict, Overloaded, PhoneLimitReached."""
     try:
-        st.registrations.create(reg, pointer, fingerprint)
+        stores().registrations.create(reg, pointer, fingerprint)
     except Taken as taken:
-        st.quota.keep()
+        undo_place()
+        phone_shares.give_back(hold, reg.registration_id)
         _refuse_or_replay_stored(taken.current, taken.fingerprint, fingerprint, reg.registration_id)
     except Overloaded as exc:
         if not exc.maybe_applied:
-            st.quota.keep()
+            undo_place()
+            phone_shares.give_back(hold, reg.registration_id)
         raise
+    except Conflict:
+        phone_shares.give_back(hold, reg.registration_id)  # not stored; its place, if any, is a leak
+        raise
+    if hold is not None and hold.share.held_by is not None:
+        _adopt_share(reg, pointer, hold, undo_place)
 
 
-def _take_phone_share(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> None:
-    """An app registration, once stored, takes one share of its phone (``PHONE_REGISTRATION_LIMIT``).
-
-    Taken after the registration's own write, so that a person registered already or a full campaign
-    costs the phone nothing. When the phone is at its limit the registration is undone exactly: it
-    is deleted (if still this one) and its place goes where ``undo_place`` puts it (in hand for the
-    next newcomer, or the reserve ticket given back). A crash between the two writes leaves the
-    registration with its share uncounted: the phone's count is low by one, never high.
-    Raises PhoneLimitReached, Overloaded.
-    """
-    if reg.channel is not Channel.APP:
-        return
+def _adopt_share(reg: Registration, pointer: bytes, hold: Hold, undo_place: Callable[[], None]) -> None:
+    """The stored registration takes over the share its person held of this phone
+    (``phone_shares.adopt``); if the phone is at a limit instead, it is undone (``_withdraw``).
+    Raises PhoneLimitReached, Overloaded."""
     try:
-        taken = stores().phones.take(phone_key(reg.phone), reg.registration_id, get_settings().phone_registration_limit)
+        held = phone_shares.adopt(hold, reg.registration_id)
     except Overloaded as exc:
         if not exc.maybe_applied:
             _withdraw(reg, pointer, undo_place)
         raise
-    if not taken:
-        if not _withdraw(reg, pointer, undo_place):
-            return  # changed in the meantime (a reclaim, a cancel, a promotion): it stands as it is now
-        metrics.add("PhoneLimitReached", channel=reg.channel.value)
-        raise PhoneLimitReached()
+    if not held and _withdraw(reg, pointer, undo_place):
+        phone_shares.limit_reached(reg.channel)
 
 
 def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None]) -> bool:
@@ -281,10 +274,6 @@ def _withdraw(reg: Registration, pointer: bytes, undo_place: Callable[[], None])
     if withdrawn:
         undo_place()
     return withdrawn
-
-
-def phone_key(phone: str) -> str:
-    return verification.phone_hash(phone, verification_keys())
 
 
 def _refuse_or_replay_stored(current: Registration, stored: str | None, fingerprint: str | None, code: str) -> NoReturn:
@@ -324,7 +313,7 @@ def first_view(reg: Registration) -> RegistrationView:
     status = Status.RESERVE if reg.ticket is not None else Status.CONFIRMED
     was = reg.model_copy(update={"status": status, "appointment": None})
     rank = reg.rank_at_start if status is Status.RESERVE else None
-    return RegistrationView.of(was, rank, appointments.expected_date(was, rank))
+    return RegistrationView.of(was, rank, expected_date(was, rank, get_settings(), rules.today_in_bangkok()))
 
 
 def _registered(reg: Registration, rank: int | None) -> RegistrationView:
@@ -335,7 +324,7 @@ def _registered(reg: Registration, rank: int | None) -> RegistrationView:
     )
     if reg.status is Status.CONFIRMED:
         removals.note(reg.registration_id)
-    return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
+    return RegistrationView.of(reg, rank, expected_date(reg, rank, get_settings(), rules.today_in_bangkok()))
 
 
 def _give_back_ticket(reg: Registration, written: bool) -> None:
@@ -348,113 +337,3 @@ def _give_back_ticket(reg: Registration, written: bool) -> None:
     best_effort(lambda: st.reserve.void_ticket(ticket, holder), "void ticket")
     best_effort(lambda: st.reserve.reserve_exit(f"ticket-{ticket}", ticket), "reserve exit")
     best_effort(lambda: st.statistics.count({k: -v for k, v in counters.registered_deltas(reg).items()}), "counters")
-
-
-def view(reg: Registration) -> RegistrationView:
-    rank = stores().reserve.rank(reg.ticket) if reg.status is Status.RESERVE and reg.ticket else None
-    return RegistrationView.of(reg, rank, appointments.expected_date(reg, rank))
-
-
-def get(registration_id: str) -> RegistrationView:
-    """Raises NotFound."""
-    reg = stores().registrations.get(registration_id)
-    if reg is None:
-        raise NotFound()
-    return view(reg)
-
-
-def lookup(req: LookupRequest) -> RegistrationView:
-    """The person's active registration, else their latest. Raises NotFound (also for a wrong birth date)."""
-    found = stores().registrations.current(rules.person_pointer(req.national_id, hmac_key()))
-    if found is None or not rules.same_secret(found[0].birth_date.isoformat(), req.birth_date):
-        raise NotFound()
-    return view(found[0])
-
-
-def cancel(registration_id: str, birth_date: str) -> RegistrationView:
-    """Cancel a registration; its place goes to reserve rank 1 (or back to newcomers).
-
-    A cancel that was interrupted (its release could not be queued: 429) is finished by the retry:
-    the cancelled registration lists what is left to do, and each step is done once.
-    Raises NotFound (also for a wrong birth date), Overloaded.
-    """
-    st = stores()
-    now = datetime.now(UTC)
-    for _ in range(5):
-        reg = st.registrations.get(registration_id)
-        if reg is None or not rules.same_secret(reg.birth_date.isoformat(), birth_date):
-            raise NotFound()
-        if reg.status is Status.CANCELLED:
-            hand_on(reg)
-            return view(st.registrations.get(registration_id) or reg)
-        try:
-            cancelled = st.registrations.cancel(reg, now)
-            break
-        except Conflict:
-            continue  # promoted meanwhile: cancel what it is now
-    else:
-        raise Conflict("registration kept changing")
-    logger.info("cancelled", extra={"ref": code_ref(registration_id), "was": reg.status.value})
-    hand_on(cancelled)
-    return view(cancelled)
-
-
-def hand_on(cancelled: Registration) -> None:
-    """What follows a cancellation (by the person, or a no-show), each step once: counters, the
-    booked appointments' places (``appointments.release``: a compare-and-set that succeeds once),
-    the place itself (reserve rank 1 first, through the promotion service's release job).
-    Raises Overloaded when the release cannot be queued (a retried cancel, or the sweep, sends it),
-    or the phone's share cannot be given back (a retried cancel, or reconciliation, gives it back)."""
-    st = stores()
-    was = Status.CONFIRMED if cancelled.held == "primary" else Status.RESERVE
-    if "counts" in cancelled.todo and st.registrations.take_step(cancelled.registration_id, "counts"):
-        best_effort(lambda: counters.cancelled(was, cancelled), "counters")
-    # Nothing else recounts a phone's share, so it is not best effort: when it cannot be given
-    # back now, the step stays listed and the caller is told (429), after the other steps.
-    phone_owed = False
-    if "phone" in cancelled.todo:
-        try:
-            give_back_phone_share(cancelled)
-        except Overloaded:
-            phone_owed = True
-    best_effort(lambda: appointments.release(cancelled), "appointment slot")
-    if cancelled.release_pending:
-        if cancelled.held == "reserve":
-            # Leaving the reserve is two idempotent writes: ranks behind move up at once.
-            if cancelled.ticket:
-                st.reserve.reserve_exit(cancelled.registration_id, cancelled.ticket)
-            st.registrations.finish_release(cancelled.registration_id)
-        else:
-            # Raises Overloaded (429): a retried cancel sends it again; the minute sweep does too.
-            st.promotions.send(Release(registration_id=cancelled.registration_id).model_dump(mode="json"))
-    if phone_owed:
-        raise Overloaded(retry_after=1)
-
-
-def give_back_phone_share(cancelled: Registration) -> bool:
-    """A cancelled app registration's share of its phone, back once: the phone item marks it given
-    (a crash before the step is taken, and the retried cancel, find the mark), then the step is
-    taken so that a retry need not ask. True if this call gave it back. Raises Overloaded: the
-    step stays listed, and a retried cancel or the next reconciliation gives it back."""
-    given = stores().phones.give_back(phone_key(cancelled.phone), cancelled.registration_id)
-    stores().registrations.take_step(cancelled.registration_id, "phone")
-    return given
-
-
-def campaign() -> CampaignView:
-    settings = get_settings()
-    counts = stores().quota.counts()
-    states = channel_states()
-    return CampaignView(
-        name=settings.campaign_name,
-        min_age=settings.min_age,
-        primary=Places(
-            capacity=settings.primary_capacity,
-            remaining=max(0, settings.primary_capacity - counts.primary_used),
-        ),
-        reserve=Places(
-            capacity=settings.reserve_capacity,
-            remaining=max(0, settings.reserve_capacity - counts.reserve_active),
-        ),
-        channels=ChannelsView(**{k: "open" if v else "closed" for k, v in states.items()}),
-    )

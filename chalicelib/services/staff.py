@@ -29,7 +29,7 @@ from chalicelib.domain.staff import (
     token_days,
     token_hash,
 )
-from chalicelib.services import registrations
+from chalicelib.services import campaign
 from chalicelib.store.factory import stores
 
 
@@ -108,7 +108,7 @@ def set_channel(channel: str, is_open: bool) -> ChannelState:
     if channel not in {c.value for c in Channel}:
         raise NotFound()
     stores().channels.set_channel(channel, is_open)
-    registrations.channel_states(fresh=True)
+    campaign.channel_states(fresh=True)
     return ChannelState(channel=channel, open=is_open)
 
 

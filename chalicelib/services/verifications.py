@@ -28,7 +28,7 @@ from chalicelib.domain.verification import (
     VerificationStarted,
     VerificationToken,
 )
-from chalicelib.services import appointments
+from chalicelib.notify.factory import sms
 from chalicelib.store.factory import stores
 from chalicelib.store.types import PendingVerification
 
@@ -116,6 +116,6 @@ def send_code(verification_id: str, known: Mapping[str, PendingVerification | No
     code = verification.code_for(verification_id, verification_keys())
     # The gateway keeps one message per key: a job delivered twice is one SMS.
     key = hashlib.sha256(f"verification:{verification_id}".encode()).hexdigest()
-    appointments.sms().send(pending.phone, verification.verification_text(code), key)
+    sms().send(pending.phone, verification.verification_text(code), key)
     # By stage: the SMS budget's alarm (infra/template.yaml, SmsBudgetAlarm) adds these up per hour.
     metrics.add("VerificationSms", stage=get_settings().stage)

@@ -9,23 +9,7 @@ from typing import Any
 from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.store.table import ConditionFailed, Table
 
-# A chunk item holds the rows one job handles; DynamoDB items stop at 400 KB.
-CHUNK_BYTES = 300_000
-CHUNK_ROWS = 100
 KEEP_SECONDS = 90 * 86400
-
-
-def chunked(rows: list[Any]) -> list[list[Any]]:
-    chunks: list[list[Any]] = [[]]
-    size = 0
-    for row in rows:
-        n = len(json.dumps(row, ensure_ascii=False).encode("utf-8"))
-        if chunks[-1] and (len(chunks[-1]) >= CHUNK_ROWS or size + n > CHUNK_BYTES):
-            chunks.append([])
-            size = 0
-        chunks[-1].append(row)
-        size += n
-    return chunks
 
 
 class BatchStore:

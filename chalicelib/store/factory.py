@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.config import get_settings, hmac_key, queue_name, verification_keys
+from chalicelib.config import admission_key, get_settings, hmac_key, queue_name, verification_keys
 from chalicelib.store import clients
 from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
@@ -21,6 +21,7 @@ from chalicelib.store.glance import GlanceStore
 from chalicelib.store.ledger import LedgerStore
 from chalicelib.store.phones import PhoneStore
 from chalicelib.store.protocols import Stores
+from chalicelib.store.queue import QueueStore
 from chalicelib.store.queues import JobQueue
 from chalicelib.store.quota import QuotaStore
 from chalicelib.store.registrations import RegistrationStore
@@ -54,6 +55,7 @@ class DynamoStores:
     attempts: AttemptStore
     phones: PhoneStore
     glance: GlanceStore
+    queue: QueueStore
 
 
 _installed: list[Stores] = []
@@ -107,7 +109,13 @@ def _dynamo_stores() -> DynamoStores:
         attempts=AttemptStore(db, s.attempts_table),
         phones=PhoneStore(db, s.campaign_table),
         glance=GlanceStore(registrations.table, campaign),
+        queue=QueueStore(db, s.queue_table, QUEUE_KEEP_SECONDS),
     )
+
+
+# The waiting room's items expire (DynamoDB TTL) this long after they were written: the line is
+# over within the opening's days; its order stays readable for two months.
+QUEUE_KEEP_SECONDS = 60 * 86_400
 
 
 def reset() -> None:
@@ -116,10 +124,8 @@ def reset() -> None:
     # A module never imported has nothing cached (and the unit tests run without boto3).
     if idempotency := sys.modules.get("chalicelib.store.idempotency"):
         idempotency.persistence_layer.cache_clear()
-    from chalicelib.registries import factory as registries
-
-    registries.reset()
     clients.reset()
     get_settings.cache_clear()
     hmac_key.cache_clear()
     verification_keys.cache_clear()
+    admission_key.cache_clear()

@@ -1,10 +1,13 @@
 """The campaign table's ``gate`` item, shared by the quota and the reserve.
 
 ``gate``  ``ra`` active reserve, ``seq`` last reserve ticket issued, ``parked`` primary places given
-          back while nobody waited on the reserve, ``applied`` a map event-id -> time that makes each
-          release/exit count once however often its job runs. Invariant: ``parked > 0`` only while
-          ``ra == 0`` (so a freed place never goes to a newcomer while someone waits on the reserve).
+          back while nobody waited on the reserve, ``xb`` a map block -> how many of the block's
+          reserve exits ``ra`` has taken off (``store.reserve``: one entry per ``TICKET_BLOCK``
+          tickets issued, never one per event). Invariant: ``parked > 0`` only while ``ra == 0`` (so a
+          freed place never goes to a newcomer while someone waits on the reserve).
           A reserve entry also adds its statistics here (read back by ``StatisticsStore.stats``).
+No request adds anything to the gate per event: its size is bounded by the tickets issued (a map
+entry per block) and the statistics' keys, whatever the traffic.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.domain.errors import Conflict
 from chalicelib.store.table import ConditionFailed, Table
 from chalicelib.store.types import Item
 
@@ -34,7 +36,7 @@ class Gate:
         if self._ready:
             return
         with contextlib.suppress(ConditionFailed):  # there already
-            self._t.put({"pk": GATE, "ra": 0, "seq": 0, "parked": 0, "applied": {}})
+            self._t.put({"pk": GATE, "ra": 0, "seq": 0, "parked": 0, "xb": {}})
         self._ready = True
 
     def update(
@@ -47,7 +49,7 @@ class Gate:
         create: bool = True,
     ) -> Item:
         """A conditional update of the gate, created first unless ``create`` is False (an update whose
-        condition holds on a missing gate, and that needs no ``applied`` map, creates it itself).
+        condition holds on a missing gate, and that needs no ``xb`` map, creates it itself).
         Raises ConditionFailed (the gate as it was), Overloaded."""
         if create:
             self.ensure()
@@ -55,21 +57,3 @@ class Gate:
 
     def read(self, projection: str) -> Item:
         return self._t.get(GATE, projection=projection)
-
-    def applied(self, event_id: str) -> bool:
-        item = self._t.get(GATE, projection="applied.#e", names={"#e": event_id})
-        return event_id in item.get("applied", {})
-
-    def forget_applied(self, older_than: int) -> int:
-        """Prune idempotency marks of events settled long ago; returns how many were removed."""
-        removed = 0
-        for event_id, at in self.read("applied").get("applied", {}).items():
-            if at < older_than:
-                try:
-                    self._t.update(
-                        (GATE,), "REMOVE applied.#e", "applied.#e = :at", {":at": at}, names={"#e": event_id}
-                    )
-                    removed += 1
-                except Conflict:
-                    pass
-        return removed

@@ -37,10 +37,8 @@ FULL_CACHE_SECONDS = 2.0
 # (near a shard's end, see END_MARGIN, the shard): only a multi-threaded host (``make run``) ever waits.
 SINGLE_FILE = 64
 # Joining the reserve: the write that creates the gate when it is not there yet gives it the shape
-# ``Gate.ensure`` would (no place parked, no event applied).
-_JOIN_RESERVE = (
-    "SET parked = if_not_exists(parked, :zero), applied = if_not_exists(applied, :none) ADD ra :one, seq :one"
-)
+# ``Gate.ensure`` would (no place parked, no exit taken off).
+_JOIN_RESERVE = "SET parked = if_not_exists(parked, :zero), xb = if_not_exists(xb, :none) ADD ra :one, seq :one"
 _RESERVE_OPEN = "(attribute_not_exists(parked) OR parked = :zero) AND (attribute_not_exists(ra) OR ra < :cap)"
 
 
@@ -222,23 +220,20 @@ class QuotaStore:
                 continue  # another newcomer took it: look again
         raise Conflict("gate kept changing")
 
-    def park(self, vacancy_id: str) -> bool:
-        """Give a freed primary place back to newcomers, once per vacancy, only if nobody waits.
+    def park(self) -> bool:
+        """Give a freed primary place back to newcomers, only if nobody waits on the reserve; False
+        when someone does (the place must go to them instead).
 
-        Returns False when someone is on the reserve (the place must go to them instead).
+        Not idempotent by itself: the caller makes sure one place is parked once (the vacancy hands its
+        place to newcomers with a compare-and-set first, ``RegistrationStore.hand_to_newcomers``), so
+        the gate keeps no mark per vacancy.
         """
-        event_id = f"park#{vacancy_id}"
         try:
-            self._gate.update(
-                "ADD parked :one SET applied.#e = :now",
-                "ra = :zero AND attribute_not_exists(applied.#e)",
-                {":one": 1, ":zero": 0, ":now": int(time.time())},
-                names={"#e": event_id},
-            )
-            self._gate.full_until = 0.0
-            return True
+            self._gate.update("ADD parked :one", "ra = :zero", {":one": 1, ":zero": 0})
         except Conflict:
-            return self._gate.applied(event_id)
+            return False
+        self._gate.full_until = 0.0
+        return True
 
     def return_leaked(self, places: int) -> bool:
         """Give back places found taken by nobody, only if nobody waits on the reserve."""
@@ -248,10 +243,6 @@ class QuotaStore:
             return True
         except Conflict:
             return False
-
-    def forget_applied(self, older_than: int) -> int:
-        """Prune the gate's idempotency marks of events settled long ago; returns how many."""
-        return self._gate.forget_applied(older_than)
 
     def counts(self) -> PlaceCounts:
         """Places taken, parked and on the reserve, read in one BatchGetItem."""

@@ -1,7 +1,7 @@
 """One DynamoDB table, wrapped once: every store reads as the list of conditions it enforces.
 
 Five operations, each one AWS request (or one page of one): get, put-if-absent, conditional
-update, query (a page, or every page), batch get. Items go in and come out as plain Python values
+update, query (a page, or every page, or a count), batch get. Items go in and come out as plain Python values
 (``codec``); throttling and transport failures become ``Overloaded`` (``maybe_applied`` says
 whether the write may have landed), a lost condition becomes ``ConditionFailed`` carrying the item
 as it was, so the caller decides without a second read.
@@ -159,6 +159,25 @@ class Table:
             if page.cursor is None:
                 return
             cursor = page.cursor
+
+    def count(self, condition: str, values: Mapping[str, Any], index: str | None = None) -> int:
+        """How many items a query finds, page after page (``Select=COUNT``: no item comes back)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": {k: value(v) for k, v in values.items()},
+            "Select": "COUNT",
+        }
+        if index:
+            kwargs["IndexName"] = index
+        total = 0
+        while True:
+            with translated_errors():
+                resp = self.client.query(**kwargs)
+            total += int(resp.get("Count", 0))
+            if not resp.get("LastEvaluatedKey"):
+                return total
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def batch_get(self, keys: list[tuple[Any, ...]], projection: str | None = None) -> list[Item]:
         """Every item of ``keys`` that exists (strongly consistent; 100 a request, unprocessed retried)."""

@@ -10,6 +10,14 @@ imports only Schemathesis and Hypothesis, never the service.
   control or format character, not blank, the length once trimmed); this draws readable text.
 - ``verification-token``: text shaped like a phone's verification token (``make api-fuzz`` runs the
   stack with ``PHONE_VERIFICATION=off``, so a registration is taken whatever the token says).
+- ``admission-token``: text shaped like a waiting room's admission token (the stack runs with
+  ``WAITING_ROOM=off``: a registration needs none).
+
+A hook on the values a pattern lets through that no schema can rule out, applied before each call:
+a birth date the document's pattern generates (its ``format`` strategy is bypassed when a pattern is
+present) that is in the future or before 1900 becomes the same day in 1980, and an audit ``cursor``
+(opaque, carrying a MAC: only the service can make one, so any other is a 400) is left out.
+Values that are not dates at all are left as they are: the negative checks need them.
 
 And one hook on the stack's state: a channel a generated call closed (``PUT /v1/admin/channels/…``
 with ``{"open": false}``, answered 200) is opened again at once, else every later registration on it
@@ -61,11 +69,32 @@ texts = st.builds(
 )
 
 tokens = st.from_regex(r"pv1\.[0-9a-f]{64}\.[0-9]{10}\.[A-Za-z0-9_-]{43}", fullmatch=True)
+admissions = st.from_regex(r"qa1\.[0-9a-f]{24}\.[0-9]{10}\.[A-Za-z0-9_-]{43}", fullmatch=True)
 
 schemathesis.openapi.format("thai-national-id", national_ids)
 schemathesis.openapi.format("date", adult_birth_dates)
 schemathesis.openapi.format("text", texts)
 schemathesis.openapi.format("verification-token", tokens)
+schemathesis.openapi.format("admission-token", admissions)
+
+
+def _impossible_birth_date(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return False
+    return day > date.today() or day.year < 1900
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: Any) -> None:
+    body = case.body
+    if isinstance(body, dict) and _impossible_birth_date(body.get("birth_date")):
+        body["birth_date"] = "1980" + body["birth_date"][4:]
+    if isinstance(case.query, dict) and "cursor" in case.query and "/v1/admin/audit" in case.operation.path:
+        del case.query["cursor"]
 
 
 @schemathesis.hook

@@ -11,6 +11,7 @@ gets which place: that kind is held to the invariants only).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -66,29 +67,39 @@ def test_every_aws_call_of_the_flow_can_fail_and_nothing_is_lost(world: World, f
     calls = run(world, flow, None)
     expected, confirmed = world.outcome(), world.confirmed()
     assert calls, "the flow made no AWS call"
+
+    # When each call fails in turn, then the invariants hold after recovery
+    def faulted(target: tuple[int, str]) -> None:
+        run(world, flow, target)
+        if target[1] in SAME_END:
+            assert world.outcome() == expected, (world.outcome(), world.answers, world.batch_rows())
+        elif target[1] != "condition":
+            assert world.confirmed() == confirmed, (world.outcome(), world.answers, world.batch_rows())
+
+    each_fault(calls, faulted)
+    INJECTED[flow.name] = len(calls)
+
+
+def each_fault(calls: list[Call], faulted: Callable[[tuple[int, str]], None]) -> None:
+    """``faulted`` once per (call index, fault kind) of ``plan(calls)``, again (three times in all)
+    while the run does not reach that call; every failure is reported at the end, and every call
+    index must have been faulted."""
     failures: list[str] = []
     injected: set[int] = set()
-    # When each call fails in turn, then the invariants hold after recovery
     for k, kind in plan(calls):
         try:
             for attempt in range(3):
                 try:
-                    run(world, flow, (k, kind))
+                    faulted((k, kind))
                     break
                 except NotReached:
                     if attempt == 2:
                         raise
-            if kind in SAME_END:
-                assert world.outcome() == expected, (world.outcome(), world.answers, world.batch_rows())
-            elif kind != "condition":
-                assert world.confirmed() == confirmed, (world.outcome(), world.answers, world.batch_rows())
             injected.add(k)
         except (AssertionError, NotReached) as exc:
             failures.append(f"call {k} {calls[k].service}.{calls[k].operation} [{kind}]: {exc}"[:1500])
     assert not failures, "\n".join(failures)
-    # And every call index of the flow was faulted
     assert injected == set(range(len(calls))), f"{len(calls)} calls, {len(injected)} injected"
-    INJECTED[flow.name] = len(calls)
 
 
 def test_the_injector_fails_exactly_the_call_it_is_aimed_at(world: World) -> None:

@@ -61,7 +61,7 @@ json_values = st.recursive(
 
 VALID: dict[str, Any] = {
     "RegistrationRequest": body(),
-    "AppRegistrationRequest": {**body(), "verification_token": "pv1.x.1.y"},
+    "AppRegistrationRequest": {**body(), "verification_token": "pv1.x.1.y", "admission_token": "qa1.x.1.y"},
     "ReceiptRequest": {"national_id": "1101700230708", "birth_date": "1980-01-31"},
     "VerificationRequest": {"phone": "0812345678"},
     "ConfirmRequest": {"code": "123456"},
@@ -71,6 +71,8 @@ VALID: dict[str, Any] = {
     "ChannelSwitch": {"open": True},
     "CheckInRequest": {"national_id": "1101700230708"},
     "CounterCancelRequest": {"national_id": "1101700230708"},
+    "JoinRequest": {"phone": "0812345678"},  # the suites run with PHONE_VERIFICATION=off
+    "AdmitRate": {"admit_per_minute": 60},
 }
 
 

@@ -47,8 +47,14 @@ def _served_operations(client: Any) -> list[tuple[str, str, dict[str, Any]]]:
 
 @pytest.mark.parametrize("op", ROUTES, ids=[f"{o.method.upper()} {o.path}" for o in ROUTES])
 def test_generated_requests_never_get_a_5xx_and_errors_keep_the_envelope(
-    client: Any, tokens: dict[str, str], op: Any
+    client: Any, tokens: dict[str, str], op: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if "/queue" in op.path:
+        # The waiting room's routes with the waiting room on (the suites run with it off).
+        from chalicelib.config import get_settings
+
+        monkeypatch.setenv("WAITING_ROOM", "on")
+        get_settings.cache_clear()
     doc = json.loads(client.http.get("/v1/openapi.json").body)
     served = doc["paths"][op.path][op.method]
     params = served.get("parameters", [])
@@ -82,7 +88,7 @@ def test_generated_requests_never_get_a_5xx_and_errors_keep_the_envelope(
         resp = getattr(client.http, op.method)(url, body=data, headers=headers)
         assert_contract(resp, f"{op.method} {url}")
         sent[resp.status_code] += 1
-        if resp.status_code == 201:
+        if resp.status_code == 201 and "registration_id" in json.loads(resp.body):
             created.add(json.loads(resp.body)["registration_id"])
 
     one()

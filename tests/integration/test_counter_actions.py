@@ -202,9 +202,9 @@ def test_both_work_while_the_app_and_counter_channels_are_closed(client: Any, to
             headers={**JSON, "Authorization": f"Bearer {tokens['admin']}"},
         )
         assert resp.status_code == 200
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign
 
-    registrations.channel_states(fresh=True)
+    campaign.channel_states(fresh=True)
     assert reclaim(client, tokens["counter"], 60).status_code == 200
     assert counter_cancel(client, tokens["counter"], 61).json_body["status"] == "cancelled"
     assert error(read(client, regs[0]["registration_id"])) == (404, "not_found")

@@ -13,9 +13,9 @@ import pytest
 
 from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
-from chalicelib.services import registrations, staff
+from chalicelib.services import campaign, registrations, staff
 from chalicelib.store.factory import stores
-from tests.helpers import body, campaign_item, campaign_table, national_id, raising
+from tests.helpers import Calls, body, campaign_item, campaign_table, national_id, raising
 
 JSON = {"Content-Type": "application/json"}
 BIRTH = json.dumps({"birth_date": "1980-01-31"})
@@ -35,25 +35,8 @@ def counted_campaign(monkeypatch: pytest.MonkeyPatch, campaign_env: Any, **capac
     """A campaign whose requests are counted one by one: the sweep kicked only by the test, and the
     channel states read once (a slow machine must not see them go stale mid-test)."""
     monkeypatch.setenv("REMOVAL_KICK_SECONDS", "3600")
-    monkeypatch.setattr(registrations, "CHANNEL_CACHE_SECONDS", 3600.0)
+    monkeypatch.setattr(campaign, "CHANNEL_CACHE_SECONDS", 3600.0)
     campaign_env(**capacities)
-
-
-class Calls:
-    """The AWS requests the service's own clients make (botocore's event hooks)."""
-
-    def __init__(self) -> None:
-        from chalicelib.store import clients
-
-        self.made: list[str] = []
-        self.tables: list[tuple[str, str]] = []
-        for c in (clients.dynamodb(), clients.sqs()):
-            c.meta.events.register("before-parameter-build.*.*", self._count)
-
-    def _count(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
-        operation = event_name.split(".", 2)[2]
-        self.made.append(operation)
-        self.tables.append((operation, str(params.get("TableName", "")).rsplit("-", 1)[-1]))
 
 
 def test_a_retried_cancel_finishes_what_a_failed_queue_send_left_undone(
@@ -102,14 +85,21 @@ def test_a_confirmed_registration_is_three_requests_and_a_repeat_one(
     for n in range(2, 12):
         calls.made.clear()
         assert post(client, "/v1/registrations", body(n), {"Idempotency-Key": f"k{n}"}).status_code == 201
-        # Then each costs at most three requests (the registration, the phone's share, now and then
+        # Then each costs at most three requests (the phone's share, the registration, now and then
         # the quota), no query
         assert len(calls.made) <= 3 and "Query" not in calls.made and "Scan" not in calls.made, calls.made
-        assert calls.made[:2] == ["PutItem", "UpdateItem"], calls.made
+        assert calls.made[:2] == ["UpdateItem", "PutItem"], calls.made
     calls.made.clear()
     repeat = post(client, "/v1/registrations", body(5), {"Idempotency-Key": "another"})
     assert repeat.status_code == 409 and repeat.json_body["error"]["code"] == "already_registered"
-    assert calls.made == ["PutItem"]
+    # And a repeat from the phone that registered them is two: the share's write finds the person
+    # holds one already (nothing to give back), the refused put answers
+    assert calls.made == ["UpdateItem", "PutItem"]
+    # And from another phone three: the share taken for them goes back
+    calls.made.clear()
+    repeat = post(client, "/v1/registrations", body(5, phone="0898765432"))
+    assert repeat.status_code == 409 and repeat.json_body["error"]["code"] == "already_registered"
+    assert calls.made == ["UpdateItem", "PutItem", "UpdateItem"]
 
 
 def _two_at_once(
@@ -364,9 +354,9 @@ def test_the_last_places_and_the_reserve_cost_no_refused_write(
         calls.made.clear()
         created = post(client, "/v1/registrations", body(n))
         assert created.status_code == 201 and created.json_body["status"] == "reserve"
-        # Then each costs five requests: the look, the gate (created by the first, no put of its
-        # own), the ticket's holder, the registration and the phone's share
-        assert calls.made == ["BatchGetItem", "UpdateItem", "UpdateItem", "PutItem", "UpdateItem"], (n, calls.made)
+        # Then each costs five requests: the look (with the phone's item), the phone's share, the gate
+        # (created by the first, no put of its own), the ticket's holder and the registration
+        assert calls.made == ["BatchGetItem", "UpdateItem", "UpdateItem", "UpdateItem", "PutItem"], (n, calls.made)
     # And a refusal once the reserve is full is the look alone
     calls.made.clear()
     refused = post(client, "/v1/registrations", body(9))
@@ -374,4 +364,4 @@ def test_the_last_places_and_the_reserve_cost_no_refused_write(
     assert calls.made == ["BatchGetItem"]
     # And the gate the first ticket created has the shape every other gate write expects
     gate = campaign_item("gate")
-    assert (gate["ra"], gate["seq"], gate["parked"], gate["applied"]) == (2, 2, 0, {})
+    assert (gate["ra"], gate["seq"], gate["parked"], gate["xb"]) == (2, 2, 0, {})

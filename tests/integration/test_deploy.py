@@ -411,6 +411,16 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
     for name in ("sweep", "reconcile_hourly", "reconcile_daily", "allocate_daily", "close_daily"):
         schedules.fire(name)
     drain()
+    # The waiting room: a join and a ticket read (the API), and one round of its sequencer's loop.
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("WAITING_ROOM", "on")
+    get_settings.cache_clear()
+    joined = client.http.post("/v1/queue", body=json.dumps({"phone": "0612345678"}), headers=JSON)
+    assert joined.status_code == 201, joined.body
+    assert client.http.get(f"/v1/queue/{joined.json_body['ticket']}").status_code == 200
+    assert client.http.get("/v1/admin/queue", headers=admin).status_code == 200
+    schedules.fire("queue_sequencer")
 
     by_function: dict[str, set[str]] = {}
     denied: set[str] = set()
@@ -446,5 +456,12 @@ def test_the_local_driver_fires_every_schedule_the_app_declares(app: Any) -> Non
     # When the local driver reads the app as `make run` does
     schedules = Schedules(app, "ap-southeast-1")
     # Then every one of them is due at some time, as EventBridge would fire it on AWS
-    assert declared == {"allocate_daily", "close_daily", "sweep", "reconcile_hourly", "reconcile_daily"}
+    assert declared == {
+        "allocate_daily",
+        "close_daily",
+        "sweep",
+        "reconcile_hourly",
+        "reconcile_daily",
+        "queue_sequencer",
+    }
     assert set(schedules._due) == declared

@@ -190,7 +190,7 @@ def run_together(actions: list[Callable[[], Any]]) -> list[str]:
 
 def test_concurrent_guesses_never_get_past_five_and_lock_only_their_target(client: Any) -> None:
     from chalicelib.domain.models import LookupRequest
-    from chalicelib.services import lockouts, registrations
+    from chalicelib.services import lockouts, lookups
     from chalicelib.store.factory import stores
 
     post(client, "/v1/registrations", body(11))
@@ -198,7 +198,7 @@ def test_concurrent_guesses_never_get_past_five_and_lock_only_their_target(clien
 
     def lookup(n: int, birth_date: str) -> Callable[[], Any]:
         req = LookupRequest.model_validate(ident(n, birth_date))
-        return lambda: lockouts.guarded(lockouts.of_person(req.national_id), lambda: registrations.lookup(req))
+        return lambda: lockouts.guarded(lockouts.of_person(req.national_id), lambda: lookups.lookup(req))
 
     # Given 24 wrong guesses and the right birth date for one person, and 5 lookups of another
     # person with the right birth date, all at once

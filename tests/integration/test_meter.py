@@ -3,9 +3,12 @@ however many it counts (issue 21, finding 16; the other per-container maps: test
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
-from local import meter
+from local import keys, meter
 
 MORE = 1_000
 
@@ -59,3 +62,82 @@ def test_the_waiting_rooms_requests_are_counted_by_kind_not_by_ticket(monkeypatc
         "queue_ticket": MORE,
         "queue_admission": MORE,
     }
+
+
+# -- the partition keys (local/keys.py) ----------------------------------------------------------------
+
+
+def test_a_key_pattern_keeps_words_and_replaces_what_varies() -> None:
+    assert keys.pattern("gate") == "gate"
+    assert keys.pattern("stats#3") == "stats#<n>"
+    assert keys.pattern("phones#" + "ab12" * 8) == "phones#<hash>"
+    assert keys.pattern("p#Zx9-Qq_3kLmN0pQrStUvWxYz") == "p#<id>"
+    assert keys.pattern("audit#2026-12-01") == "audit#<date>"
+    assert keys.pattern("slot#2026-12-01#2") == "slot#<date>#<n>"
+    assert keys.pattern("7") == "<n>"
+
+
+@pytest.fixture
+def counted(aws: dict[str, str]) -> Iterator[None]:
+    """The keys of every DynamoDB call of clients made from here on, counted from zero."""
+    import boto3
+
+    from chalicelib.caches import reset_caches
+
+    boto3.setup_default_session()
+    keys.install(boto3._get_default_session().events)
+    keys.reset()
+    reset_caches()
+    yield
+    boto3.setup_default_session()
+    keys.reset()
+    reset_caches()
+
+
+def _writes(where: str) -> dict[str, dict[str, Any]]:
+    table, _, index = where.partition("/")
+    rows = keys.report()["start"]["writes"]
+    return {r["pattern"]: r for r in rows if r["table"] == table and r["index"] == (index or None)}
+
+
+def test_a_write_counts_on_its_table_key_and_on_each_index_partition_it_enters_or_leaves(counted: None) -> None:
+    from chalicelib.domain.models import REGISTRIES
+    from chalicelib.store.factory import stores
+    from chalicelib.store.registrations.keys import shard_of
+    from tests.stores.people import person
+
+    regs = stores().registrations
+    # Given a confirmed registration (its removals pending: in both sparse indexes)
+    reg, pointer = person(1)
+    regs.create(reg, pointer, None)
+    shard = shard_of(reg.registration_id)
+    # When the same person is created again (a refused conditional put), then the sweep is done with it
+    with pytest.raises(Exception):  # noqa: B017 - Taken: the store contract's, not this test's
+        regs.create(reg, pointer, None)
+    regs.record_removals(reg, dict.fromkeys(REGISTRIES, "removed"), None, True, {})
+    # Then the table's key took all three writes (the refused one spends its write too)
+    table = _writes("registrations")["p#<id>"]
+    assert (table["count"], table["distinct_values"], table["busiest_value"], table["busiest_key"]) == (3, 1, 3, None)
+    # And the removal index's shard took two: the entry in, and out (a REMOVE names no value)
+    removal = _writes("registrations/removal-pending")["<n>"]
+    assert (removal["count"], removal["busiest_key"]) == (2, shard)
+    # And the appointment index's shard one: the refused put and the sweep's write do not touch it
+    appointment = _writes("registrations/appointment-pending")["<n>"]
+    assert (appointment["count"], appointment["busiest_key"]) == (1, shard)
+
+
+def test_the_key_counts_stay_bounded_per_pattern(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a bound of 100 values a pattern
+    monkeypatch.setattr(keys, "MAX_VALUES", 100)
+    tally = keys.Tally(named=False)
+    # When far more distinct values are counted, and one of them often
+    for n in range(100 + MORE):
+        tally.add(f"p#{n:020d}", second=n // 100)
+    for _ in range(50):
+        tally.add("p#" + "0" * 20, second=99)
+    # Then the tally keeps at most the bound, still counts every write, and the busiest value stands out
+    row = tally.row()
+    assert len(tally.per_value) == 100
+    assert row["count"] == 100 + MORE + 50
+    assert row["busiest_value"] == 51
+    assert row["peak_per_s"] == 50

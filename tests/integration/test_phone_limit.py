@@ -1,4 +1,5 @@
-"""At most PHONE_REGISTRATION_LIMIT (4) active app-channel registrations per phone (contract v1.1)."""
+"""At most PHONE_REGISTRATION_LIMIT (4) active app-channel registrations per phone (contract v1.1), and
+at most PHONE_LIFETIME_LIMIT (6) different people per phone over the campaign (v1.2)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ BIRTH = {"birth_date": "1980-01-31"}
 
 
 @pytest.fixture(autouse=True)
-def limit_of_four(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default limit (the v1 suites run with a high one: their people share one phone)."""
+def default_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default limits (the v1 suites run with high ones: their people share one phone)."""
     from chalicelib.caches import reset_caches
 
     monkeypatch.setenv("PHONE_REGISTRATION_LIMIT", "4")
+    monkeypatch.setenv("PHONE_LIFETIME_LIMIT", "6")
     reset_caches()
 
 
@@ -33,11 +35,22 @@ def register(client: Any, n: int, phone: str = PHONE, headers: dict[str, str] | 
 
 
 def counted(phone: str = PHONE) -> int:
-    from chalicelib.config import verification_keys
-    from chalicelib.domain.verification import phone_hash
     from chalicelib.store.factory import stores
 
-    return stores().phones.count(phone_hash(phone, verification_keys()))
+    return stores().phones.count(_hash(phone))
+
+
+def people(phone: str = PHONE) -> int:
+    from chalicelib.store.factory import stores
+
+    return stores().phones.people(_hash(phone))
+
+
+def _hash(phone: str) -> str:
+    from chalicelib.config import verification_keys
+    from chalicelib.domain.verification import phone_hash
+
+    return phone_hash(phone, verification_keys())
 
 
 def assert_limit_reached(resp: Any) -> None:
@@ -102,7 +115,7 @@ def test_a_cancellation_frees_one_share_once(client: Any, queues: Any) -> None:
 
 def test_a_share_is_given_back_once_even_if_the_step_was_not_recorded(client: Any, monkeypatch: Any) -> None:
     # Given a cancelled registration whose step "phone" could not be recorded (its todo still lists it)
-    from chalicelib.services import registrations
+    from chalicelib.services import cancellations
     from chalicelib.store.factory import stores
 
     regs = [register(client, n).json_body for n in range(2)]
@@ -113,8 +126,8 @@ def test_a_share_is_given_back_once_even_if_the_step_was_not_recorded(client: An
     assert cancelled is not None and "phone" in cancelled.todo
     assert counted() == 1
     # When what follows the cancellation runs again (a retried cancel, the sweep)
-    registrations.hand_on(cancelled)
-    registrations.hand_on(cancelled)
+    cancellations.hand_on(cancelled)
+    cancellations.hand_on(cancelled)
     # Then the share was given back once
     assert counted() == 1
 
@@ -173,16 +186,21 @@ def test_refused_at_the_limit_the_primary_place_goes_to_the_next_newcomer(client
     assert client.http.get("/v1/campaign").json_body["primary"]["remaining"] == 0
 
 
-def test_refused_at_the_limit_on_the_reserve_gives_the_ticket_back(client: Any, campaign_env: Any, tokens: Any) -> None:
+def test_refused_at_the_limit_on_the_reserve_takes_no_ticket(client: Any, campaign_env: Any, tokens: Any) -> None:
     # Given a full primary list (through the counter) and a phone with four reserve registrations
+    from tests.helpers import campaign_item
+
     campaign_env(primary=1, reserve=6)
     desk = {"Authorization": f"Bearer {tokens['counter']}"}
     assert post(client, "/v1/counter/registrations", body(100, phone=OTHER_PHONE), desk).status_code == 201
     ranks = [register(client, n).json_body["reserve_rank"] for n in range(4)]
     assert ranks == [1, 2, 3, 4]
+    gate = campaign_item("gate")
     # When a fifth person on that phone is refused
     assert_limit_reached(register(client, 4))
-    # Then the reserve and the statistics are as they were: the next newcomer is rank 5
+    # Then the gate was not written, and the reserve and the statistics are as they were: the next
+    # newcomer is rank 5
+    assert campaign_item("gate") == gate
     nxt = register(client, 5, OTHER_PHONE).json_body
     assert (nxt["status"], nxt["reserve_rank"]) == ("reserve", 5)
     assert client.http.get("/v1/campaign").json_body["reserve"]["remaining"] == 1
@@ -191,8 +209,8 @@ def test_refused_at_the_limit_on_the_reserve_gives_the_ticket_back(client: Any, 
     assert summary["registrations"]["by_status"]["reserve"] == 5, summary
 
 
-def test_a_share_write_that_fails_undoes_the_registration(client: Any, monkeypatch: Any) -> None:
-    # Given the phone count's write refused (throttled, nothing applied)
+def test_a_share_write_that_fails_stores_nothing(client: Any, monkeypatch: Any) -> None:
+    # Given the phone share's write refused (throttled, nothing applied)
     from chalicelib.store.phones import PhoneStore
 
     real = PhoneStore.take
@@ -207,20 +225,42 @@ def test_a_share_write_that_fails_undoes_the_registration(client: Any, monkeypat
     assert counted() == 1
 
 
-def test_a_crash_between_the_registration_and_its_share_leaves_the_count_low(client: Any, monkeypatch: Any) -> None:
-    # Given the share's write lost after the registration was stored (its answer lost, not applied)
+def test_a_share_whose_answer_was_lost_is_given_back_and_the_retry_counts_once(client: Any, monkeypatch: Any) -> None:
+    # Given the share's write applied but its answer lost
     from chalicelib.store.phones import PhoneStore
 
     real = PhoneStore.take
-    monkeypatch.setattr(PhoneStore, "take", raising(Overloaded(maybe_applied=True)))
-    keyed = {"Idempotency-Key": "k-1"}
-    # When the person registers and the app retries with the same key
-    assert register(client, 0, headers=keyed).status_code == 429
+
+    def applied_then_lost(self: Any, *args: Any) -> Any:
+        real(self, *args)
+        raise Overloaded(maybe_applied=True)
+
+    monkeypatch.setattr(PhoneStore, "take", applied_then_lost)
+    # When a person registers, and the app retries
+    assert register(client, 0).status_code == 429
     monkeypatch.setattr(PhoneStore, "take", real)
-    again = register(client, 0, headers=keyed)
-    # Then the retry gets the registration, and the phone's count is low by one (never high)
+    # Then the share is back (whether the take added the person to the phone's people is not known:
+    # they stay there, against the phone, never past its limit)
+    assert (counted(), people()) == (0, 1)
+    again = register(client, 0)
+    # And the retry registers them, and the phone counts them once
     assert again.status_code == 201
-    assert counted() == 0
+    assert (counted(), people()) == (1, 1)
+
+
+def test_a_registration_that_fails_after_its_share_gives_the_share_back(client: Any, monkeypatch: Any) -> None:
+    # Given the registration's write refused (throttled, nothing applied) after the share was taken
+    from chalicelib.store.registrations import RegistrationStore
+
+    real = RegistrationStore.create
+    monkeypatch.setattr(RegistrationStore, "create", raising(Overloaded()))
+    # When a person registers
+    assert register(client, 0).status_code == 429
+    monkeypatch.setattr(RegistrationStore, "create", real)
+    # Then the phone counts nothing of theirs, and the retry is counted once
+    assert (counted(), people()) == (0, 0)
+    assert register(client, 0).status_code == 201
+    assert (counted(), people()) == (1, 1)
 
 
 def test_a_counter_reclaim_gives_the_squatters_phone_its_share_back(client: Any, tokens: dict[str, str]) -> None:
@@ -238,31 +278,38 @@ def test_a_counter_reclaim_gives_the_squatters_phone_its_share_back(client: Any,
     assert_limit_reached(register(client, 5))
 
 
-def test_a_refused_registration_changed_before_its_undo_keeps_its_one_place(
-    client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from chalicelib.domain.models import RegistrationRequest
-    from chalicelib.services import reclaims
-    from chalicelib.store.factory import stores
-    from chalicelib.store.phones import PhoneStore
+def test_sixteen_people_with_cancels_between_the_seventh_different_person_is_refused(client: Any, queues: Any) -> None:
+    # Given one phone, four active at most and six different people over the campaign
+    # When sixteen different people register with it, the oldest cancelled whenever four are active
+    active: list[str] = []
+    answers = []
+    for n in range(16):
+        if len(active) == 4:
+            assert post(client, f"/v1/registrations/{active.pop(0)}/cancel", BIRTH).status_code == 200
+        resp = register(client, n)
+        answers.append(resp.status_code if resp.status_code == 201 else resp.json_body["error"]["code"])
+        if resp.status_code == 201:
+            active.append(resp.json_body["registration_id"])
+    queues.drain()
+    # Then the first six are registered, the seventh different person and every later one is refused
+    assert answers == [201] * 6 + ["phone_limit_reached"] * 10
+    assert (counted(), people()) == (3, 6)
+    # And the registries lost six people, not sixteen
+    for n in range(6, 16):
+        found = post(client, "/v1/registrations/lookup", {"national_id": body(n)["national_id"], **BIRTH})
+        assert found.status_code == 404, n
 
-    # Given a phone at its limit
+
+def test_a_phone_at_its_limit_answers_alike_for_a_registered_and_an_unregistered_id(client: Any) -> None:
+    # Given an ID registered with another phone, and a phone at its limit of four
+    assert register(client, 50, OTHER_PHONE).status_code == 201
     for n in range(4):
         assert register(client, n).status_code == 201
-    real_take = PhoneStore.take
-
-    def take_after_a_reclaim(self: Any, phone_hash: str, registration_id: str, limit: int) -> bool:
-        # the desk reclaims the ID in the moment between the registration's two writes
-        reclaims.reclaim(RegistrationRequest.model_validate(body(4, phone=OTHER_PHONE)), "desk")
-        return bool(real_take(self, phone_hash, registration_id, limit))
-
-    monkeypatch.setattr(PhoneStore, "take", take_after_a_reclaim)
-    # When a fifth person registers with that phone, and the share is refused after the reclaim
-    answer = register(client, 4)
-    monkeypatch.setattr(PhoneStore, "take", real_take)
-    # Then the registration stands as the desk made it, on one place: none was kept for a newcomer
-    assert answer.status_code == 201, answer.body
-    found = post(client, "/v1/registrations/lookup", {"national_id": body(4)["national_id"], **BIRTH})
-    assert found.status_code == 200 and found.json_body["channel"] == "counter"
-    assert stores().quota.counts().primary_used == 5
-    assert counted() == 4 and counted(OTHER_PHONE) == 0
+    # When that phone registers the registered ID, and an unregistered one
+    registered, unregistered = register(client, 50), register(client, 51)
+    # Then both answers are the same 409 phone_limit_reached: nothing about the ID
+    assert_limit_reached(registered)
+    assert (registered.status_code, registered.json_body["error"]["code"]) == (
+        unregistered.status_code,
+        unregistered.json_body["error"]["code"],
+    )

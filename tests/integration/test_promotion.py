@@ -25,9 +25,9 @@ def cancel(client: Any, reg: dict[str, Any]) -> None:
 
 
 def state(reg: dict[str, Any]) -> tuple[str, int | None]:
-    from chalicelib.services import registrations
+    from chalicelib.services import lookups
 
-    view = registrations.get(reg["registration_id"])
+    view = lookups.get(reg["registration_id"])
     return view.status.value, view.reserve_rank
 
 
@@ -181,6 +181,43 @@ def test_promotion_never_exceeds_the_primary_capacity(client: Any, queues: Any, 
     queues.drain()
     confirmed = [r for r in regs if stores().registrations.get(r["registration_id"]).status is Status.CONFIRMED]
     assert len(confirmed) == 2
+
+
+def test_a_place_parked_once_and_a_park_refused_for_a_newcomer_on_the_reserve(
+    client: Any, queues: Any, campaign_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.store.registrations import RegistrationStore
+    from tests.helpers import campaign_item
+
+    # Given two vacancies and nobody on the reserve; somebody joins it just after the second vacancy
+    # handed its place to newcomers
+    campaign_env(primary=2, reserve=1)
+    regs = [register(client, i) for i in range(2)]
+    for reg in regs:
+        cancel(client, reg)
+    hand_over = RegistrationStore.hand_to_newcomers
+    joined: list[dict[str, Any]] = []
+
+    def and_then_somebody_joins(self: Any, registration_id: str, now: datetime) -> bool:
+        handed = hand_over(self, registration_id, now)
+        if registration_id == regs[1]["registration_id"] and not joined:
+            # the first vacancy's place is parked: that newcomer takes it, the next joins the reserve
+            joined.extend([register(client, 2), register(client, 3)])
+        return handed
+
+    monkeypatch.setattr(RegistrationStore, "hand_to_newcomers", and_then_somebody_joins)
+    # When the first release runs twice, then the second
+    promotion.release(regs[0]["registration_id"])
+    promotion.release(regs[0]["registration_id"])
+    promotion.release(regs[1]["registration_id"])
+    queues.drain()
+    # Then the first place was parked once (the newcomer took it), the second went to the person
+    # who joined the reserve, and the gate keeps counters only: no mark of either release
+    assert [r["status"] for r in joined] == ["confirmed", "reserve"]
+    assert state(joined[1]) == ("confirmed", None)
+    gate = campaign_item("gate")
+    assert (gate["parked"], gate["ra"], gate["seq"], gate["xb"]) == (0, 0, 1, {"0": 1})
+    assert all(not stores().registrations.get(r["registration_id"]).release_pending for r in regs)
 
 
 @pytest.fixture

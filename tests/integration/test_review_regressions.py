@@ -60,12 +60,12 @@ def test_a_registration_that_cannot_be_written_gives_its_place_back_and_frees_th
 def test_a_cancellation_that_failed_half_way_can_be_repeated_and_frees_the_person(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.services import registrations
+    from chalicelib.services import cancellations
 
     rid = post_registration(client, 2).json_body["registration_id"]
     monkeypatch.setattr(stores().registrations, "take_step", raising(RuntimeError()))
     with pytest.raises(RuntimeError):
-        registrations.cancel(rid, "1980-01-31")
+        cancellations.cancel(rid, "1980-01-31")
     monkeypatch.undo()
     assert status(rid) is Status.CANCELLED
     assert post_registration(client, 2).status_code == 201  # the cancelled registration is replaced (and kept)

@@ -32,6 +32,8 @@ STAFF_ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/admin/reports/daily?date=2026-07-06", {"admin"}),
     ("POST", "/v1/admin/appointments/allocate", {"admin"}),
     ("GET", "/v1/admin/appointments.csv?date=2026-07-06", {"admin"}),
+    ("GET", "/v1/admin/queue", {"admin"}),
+    ("PUT", "/v1/admin/queue", {"admin"}),
 ]
 
 
@@ -73,6 +75,9 @@ PUBLIC_ROUTES: list[tuple[str, str]] = [
     ("POST", "/v1/registrations/receipt"),
     ("POST", "/v1/verifications"),
     ("POST", "/v1/verifications/v_x/confirm"),
+    ("POST", "/v1/queue"),
+    ("GET", "/v1/queue"),
+    ("GET", "/v1/queue/q_x"),
     # The web pages (they call the API with the token the person types)
     *(("GET", path.replace("{name}", "style.css")) for path in PAGE_ROUTES),
 ]
@@ -85,6 +90,7 @@ def route_of(path: str) -> str:
         .replace("b_x", "{batch_id}")
         .replace("/channels/app", "/channels/{channel}")
         .replace("rc_x", "{run_id}")
+        .replace("q_x", "{ticket}")
         .replace("r_x", "{registration_id}")
         .replace("v_x", "{verification_id}")
         .replace("style.css", "{name}")
@@ -523,14 +529,14 @@ def test_refused_calls_add_at_most_ten_entries_a_token_a_minute(client: Any, tok
 def test_a_closed_channel_is_seen_by_other_containers_within_the_cache_time(
     client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign
 
-    assert registrations.channel_states()["app"] is True  # this "container" caches: open
+    assert campaign.channel_states()["app"] is True  # this "container" caches: open
     from chalicelib.store.factory import stores
 
     stores().channels.set_channel(Channel.APP.value, False)  # another container closes it
-    assert registrations.channel_states()["app"] is True  # still cached, no read per request
-    clock = registrations.time.monotonic
-    monkeypatch.setattr(registrations.time, "monotonic", lambda: clock() + registrations.CHANNEL_CACHE_SECONDS + 0.1)
-    assert registrations.channel_states()["app"] is False
-    assert registrations.CHANNEL_CACHE_SECONDS <= 5
+    assert campaign.channel_states()["app"] is True  # still cached, no read per request
+    clock = campaign.time.monotonic
+    monkeypatch.setattr(campaign.time, "monotonic", lambda: clock() + campaign.CHANNEL_CACHE_SECONDS + 0.1)
+    assert campaign.channel_states()["app"] is False
+    assert campaign.CHANNEL_CACHE_SECONDS <= 5

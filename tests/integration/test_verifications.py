@@ -189,9 +189,9 @@ def test_registration_on_the_app_needs_a_token_for_its_phone(
 def test_a_closed_app_channel_still_answers_403_first(client: Any, tokens: dict[str, str]) -> None:
     admin = {"Authorization": f"Bearer {tokens['admin']}", "Content-Type": "application/json"}
     assert client.http.put("/v1/admin/channels/app", body=json.dumps({"open": False}), headers=admin).status_code == 200
-    from chalicelib.services import registrations
+    from chalicelib.services import campaign
 
-    registrations._channel_cache.clear()
+    campaign.forget_channel_states()
     assert_envelope(post(client, "/v1/registrations", body(4)), 403, "channel_closed")
 
 

@@ -11,12 +11,13 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
 
-from chalicelib.services import registrations
+from chalicelib.services import cancellations, lookups
 from tests.helpers import body
 from tests.race.test_races import run_concurrently
 
@@ -28,17 +29,19 @@ WRONG = [f"19{y}-01-15" for y in range(30, 30 + BURST - 1)]
 class Comparisons:
     """The birth dates the service compared, in the order it compared them (wraps one service call)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str, date_of: Callable[..., str]) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, service: ModuleType, name: str, date_of: Callable[..., str]
+    ) -> None:
         self.dates: list[str] = []
         self._lock = threading.Lock()
-        inner = getattr(registrations, name)
+        inner = getattr(service, name)
 
         def recorded(*args: Any) -> Any:
             with self._lock:
                 self.dates.append(date_of(*args))
             return inner(*args)
 
-        monkeypatch.setattr(registrations, name, recorded)
+        monkeypatch.setattr(service, name, recorded)
 
 
 def burst(rng: random.Random, send: Callable[[str], Callable[[Any], Any]]) -> tuple[int, list[Any]]:
@@ -74,7 +77,7 @@ def test_a_burst_of_lookups_compares_at_most_five_birth_dates(
     stack = local_stack(primary=10, reserve=0)
     person = body(seed)
     assert requests.post(f"{stack.url}/v1/registrations", json=person, timeout=30).status_code == 201
-    compared = Comparisons(monkeypatch, "lookup", lambda req: req.birth_date)
+    compared = Comparisons(monkeypatch, lookups, "lookup", lambda req: req.birth_date)
 
     def lookup(birth_date: str) -> Callable[[Any], Any]:
         data = {"national_id": person["national_id"], "birth_date": birth_date}
@@ -95,7 +98,7 @@ def test_a_burst_of_cancels_compares_at_most_five_birth_dates(
     # Given a registration
     stack = local_stack(primary=10, reserve=0)
     reg = requests.post(f"{stack.url}/v1/registrations", json=body(seed), timeout=30).json()
-    compared = Comparisons(monkeypatch, "cancel", lambda _rid, birth_date: birth_date)
+    compared = Comparisons(monkeypatch, cancellations, "cancel", lambda _rid, birth_date: birth_date)
 
     def cancel(birth_date: str) -> Callable[[Any], Any]:
         url = f"{stack.url}/v1/registrations/{reg['registration_id']}/cancel"

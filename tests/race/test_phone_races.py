@@ -1,4 +1,5 @@
-"""One phone's registrations racing against its limit (PHONE_REGISTRATION_LIMIT, 4)."""
+"""One phone's registrations racing against its limits (PHONE_REGISTRATION_LIMIT, 4 active, and
+PHONE_LIFETIME_LIMIT, 6 different people)."""
 
 from __future__ import annotations
 
@@ -14,33 +15,43 @@ from tests.race.test_races import CLIENTS, cancel_job, run_concurrently
 
 PHONE = "0812345678"
 LIMIT = 4
+LIFETIME = 6
 
 
 def _register_job(url: str, n: int) -> Any:
     return lambda s: s.post(f"{url}/v1/registrations", json=body(n, phone=PHONE), timeout=30)
 
 
-def _active_on_phone(stack: Any) -> tuple[int, int]:
-    """(active app registrations with the phone, the phone's count item)."""
+def _app_registrations_on_phone() -> list[dict[str, Any]]:
+    """Every app registration stored with the phone (superseded ones too)."""
     import os
 
-    from chalicelib.config import verification_keys
-    from chalicelib.domain.verification import phone_hash
     from chalicelib.store import clients
-    from chalicelib.store.factory import stores
 
     db = clients.dynamodb()
-    active = 0
+    found = []
     for page in db.get_paginator("scan").paginate(TableName=os.environ["REGISTRATIONS_TABLE"]):
         for item in page["Items"]:
-            if (
-                item.get("phone", {}).get("S") == PHONE
-                and item["channel"]["S"] == "app"
-                and item["status"]["S"] != "cancelled"
-                and not item.get("archived")
-            ):
-                active += 1
-    return active, stores().phones.count(phone_hash(PHONE, verification_keys()))
+            if item.get("phone", {}).get("S") == PHONE and item["channel"]["S"] == "app":
+                found.append(item)
+    return found
+
+
+def _phone_hash() -> str:
+    from chalicelib.config import verification_keys
+    from chalicelib.domain.verification import phone_hash
+
+    return phone_hash(PHONE, verification_keys())
+
+
+def _active_on_phone(stack: Any) -> tuple[int, int]:
+    """(active app registrations with the phone, the phone's count item)."""
+    from chalicelib.store.factory import stores
+
+    active = sum(
+        1 for item in _app_registrations_on_phone() if item["status"]["S"] != "cancelled" and not item.get("archived")
+    )
+    return active, stores().phones.count(_phone_hash())
 
 
 @pytest.mark.race
@@ -87,3 +98,42 @@ def test_cancellations_racing_with_registrations_keep_the_count_exact(
     active, count = _active_on_phone(stack)
     assert active <= LIMIT
     assert active == count
+
+
+@pytest.mark.race
+def test_different_people_racing_with_cancels_never_pass_the_lifetime_limit(
+    local_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.store.factory import stores
+
+    # Given the default limits: four active, six different people a phone
+    monkeypatch.setenv("PHONE_REGISTRATION_LIMIT", str(LIMIT))
+    monkeypatch.setenv("PHONE_LIFETIME_LIMIT", str(LIFETIME))
+    stack = local_stack(primary=300, reserve=10)
+    people = iter(range(20_000, 30_000))
+    cancels: list[Any] = []
+    accepted = 0
+    # When, round after round, many different people register with one phone at once while what the
+    # round before registered is cancelled (each twice)
+    for round_ in range(4):
+        jobs = [_register_job(stack.url, next(people)) for _ in range(CLIENTS)] + cancels
+        random.Random(round_).shuffle(jobs)
+        responses = run_concurrently(CLIENTS, jobs)
+        made = [r.json()["registration_id"] for r in responses if r.status_code == 201]
+        accepted += len(made)
+        cancels = [cancel_job(stack.url, code) for code in made for _ in range(2)]
+        refused = Counter(r.json()["error"]["code"] for r in responses if r.status_code >= 400)
+        assert set(refused) <= {"phone_limit_reached"}, refused
+    run_concurrently(CLIENTS, cancels)
+    stack.workers.queues.settle()
+    # Then six different people at most were ever registered with the phone, each counted once, and
+    # the phone's counts equal what is stored
+    different = {item["national_id"]["S"] for item in _app_registrations_on_phone()}
+    assert accepted == len(different) <= LIFETIME
+    assert stores().phones.people(_phone_hash()) == len(different)
+    active, count = _active_on_phone(stack)
+    assert active == count == 0
+    # And the phone takes the rest of its six, one by one, and no more
+    left = LIFETIME - len(different)
+    rest = [_register_job(stack.url, next(people))(requests) for _ in range(left + 1)]
+    assert [r.status_code for r in rest] == [201] * left + [409]

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from chalicelib.domain import verification as v
 from chalicelib.store.protocols import Stores
 from tests.stores.conftest import Backend
 from tests.stores.people import person
@@ -29,14 +28,9 @@ KNOWN_DIFFERENCES = {
         " exit), which both do at once."
     ),
     "items_as_stored": (
-        "Glance.gate and the removal control item are the items as stored on DynamoDB (their key,"
-        " the gate's applied marks...); the fake answers only the fields the services read."
-    ),
-    "verification_limits": (
-        "Verifications.start counts a phone's codes (one a minute, CODES_PER_DAY a day) and settle a"
-        " verification's wrong codes (WRONG_CODES_ALLOWED) on DynamoDB; the fake sends every code and"
-        " takes every try: the limits' arithmetic is tested on the engine"
-        " (tests/integration/test_verifications.py, test_lockouts.py)."
+        "Glance.gate, the removal control item and a reconciliation run (Ledger.run) are the items as"
+        " stored on DynamoDB (their key, the gate's applied marks...); the fake answers only the"
+        " fields the services read."
     ),
 }
 
@@ -73,31 +67,15 @@ def test_difference_full_known_for_a_while(stores: Stores, backend: Backend, mon
 
 
 def test_difference_items_as_stored(stores: Stores, backend: Backend) -> None:
-    # Given a gate and a removal lease
-    assert stores.quota.park("vacancy-1")
+    # Given a gate, a removal lease and a reconciliation run
+    assert stores.quota.park()
     stores.removal_control.lease_removals("a", 1000.0, 60)
+    stores.ledger.start_run("run-1", {"status": "running"})
     # When they are read
     gate = stores.glance.look(person(1)[1], gate=True, channels=False).gate
     control = stores.removal_control.removal_control()
+    run = stores.ledger.run("run-1")
     # Then on DynamoDB with their keys and every attribute stored; on the fake, the fields read
-    assert gate is not None and control
+    assert gate is not None and control and run
     stored = backend.kind == "dynamo"
-    assert ("pk" in gate, "applied" in gate, "pk" in control) == (stored, stored, stored)
-
-
-def test_difference_verification_limits(stores: Stores, backend: Backend) -> None:
-    # Given a phone sent a code
-    phone_key = "ef" * 32
-    vid = v.new_verification_id(phone_key)
-    assert stores.verifications.start(phone_key, "0812345678", vid, 1000) == 0
-    # When another is asked for ten seconds later, and the first is tried with every wrong code allowed
-    wait = stores.verifications.start(phone_key, "0812345678", v.new_verification_id(phone_key), 1010)
-    for _ in range(v.WRONG_CODES_ALLOWED):
-        assert stores.verifications.settle(vid, False, 1020) == ("wrong", None)
-    right = stores.verifications.settle(vid, True, 1030)
-    # Then DynamoDB says when the next code may go and the verification is spent; the fake sends
-    # the code and takes the right one
-    assert (wait, right) == {
-        "fake": (0, ("ok", "0812345678")),
-        "dynamo": (v.RESEND_AFTER_SECONDS - 10, ("spent", None)),
-    }[backend.kind]
+    assert ("pk" in gate, "pk" in control, "pk" in run) == (stored, stored, stored)

@@ -3,8 +3,6 @@ reserve tickets, exits and ranks (``store/protocols.py``), on the fake and on Dy
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from chalicelib.domain.errors import Conflict
@@ -77,7 +75,7 @@ def test_without_a_reserve_overflow_gives_parked_places_only(backend: Backend) -
     # Then nothing, then the parked place, then nothing
     assert stores.quota.take_overflow() is None
     assert not stores.quota.known_full()  # learnt from the gate as read (see_gate), not from a refusal
-    assert stores.quota.park("vacancy-1")
+    assert stores.quota.park()
     assert stores.quota.take_overflow() == Overflow(ticket=None)
     assert stores.quota.take_overflow() is None
     assert stores.quota.counts() == PlaceCounts(1, 0, 0, 0, 0)
@@ -118,13 +116,12 @@ def test_a_gate_seen_full_is_known_full(stores: Stores, gate: dict[str, int], kn
     assert stores.quota.known_full() is known_full
 
 
-def test_a_freed_place_is_parked_once_per_vacancy_while_nobody_waits(stores: Stores) -> None:
+def test_a_freed_place_is_parked_while_nobody_waits(stores: Stores) -> None:
     # Given a full campaign with nobody on the reserve
     full(stores)
-    # When a vacancy's place is parked, twice
-    assert stores.quota.park("vacancy-1")
-    assert stores.quota.park("vacancy-1")
-    # Then it is parked once, and given to the next newcomer instead of a ticket
+    # When a vacancy's place is parked (the vacancy's hand-over makes it once: services.promotion)
+    assert stores.quota.park()
+    # Then it is given to the next newcomer instead of a ticket
     assert stores.quota.counts().parked == 1
     assert stores.quota.take_overflow() == Overflow(ticket=None)
     assert stores.quota.counts().parked == 0
@@ -137,7 +134,7 @@ def test_no_place_is_parked_or_returned_while_someone_waits_on_the_reserve(store
     assert stores.quota.take_overflow() == Overflow(ticket=1, rank=1)
     # When a vacancy's place would be parked, or leaked places returned
     # Then neither is: the place is theirs
-    assert not stores.quota.park("vacancy-1")
+    assert not stores.quota.park()
     assert not stores.quota.return_leaked(2)
     assert stores.quota.counts().parked == 0
 
@@ -149,20 +146,8 @@ def test_parking_or_returning_a_place_ends_the_known_full(stores: Stores) -> Non
     assert not stores.quota.known_full()
     assert stores.quota.counts().parked == 2
     stores.quota.see_gate({"parked": 0, "ra": 2, "seq": 2})
-    assert stores.quota.park("vacancy-1")
+    assert stores.quota.park()
     assert not stores.quota.known_full()
-
-
-def test_forget_applied_forgets_old_parks(stores: Stores) -> None:
-    # Given a vacancy's place parked
-    full(stores)
-    assert stores.quota.park("vacancy-1")
-    # When marks older than now are forgotten, then older than a minute from now
-    assert stores.quota.forget_applied(int(time.time()) - 60) == 0
-    assert stores.quota.forget_applied(int(time.time()) + 60) == 1
-    # Then the same vacancy would park again (its mark is gone)
-    assert stores.quota.park("vacancy-1")
-    assert stores.quota.counts().parked == 2
 
 
 # -- tickets ------------------------------------------------------------------------------------

@@ -524,6 +524,48 @@ def test_due_removals_come_oldest_first_up_to_the_limit(regs: Registrations) -> 
     assert [r.registration_id for r in due] == [made[1].registration_id, made[2].registration_id]
 
 
+# Enough registrations to fill every shard of the spread indexes (store/registrations/keys.py) more than once.
+MANY = 40
+
+
+def test_due_removals_come_oldest_first_across_the_whole_index(regs: Registrations) -> None:
+    # Given many confirmed registrations, made out of their registration order
+    made = sorted((created(regs, n) for n in reversed(range(1, MANY + 1))), key=lambda r: r.registered_at)
+    # When the due ones are read a few at a time, and all of them
+    # Then the oldest come first, and every one is due and open once
+    assert [r.registration_id for r in regs.due_removals(NOW, 7)] == [r.registration_id for r in made[:7]]
+    assert [r.registration_id for r in regs.due_removals(NOW, MANY)] == [r.registration_id for r in made]
+    assert sorted(r.registration_id for r in regs.open_removals()) == sorted(r.registration_id for r in made)
+
+
+def test_the_waiting_page_in_registration_order_across_the_whole_index(regs: Registrations) -> None:
+    # Given many confirmed registrations waiting, made out of their registration order
+    made = sorted((created(regs, n) for n in reversed(range(1, MANY + 1))), key=lambda r: r.registered_at)
+    # When they are paged 7 at a time, some given an appointment between pages (they leave the index)
+    seen: list[str] = []
+    page, cursor = regs.waiting_for_appointment(None, 7)
+    while True:
+        seen += [r.registration_id for r in page]
+        regs.set_visits(page[0], [booked()])
+        if cursor is None:
+            break
+        page, cursor = regs.waiting_for_appointment(cursor, 7)
+    # Then every one came once, in registration order, and the pages ended
+    assert seen == [r.registration_id for r in made]
+
+
+def test_pending_releases_come_oldest_first_across_the_whole_index(regs: Registrations) -> None:
+    # Given many cancelled registrations, cancelled a second apart in reverse registration order
+    made = [created(regs, n) for n in range(1, MANY + 1)]
+    for i, reg in enumerate(reversed(made)):
+        regs.cancel(reg, NOW + timedelta(seconds=i))
+    # When the pending releases are read, a few and all
+    # Then the oldest cancellations come first
+    oldest = [r.registration_id for r in reversed(made)]
+    assert regs.pending_releases(NOW + timedelta(days=1), limit=5) == oldest[:5]
+    assert regs.pending_releases(NOW + timedelta(days=1), limit=MANY) == oldest
+
+
 def test_record_removals_is_conditional_on_the_states_read(regs: Registrations) -> None:
     # Given a confirmed registration with its removals pending
     reg = created(regs, 1)

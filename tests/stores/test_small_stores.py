@@ -1,9 +1,8 @@
 """The contracts of the smaller stores (``store/protocols.py``), on the fake and on DynamoDB: slots,
-phones, statistics, channels, the glance, staff tokens, batches, the removal control, the ledger's
-basics, phone verifications' basics and the job queues.
-
-Left for after the stores being changed now are merged: ``Attempts`` (lockouts and receipt resends),
-the staff audit trail, and the ledger beyond runs and snapshots."""
+statistics, channels, the glance, staff tokens, batches, the removal control, the ledger's runs and
+snapshots, phone verifications' basics and the job queues. The phones are in ``test_phones.py``; the
+attempts and verifications' limits in ``test_guards.py``; the audit trail and the rest of the ledger
+in ``test_audit_and_ledger.py``."""
 
 from __future__ import annotations
 
@@ -69,30 +68,6 @@ def test_raise_slot_holds_places_back(stores: Stores) -> None:
     assert stores.slots.slots([(DAY, 0)])[(DAY, 0)].used == 2
 
 
-# -- phones (the basics: a lifetime limit is being added to the store) ---------------------------
-
-
-def test_a_phone_gives_shares_up_to_its_limit_once_per_registration(stores: Stores) -> None:
-    # Given a phone with a limit of 2
-    # When three registrations take a share, the first twice
-    assert stores.phones.take("ph", "r_a", 2)
-    assert stores.phones.take("ph", "r_a", 2)
-    assert stores.phones.take("ph", "r_b", 2)
-    assert not stores.phones.take("ph", "r_c", 2)
-    # Then two are counted; another phone is its own
-    assert stores.phones.count("ph") == 2
-    assert stores.phones.count("other") == 0
-
-
-def test_a_share_is_given_back_once_and_only_by_its_holder(stores: Stores) -> None:
-    stores.phones.take("ph", "r_a", 2)
-    assert not stores.phones.give_back("ph", "r_b")
-    assert stores.phones.give_back("ph", "r_a")
-    assert not stores.phones.give_back("ph", "r_a")
-    assert stores.phones.count("ph") == 0
-    assert stores.phones.take("ph", "r_c", 1)
-
-
 # -- statistics, channels, the glance -----------------------------------------------------------
 
 
@@ -136,7 +111,7 @@ def test_a_glance_gives_the_person_and_what_was_asked(stores: Stores) -> None:
     assert nobody.current is None and nobody.channels == full.channels
 
 
-# -- staff tokens (the audit trail is being paged) ----------------------------------------------
+# -- staff tokens -------------------------------------------------------------------------------
 
 
 def token(token_id: str = "t1") -> StaffToken:
@@ -221,7 +196,7 @@ def test_a_sweep_records_each_registrys_backoff_and_gives_the_lease_back(stores:
     assert control.removal_control()["fails_mor_phrom"] == 0
 
 
-# -- the ledger (runs and snapshots; the rest is being changed) ----------------------------------
+# -- the ledger (runs and snapshots) ------------------------------------------------------------
 
 
 def test_a_run_is_started_once_and_finished(stores: Stores) -> None:
@@ -242,7 +217,7 @@ def test_the_places_left_snapshot_is_kept_per_day(stores: Stores) -> None:
     assert stores.ledger.places_snapshot(DAY) == {"0": 2, "1": 1}
 
 
-# -- phone verifications (the basics: the send and wrong-code limits are the store's) ------------
+# -- phone verifications (the basics) ----------------------------------------------------------
 
 
 def test_a_verification_is_pending_with_its_phone_until_its_code_expires(stores: Stores) -> None:

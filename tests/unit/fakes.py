@@ -19,17 +19,40 @@ from chalicelib.domain.batches import BatchMeta, RowResult
 from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Appointment, Channel, Registration, Status
+from chalicelib.domain.queue import QueueState
 from chalicelib.domain.staff import REFUSED_AUDIT_PER_MINUTE, AuditEntry, StaffToken
 from chalicelib.domain.verification import (
+    CODE_TTL_SECONDS,
+    CODES_PER_DAY,
     DAY_SECONDS,
     LOCKOUT_FAILURES,
     LOCKOUT_WINDOW_SECONDS,
+    PHONE_KEY_BYTES,
     RECEIPT_RESEND_SECONDS,
     RECEIPTS_PER_DAY,
+    RESEND_AFTER_SECONDS,
+    VERIFICATION_KEEP_SECONDS,
+    WRONG_CODES_ALLOWED,
+    phone_key_of,
 )
 from chalicelib.registries.client import RegistryUnavailable
 from chalicelib.store.registrations.keys import home
-from chalicelib.store.types import Glance, Overflow, PendingVerification, PlaceCounts, SlotDay, Taken, Ticket
+from chalicelib.store.reserve import TICKET_BLOCK
+from chalicelib.store.types import (
+    Glance,
+    Overflow,
+    PendingVerification,
+    PhoneState,
+    PlaceCounts,
+    QueueBucket,
+    QueueTicket,
+    Share,
+    SlotDay,
+    Taken,
+    Ticket,
+    code_digest,
+    person_of,
+)
 
 OPEN = ("pending", "failed")
 ACTIVE = (Status.CONFIRMED, Status.RESERVE)
@@ -46,6 +69,7 @@ class FakeRegistrations:
         self.waiting: dict[str, datetime] = {}  # confirmed, no appointment yet (the allocation index)
         self.releases: dict[str, datetime] = {}
         self.reclaimed: dict[str, str] = {}  # old code -> new code (a counter reclaim)
+        self.to_newcomers: set[str] = set()  # releases whose place was handed to newcomers
         self.fail_with: BaseException | None = None
 
     # -- the person's registration --------------------------------------------------------------
@@ -96,16 +120,12 @@ class FakeRegistrations:
         current = self.regs.get(reg.registration_id)
         if current is None or current.version != reg.version or current.status not in ACTIVE:
             raise Conflict("changed")
-        moved = current.model_copy(
-            update={
-                **details,
-                "registration_id": new_code,
-                "channel": Channel.COUNTER,
-                "label": label,
-                "version": current.version + 1,
-            }
+        # The details come as the store writes them (text); validated, as the store's codec reads them.
+        moved = Registration.model_validate(
+            current.model_dump()
+            | details
+            | {"registration_id": new_code, "channel": Channel.COUNTER, "label": label, "version": current.version + 1}
         )
-        moved = Registration.model_validate(moved.model_dump())
         for index in (self.regs, self.idem, self.removal_due, self.waiting, self.releases):
             if reg.registration_id in index:
                 index[new_code] = index.pop(reg.registration_id)  # type: ignore[assignment]
@@ -239,6 +259,22 @@ class FakeRegistrations:
         if cur is not None:
             self._set(cur, release_pending=False, release_target=None)
 
+    def hand_to_newcomers(self, registration_id: str, now: datetime) -> bool:
+        cur = self.regs.get(registration_id)
+        if cur is None or not cur.release_pending or cur.release_target is not None:
+            return False
+        self.releases.pop(registration_id, None)
+        self.to_newcomers.add(registration_id)
+        self._set(cur, release_pending=False)
+        return True
+
+    def reopen_release(self, registration_id: str, now: datetime) -> None:
+        if registration_id not in self.to_newcomers:
+            raise Conflict("not handed to newcomers")
+        self.to_newcomers.discard(registration_id)
+        self.releases[registration_id] = now
+        self._set(self._cur(registration_id), release_pending=True)
+
     # -- indexes and scans ----------------------------------------------------------------------
 
     def due_removals(self, now: datetime, limit: int) -> list[Registration]:
@@ -310,12 +346,13 @@ class FakeRegistrations:
 
 @dataclass
 class FakeGate:
-    """The gate item: the quota's parked places and the reserve's counters, and the events applied."""
+    """The gate item: the quota's parked places and the reserve's counters, and per block of tickets
+    the exits taken off the active count."""
 
     parked: int = 0
     ra: int = 0
     seq: int = 0
-    applied: dict[str, int] = field(default_factory=dict)
+    xb: dict[int, int] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
     # Seen full (no place parked, the reserve at capacity): refusals do not ask again until a place
     # is freed here (a park, a leak returned, a reserve exit), as the store's ``Gate.full_until``.
@@ -375,14 +412,10 @@ class FakeQuota:
         self.gate.full = self.reserve_capacity > 0
         return None
 
-    def park(self, vacancy_id: str) -> bool:
-        event = f"park#{vacancy_id}"
-        if event in self.gate.applied:
-            return True
+    def park(self) -> bool:
         if self.gate.ra != 0:
             return False
         self.gate.parked += 1
-        self.gate.applied[event] = int(time.time())
         self.gate.full = False
         return True
 
@@ -392,12 +425,6 @@ class FakeQuota:
         self.gate.parked += places
         self.gate.full = False
         return True
-
-    def forget_applied(self, older_than: int) -> int:
-        old = [e for e, at in self.gate.applied.items() if at < older_than]
-        for event in old:
-            del self.gate.applied[event]
-        return len(old)
 
     def counts(self) -> PlaceCounts:
         g = self.gate
@@ -433,12 +460,19 @@ class FakeReserve:
         item["abandoned"] = True
 
     def reserve_exit(self, leaver: str, ticket: int) -> None:
-        self.exits.add(ticket)
-        event = f"exit#ticket-{ticket}"  # once per ticket, whoever reports it (as the store)
-        if event not in self.gate.applied:
-            self.gate.ra -= 1
-            self.gate.applied[event] = int(time.time())
+        self.exits.add(ticket)  # once per ticket, whoever reports it (as the store)
+        self.apply_exits()
         self.gate.full = False
+
+    def apply_exits(self) -> int:
+        applied = 0
+        for block in {(t - 1) // TICKET_BLOCK for t in self.exits}:
+            exits = sum(1 for t in self.exits if (t - 1) // TICKET_BLOCK == block)
+            lacking = exits - self.gate.xb.get(block, 0)
+            self.gate.xb[block] = exits
+            self.gate.ra -= lacking
+            applied += lacking
+        return applied
 
     def rank(self, ticket: int) -> int:
         return self.ranks([ticket])[ticket]
@@ -579,19 +613,23 @@ class FakeChannels:
 class FakeGlance:
     """The person's registration, with the gate and the channel states when asked (one request)."""
 
-    def __init__(self, registrations: FakeRegistrations, gate: FakeGate, channels: FakeChannels) -> None:
+    def __init__(
+        self, registrations: FakeRegistrations, gate: FakeGate, channels: FakeChannels, phones: FakePhones
+    ) -> None:
         self.registrations = registrations
         self.gate = gate
         self.channels = channels
+        self.phones = phones
         self.looks = 0
 
-    def look(self, pointer: bytes, gate: bool, channels: bool) -> Glance:
+    def look(self, pointer: bytes, gate: bool, channels: bool, phone: str | None = None) -> Glance:
         self.looks += 1
         g = self.gate
         return Glance(
             self.registrations.current(pointer),
             {"parked": g.parked, "ra": g.ra, "seq": g.seq} if gate else None,
             self.channels.channels() if channels else None,
+            self.phones.state(phone) if phone is not None else None,
         )
 
 
@@ -659,30 +697,56 @@ class FakeJobs:
 
 
 class FakePhones:
-    """Active app registrations per phone hash, and the registrations holding a share."""
+    """Each phone's shares (person -> digest of the code holding it) and its people, with the
+    store's conditions (``store.phones``: the same digests, so ``state`` reads as the store's item)."""
 
     def __init__(self) -> None:
         self.n: dict[str, int] = {}
-        self.held: set[tuple[str, str]] = set()
+        self.holders: dict[str, dict[str, str]] = {}
+        self.persons: dict[str, set[str]] = {}
 
-    def take(self, phone_hash: str, registration_id: str, limit: int) -> bool:
-        if (phone_hash, registration_id) in self.held:
-            return True
-        if self.n.get(phone_hash, 0) >= limit:
-            return False
-        self.held.add((phone_hash, registration_id))
+    def state(self, phone_hash: str) -> PhoneState:
+        people = frozenset(self.persons.get(phone_hash, set()))
+        return PhoneState(self.n.get(phone_hash, 0), people, dict(self.holders.get(phone_hash, {})))
+
+    def take(self, phone_hash: str, registration_id: str, limit: int, lifetime: int) -> Share:
+        person, mine = person_of(registration_id), code_digest(registration_id)
+        holders = self.holders.setdefault(phone_hash, {})
+        people = self.persons.setdefault(phone_hash, set())
+        if person in holders:
+            return Share(taken=True) if holders[person] == mine else Share(taken=False, held_by=holders[person])
+        if self.n.get(phone_hash, 0) >= limit or (person not in people and len(people) >= lifetime):
+            return Share(taken=False)
+        new_person = person not in people
+        holders[person] = mine
+        people.add(person)
         self.n[phone_hash] = self.n.get(phone_hash, 0) + 1
+        return Share(taken=True, new_person=new_person)
+
+    def adopt(self, phone_hash: str, registration_id: str, held_by: str) -> bool:
+        holders = self.holders.setdefault(phone_hash, {})
+        person = person_of(registration_id)
+        if holders.get(person) != held_by:
+            return False
+        holders[person] = code_digest(registration_id)
         return True
 
-    def give_back(self, phone_hash: str, registration_id: str) -> bool:
-        if (phone_hash, registration_id) not in self.held:
+    def give_back(self, phone_hash: str, registration_id: str, forget_person: bool = False) -> bool:
+        holders = self.holders.setdefault(phone_hash, {})
+        person = person_of(registration_id)
+        if holders.get(person) != code_digest(registration_id):
             return False
-        self.held.discard((phone_hash, registration_id))
+        del holders[person]
         self.n[phone_hash] -= 1
+        if forget_person:
+            self.persons[phone_hash].discard(person)
         return True
 
     def count(self, phone_hash: str) -> int:
         return self.n.get(phone_hash, 0)
+
+    def people(self, phone_hash: str) -> int:
+        return len(self.persons.get(phone_hash, set()))
 
 
 class FakeStaff:
@@ -715,8 +779,15 @@ class FakeStaff:
     def count_suppressed(self, day: str, entry: AuditEntry) -> None:
         sk = f"{entry.at.astimezone(UTC).isoformat()}#suppressed#{entry.token_id}"
         found = self.entries.setdefault(day, {}).get(sk)
-        first = found or entry
-        self.entries[day][sk] = entry.model_copy(update={"status": first.status, "suppressed": first.suppressed + 1})
+        # As the store's update: this call's fields, the first one's status, a count, no target.
+        self.entries[day][sk] = entry.model_copy(
+            update={
+                "at": entry.at.astimezone(UTC),
+                "status": found.status if found else entry.status,
+                "suppressed": (found.suppressed if found else 0) + 1,
+                "target": None,
+            }
+        )
 
     def audit_page(self, day: str, after: str | None, limit: int) -> tuple[list[AuditEntry], str | None]:
         keys = [k for k in sorted(self.entries.get(day, {})) if after is None or k > after]
@@ -751,34 +822,63 @@ class FakeBatches:
 
 
 class FakeVerifications:
-    """Phone verifications; the limits' arithmetic is the engine-backed store's (tests/integration)."""
+    """Phone verifications with the store's limits (``store.attempts.VerificationStore``): one item
+    per phone key with its send window (``win``, ``n``, ``sent_at``) and its verifications (``vers``)."""
 
     def __init__(self) -> None:
-        self.pending_ones: dict[str, PendingVerification] = {}
-        self.sent: dict[str, list[int]] = {}
+        self.phones: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def _pk(phone_key: str) -> str:
+        return phone_key[: 2 * PHONE_KEY_BYTES]
+
+    def _found(self, verification_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        item = self.phones.get(self._pk(phone_key_of(verification_id)), {})
+        return item, item.get("vers", {}).get(verification_id[2:])
 
     def start(self, phone_key: str, phone: str, verification_id: str, now: int) -> int:
-        self.sent.setdefault(phone_key, []).append(now)
-        self.pending_ones[verification_id] = PendingVerification(phone=phone, code_expires=now + 600)
+        entry = {"exp": now + CODE_TTL_SECONDS, "wrong": 0}
+        ref = verification_id[2:]
+        pk = self._pk(phone_key)
+        item = self.phones.get(pk)
+        if item is None:
+            self.phones[pk] = {"win": now, "n": 1, "sent_at": now, "phone": phone, "vers": {ref: entry}}
+            return 0
+        win, n, sent_at = int(item["win"]), int(item["n"]), int(item["sent_at"])
+        fresh = win <= now - DAY_SECONDS
+        if not fresh and (n >= CODES_PER_DAY or sent_at > now - RESEND_AFTER_SECONDS):
+            day_left = win + DAY_SECONDS - now if n >= CODES_PER_DAY else 0
+            return max(1, day_left, sent_at + RESEND_AFTER_SECONDS - now)
+        if ref in item["vers"]:
+            return RESEND_AFTER_SECONDS  # the store's rounds all refused: never over another verification
+        dead = [k for k, e in item["vers"].items() if e["exp"] + VERIFICATION_KEEP_SECONDS < now]
+        for k in dead:
+            del item["vers"][k]
+        item.update(win=now if fresh else win, n=1 if fresh else n + 1, sent_at=now, phone=phone)
+        item["vers"][ref] = entry
         return 0
 
     def pending(self, verification_id: str) -> PendingVerification | None:
-        return self.pending_ones.get(verification_id)
+        item, found = self._found(verification_id)
+        return PendingVerification(phone=item["phone"], code_expires=found["exp"]) if found else None
 
     def pending_many(self, verification_ids: list[str]) -> dict[str, PendingVerification | None]:
-        return {i: self.pending_ones.get(i) for i in verification_ids}
+        return {i: self.pending(i) for i in verification_ids}
 
     def entry(self, verification_id: str) -> dict[str, Any]:
-        found = self.pending_ones.get(verification_id)
-        return {"exp": found.code_expires, "wrong": 0} if found else {}
+        return dict(self._found(verification_id)[1] or {})
 
     def settle(self, verification_id: str, right: bool, now: int) -> tuple[str, str | None]:
-        found = self.pending_ones.get(verification_id)
+        item, found = self._found(verification_id)
         if found is None:
             return ("unknown", None)
-        if found.code_expires <= now:
+        if found["wrong"] >= WRONG_CODES_ALLOWED or found["exp"] <= now:
             return ("spent", None)
-        return ("ok", found.phone) if right else ("wrong", None)
+        if right:
+            found["confirmed_at"] = now
+            return ("ok", item["phone"])
+        found["wrong"] += 1
+        return ("wrong", None)
 
 
 class FakeAttempts:
@@ -811,6 +911,91 @@ class FakeAttempts:
         return taken
 
 
+class FakeQueue:
+    """The waiting room's table: tickets by phone key (with their index key and arrival second),
+    buckets by key, the state as a QueueState; the same conditions as ``store/queue.py``."""
+
+    def __init__(self) -> None:
+        self.current = QueueState()
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.buckets: dict[str, QueueBucket] = {}
+        self.fail_with: BaseException | None = None
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def state(self) -> QueueState:
+        self._maybe_fail()
+        return self.current
+
+    def create_state(self, state: QueueState) -> QueueState:
+        self._maybe_fail()
+        if not self.current.exists:
+            self.current = state.with_(exists=True)
+        return self.current
+
+    def write_state(self, changes: dict[str, Any], expect: dict[str, Any], free_at: float | None = None) -> bool:
+        self._maybe_fail()
+        if not self.current.exists or any(getattr(self.current, k) != v for k, v in expect.items()):
+            return False
+        if free_at is not None and self.current.claim_until >= free_at:
+            return False
+        self.current = self.current.with_(**{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})
+        return True
+
+    def join(self, phone_key: str, ticket: str, index_key: str, second: int, at: float) -> QueueTicket | None:
+        self._maybe_fail()
+        found = self.tickets.get(phone_key)
+        if found is not None:
+            return _queue_ticket(found)
+        self.tickets[phone_key] = {"ticket": ticket, "qk": index_key, "qs": second, "at": at}
+        return None
+
+    def ticket(self, phone_key: str) -> QueueTicket | None:
+        self._maybe_fail()
+        found = self.tickets.get(phone_key)
+        return None if found is None else _queue_ticket(found)
+
+    def move(self, phone_key: str, ticket: str, index_key: str, second: int, shard: int, was: int | None) -> bool:
+        self._maybe_fail()
+        found = self.tickets.get(phone_key)
+        if found is None or found["ticket"] != ticket or found.get("moved_to") != was:
+            return False
+        found.update(qk=index_key, qs=second, moved_to=second, moved_shard=shard)
+        return True
+
+    def arrivals(self, index_keys: list[str]) -> dict[str, list[str]]:
+        self._maybe_fail()
+        found: dict[str, list[str]] = {}
+        wanted = set(index_keys)
+        for item in self.tickets.values():
+            if item["qk"] in wanted:
+                found.setdefault(item["qk"], []).append(item["ticket"])
+        return found
+
+    def count_arrivals(self, index_key: str, after: int, upto: int) -> int:
+        self._maybe_fail()
+        return sum(1 for i in self.tickets.values() if i["qk"] == index_key and after < i["qs"] <= upto)
+
+    def bucket(self, key: str) -> QueueBucket | None:
+        self._maybe_fail()
+        return self.buckets.get(key)
+
+    def put_bucket(self, key: str, bucket: QueueBucket) -> bool:
+        self._maybe_fail()
+        found = self.buckets.get(key)
+        if found is not None and found.round >= bucket.round:
+            return False
+        self.buckets[key] = bucket
+        return True
+
+
+def _queue_ticket(item: dict[str, Any]) -> QueueTicket:
+    moved = item.get("moved_to")
+    return QueueTicket(item["ticket"], moved, item.get("moved_shard") if moved is not None else None)
+
+
 @dataclass
 class FakeStores:
     """Every store of ``chalicelib.store.protocols.Stores``, in memory."""
@@ -836,11 +1021,12 @@ class FakeStores:
     phones: FakePhones
     glance: FakeGlance
     gate: FakeGate
+    queue: FakeQueue = field(default_factory=FakeQueue)
 
     @classmethod
     def empty(cls, primary: int, reserve: int) -> FakeStores:
         gate = FakeGate()
-        registrations, channels = FakeRegistrations(), FakeChannels()
+        registrations, channels, phones = FakeRegistrations(), FakeChannels(), FakePhones()
         return cls(
             registrations=registrations,
             quota=FakeQuota(gate, primary, reserve),
@@ -860,8 +1046,8 @@ class FakeStores:
             batches=FakeBatches(),
             verifications=FakeVerifications(),
             attempts=FakeAttempts(),
-            phones=FakePhones(),
-            glance=FakeGlance(registrations, gate, channels),
+            phones=phones,
+            glance=FakeGlance(registrations, gate, channels, phones),
             gate=gate,
         )
 

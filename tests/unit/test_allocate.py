@@ -9,7 +9,7 @@ from chalicelib.domain import rules
 from chalicelib.domain.doses import VisitStatus
 from chalicelib.domain.models import Registration
 from chalicelib.domain.schedule import MAX_DAYS
-from chalicelib.services import appointments, registrations
+from chalicelib.services import appointments, cancellations
 from tests.unit.fakes import FakeStores
 from tests.unit.steps import BIRTH, register
 
@@ -112,7 +112,7 @@ def test_a_person_cancelled_while_being_allocated_gives_the_places_back(campaign
     st = campaign()
     x = register(1)
     read = stored(st, x.registration_id)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     # When the allocator books from what it read / Then its write is refused and the places go back
     assert not appointments.allocate(read)
     assert sum(st.slots.used.values()) == 0

@@ -362,20 +362,32 @@ def test_the_lines_aws_requests_per_household_come_from_the_meter_and_are_none_w
     assert line.aws_per_phone({"confirmed": paths["confirmed"]}, 10) is None
 
 
-def test_the_busiest_key_is_read_from_a_key_table_when_there_is_one() -> None:
-    # Given no key table / Then no figure
-    assert line.busiest_key({"aws_requests": {"paths": {}}}) is None
-    # Given a table of keys with their writes per confirmation / Then the busiest, and 1,000 writes/s over it
-    table = {"campaign#gate": {"writes_per_confirmation": 0.1}, "stats#3": {"writes_per_confirmation": 0.25}}
-    found = line.busiest_key({"aws_requests": {"keys": table}})
+def test_the_busiest_key_is_read_from_the_key_table_with_the_lines_own() -> None:
+    # Given no write counted / Then no figure
+    assert line.busiest_key({"writes": []}, "queue") is None
+    # Given a key table whose busiest key is not the line's
+    row = {"index": None, "busiest_writes": 40, "peak_writes_per_s": 9, "busiest_writes_per_confirmation": 0.04}
+    keys = {
+        "partition_write_limit_per_s": 1_000,
+        "writes": [
+            {
+                **row,
+                "table": "campaign",
+                "pattern": "gate",
+                "busiest_key": "gate",
+                "busiest_writes_per_confirmation": 0.2,
+            },
+            {**row, "table": "queue", "pattern": "state", "busiest_key": "state"},
+        ],
+        "busiest_write_key": {"table": "campaign", "pattern": "gate", "writes_per_confirmation": 0.2},
+        "ceiling_confirmations_per_s": 5_000.0,
+    }
+    found = line.busiest_key(keys, "queue")
+    # Then the run's busiest key and ceiling, and the line's busiest with 1,000 writes/s over it
     assert found is not None
-    assert found["busiest_key"]["key"] == "stats#3"
-    assert found["ceiling_confirmations_per_s"] == pytest.approx(4_000)
-    # Given a table with rows and its own ceiling / Then that ceiling
-    rows = [{"key": "a", "writes_per_confirmation": 0.2}, {"key": "b", "writes_per_confirmation": "n/a"}]
-    found = line.busiest_key({"key_table": {"rows": rows, "ceiling_confirmations_per_s": 5_000}})
-    assert found is not None
-    assert (found["busiest_key"]["key"], found["ceiling_confirmations_per_s"]) == ("a", 5_000)
+    assert (found["pattern"], found["ceiling_confirmations_per_s"]) == ("gate", 5_000.0)
+    assert found["busiest_of_the_line"]["pattern"] == "state"
+    assert found["busiest_of_the_line"]["ceiling_confirmations_per_s"] == pytest.approx(25_000)
 
 
 def test_a_forged_admission_token_differs_in_one_character() -> None:

@@ -1,4 +1,4 @@
-"""Cancel: what a cancellation changes, once, however often it is asked (services.registrations)."""
+"""Cancel: what a cancellation changes, once, however often it is asked (services.cancellations)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain import rules
 from chalicelib.domain.errors import Conflict, NotFound, Overloaded
 from chalicelib.domain.models import LookupRequest, Registration, Status
-from chalicelib.services import appointments, registrations
+from chalicelib.services import appointments, cancellations, lookups
 from tests.unit.fakes import FakeStores
 from tests.unit.steps import BIRTH, register, release_all
 
@@ -19,7 +19,7 @@ def test_cancelling_a_confirmed_registration_queues_the_release_of_its_place(cam
     st = campaign()
     x = register(1)
     # When it is cancelled
-    view = registrations.cancel(x.registration_id, BIRTH)
+    view = cancellations.cancel(x.registration_id, BIRTH)
     # Then it is cancelled and its place is on its way to the reserve
     assert view.status is Status.CANCELLED
     assert st.promotions.sent == [{"kind": "release", "registration_id": x.registration_id}]
@@ -32,9 +32,9 @@ def test_cancelling_a_reserve_registration_moves_the_ranks_behind_up_at_once(cam
     y = register(2)
     z = register(3)
     # When rank 1 cancels
-    registrations.cancel(y.registration_id, BIRTH)
+    cancellations.cancel(y.registration_id, BIRTH)
     # Then rank 2 is rank 1, the reserve holds one, and no release job is needed
-    assert registrations.get(z.registration_id).reserve_rank == 1
+    assert lookups.get(z.registration_id).reserve_rank == 1
     assert st.quota.counts().reserve_active == 1 and st.promotions.sent == []
 
 
@@ -43,7 +43,7 @@ def test_a_wrong_birth_date_is_not_found_and_changes_nothing(campaign: Any) -> N
     st = campaign()
     x = register(1)
     with pytest.raises(NotFound):
-        registrations.cancel(x.registration_id, "1980-02-01")
+        cancellations.cancel(x.registration_id, "1980-02-01")
     stored = st.registrations.get(x.registration_id)
     assert stored is not None and stored.status is Status.CONFIRMED and st.promotions.sent == []
 
@@ -52,16 +52,16 @@ def test_an_unknown_receipt_code_is_not_found(campaign: Any) -> None:
     # Given an empty campaign / When an unknown code is cancelled / Then not found
     campaign()
     with pytest.raises(NotFound):
-        registrations.cancel("r_" + "A" * 43, BIRTH)
+        cancellations.cancel("r_" + "A" * 43, BIRTH)
 
 
 def test_cancelling_twice_counts_the_cancellation_once(campaign: Any) -> None:
     # Given a cancelled confirmed registration
     st = campaign()
     x = register(1)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     # When it is cancelled again
-    again = registrations.cancel(x.registration_id, BIRTH)
+    again = cancellations.cancel(x.registration_id, BIRTH)
     # Then the answer is the same, and the counters moved once
     assert again.status is Status.CANCELLED
     stats = st.statistics.stats()
@@ -75,11 +75,11 @@ def test_a_cancel_whose_release_could_not_be_queued_is_finished_by_its_retry(cam
     st.promotions.fail_with = Overloaded(retry_after=1)
     # When the person cancels / Then 429, but the registration is cancelled
     with pytest.raises(Overloaded):
-        registrations.cancel(x.registration_id, BIRTH)
-    assert registrations.get(x.registration_id).status is Status.CANCELLED
+        cancellations.cancel(x.registration_id, BIRTH)
+    assert lookups.get(x.registration_id).status is Status.CANCELLED
     # When the queue is back and the person tries again / Then the release goes, the counters once
     st.promotions.fail_with = None
-    assert registrations.cancel(x.registration_id, BIRTH).status is Status.CANCELLED
+    assert cancellations.cancel(x.registration_id, BIRTH).status is Status.CANCELLED
     assert st.promotions.sent == [{"kind": "release", "registration_id": x.registration_id}]
     assert st.statistics.stats()["status_cancelled"] == 1
 
@@ -89,10 +89,10 @@ def test_a_cancel_after_the_place_was_handed_on_queues_nothing_more(campaign: An
     st = campaign(primary=1, reserve=1)
     x = register(1)
     register(2)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     # When it is cancelled again / Then nothing is queued
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     assert st.promotions.sent == []
 
 
@@ -102,9 +102,9 @@ def test_a_reserve_cancel_repeated_leaves_the_reserve_once(campaign: Any) -> Non
     register(1)
     y = register(2)
     register(3)
-    registrations.cancel(y.registration_id, BIRTH)
+    cancellations.cancel(y.registration_id, BIRTH)
     # When rank 1's cancel is sent again / Then the reserve still counts one waiting
-    registrations.cancel(y.registration_id, BIRTH)
+    cancellations.cancel(y.registration_id, BIRTH)
     assert st.quota.counts().reserve_active == 1
 
 
@@ -116,10 +116,10 @@ def test_cancelling_frees_the_booked_appointments_once(campaign: Any) -> None:
     assert reg is not None and appointments.allocate(reg)
     assert sum(st.slots.used.values()) == 2
     # When it is cancelled, twice / Then both places are given back, once
-    registrations.cancel(x.registration_id, BIRTH)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     assert sum(st.slots.used.values()) == 0
-    assert registrations.get(x.registration_id).appointment is None
+    assert lookups.get(x.registration_id).appointment is None
 
 
 def test_a_registration_promoted_before_the_cancel_landed_is_cancelled_as_confirmed(campaign: Any) -> None:
@@ -136,7 +136,7 @@ def test_a_registration_promoted_before_the_cancel_landed_is_cancelled_as_confir
 
     st.registrations.cancel = promoted_meanwhile  # type: ignore[method-assign]
     # When the person cancels
-    registrations.cancel(y.registration_id, BIRTH)
+    cancellations.cancel(y.registration_id, BIRTH)
     # Then it is cancelled as the confirmed registration it became: its place is released as a primary one
     stored = st.registrations.get(y.registration_id)
     assert stored is not None and stored.status is Status.CANCELLED and stored.held == "primary"
@@ -148,7 +148,7 @@ def test_a_cancelled_registration_has_no_rank(campaign: Any) -> None:
     campaign(primary=1, reserve=1)
     register(1)
     y = register(2)
-    assert registrations.cancel(y.registration_id, BIRTH).reserve_rank is None
+    assert cancellations.cancel(y.registration_id, BIRTH).reserve_rank is None
 
 
 def test_lookup_with_a_wrong_birth_date_is_not_found(campaign: Any) -> None:
@@ -158,8 +158,8 @@ def test_lookup_with_a_wrong_birth_date_is_not_found(campaign: Any) -> None:
     from tests.helpers import national_id
 
     with pytest.raises(NotFound):
-        registrations.lookup(LookupRequest(national_id=national_id(1), birth_date="1980-02-01"))
-    found = registrations.lookup(LookupRequest(national_id=national_id(1), birth_date=BIRTH))
+        lookups.lookup(LookupRequest(national_id=national_id(1), birth_date="1980-02-01"))
+    found = lookups.lookup(LookupRequest(national_id=national_id(1), birth_date=BIRTH))
     assert found.status is Status.CONFIRMED
 
 

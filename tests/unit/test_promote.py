@@ -8,10 +8,20 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.models import Status
-from chalicelib.services import promotion, registrations
+from chalicelib.services import cancellations, lookups, promotion
+from tests.helpers import raising
 from tests.unit.fakes import FakeStores
 from tests.unit.steps import BIRTH, register, release_all
+
+
+def _a_vacancy(campaign: Any) -> tuple[FakeStores, str]:
+    """One place, its holder cancelled, nobody on the reserve (of one): the stores and the vacancy."""
+    st: FakeStores = campaign(primary=1, reserve=1)
+    x = register(1)
+    cancellations.cancel(x.registration_id, BIRTH)
+    return st, x.registration_id
 
 
 def status(st: FakeStores, code: str) -> Status:
@@ -27,13 +37,13 @@ def test_the_place_goes_to_reserve_rank_1_first(campaign: Any) -> None:
     y = register(2)
     z = register(3)
     # When the confirmed person cancels and the release runs
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     # Then rank 1 is confirmed by that vacancy, rank 2 is now rank 1
     promoted = st.registrations.get(y.registration_id)
     assert promoted is not None and promoted.status is Status.CONFIRMED
     assert promoted.promoted_by == x.registration_id
-    assert registrations.get(z.registration_id).reserve_rank == 1
+    assert lookups.get(z.registration_id).reserve_rank == 1
 
 
 def test_a_promoted_person_waits_for_removal_and_an_appointment(campaign: Any) -> None:
@@ -41,7 +51,7 @@ def test_a_promoted_person_waits_for_removal_and_an_appointment(campaign: Any) -
     st = campaign(primary=1, reserve=1)
     x = register(1)
     y = register(2)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     # Then both removals are pending, it is counted, waits for an appointment, and a removal list is sent
     promoted = st.registrations.get(y.registration_id)
@@ -56,7 +66,7 @@ def test_a_promotion_moves_the_counters_from_reserve_to_confirmed(campaign: Any)
     st = campaign(primary=1, reserve=1)
     x = register(1)
     register(2)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     # Then the reserve counts none, confirmed one more, cancelled one
     stats = st.statistics.stats()
@@ -69,7 +79,7 @@ def test_with_nobody_waiting_the_place_is_parked_for_newcomers(campaign: Any) ->
     st = campaign(primary=1, reserve=1)
     x = register(1)
     # When the confirmed person cancels and the release runs
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     # Then the place is parked, and the vacancy is settled
     assert st.gate.parked == 1
@@ -83,7 +93,7 @@ def test_a_duplicate_release_promotes_one_person(campaign: Any) -> None:
     x = register(1)
     y = register(2)
     z = register(3)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     # When its release message is delivered twice
     promotion.release(x.registration_id)
     promotion.release(x.registration_id)
@@ -96,9 +106,50 @@ def test_a_duplicate_release_with_nobody_waiting_parks_one_place(campaign: Any) 
     # Given a vacancy and an empty reserve / When its release runs twice / Then one place is parked
     st = campaign(primary=1, reserve=1)
     x = register(1)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     promotion.release(x.registration_id)
     promotion.release(x.registration_id)
+    assert st.gate.parked == 1
+
+
+def test_a_place_handed_to_newcomers_as_somebody_joins_the_reserve_goes_to_them(
+    campaign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a vacancy, nobody waiting when its release looks, and somebody joining the reserve just
+    # after the vacancy handed its place to newcomers
+    st, vacancy_id = _a_vacancy(campaign)
+    joined: list[str] = []
+    hand_over = st.registrations.hand_to_newcomers
+
+    def and_somebody_joins(registration_id: str, now: datetime) -> bool:
+        handed = hand_over(registration_id, now)
+        if not joined:
+            joined.append(register(2).registration_id)
+        return handed
+
+    monkeypatch.setattr(st.registrations, "hand_to_newcomers", and_somebody_joins)
+    # When the release runs / Then the park is refused, and the place goes to the person waiting
+    promotion.release(vacancy_id)
+    assert st.gate.parked == 0 and status(st, joined[0]) is Status.CONFIRMED
+    vacancy = st.registrations.get(vacancy_id)
+    assert vacancy is not None and not vacancy.release_pending
+
+
+def test_a_throttled_park_leaves_the_release_pending_for_the_redelivered_message(
+    campaign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a vacancy, nobody waiting, and the gate's write throttled
+    st, vacancy_id = _a_vacancy(campaign)
+    with monkeypatch.context() as throttled:
+        throttled.setattr(st.quota, "park", raising(Overloaded()))
+        # When the release runs / Then it fails, and the release is pending again
+        with pytest.raises(Overloaded):
+            promotion.release(vacancy_id)
+    vacancy = st.registrations.get(vacancy_id)
+    assert vacancy is not None and vacancy.release_pending and st.gate.parked == 0
+    # And the redelivered message parks the place, once
+    promotion.release(vacancy_id)
+    promotion.release(vacancy_id)
     assert st.gate.parked == 1
 
 
@@ -108,14 +159,14 @@ def test_releases_delivered_out_of_order_promote_each_waiting_person_once(campai
     a = register(1)
     b = register(2)
     waiting = [register(n) for n in (3, 4, 5)]
-    registrations.cancel(a.registration_id, BIRTH)
-    registrations.cancel(b.registration_id, BIRTH)
+    cancellations.cancel(a.registration_id, BIRTH)
+    cancellations.cancel(b.registration_id, BIRTH)
     # When the second vacancy's release runs before the first's, then each again
     for code in (b.registration_id, a.registration_id, b.registration_id, a.registration_id):
         promotion.release(code)
     # Then ranks 1 and 2 are confirmed, rank 3 still waits, now rank 1
     assert [status(st, w.registration_id) for w in waiting] == [Status.CONFIRMED, Status.CONFIRMED, Status.RESERVE]
-    assert registrations.get(waiting[2].registration_id).reserve_rank == 1
+    assert lookups.get(waiting[2].registration_id).reserve_rank == 1
 
 
 def test_a_release_for_a_registration_that_holds_nothing_does_nothing(campaign: Any) -> None:
@@ -134,7 +185,7 @@ def test_a_vacancy_whose_target_was_promoted_by_it_is_settled_without_a_second_p
     x = register(1)
     y = register(2)
     z = register(3)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     st.registrations.set_release_target(x.registration_id, y.registration_id, expected=None)
     st.registrations.promote(y.registration_id, x.registration_id, datetime.now(UTC))
     # When the release runs again
@@ -151,9 +202,9 @@ def test_a_target_that_left_the_reserve_meanwhile_is_replaced_by_the_next_rank(c
     x = register(1)
     y = register(2)
     z = register(3)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     st.registrations.set_release_target(x.registration_id, y.registration_id, expected=None)
-    registrations.cancel(y.registration_id, BIRTH)
+    cancellations.cancel(y.registration_id, BIRTH)
     # When the release runs / Then the next one waiting gets the place
     promotion.release(x.registration_id)
     assert status(st, z.registration_id) is Status.CONFIRMED
@@ -192,7 +243,7 @@ def test_an_abandoned_ticket_is_voided_and_the_next_person_waiting_gets_the_plac
     z = register(3)
     st.reserve.tickets[1] = {"seen_empty_at": time.time() - 600}
     # When the confirmed person cancels and the release runs
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     # Then the dead ticket is void and the person behind it is promoted
     assert st.reserve.ticket(1).void
@@ -204,7 +255,7 @@ def test_the_minute_sweep_requeues_a_release_left_pending(campaign: Any) -> None
     # Given a cancellation whose release message was lost over a minute ago
     st = campaign(primary=1, reserve=1)
     x = register(1)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     st.promotions.take()
     st.registrations.releases[x.registration_id] -= timedelta(minutes=2)
     # When the minute sweep runs / Then the release is queued again
@@ -218,7 +269,7 @@ def test_a_promotion_never_takes_the_primary_list_over_its_capacity(campaign: An
     confirmed = [register(n) for n in (1, 2)]
     [register(n) for n in (3, 4)]
     for c in confirmed:
-        registrations.cancel(c.registration_id, BIRTH)
+        cancellations.cancel(c.registration_id, BIRTH)
     release_all(st)
     # Then exactly the capacity is confirmed
     held = [r for r in st.registrations.regs.values() if r.status is Status.CONFIRMED]

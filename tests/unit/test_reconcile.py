@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Status
-from chalicelib.services import appointments, reconcile, registrations
+from chalicelib.services import appointments, cancellations, reconcile
 from tests.unit.fakes import FakeRegistry, FakeStores
 from tests.unit.steps import BIRTH, register
 
@@ -34,7 +34,7 @@ def test_a_campaign_whose_counters_agree_has_nothing_to_repair(campaign: Any) ->
     register(1)
     register(2)
     y = register(3)
-    registrations.cancel(y.registration_id, BIRTH)
+    cancellations.cancel(y.registration_id, BIRTH)
     # When a run recounts / Then no drift, no repair, and the run is quiescent
     findings = run(st)
     assert findings["quiescent"] and findings["repaired"] == [] and findings["drift"] == {}

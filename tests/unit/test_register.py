@@ -17,7 +17,8 @@ from chalicelib.domain.errors import (
     RegistrationFull,
 )
 from chalicelib.domain.models import Channel, Status
-from chalicelib.services import promotion, registrations
+from chalicelib.services import campaign as campaign_service
+from chalicelib.services import cancellations, lookups, promotion, registrations
 from tests.helpers import body
 from tests.unit.fakes import FakeStores
 from tests.unit.steps import BIRTH, register, release_all, request
@@ -178,7 +179,7 @@ def test_a_replay_answers_the_reserve_rank_it_was_given_even_after_a_promotion(c
     st = campaign(primary=1, reserve=2)
     x = register(1)
     first = registrations.register(request(2), Channel.APP, fingerprint=keyed(2, "k"))
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     # When the request is replayed with its key
     again = registrations.register(request(2), Channel.APP, fingerprint=keyed(2, "k"))
@@ -263,7 +264,7 @@ def test_a_place_parked_while_nobody_waited_goes_to_the_next_newcomer_confirmed(
     # Given a full primary list, an empty reserve, and a cancelled confirmed person's place parked
     st = campaign(primary=1, reserve=1)
     x = register(1)
-    registrations.cancel(x.registration_id, BIRTH)
+    cancellations.cancel(x.registration_id, BIRTH)
     release_all(st)
     assert st.gate.parked == 1
     # When a newcomer registers / Then they get the parked place, confirmed
@@ -275,12 +276,12 @@ def test_a_cancelled_person_may_register_again_and_the_old_receipt_still_resolve
     # Given a cancelled registration
     st = campaign(primary=2)
     old = register(1)
-    registrations.cancel(old.registration_id, BIRTH)
+    cancellations.cancel(old.registration_id, BIRTH)
     # When the person registers again
     new = register(1)
     # Then a new registration is made and the old code still shows the cancelled one
     assert new.registration_id != old.registration_id and new.status is Status.CONFIRMED
-    assert registrations.get(old.registration_id).status is Status.CANCELLED
+    assert lookups.get(old.registration_id).status is Status.CANCELLED
     stored_old = st.registrations.get(old.registration_id)
     assert stored_old is not None and stored_old.archived
 
@@ -347,8 +348,8 @@ def test_a_reserve_registration_shows_its_rank_as_people_ahead_leave(campaign: A
     y = register(2)
     z = register(3)
     # When rank 1 cancels / Then rank 2 reads as rank 1
-    registrations.cancel(y.registration_id, BIRTH)
-    assert registrations.get(z.registration_id).reserve_rank == 1
+    cancellations.cancel(y.registration_id, BIRTH)
+    assert lookups.get(z.registration_id).reserve_rank == 1
 
 
 def test_the_campaign_figures_count_places_left(campaign: Any) -> None:
@@ -357,7 +358,7 @@ def test_the_campaign_figures_count_places_left(campaign: Any) -> None:
     for n in range(1, 5):
         register(n)
     # When the figures are read / Then 0 primary and 1 reserve place remain
-    view = registrations.campaign()
+    view = campaign_service.view()
     assert (view.primary.remaining, view.reserve.remaining) == (0, 1)
 
 

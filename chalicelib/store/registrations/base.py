@@ -3,14 +3,20 @@ share."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections import Counter
 from typing import Any, Literal
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Registration
+from chalicelib.store.codec import value
 from chalicelib.store.registrations.codec import from_item
-from chalicelib.store.registrations.keys import key_of
+from chalicelib.store.registrations.keys import SHARDS, SPREAD_INDEXES, key_of
 from chalicelib.store.table import ConditionFailed, Table
 from chalicelib.store.types import Item
+
+Cursor = dict[str, Any]
 
 
 class RegistrationTable:
@@ -55,11 +61,54 @@ class RegistrationTable:
         except ConditionFailed:
             raise Conflict("registration changed") from None
 
+    def _spread_page(
+        self, index: str, condition: str | None, values: dict[str, Any], limit: int, cursor: Cursor | None = None
+    ) -> tuple[list[Item], Cursor | None]:
+        """One page of a sharded sparse index (``keys.SPREAD_INDEXES``), in its sort order: the next
+        ``limit`` entries of each shard not read to its end (a query each), merged, the first
+        ``limit`` kept. ``condition`` is on the sort key. The cursor returned says where each shard
+        goes on (None: every shard is read to its end); pass it back for the next page."""
+        shard, sort = SPREAD_INDEXES[index]
+        starts = _starts(cursor)
+        where = f"{shard} = :k" + (f" AND {condition}" if condition else "")
+        pages = {
+            k: self._t.query_page(where, values | {":k": k}, index=index, cursor=start, limit=limit)
+            for k, start in starts.items()
+        }
+        # Each shard's entries come in its sort order; the merge keeps that order within a shard.
+        merged = heapq.merge(*([(str(e[sort]), k, n) for n, e in enumerate(p.items)] for k, p in pages.items()))
+        taken = list(itertools.islice(merged, limit))
+        used = Counter(k for _, k, _ in taken)
+        after: dict[str, Any] = {}
+        for k, page in pages.items():
+            if used[k] < len(page.items):
+                last = page.items[used[k] - 1] if used[k] else None
+                after[k] = _entry_key(last, shard, sort) if last is not None else starts[k]
+            elif page.cursor is not None:
+                after[k] = page.cursor
+        return [pages[k].items[n] for _, k, n in taken], ({"after": after} if after else None)
+
     def _items_of(self, keys: list[Item]) -> list[Registration]:
         """The registrations an index page names, in its order."""
         wanted = [str(k["registration_id"]) for k in keys]
         got = {str(i["registration_id"]): i for i in self._t.batch_get([(k,) for k in wanted])}
         return [from_item(got[k]) for k in wanted if k in got]
+
+
+def _starts(cursor: Cursor | None) -> dict[str, Any]:
+    """Where each shard of a spread index is read from: the start of every one, or the cursor's
+    shards (those left out are read to their end). A cursor of one index partition, as paged before
+    the spread, goes on in shard "1", where every registration of then was."""
+    if cursor is None:
+        return dict.fromkeys(SHARDS)
+    if "after" not in cursor:
+        return dict.fromkeys(SHARDS) | {"1": cursor}
+    return {k: cursor["after"][k] for k in SHARDS if k in cursor["after"]}
+
+
+def _entry_key(entry: Item, shard: str, sort: str) -> dict[str, Any]:
+    """The index position just after ``entry`` (a query's ExclusiveStartKey)."""
+    return {name: value(entry[name]) for name in (shard, sort, "registration_id")}
 
 
 def assignments(fields: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:

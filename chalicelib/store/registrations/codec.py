@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.domain.doses import Visit, VisitStatus
 from chalicelib.domain.models import REGISTRIES, Channel, Registration, Status
+from chalicelib.store.registrations.keys import shard_of
 from chalicelib.store.types import Item
 
 _OPEN_REMOVAL = ("pending", "failed")
@@ -46,7 +47,7 @@ def cancellation(reg: Registration, now: datetime) -> dict[str, Any]:
         "cancelled_at": now.isoformat(),
         "held": "primary" if reg.status is Status.CONFIRMED else "reserve",
         "release_pending": now.isoformat(),
-        "release_shard": "1",
+        "release_shard": shard_of(reg.registration_id),
         "todo": {"counts", "phone"} if reg.channel is Channel.APP else {"counts"},
     }
 
@@ -59,10 +60,10 @@ def to_item(reg: Registration) -> dict[str, Any]:
         data[f"rm_{registry}"] = state
     if any(s in _OPEN_REMOVAL for s in reg.removals.values()):
         data["removal_due"] = data["registered_at"]
-        data["removal_shard"] = "1"
+        data["removal_shard"] = shard_of(reg.registration_id)
     if reg.status is Status.CONFIRMED and reg.appointment is None:
         data["appt_pending"] = data["registered_at"]
-        data["appt_shard"] = "1"
+        data["appt_shard"] = shard_of(reg.registration_id)
     if reg.appointment is not None:
         data["appt_date"] = reg.appointment.date.isoformat()
         data["appt_site"] = reg.appointment.site

@@ -12,7 +12,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable, assignments
 from chalicelib.store.registrations.codec import cancellation, from_item
-from chalicelib.store.registrations.keys import RELEASE_INDEX
+from chalicelib.store.registrations.keys import RELEASE_INDEX, shard_of
 
 
 class Lifecycle(RegistrationTable):
@@ -45,7 +45,7 @@ class Lifecycle(RegistrationTable):
         removals = ", ".join(f"rm_{r} = :pending" for r in REGISTRIES)
         update = (
             f"SET #s = :confirmed, promoted_by = :by, promoted_at = :now, {removals}, counted = :t,"
-            " removal_due = :now, removal_shard = :one, appt_pending = :now, appt_shard = :one"
+            " removal_due = :now, removal_shard = :shard, appt_pending = :now, appt_shard = :shard"
         )
         values = {
             ":confirmed": Status.CONFIRMED.value,
@@ -53,7 +53,7 @@ class Lifecycle(RegistrationTable):
             ":by": vacancy_id,
             ":now": now.isoformat(),
             ":pending": "pending",
-            ":one": "1",
+            ":shard": shard_of(registration_id),
             ":t": True,
         }
         return from_item(self._change(registration_id, update, "#s = :reserve", values, returns="ALL_NEW"))
@@ -76,12 +76,35 @@ class Lifecycle(RegistrationTable):
         with contextlib.suppress(Conflict):  # superseded already: nothing is pending there
             self._change(registration_id, "REMOVE release_pending, release_shard, release_target", None, {}, {})
 
-    def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
-        """Registrations cancelled before ``older_than`` whose place is still not handed on."""
-        page = self._t.query_page(
-            "release_shard = :one AND release_pending < :before",
-            {":one": "1", ":before": older_than.isoformat()},
-            index=RELEASE_INDEX,
-            limit=limit,
+    def hand_to_newcomers(self, registration_id: str, now: datetime) -> bool:
+        """The place of a pending release goes back to newcomers: the release is finished (and the
+        hand-over noted) before the place is parked, so only the run that wins this write parks it.
+        False if the release is not pending any more, or somebody on the reserve was chosen for it."""
+        try:
+            self._change(
+                registration_id,
+                "SET to_newcomers = :now REMOVE release_pending, release_shard",
+                "attribute_exists(release_pending) AND attribute_not_exists(release_target)",
+                {":now": now.isoformat()},
+            )
+            return True
+        except Conflict:
+            return False
+
+    def reopen_release(self, registration_id: str, now: datetime) -> None:
+        """A place handed to newcomers that could not be parked (somebody joined the reserve since) is
+        pending release again. Raises Conflict if it was not handed to newcomers."""
+        self._change(
+            registration_id,
+            "SET release_pending = :now, release_shard = :one REMOVE to_newcomers",
+            "attribute_exists(to_newcomers)",
+            {":now": now.isoformat(), ":one": "1"},
         )
-        return [r.registration_id for r in self._items_of(page.items)]
+
+    def pending_releases(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Registrations cancelled before ``older_than`` whose place is still not handed on, oldest
+        first (a query per index shard)."""
+        entries, _ = self._spread_page(
+            RELEASE_INDEX, "release_pending < :before", {":before": older_than.isoformat()}, limit
+        )
+        return [r.registration_id for r in self._items_of(entries)]

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Registration
 from chalicelib.store.registrations.base import RegistrationTable
-from chalicelib.store.registrations.keys import REMOVAL_INDEX
+from chalicelib.store.registrations.keys import REMOVAL_INDEX, SHARDS, shard_of
 
 
 class RemovalOutbox(RegistrationTable):
@@ -48,9 +48,14 @@ class RemovalOutbox(RegistrationTable):
         try:
             self._change(
                 reg.registration_id,
-                "SET #r = :pending, removal_due = :now, removal_shard = :one",
+                "SET #r = :pending, removal_due = :now, removal_shard = :shard",
                 "#r = :was",
-                {":pending": "pending", ":was": was, ":now": datetime.now(UTC).isoformat(), ":one": "1"},
+                {
+                    ":pending": "pending",
+                    ":was": was,
+                    ":now": datetime.now(UTC).isoformat(),
+                    ":shard": shard_of(reg.registration_id),
+                },
                 {"#r": f"rm_{registry}"},
                 archived=reg.archived,
             )
@@ -75,15 +80,11 @@ class RemovalOutbox(RegistrationTable):
 
     def due_removals(self, now: datetime, limit: int) -> list[Registration]:
         """Up to ``limit`` registrations whose removal from the registries is due, oldest first: one
-        read of the sparse index, then their items (a BatchGetItem per 100)."""
-        page = self._t.query_page(
-            "removal_shard = :one AND removal_due <= :now",
-            {":one": "1", ":now": now.isoformat()},
-            index=REMOVAL_INDEX,
-            limit=limit,
-        )
-        return self._items_of(page.items)
+        read of each shard of the sparse index, then their items (a BatchGetItem per 100)."""
+        entries, _ = self._spread_page(REMOVAL_INDEX, "removal_due <= :now", {":now": now.isoformat()}, limit)
+        return self._items_of(entries)
 
     def open_removals(self) -> list[Registration]:
         """Every registration with a removal still open (pending or failed), whenever it is due."""
-        return self._items_of(list(self._t.query("removal_shard = :one", {":one": "1"}, index=REMOVAL_INDEX)))
+        entries = [e for k in SHARDS for e in self._t.query("removal_shard = :k", {":k": k}, index=REMOVAL_INDEX)]
+        return self._items_of(entries)

@@ -11,7 +11,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable, assignments
 from chalicelib.store.registrations.codec import cancellation, from_item, visit_item
-from chalicelib.store.registrations.keys import APPOINTMENT_DAY_INDEX, APPOINTMENT_PENDING_INDEX
+from chalicelib.store.registrations.keys import APPOINTMENT_DAY_INDEX, APPOINTMENT_PENDING_INDEX, shard_of
 
 
 class Visits(RegistrationTable):
@@ -58,8 +58,8 @@ class Visits(RegistrationTable):
         else:
             removes += ["appt_date", "appt_site"]
         if waiting:
-            sets += ["appt_pending = :now", "appt_shard = :one"]
-            values |= {":now": datetime.now(UTC).isoformat(), ":one": "1"}
+            sets += ["appt_pending = :now", "appt_shard = :shard"]
+            values |= {":now": datetime.now(UTC).isoformat(), ":shard": shard_of(reg.registration_id)}
         else:
             removes += ["appt_pending", "appt_shard"]
         if then is not None:
@@ -100,11 +100,10 @@ class Visits(RegistrationTable):
     def waiting_for_appointment(
         self, cursor: dict[str, Any] | None, limit: int
     ) -> tuple[list[Registration], dict[str, Any] | None]:
-        """Confirmed registrations without an appointment, in registration order, a page at a time."""
-        page = self._t.query_page(
-            "appt_shard = :one", {":one": "1"}, index=APPOINTMENT_PENDING_INDEX, cursor=cursor, limit=limit
-        )
-        return self._items_of(page.items), page.cursor
+        """Confirmed registrations without an appointment, in registration order, a page at a time
+        (a query per index shard still unread, merged)."""
+        entries, next_cursor = self._spread_page(APPOINTMENT_PENDING_INDEX, None, {}, limit, cursor)
+        return self._items_of(entries), next_cursor
 
     def appointments_on(self, day: str) -> list[Registration]:
         """Everyone with an appointment on ``day``, in registration order."""

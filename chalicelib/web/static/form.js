@@ -203,7 +203,8 @@ KK.registrationForm = function (form, minAge, o) {
   // still running) wait Retry-After seconds and send the same body with the same key again, so a
   // retry can never register anyone twice. The same details keep their key across presses too.
   // o: {path, token(), submit, errorBox, waitBox, onDone(view, body), onError(r) -> true if handled,
-  //     extra() -> fields added to the body (the public page's verification_token),
+  //     extra() -> fields added to the body (the public page's verification and admission tokens),
+  //     hold() -> false to keep the details until the person's turn in the waiting room,
   //     confirm(body) -> Promise of true to send (the desk's reclaim asks first)}
   let pending = null;
   form.addEventListener("submit", async (event) => {
@@ -211,6 +212,7 @@ KK.registrationForm = function (form, minAge, o) {
     KK.hide(o.errorBox);
     const body = validate();
     if (!body || o.submit.disabled) return;
+    if (o.hold && !o.hold()) return;  // not its turn yet: the public page sends it once admitted
     if (o.extra) Object.assign(body, o.extra());
     if (o.confirm && !(await o.confirm(body))) return;
     const json = JSON.stringify(body);

@@ -1,5 +1,6 @@
-// The public page: verify the phone (a code by SMS), register on POST /v1/registrations with the
-// verification token, look up, have the receipt code sent by SMS, cancel with it. Thai by default.
+// The public page: verify the phone (a code by SMS), join the waiting room (line.js), register on
+// POST /v1/registrations with the verification token and, once admitted, the admission token; look
+// up, have the receipt code sent by SMS, cancel with it. Thai by default.
 // On 429 it says how long to wait (Retry-After) and sends the same body with the same
 // Idempotency-Key again, so a retry can never register anyone twice.
 "use strict";
@@ -72,6 +73,7 @@
     phoneInput.value = r.data.phone;
     phoneInput.readOnly = true;
     $("reg-form").elements.namedItem("national_id").focus();
+    line.join(verified.token);
   });
 
   // A 429 says how long to wait; anything else is the error as the service gave it.
@@ -82,10 +84,18 @@
       message: r.error.message + " (about " + minutes + " min)" };
   }
 
+  // The waiting room: joined once the phone is verified; the form waits for the person's turn.
+  const line = KK.line($("line"), {
+    reverify: () => restartVerification(),
+    send: () => $("reg-form").requestSubmit(),
+    changed: () => KK.applyLang($("line"), lang),
+  });
+
   const reg = KK.registrationForm($("reg-form"), () => (campaign ? campaign.min_age : 18), {
     path: "v1/registrations",
     token: () => null,
-    extra: () => (verified && verified.token ? { verification_token: verified.token } : {}),
+    hold: () => line.ready(),
+    extra: () => Object.assign(verified && verified.token ? { verification_token: verified.token } : {}, line.extra()),
     submit: $("reg-submit"),
     errorBox: $("reg-error"),
     waitBox: $("reg-wait"),
@@ -93,6 +103,7 @@
     onError: (r) => {
       if (r.error.code === "channel_closed") refresh();
       if (r.error.code === "phone_not_verified") restartVerification();
+      if (r.error.code === "admission_required") line.back();
       return false;
     },
   });

@@ -1,0 +1,466 @@
+"""The waiting room's rules (services.waiting_room on the in-memory stores): the order of the line,
+the pace of admissions, the admission itself, and ``full``. Time is the test's clock."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.config import admission_key
+from chalicelib.domain import queue as q
+from chalicelib.domain.errors import AdmissionRequired, NotFound, Overloaded, QueueNotOpen, RegistrationFull
+from chalicelib.domain.queue import JoinRequest
+from chalicelib.domain.verification import phone_hash
+from chalicelib.services import waiting_room
+from tests.helpers import Clock, raising
+from tests.unit.fakes import FakeStores
+
+OPENS = datetime(2026, 12, 20, 2, 0, tzinfo=UTC).timestamp()  # 09:00 in Bangkok
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    found = Clock(OPENS - 600)
+    monkeypatch.setattr(waiting_room, "clock", found)
+    return found
+
+
+@pytest.fixture
+def line(campaign: Any, clock: Clock) -> Iterator[Any]:
+    """``line(**settings)``: the waiting room on, opening at OPENS (unless told), 60 admitted a
+    minute, admissions good for 15 minutes; the fake stores."""
+
+    def start(primary: int = 100, reserve: int = 10, **env: str) -> FakeStores:
+        settings = {
+            "WAITING_ROOM": "on",
+            "REGISTRATION_OPENS_AT": datetime.fromtimestamp(OPENS, UTC).isoformat(),
+            "ADMIT_PER_MINUTE": "60",
+            "QUEUE_SHARDS": "4",
+        } | env
+        return campaign(primary=primary, reserve=reserve, **settings)  # type: ignore[no-any-return]
+
+    yield start
+
+
+def phone(n: int) -> str:
+    return f"08{n:08d}"
+
+
+def join(n: int) -> q.TicketView:
+    view, _ = waiting_room.join(JoinRequest(phone=phone(n)))
+    return view
+
+
+def positions(tickets: list[str]) -> list[int | None]:
+    return [waiting_room.ticket(t).position for t in tickets]
+
+
+def sequence_all(clock: Clock) -> None:
+    """Rounds until every closed second is sequenced (as the schedule does, second after second)."""
+    for _ in range(1000):
+        if not waiting_room.sequence_once().behind:
+            return
+    raise AssertionError("the sequencer never caught up")
+
+
+# -- order ----------------------------------------------------------------------------------------------
+
+
+def test_the_pre_queue_is_drawn_at_random_at_the_opening(line: Any, clock: Clock) -> None:
+    # Given 60 people joining one after the other in the half hour before the opening
+    line()
+    clock.at(OPENS - 1800)
+    tickets = []
+    for n in range(60):
+        tickets.append(join(n).ticket)
+        clock.passes(25)
+    # When the line has no positions before the opening, then gets them at the opening
+    assert positions(tickets) == [None] * 60
+    clock.at(OPENS + q.GRACE_SECONDS + 1)
+    waiting_room.sequence_once()
+    got = positions(tickets)
+    # Then the positions are 1..60, each once, and not the order they came in
+    assert sorted(p for p in got if p is not None) == list(range(1, 61))
+    assert got != list(range(1, 61))
+    # And arriving earlier bought nothing: the first half is not ahead of the second half on average
+    first_half = sum(p for p in got[:30] if p is not None) / 30
+    assert 15 < first_half < 46
+
+
+def test_the_pre_queue_order_is_unknowable_before_the_seed() -> None:
+    # Given the same tickets / When ordered with two seeds / Then two different orders, neither by ID
+    tickets = [q.new_ticket(100 + n, 0, "ab" * 12).text for n in range(40)]
+    one, two = q.pre_queue_order(tickets, q.new_seed()), q.pre_queue_order(tickets, q.new_seed())
+    assert sorted(one) == sorted(tickets) and one != two and one != sorted(tickets)
+
+
+def test_after_the_opening_the_line_follows_the_arrival_seconds(line: Any, clock: Clock) -> None:
+    # Given a line open for a while, and people arriving 3 to a second for 5 seconds
+    line()
+    clock.at(OPENS + 30)
+    waiting_room.sequence_once()
+    arrivals: list[tuple[int, str]] = []
+    for second in range(5):
+        for i in range(3):
+            arrivals.append((second, join(100 + 3 * second + i).ticket))
+        clock.passes(1)
+    # When the closed seconds are sequenced
+    clock.passes(q.GRACE_SECONDS + 1)
+    sequence_all(clock)
+    got = positions([t for _, t in arrivals])
+    # Then positions 1..15, contiguous, and every one of a second ahead of every one of the next
+    assert sorted(p for p in got if p is not None) == list(range(1, 16))
+    by_second = [{p for (s, _), p in zip(arrivals, got, strict=True) if s == second} for second in range(5)]
+    assert all(max(a) < min(b) for a, b in itertools.pairwise(by_second))  # type: ignore[type-var]
+
+
+def test_positions_never_change_and_joining_again_keeps_the_ticket(line: Any, clock: Clock) -> None:
+    # Given three people sequenced after the opening
+    line()
+    clock.at(OPENS + 30)
+    first = [join(n).ticket for n in range(3)]
+    clock.passes(q.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    before = positions(first)
+    # When more join, one of the first joins again, and rounds run
+    again, created = waiting_room.join(JoinRequest(phone=phone(1)))
+    for n in range(3, 8):
+        join(n)
+    clock.passes(q.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    # Then the same ticket, the same position, and the first three unchanged
+    assert not created and again.ticket == first[1] and again.position == before[1]
+    assert positions(first) == before and sorted(p or 0 for p in before) == [1, 2, 3]
+
+
+def test_a_ticket_whose_second_was_sequenced_without_it_joins_the_line_again_once(line: Any, clock: Clock) -> None:
+    # Given a line where a second was sequenced, and a ticket of that second that landed afterwards
+    st = line()
+    clock.at(OPENS + 30)
+    join(1)
+    clock.passes(q.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    late = q.new_ticket(math.floor(OPENS + 30), 0, phone_hash(phone(2), _keys()))
+    st.queue.tickets[late.phone_key] = {"ticket": late.text, "qk": q.arrival_key(late.second, 0), "qs": late.second}
+    # When its holder reads it, twice, and the next seconds are sequenced
+    assert waiting_room.ticket(late.text).position is None
+    assert waiting_room.ticket(late.text).position is None
+    clock.passes(q.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    # Then it has the next position, once; and the first keeps its own
+    assert waiting_room.ticket(late.text).position == 2
+    assert st.queue.tickets[late.phone_key]["moved_to"] > late.second
+    assert sum(1 for b in st.queue.buckets.values() if late.digest in b.ids) == 1
+
+
+def test_an_unknown_or_forged_ticket_is_not_found(line: Any, clock: Clock) -> None:
+    # Given one real ticket, sequenced
+    line()
+    clock.at(OPENS + 30)
+    real = q.parse_ticket(join(1).ticket)
+    assert real is not None
+    clock.passes(q.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    # When its ID is changed to name another phone (its second, shard and random part kept), or is junk
+    raw = bytearray(q._b64decode(real.text[2:]))
+    raw[6] ^= 1
+    forged = "q_" + q._b64(bytes(raw))
+    # Then 404, as for an ID of the right shape that was never issued
+    for text in (forged, q.new_ticket(real.second, 0, "cd" * 12).text, "q_nope", "r_" + real.text[2:]):
+        with pytest.raises(NotFound):
+            waiting_room.ticket(text)
+
+
+# -- pace and admission ------------------------------------------------------------------------------------
+
+
+def test_serving_advances_at_the_rate_with_a_step_at_least_every_5_seconds(line: Any, clock: Clock) -> None:
+    # Given 40 people in line at 12 a minute
+    line(ADMIT_PER_MINUTE="12")
+    clock.at(OPENS - 60)
+    for n in range(40):
+        join(n)
+    clock.at(OPENS + q.GRACE_SECONDS + 1)
+    waiting_room.sequence_once()
+    state = waiting_room._state(clock(), fresh=True)
+    # When time passes second by second / Then serving grows by one every 5 seconds, never backwards
+    seen = [state.serving(OPENS + t) for t in range(0, 61)]
+    assert seen[0] == 0 and seen[60] == 12
+    assert all(b - a in (0, 1) for a, b in itertools.pairwise(seen))
+    assert all(seen[t + 5] > seen[t] for t in range(0, 55))
+
+
+def test_a_person_is_admitted_when_serving_reaches_them_once_for_the_admission_minutes(line: Any, clock: Clock) -> None:
+    # Given 30 people in the pre-queue, at 60 a minute, admissions good for 15 minutes
+    line()
+    clock.at(OPENS - 60)
+    tickets = [join(n).ticket for n in range(30)]
+    clock.at(OPENS + q.GRACE_SECONDS + 1)
+    waiting_room.sequence_once()
+    views = {t: waiting_room.ticket(t) for t in tickets}
+    last = max(views.values(), key=lambda v: v.position or 0)
+    # When serving has not reached the last one / Then waiting, with the people ahead and the wait
+    assert last.status == "waiting" and last.position == 30 and last.admission_token is None
+    assert last.ahead == 30 - waiting_room._state(clock()).serving(clock())
+    assert last.estimated_wait_s is not None and 25 <= last.estimated_wait_s <= 31
+    # When it has / Then admitted, with a token for that phone valid until admitted_until
+    clock.at(OPENS + 31)
+    admitted = waiting_room.ticket(last.ticket)
+    assert admitted.status == "admitted" and admitted.admission_token and admitted.admitted_until
+    until = datetime.fromisoformat(admitted.admitted_until.replace("Z", "+00:00")).timestamp()
+    assert until == pytest.approx(OPENS + 30 + 15 * 60, abs=1)
+    n = tickets.index(last.ticket)
+    waiting_room.require_admitted(phone(n), admitted.admission_token)
+    # And every read gives the same admission; after it, expired, and joining again changes nothing
+    clock.at(OPENS + 600)
+    assert waiting_room.ticket(last.ticket).admission_token == admitted.admission_token
+    clock.at(until + 1)
+    assert waiting_room.ticket(last.ticket).status == "expired"
+    again, created = waiting_room.join(JoinRequest(phone=phone(n)))
+    assert (again.ticket, again.status, created) == (last.ticket, "expired", False)
+    with pytest.raises(AdmissionRequired):
+        waiting_room.require_admitted(phone(n), admitted.admission_token)
+
+
+def test_a_new_rate_applies_from_where_serving_is(line: Any, clock: Clock) -> None:
+    # Given a line of 100 at 60 a minute, 20 served
+    line()
+    clock.at(OPENS - 60)
+    for n in range(100):
+        join(n)
+    clock.at(OPENS + q.GRACE_SECONDS + 1)
+    waiting_room.sequence_once()
+    clock.at(OPENS + 20)
+    assert waiting_room.overview().serving == 20
+    # When the admin sets 600 a minute / Then serving goes on from 20 at 10 a second
+    view = waiting_room.set_rate(600)
+    assert (view.admit_per_minute, view.serving) == (600, 20)
+    clock.passes(3)
+    assert waiting_room.overview().serving == 50
+    # And 0 pauses the line
+    waiting_room.set_rate(0)
+    clock.passes(60)
+    assert waiting_room.overview().serving == 50
+
+
+def test_people_joining_an_empty_line_are_still_admitted_at_the_pace(line: Any, clock: Clock) -> None:
+    # Given a line open an hour with nobody in it (serving's formula far ahead of it)
+    line(REGISTRATION_OPENS_AT="", ADMIT_PER_MINUTE="60")
+    clock.at(OPENS)
+    waiting_room.sequence_once()
+    clock.at(OPENS + 3600)
+    sequence_all(clock)
+    # When 30 arrive in one second
+    tickets = [join(n).ticket for n in range(30)]
+    clock.passes(q.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    # Then they are admitted one a second from their sequencing, not all at once
+    counts = []
+    for _ in range(3):
+        counts.append([waiting_room.ticket(t).status for t in tickets].count("admitted"))
+        clock.passes(10)
+    assert counts == [0, 10, 20]
+    clock.passes(10)
+    assert [waiting_room.ticket(t).status for t in tickets].count("admitted") == 30
+
+
+def test_forged_expired_and_other_phone_admissions_are_refused(line: Any, clock: Clock) -> None:
+    line()
+    key = phone_hash(phone(1), _keys())
+    good = q.sign_admission(key, math.floor(clock()) + 60, admission_key())
+    waiting_room.require_admitted(phone(1), good)
+    refused = [
+        None,
+        "",
+        good[:-2] + "xx",  # forged signature
+        q.sign_admission(key, math.floor(clock()) - 1, admission_key()),  # expired
+        q.sign_admission(key, math.floor(clock()) + 60, b"another key"),  # not ours
+        good.replace(".", ". ", 1),
+        "qa1." + key[:24] + ".99999999999." + good.split(".")[3],  # its own signature on another expiry
+    ]
+    for token in refused:
+        with pytest.raises(AdmissionRequired):
+            waiting_room.require_admitted(phone(1), token)
+    # Another phone's admission: refused for this phone
+    with pytest.raises(AdmissionRequired):
+        waiting_room.require_admitted(phone(2), good)
+
+
+# -- opening, full -----------------------------------------------------------------------------------------
+
+
+def test_joining_before_the_queue_opens_is_refused(line: Any, clock: Clock) -> None:
+    line(QUEUE_OPENS_MINUTES_BEFORE="30")
+    clock.at(OPENS - 1801)
+    with pytest.raises(QueueNotOpen):
+        join(1)
+    assert waiting_room.overview().status == "not_open"
+    clock.at(OPENS - 1800)
+    assert join(1).status == "waiting" and waiting_room.overview().status == "open"
+
+
+def test_a_full_campaign_stops_the_line(line: Any, clock: Clock) -> None:
+    # Given people waiting after the opening
+    st = line(primary=1, reserve=0)
+    clock.at(OPENS - 60)
+    tickets = [join(n).ticket for n in range(5)]
+    clock.at(OPENS + q.GRACE_SECONDS + 1)
+    waiting_room.sequence_once()
+    # When the places are all taken (a counter took the last) and the sequencer looks
+    assert st.quota.take_primary()
+    waiting_room.check_full()
+    waiting_room.forget()
+    # Then the line says full, waiting tickets say full, and joining is refused
+    assert waiting_room.overview().status == "full"
+    assert {waiting_room.ticket(t).status for t in tickets} <= {"full", "admitted"}
+    assert "full" in {waiting_room.ticket(t).status for t in tickets}
+    with pytest.raises(RegistrationFull):
+        join(99)
+
+
+def test_the_waiting_room_off_answers_not_found(campaign: Any) -> None:
+    campaign(WAITING_ROOM="off")
+    with pytest.raises(NotFound):
+        waiting_room.join(JoinRequest(phone=phone(1)))
+    with pytest.raises(NotFound):
+        waiting_room.overview()
+    waiting_room.require_admitted(phone(1), None)  # registrations need no admission
+
+
+# -- the sequencer's rounds ----------------------------------------------------------------------------------
+
+
+def one_waiting_after_the_opening(line: Any, clock: Clock) -> FakeStores:
+    """A line opened 30 s ago, one ticket in it, its second closed."""
+    st: FakeStores = line()
+    clock.at(OPENS + 30)
+    waiting_room.sequence_once()
+    join(1)
+    clock.passes(q.GRACE_SECONDS + 2)
+    return st
+
+
+def test_a_round_that_died_after_writing_buckets_is_taken_over_without_gaps(line: Any, clock: Clock) -> None:
+    # Given a round that claimed the line, wrote a bucket for a ticket, then died before its commit
+    st = one_waiting_after_the_opening(line, clock)
+    with pytest.MonkeyPatch.context() as died, pytest.raises(SystemExit):
+        died.setattr(waiting_room, "_commit", raising(SystemExit("died")))
+        waiting_room.sequence_once()
+    # And its ticket then left the index (as if that round had seen a join the next one does not)
+    ghost = dict(st.queue.buckets)
+    st.queue.tickets.clear()
+    # When its lease has run out and the next round runs / Then it tombstones what the dead one
+    # wrote: no position counts twice
+    join(2)
+    clock.passes(waiting_room.LEASE_SECONDS + 1)
+    sequence_all(clock)
+    assert ghost and all(not st.queue.buckets[k].ids for k in ghost)
+    assert st.queue.current.total == 1 and not st.queue.current.dirty
+
+
+def test_a_round_that_fails_frees_the_line_at_once_for_a_round_that_recovers(line: Any, clock: Clock) -> None:
+    # Given a round refused by the store after its claim (a throttled bucket write)
+    st = one_waiting_after_the_opening(line, clock)
+    with pytest.MonkeyPatch.context() as throttled, pytest.raises(Overloaded):
+        throttled.setattr(st.queue, "put_bucket", raising(Overloaded()))
+        waiting_room.sequence_once()
+    # Then the line is free and marked for recovery, and the next round gives the position
+    assert st.queue.current.dirty and not st.queue.current.claimed(clock())
+    clock.passes(1)
+    sequence_all(clock)
+    assert positions([next(iter(st.queue.tickets.values()))["ticket"]]) == [1]
+    assert not st.queue.current.dirty
+
+
+def test_shards_widen_with_the_arrivals_and_narrow_back(line: Any, clock: Clock) -> None:
+    # Given one shard key in use
+    line(REGISTRATION_OPENS_AT="", QUEUE_SHARDS="8")
+    clock.at(OPENS)
+    waiting_room.sequence_once()
+    assert waiting_room._state(clock(), fresh=True).shards == 8
+    # When a quiet minute passes / Then the shards halve every 30 s down to 1
+    for i in range(200):
+        clock.passes(1)
+        join(10_000 + i)
+        sequence_all(clock)
+    assert waiting_room._state(clock(), fresh=True).shards == 1
+    # When 600 arrive in one second / Then the next round widens to the most (600 / 250 x 2 -> 6)
+    for n in range(600):
+        join(n)
+    clock.passes(q.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    assert waiting_room._state(clock(), fresh=True).shards == 6
+
+
+def _keys() -> Any:
+    from chalicelib.config import verification_keys
+
+    return verification_keys()
+
+
+def test_the_settings_default_to_the_waiting_room_on_and_refuse_an_opening_without_its_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.config import DEFAULT_ADMIT_PER_MINUTE, get_settings
+
+    for name in ("WAITING_ROOM", "REGISTRATION_OPENS_AT", "ADMIT_PER_MINUTE", "QUEUE_OPENS_MINUTES_BEFORE"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        s = get_settings()
+        assert (s.waiting_room, s.registration_opens_at, s.queue_opens_minutes_before) == (True, None, 30)
+        assert (s.admit_per_minute, s.admission_minutes) == (DEFAULT_ADMIT_PER_MINUTE, 15)
+        monkeypatch.setenv("REGISTRATION_OPENS_AT", "2026-12-20T09:00:00+07:00")
+        get_settings.cache_clear()
+        assert get_settings().registration_opens_at == OPENS
+        for bad in ("2026-12-20T09:00:00", "tomorrow"):
+            monkeypatch.setenv("REGISTRATION_OPENS_AT", bad)
+            get_settings.cache_clear()
+            with pytest.raises(RuntimeError, match="REGISTRATION_OPENS_AT"):
+                get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_pre_queue_reads_its_places_spread_after_the_opening(line: Any, clock: Clock) -> None:
+    # Given 1,000 counted in the pre-queue, a minute before the opening
+    st = line()
+    clock.at(OPENS - 60)
+    tickets = [join(n).ticket for n in range(40)]
+    st.queue.current = st.queue.current.with_(pre_count=1000)
+    waiting_room.forget()
+    # When the tickets are read / Then each is asked again after the opening, spread over ~4 s a 1,000
+    polls = [waiting_room.ticket(t).poll_after_s for t in tickets]
+    assert all(60 < p <= 60 + q.GRACE_SECONDS + 2 + 4 for p in polls)
+    assert len(set(polls)) > 1
+
+
+def test_an_opening_moved_before_it_happens_is_followed(
+    line: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pre-queue for the opening at OPENS
+    line()
+    clock.at(OPENS - 600)
+    early = join(1).ticket
+    # When the opening is put off by an hour before it came
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("REGISTRATION_OPENS_AT", datetime.fromtimestamp(OPENS + 3600, UTC).isoformat())
+    get_settings.cache_clear()
+    clock.at(OPENS + 10)
+    sequence_all(clock)
+    # Then the line has not opened at the old time, and opens at the new one, the early joiner first
+    assert waiting_room.overview().opens_at == datetime.fromtimestamp(OPENS + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert waiting_room.ticket(early).position is None
+    with pytest.raises(QueueNotOpen):
+        join(2)  # the line closed again until 30 minutes before the new opening
+    clock.at(OPENS + 3600 - 60)
+    later = join(2).ticket
+    clock.at(OPENS + 3600 + q.GRACE_SECONDS + 1)
+    sequence_all(clock)
+    assert sorted(positions([early, later])) == [1, 2]  # type: ignore[type-var]
