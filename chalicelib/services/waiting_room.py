@@ -60,8 +60,11 @@ STATE_CACHE_SECONDS = 1.0
 # The shared GET /v1/queue may be answered by a cache (API Gateway, CloudFront, the browser) this long.
 PUBLIC_MAX_AGE = 2
 # A round holds the line this long: a round that died is taken over after it (its buckets then
-# overwritten, or tombstoned where the new round found nothing).
+# overwritten, or tombstoned where the new round found nothing). A round still writing renews its
+# hold every RENEW_SECONDS: on a slow store (a throttled opening, the local engine under load) a
+# round longer than the lease would otherwise be taken over, and each taker would be too, for ever.
 LEASE_SECONDS = 15.0
+RENEW_SECONDS = LEASE_SECONDS / 3
 # An idle line's mark moves on this often (one write), so that its next round's range stays short.
 IDLE_ADVANCE_SECONDS = 5
 # A reader that finds the line this far behind runs a round itself: the schedule is late or failing.
@@ -189,9 +192,11 @@ def set_rate(admit_per_minute: int) -> AdminQueueView:
     for _ in range(5):
         now = clock()
         state = _ensure(store.state(), now)
-        segments = q.with_rate(state.segments, now, admit_per_minute, state.total) if state.opened else []
+        # A full line stays stopped: the pace is kept for the record only.
+        moving = state.opened and not state.full
+        segments = q.with_rate(state.segments, now, admit_per_minute, state.total) if moving else []
         changes: dict[str, object] = {"rate": admit_per_minute, "segments_version": state.segments_version + 1}
-        if state.opened:
+        if moving:
             changes["segments"] = tuple(segments)
         if store.write_state(changes, {"segments_version": state.segments_version}):
             logger.info("admission rate changed", extra={"admit_per_minute": admit_per_minute})
@@ -299,6 +304,8 @@ def check_full() -> None:
         return
     state = _state(clock())
     if state.full:
+        if state.opened and state.segments and state.segments[-1].rate > 0:
+            _set_full()  # marked full while rounds kept changing the segments: serving stops now
         return
     settings = get_settings()
     counts = stores().quota.counts()
@@ -325,9 +332,11 @@ def _open(state: QueueState, now: float) -> int:
             if parsed is not None:
                 entries.setdefault(parsed.pre_bucket, []).append((parsed.digest, position))
         # Every bucket, the empty ones too: a dead opening round's buckets never outlive it.
+        renewed: float | None = now
         for j in range(q.PRE_BUCKETS):
             bucket = QueueBucket(at=now, round=held, positions=q.pack_positions(entries.get(j, [])))
-            if not store.put_bucket(f"pre#{j}", bucket):
+            renewed = _renew(held, renewed)
+            if renewed is None or not store.put_bucket(f"pre#{j}", bucket):
                 return 0
         opens_at = state.opens_at if state.opens_at is not None else now
         changes = {
@@ -363,6 +372,16 @@ def _claim(state: QueueState, now: float) -> int | None:
     return held if claimed else None
 
 
+def _renew(held: int, renewed: float | None) -> float | None:
+    """Hold the line LEASE_SECONDS more if RENEW_SECONDS have passed since ``renewed``: when it was
+    renewed last (``renewed`` itself when not due); None once another round holds it (or ``renewed``
+    was None already). Raises Overloaded."""
+    now = clock()
+    if renewed is None or now - renewed < RENEW_SECONDS:
+        return renewed
+    return now if stores().queue.write_state({"claim_until": now + LEASE_SECONDS}, {"round": held}) else None
+
+
 def _abandon(held: int) -> None:
     """A round that failed after its claim: the next one need not wait out the lease, but must
     tombstone what this one may have written."""
@@ -386,15 +405,21 @@ def _write_buckets(
     round has taken the line."""
     store = stores().queue
     base = state.total
+    renewed: float | None = now
     for s, k in sorted(found):
         digests = [q.digest_of(t) for t in q.arrival_order(found[(s, k)])]
-        if not store.put_bucket(f"{s}#{k}", QueueBucket(at=now, round=held, base=base, ids=q.pack_ids(digests))):
+        renewed = _renew(held, renewed)
+        bucket = QueueBucket(at=now, round=held, base=base, ids=q.pack_ids(digests))
+        if renewed is None or not store.put_bucket(f"{s}#{k}", bucket):
             return None
         base += len(digests)
     if recovery:
         for s in range(first + 1, first + q.MAX_SPAN + 1):
             for k in range(state.shards_for(s)):
-                if (s, k) not in found and not store.put_bucket(f"{s}#{k}", QueueBucket(at=now, round=held)):
+                if (s, k) in found:
+                    continue
+                renewed = _renew(held, renewed)
+                if renewed is None or not store.put_bucket(f"{s}#{k}", QueueBucket(at=now, round=held)):
                     return None
     return base - state.total
 
@@ -481,7 +506,21 @@ def _count_pre_queue(state: QueueState, now: float) -> None:
 
 
 def _set_full() -> None:
-    stores().queue.write_state({"full": True}, {})
+    """The line stops for good: ``serving`` stays where it is (a last segment at rate 0), so that a
+    ticket still waiting says ``full`` from now on rather than being admitted once the pace reached it."""
+    store = stores().queue
+    for _ in range(5):
+        now = clock()
+        state = _ensure(store.state(), now)
+        changes: dict[str, object] = {"full": True}
+        if state.opened:
+            changes["segments"] = tuple(q.with_rate(state.segments, now, 0, state.total))
+            changes["segments_version"] = state.segments_version + 1
+        if store.write_state(changes, {"segments_version": state.segments_version}):
+            break
+    else:
+        # The segments kept changing (rounds committing): full all the same; check_full stops serving.
+        store.write_state({"full": True}, {})
     _cache.clear()
     metrics.add("QueueFull")
     logger.info("the line is full")
