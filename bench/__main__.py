@@ -78,7 +78,8 @@ def _report_line(w: dict[str, Any]) -> None:
     print(
         f"  the line: {w['households']:,} households ({w['joined_before_opening']:,} before the opening,"
         f" {w['joined_after_opening']:,} after, {w['joins_across_the_opening']:,} across it), admitted"
-        f" {w['admitted_households']:,} at {w['admit_per_minute']:,}/min; full {w['opening_to_full_s']:,.1f} s"
+        f" {w['admitted_households']:,} at {w['admit_per_minute']:,}/min then {_paces(w['paces'])};"
+        f" full {w['opening_to_full_s']:,.1f} s"
         f" after the opening; outcomes {w['outcomes']}"
     )
     print(
@@ -91,6 +92,11 @@ def _report_line(w: dict[str, Any]) -> None:
         + ", ".join(f"{k} {v['p99_ms']:,.0f} ms" for k, v in w["latency_ms_by_kind"].items())
         + f"; pre-queue rank correlation {w['prequeue_rank_correlation']:.3f}; busiest key {w.get('busiest_key')}"
     )
+
+
+def _paces(paces: list[dict[str, Any]]) -> str:
+    shown = [f"{p['admit_per_minute']:,} at {p['t_s']:,.0f} s" for p in paces if p["status"] == 200]
+    return "/min, ".join(shown[:8]) + ("/min" if shown else "no change") + (" …" if len(shown) > 8 else "")
 
 
 def _stop(signum: int, frame: Any) -> None:

@@ -106,6 +106,8 @@ def run(plan: Plan) -> dict[str, Any]:
         waiting_room["attempts_sent"] = dict(sent)
         waiting_room["waiting_tickets_read_after"] = {"read": confirmed_full[0], "full": confirmed_full[1]}
         waiting_room["admin_queue"] = admin_queue
+        polls = [(sent, answered, serving) for sent, answered, serving, _ in through.requests.polls]
+        waiting_room["admission_disorder"] = line.admission_disorder(through.requests.reads, polls)
     figures = {
         "plan": {
             "attempts": plan.attempts,

@@ -28,6 +28,14 @@ PREQUEUE_SHARE = 0.6
 # household before the places are gone, and each admitted household past them is refused requests (the
 # old burst's ~31,000). The deployed default (docs/capacity.md) is for AWS's capacity, not this machine's.
 ADMIT_PER_MINUTE = 4_200
+# The machine is shared, and its speed varies from run to run (and within one): the bench's admin sets
+# the pace live (``PUT /v1/admin/queue``, as an operator would from the dashboard) every PACE_EVERY_S,
+# to what the stack completes plus a correction towards PACE_BACKLOG households admitted and not done
+# per client (enough to keep every client busy, few enough that the places run out before ``serving``
+# passes every household), between PACE_FLOOR and ADMIT_PER_MINUTE a minute.
+PACE_EVERY_S = 5.0
+PACE_BACKLOG = 2
+PACE_FLOOR = 300
 # The clock of the phase before the opening, compressed: the stack starts, every phone verifies (the
 # slowest full-size run verified 134 phones/s; the floor leaves room), then the pre-queue joins arrive
 # spread over a window sized for joins at a floor rate, the last one sent this margin before the opening.
@@ -44,6 +52,9 @@ FULL_SIZE = 100_000
 # its page asks no earlier than POSITION_SETTLE_S after the opening ("known within about 2 seconds"),
 # each page at its own moment within OPENING_SPREAD_S so that the whole pre-queue does not ask at once.
 MIN_POLL_S = 0.5
+# With its position known, the page watches the shared status this often, whatever the ticket's
+# poll_after_s (the public page's LINE_MS, chalicelib/web/static/line.js: the answer is cached for 2 s).
+LINE_POLL_S = 3.0
 DEFAULT_POLL_S = 2.0
 POSITION_SETTLE_S = 2.0
 OPENING_SPREAD_S = 5.0
@@ -123,6 +134,14 @@ class Next:
     outcome: str = ""
 
 
+def pace(done_per_s: float, in_flight: int, clients: int) -> int:
+    """The admission pace (households a minute) for a stack that completed ``done_per_s`` households a
+    second lately, with ``in_flight`` admitted households not done yet: the completions, plus what
+    brings the backlog to PACE_BACKLOG a client within PACE_EVERY_S, within [PACE_FLOOR, ADMIT_PER_MINUTE]."""
+    per_s = done_per_s + (PACE_BACKLOG * clients - in_flight) / PACE_EVERY_S
+    return max(PACE_FLOOR, min(ADMIT_PER_MINUTE, round(per_s * 60)))
+
+
 def poll_after(answer: dict[str, Any]) -> float:
     """The answer's ``poll_after_s``, honoured: at least MIN_POLL_S, DEFAULT_POLL_S when missing."""
     value = answer.get("poll_after_s")
@@ -149,7 +168,7 @@ def after_answer(answer: dict[str, Any], answered_at: float, opens_at: float, sp
             # The order is drawn at the opening: asking before it only costs a read.
             at = max(at, opens_at + POSITION_SETTLE_S + spread * OPENING_SPREAD_S)
         return Next("read", at)
-    return Next("wait", answered_at, period=wait)
+    return Next("wait", answered_at, period=LINE_POLL_S)
 
 
 def notice(since: float, period: float, seen_at: float) -> tuple[float, int]:
@@ -226,17 +245,25 @@ def follows_arrival_seconds(prequeue_positions: Iterable[int], later: Sequence[t
 def admissions_in_order(
     reads: Sequence[tuple[float, float, int, str]], polls: Sequence[tuple[float, float, int]]
 ) -> bool:
-    """Whether every admission came in position order, as one ``serving`` counter that only grows.
+    """Whether every admission came in position order (``admission_disorder`` found nothing)."""
+    return admission_disorder(reads, polls) is None
+
+
+def admission_disorder(
+    reads: Sequence[tuple[float, float, int, str]], polls: Sequence[tuple[float, float, int]]
+) -> str | None:
+    """The first sign that admissions did not come in position order, as one ``serving`` counter that
+    only grows; None when there is none.
 
     ``reads``: (sent, answered, position, status) of every ticket answer with a position; ``polls``:
     (sent, answered, serving) of the shared status's answers. Out of order, judged only for answers
     more than SERVING_STALE_S apart: a ticket still ``waiting`` after a higher (or the same) position
     was read ``admitted``, or after a status showed ``serving`` at or past it; a ticket ``admitted``
-    while a status asked for afterwards showed ``serving`` below it. Fails when nobody was admitted.
+    while a status asked for afterwards showed ``serving`` below it. Nobody admitted is a sign too.
     """
     admitted = sorted((answered, pos) for _, answered, pos, st in reads if st == "admitted")
     if not admitted:
-        return False
+        return "nobody admitted"
     served = sorted((answered, serving) for _, answered, serving in polls)
     waiting = sorted((sent, pos) for sent, _, pos, st in reads if st == "waiting")
     a = s = 0
@@ -249,14 +276,21 @@ def admissions_in_order(
             top_served = max(top_served, served[s][1])
             s += 1
         if pos <= top_admitted or pos <= top_served:
-            return False
+            return (
+                f"position {pos} read waiting at {sent:.1f} after position {top_admitted:.0f} was admitted"
+                f" and serving {top_served:.0f} shown"
+            )
     # The lowest serving shown by any status asked for after each moment.
     by_sent = sorted((sent, serving) for sent, _, serving in polls)
     sent_times = [t for t, _ in by_sent]
     lowest_after = [math.inf] * (len(by_sent) + 1)
     for i in range(len(by_sent) - 1, -1, -1):
         lowest_after[i] = min(lowest_after[i + 1], by_sent[i][1])
-    return all(lowest_after[bisect_right(sent_times, answered + SERVING_STALE_S)] >= pos for answered, pos in admitted)
+    for answered, pos in admitted:
+        lowest = lowest_after[bisect_right(sent_times, answered + SERVING_STALE_S)]
+        if lowest < pos:
+            return f"position {pos} admitted at {answered:.1f}, serving {lowest} shown afterwards"
+    return None
 
 
 # Figures.

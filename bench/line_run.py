@@ -163,6 +163,8 @@ class Line:
         self.done = threading.Event()  # every household done (or the phase stopped)
         self._stopping = threading.Event()  # the shared cache stops asking
         self.admin_put_status = 0
+        self.admit_per_minute = opening.admit_per_minute  # the pace the admin set last
+        self.paces: list[dict[str, Any]] = []  # the admin's changes of it after the opening
         self.progress = 0  # tasks done, and serving's changes
         self.serving = 0
         self.status = ""
@@ -192,6 +194,20 @@ class Line:
         self._stopping.set()
         for th in threads:
             th.join(timeout=130)
+
+    def households_done(self) -> int:
+        """Admitted households whose every attempt was answered."""
+        return sum(1 for p in self.pages if p.admission_token and p.outcome)
+
+    def in_flight(self) -> int:
+        """Admitted households (as far as their pages know) with attempts still to answer."""
+        return sum(1 for p in self.pages if p.admission_token and not p.outcome)
+
+    def prequeue_placed(self) -> bool:
+        """Every page that joined before the opening knows its position (or is done): until then the
+        pre-queue's reads, which the service spreads over ``pre_count / 250`` s, say how fast the
+        admitted find out, not how fast the stack serves them."""
+        return all(p.position is not None or p.outcome for p in self.pages if p.joined_sent < self.opens_at)
 
     def stalled(self, since_progress: float) -> bool:
         return since_progress > STALL_S
@@ -468,6 +484,7 @@ def figures(run: Line, seen: Seen, paths: dict[str, Any]) -> dict[str, Any]:
     return {
         "opens_at": run.opening.settings()["REGISTRATION_OPENS_AT"],
         "admit_per_minute": run.opening.admit_per_minute,
+        "paces": run.paces,
         "admin_put_status": run.admin_put_status,
         "households": phones,
         "prequeue_planned": run.prequeue_planned,

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from bench import line
 from bench.clients import Outcomes, post_all, register_all, sms_get
 from bench.figures import percentile, removals_settled
 from bench.line_run import Line
@@ -161,6 +162,7 @@ def through_line(server: Server, run: Line, admin_token: str) -> Burst:
     # The admin sets the bench's pace (the setting says the same: the PUT holds whatever the stage's default).
     status, _ = server.call("PUT", "/v1/admin/queue", {"admit_per_minute": opening.admit_per_minute}, admin_token)
     run.admin_put_status = status
+    run.admit_per_minute = opening.admit_per_minute
     late = time.time() - (opening.opens_at - opening.prequeue_window_s)
     if late > 0:
         sys.stderr.write(f"the pre-queue starts {late:,.0f} s late (BENCH_OPENS_IN_S sets the opening further)\n")
@@ -175,8 +177,15 @@ def through_line(server: Server, run: Line, admin_token: str) -> Burst:
     cpu_before, engine_before = server.cpu_seconds(), server.engine_cpu_seconds()
     peak_rss, ticks = 0.0, 0
     progress, progress_at = -1, time.perf_counter()
+    paced_at, paced_done = time.perf_counter(), run.households_done()
     while not run.done.wait(1.0):
         ticks += 1
+        if run.status in ("full", "closed"):  # the line has stopped: no pace to set
+            pass
+        elif not run.prequeue_placed():  # the pre-queue still finding out: its reads set the pace
+            paced_at, paced_done = time.perf_counter(), run.households_done()
+        elif time.perf_counter() - paced_at >= line.PACE_EVERY_S:
+            paced_at, paced_done = _pace(server, run, admin_token, paced_at, paced_done, start)
         peak_rss = max(peak_rss, server.peak_rss_mb())
         if run.progress != progress:
             progress, progress_at = run.progress, time.perf_counter()
@@ -193,13 +202,27 @@ def through_line(server: Server, run: Line, admin_token: str) -> Burst:
     return Burst(run.out, start, seconds, server_cpu, engine_cpu, peak_rss)
 
 
+def _pace(server: Server, run: Line, admin_token: str, since: float, done: int, start: float) -> tuple[float, int]:
+    """The admin's pace from what the stack completed since ``since`` (``done`` households then):
+    ``PUT /v1/admin/queue`` when it moved by a tenth or more; (now, households done now)."""
+    now, done_now = time.perf_counter(), run.households_done()
+    per_minute = line.pace((done_now - done) / (now - since), run.in_flight(), run.clients)
+    if abs(per_minute - run.admit_per_minute) >= run.admit_per_minute / 10:
+        status, _ = server.call("PUT", "/v1/admin/queue", {"admit_per_minute": per_minute}, admin_token)
+        if status == 200:
+            run.admit_per_minute = per_minute
+        run.paces.append({"t_s": round(now - start, 1), "admit_per_minute": per_minute, "status": status})
+    return now, done_now
+
+
 def _line_progress(run: Line, elapsed: float) -> None:
     outcomes = Counter(p.outcome for p in run.pages)
     admitted = sum(1 for p in run.pages if p.admission_token)
     with run.out.lock:
         accepted = run.out.status.count(201)
     line_ = (
-        f"\r{elapsed:,.0f}s since the opening: serving {run.serving:,} ({run.status}), {admitted:,} households"
+        f"\r{elapsed:,.0f}s since the opening: serving {run.serving:,} ({run.status}) at {run.admit_per_minute:,}/min,"
+        f" {admitted:,} households"
         f" admitted, {outcomes['registered']:,} done, {accepted:,} registrations accepted "
     )
     sys.stderr.write(line_ if sys.stderr.isatty() else line_.strip("\r") + "\n")

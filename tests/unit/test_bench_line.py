@@ -159,15 +159,12 @@ def test_after_the_opening_a_page_without_a_position_asks_again_after_poll_after
     assert (step.action, step.at) == ("read", OPENS + 13)
 
 
-@pytest.mark.parametrize(
-    ("poll_after_s", "period"),
-    [(4, 4.0), (2.5, 2.5), (0, line.MIN_POLL_S), (None, line.DEFAULT_POLL_S), ("5", line.DEFAULT_POLL_S)],
-)
-def test_a_page_with_its_position_watches_the_shared_status_every_poll_after_s(
-    poll_after_s: Any, period: float
-) -> None:
+@pytest.mark.parametrize("poll_after_s", [4, 60, 0, None])
+def test_a_page_with_its_position_watches_the_shared_status_as_the_public_page_does(poll_after_s: Any) -> None:
+    # Given a waiting ticket with its position, whatever its poll_after_s (the time to its own next read)
     step = line.after_answer({"status": "waiting", "position": 40, "poll_after_s": poll_after_s}, OPENS, OPENS, 0)
-    assert (step.action, step.at, step.period) == ("wait", OPENS, period)
+    # Then the page watches the shared status every LINE_POLL_S (line.js's LINE_MS)
+    assert (step.action, step.at, step.period) == ("wait", OPENS, line.LINE_POLL_S)
 
 
 def test_a_page_sees_serving_at_its_next_poll_and_counts_its_polls() -> None:
@@ -360,6 +357,19 @@ def test_the_lines_aws_requests_per_household_come_from_the_meter_and_are_none_w
     assert figures is not None
     assert figures["per_phone"] == {"join": 2.0, "ticket": 1.5, "admission": 0.8, "status": 0.2, "line": 4.5}
     assert line.aws_per_phone({"confirmed": paths["confirmed"]}, 10) is None
+
+
+def test_the_pace_follows_what_the_stack_completes_towards_a_backlog_per_client() -> None:
+    target = line.PACE_BACKLOG * 10
+    # Given a stack completing 20 households a second with the backlog at its target / Then that pace
+    assert line.pace(20.0, target, clients=10) == 1_200
+    # Given a backlog above its target / Then slower, to drain it within PACE_EVERY_S
+    assert line.pace(20.0, target + 50, clients=10) == round((20 - 50 / line.PACE_EVERY_S) * 60)
+    # Given an empty backlog at the opening / Then faster, to fill it
+    assert line.pace(0.0, 0, clients=100) == round(line.PACE_BACKLOG * 100 / line.PACE_EVERY_S * 60)
+    # Given a stack far faster, or stalled with a long backlog / Then within the bench's cap and floor
+    assert line.pace(1_000.0, 0, clients=10) == line.ADMIT_PER_MINUTE
+    assert line.pace(0.0, 10_000, clients=10) == line.PACE_FLOOR
 
 
 def test_the_busiest_key_is_read_from_the_key_table_with_the_lines_own() -> None:
