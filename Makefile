@@ -103,7 +103,8 @@ revoke: $(STAMP)
 	@$(PY) -m tools.token revoke --token-id "$(TOKEN_ID)"
 
 ## Benchmark: the full campaign over HTTP, then the ratios (bench/results/latest.json and campaign.png).
-## make bench SIZE=small for 5,000 attempts; BENCH_ATTEMPTS=N for any size; BENCH_RATIOS=0 skips the ratios.
+## make bench SIZE=small for 5,000 attempts; BENCH_ATTEMPTS=N for any size; BENCH_RATIOS=0 skips the ratios;
+## BENCH_WAITING_ROOM=off sends every attempt at once (v1.1) instead of through the waiting room.
 bench: $(STAMP)
 	$(if $(SIZE),BENCH_SIZE="$(SIZE)") $(PY) -m bench
 

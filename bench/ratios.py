@@ -128,18 +128,20 @@ def measure() -> dict[str, Any]:
         for client in (clients.dynamodb(), clients.sqs(), stack.workers.queues._sqs):
             client.meta.events.register("before-call.*.*", count)
 
-        from chalicelib.config import verification_keys
-        from chalicelib.domain.verification import sign_token
+        from chalicelib.config import admission_key, verification_keys
+        from chalicelib.domain.queue import sign_admission
+        from chalicelib.domain.verification import phone_hash, sign_token
 
-        # Phone verification is on (the default): the request path includes the token's check (no
-        # AWS call). Each person has a phone of their own (at most 4 registrations a phone), with
-        # its token, as the phone's verification gave it.
+        # Phone verification and the waiting room are on (the defaults): the request path includes
+        # both tokens' checks (no AWS call). Each person has a phone of their own (at most 4
+        # registrations a phone), with its tokens, as the phone's verification and its admission gave them.
         expires = int(time.time()) + 3600
 
         def body(n: int) -> dict[str, Any]:
             phone = f"08{n % 100_000_000:08d}"
             token = sign_token(phone, expires, verification_keys())
-            return {**people.body(n, phone=phone), "verification_token": token}
+            admission = sign_admission(phone_hash(phone, verification_keys()), expires, admission_key())
+            return {**people.body(n, phone=phone), "verification_token": token, "admission_token": admission}
 
         session = requests.Session()
         # An Idempotency-Key on every request, as the public page sends it.

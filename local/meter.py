@@ -3,7 +3,8 @@ stack (``LOCAL_METER=1``; ``make bench`` sets it and reads ``GET /_local/meter``
 
 A request is counted on the thread that serves it, and classified by its answer: ``confirmed``,
 ``reserve``, ``refused_full``, ``repeat`` (already registered), ``invalid`` (400/422); a phone
-verification's requests by their route (``verification_start``, ``verification_confirm``). Calls made
+verification's requests by their route (``verification_start``, ``verification_confirm``), and the
+waiting room's (``queue_join``, ``queue_status``, ``queue_ticket``, ``queue_admission``). Calls made
 on the background workers' threads (queue handlers, schedules, the driver's own receives and deletes,
 as Lambda's pollers would) are the background's, and so is a removal list that leaves with a request
 (``services.removals.note``: one message per 500 confirmations or 5 seconds, carried by whichever
@@ -37,6 +38,9 @@ _data_keys: Counter[str] = Counter()
 REGISTRATION_PATHS = ("/v1/registrations", "/v1/counter/registrations")
 # The verification phase's two requests, counted apart (``verification_start``, ``verification_confirm``).
 VERIFICATION_PATH = "/v1/verifications"
+# The waiting room's (contract v1.2): ``queue_join`` (POST), ``queue_status`` (the shared GET), and a
+# ticket's GET, ``queue_ticket``, or ``queue_admission`` when its answer carries the admission token.
+QUEUE_PATH = "/v1/queue"
 
 
 def install() -> None:
@@ -94,6 +98,8 @@ def _to_removals(params: dict[str, Any] | None) -> bool:
 
 def begin(method: str, path: str) -> bool:
     route = path.split("?")[0]
+    if route == QUEUE_PATH or route.startswith(QUEUE_PATH + "/"):
+        return _begin_queue(method, route)
     if method != "POST":
         return False
     if route in REGISTRATION_PATHS:
@@ -108,10 +114,25 @@ def begin(method: str, path: str) -> bool:
     return True
 
 
+def _begin_queue(method: str, route: str) -> bool:
+    if method == "POST" and route == QUEUE_PATH:
+        _local.kind = "queue_join"
+    elif method == "GET" and route == QUEUE_PATH:
+        _local.kind = "queue_status"
+    elif method == "GET":
+        _local.kind = "queue_ticket"  # or queue_admission, by the answer
+    else:
+        return False
+    _local.calls = Counter()
+    return True
+
+
 def end(response: dict[str, Any]) -> None:
     calls: Counter[str] = getattr(_local, "calls", None) or Counter()
     _local.calls = None
     kind = getattr(_local, "kind", None) or _kind(int(response.get("statusCode", 0)), str(response.get("body") or ""))
+    if kind == "queue_ticket" and '"admission_token"' in str(response.get("body") or ""):
+        kind = "queue_admission"  # the read that admits (its token minted, its write if any)
     with _lock:
         path = _paths.setdefault(kind, Counter())
         path["requests"] += 1

@@ -68,6 +68,28 @@ def test_a_data_keys_calls_are_counted_apart_from_the_request_that_happened_to_m
     }
 
 
+def test_the_waiting_rooms_requests_are_counted_by_kind_not_by_ticket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(meter, "_paths", {})
+    # Given joins, shared status reads, and reads of many tickets, some answered with an admission
+    for n in range(MORE):
+        for method, path, body in (
+            ("POST", "/v1/queue", '{"ticket": "q_1", "status": "waiting"}'),
+            ("GET", "/v1/queue", '{"status": "open", "serving": 3}'),
+            ("GET", f"/v1/queue/q_{n}", '{"status": "waiting", "position": 9}'),
+            ("GET", f"/v1/queue/q_{n}?x=1", '{"status": "admitted", "admission_token": "t"}'),
+            ("DELETE", f"/v1/queue/q_{n}", "{}"),
+        ):
+            if meter.begin(method, path):
+                meter.end({"statusCode": 200, "body": body})
+    # Then each kind has one counter (a ticket's read that admits apart), and other methods none
+    assert {k: v["requests"] for k, v in meter._paths.items()} == {
+        "queue_join": MORE,
+        "queue_status": MORE,
+        "queue_ticket": MORE,
+        "queue_admission": MORE,
+    }
+
+
 # -- the partition keys (local/keys.py) ----------------------------------------------------------------
 
 
