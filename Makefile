@@ -10,6 +10,8 @@ IAC_STAMP := $(IAC_VENV)/.installed-$(shell cat requirements-iac.txt | cksum | c
 ST_VENV := .venv-schemathesis
 ST_STAMP := $(ST_VENV)/.installed-$(shell cat requirements-schemathesis.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
+# The stage's region (infra/stages.json) unless REGION names another and OVERRIDE_REGION=1 says it is meant.
+REGION_ARGS = $(if $(REGION),--region "$(REGION)") $(if $(OVERRIDE_REGION),--override-region)
 
 .PHONY: run test test-full lint iac api-fuzz browser-deps bench capacity token revoke deploy destroy package clean
 
@@ -71,15 +73,15 @@ iac: $(STAMP) $(IAC_STAMP)
 
 ## Deploy to AWS: infra stack, then `chalice deploy`, then what Chalice cannot set (README)
 deploy: $(STAMP)
-	$(PY) -m tools.deploy deploy --stage "$(STAGE)"
+	$(PY) -m tools.deploy deploy --stage "$(STAGE)" $(REGION_ARGS)
 
 ## Remove a stage from AWS (prod asks for CONFIRM=prod)
 destroy: $(STAMP)
-	$(PY) -m tools.deploy destroy --stage "$(STAGE)"
+	$(PY) -m tools.deploy destroy --stage "$(STAGE)" $(REGION_ARGS)
 
 ## One CloudFormation/SAM template of the whole stage in out/$(STAGE)/ (`chalice package --merge-template`)
 package: $(STAMP)
-	$(PY) -m tools.deploy package --stage "$(STAGE)"
+	$(PY) -m tools.deploy package --stage "$(STAGE)" $(REGION_ARGS)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER_PACKAGES := chromium chromium-driver fonts-thai-tlwg zbar-tools  # zbarimg reads the QR codes back
@@ -101,7 +103,8 @@ revoke: $(STAMP)
 	@$(PY) -m tools.token revoke --token-id "$(TOKEN_ID)"
 
 ## Benchmark: the full campaign over HTTP, then the ratios (bench/results/latest.json and campaign.png).
-## make bench SIZE=small for 5,000 attempts; BENCH_ATTEMPTS=N for any size; BENCH_RATIOS=0 skips the ratios.
+## make bench SIZE=small for 5,000 attempts; BENCH_ATTEMPTS=N for any size; BENCH_RATIOS=0 skips the ratios;
+## BENCH_WAITING_ROOM=off sends every attempt at once (v1.1) instead of through the waiting room.
 bench: $(STAMP)
 	$(if $(SIZE),BENCH_SIZE="$(SIZE)") $(PY) -m bench
 

@@ -2,7 +2,10 @@
 
 Size: ``BENCH_SIZE=full`` (default: 100,000 attempts, 50,000 + 10,000 places) or ``small``
 (5,000 attempts, same proportions), or ``BENCH_ATTEMPTS=N``; ``BENCH_CLIENTS`` (64) clients.
-``BENCH_RATIOS=0`` skips the ratios. Exits 1 when an exact-count check fails.
+``BENCH_RATIOS=0`` skips the ratios. ``BENCH_WAITING_ROOM=off`` sends every attempt at once as in
+v1.1 (the stack's ``WAITING_ROOM=off``), to compare with the default, through the waiting room;
+``BENCH_OPENS_IN_S`` sets how long after the stack's start the registration opens (default: an
+estimate from the number of phones to verify). Exits 1 when an exact-count check fails.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ def _plan() -> campaign.Plan:
     if size not in SIZES:
         raise SystemExit(f"BENCH_SIZE must be one of {', '.join(SIZES)}, not {size!r}")
     attempts = int(os.environ.get("BENCH_ATTEMPTS") or SIZES[size])
-    return campaign.Plan.of_size(attempts, int(os.environ.get("BENCH_CLIENTS") or 64))
+    room = (os.environ.get("BENCH_WAITING_ROOM") or "on").strip().lower()
+    if room not in ("on", "off"):
+        raise SystemExit(f"BENCH_WAITING_ROOM must be on or off, not {room!r}")
+    return campaign.Plan.of_size(attempts, int(os.environ.get("BENCH_CLIENTS") or 64), waiting_room=room == "on")
 
 
 def report(c: dict[str, Any]) -> None:
@@ -60,8 +66,37 @@ def report(c: dict[str, Any]) -> None:
         f" during the drain {c['server_cpu_s_during_drain']:,.0f} s; the AWS engine's process"
         f" {c.get('engine_cpu_s_during_burst', 0):,.0f} s and {c.get('engine_cpu_s_during_drain', 0):,.0f} s"
     )
+    if "waiting_room" in c:
+        _report_line(c["waiting_room"])
     for name, ok in c["checks"].items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
+
+
+def _report_line(w: dict[str, Any]) -> None:
+    per = w["per_household"]
+    aws = (w.get("aws_requests") or {}).get("per_phone")
+    print(
+        f"  the line: {w['households']:,} households ({w['joined_before_opening']:,} before the opening,"
+        f" {w['joined_after_opening']:,} after, {w['joins_across_the_opening']:,} across it), admitted"
+        f" {w['admitted_households']:,} at {w['admit_per_minute']:,}/min then {_paces(w['paces'])};"
+        f" full {w['opening_to_full_s']:,.1f} s"
+        f" after the opening; outcomes {w['outcomes']}"
+    )
+    print(
+        f"  per household: {per['joins']:.2f} joins, {per['ticket_reads']:.2f} ticket reads,"
+        f" {per['status_polls_by_pages']:.1f} status polls by its page ({per['status_requests_to_the_service']:.3f}"
+        f" reached the service); AWS requests {aws if aws is not None else 'not metered'}"
+    )
+    print(
+        "  p99 by kind: "
+        + ", ".join(f"{k} {v['p99_ms']:,.0f} ms" for k, v in w["latency_ms_by_kind"].items())
+        + f"; pre-queue rank correlation {w['prequeue_rank_correlation']:.3f}; busiest key {w.get('busiest_key')}"
+    )
+
+
+def _paces(paces: list[dict[str, Any]]) -> str:
+    shown = [f"{p['admit_per_minute']:,} at {p['t_s']:,.0f} s" for p in paces if p["status"] == 200]
+    return "/min, ".join(shown[:8]) + ("/min" if shown else "no change") + (" …" if len(shown) > 8 else "")
 
 
 def _stop(signum: int, frame: Any) -> None:

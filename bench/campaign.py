@@ -1,25 +1,30 @@
-"""The full-campaign run: the local stack in its own process, a burst of registrations over HTTP.
+"""The full-campaign run: the local stack in its own process, the campaign over HTTP.
 
 The server is ``python -m local`` (what ``make run`` serves) on a free port, in a process of its
 own (``server.py``); the load comes from this process, one keep-alive connection per client thread
 (``clients.py``), so the clients' CPU does not share the server's GIL. The phases (``phases.py``):
-every phone verified, the burst, the background's drain. At the end the exact counts are checked
-(``checks.py``) against the admin summary and a full read of the registrations (the admin CSV
-export, every page).
+every phone verified; then the households through the waiting room (``line_run.py``: the pre-queue
+before the opening, the later arrivals, each household's attempts once admitted, until the line is
+full), or, with ``BENCH_WAITING_ROOM=off``, the v1.1 burst (every attempt at once); the background's
+drain. At the end the exact counts are checked (``checks.py``) against the admin summary and a full
+read of the registrations (the admin CSV export, every page), and through the line its order too.
+The campaign's clock (``total_s``) runs from the opening (the burst's start) to the last row read.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import sys
 import time
 from collections import Counter
 from typing import Any
 
-from bench import checks, keys, phases
+from bench import checks, keys, line, line_run, phases
 from bench.figures import percentile, since, timeline, verification_requests
 from bench.server import Server
-from bench.workload import Plan, with_tokens, workload
+from bench.workload import Plan, households, with_tokens, workload
 
 
 def run(plan: Plan) -> dict[str, Any]:
@@ -27,7 +32,15 @@ def run(plan: Plan) -> dict[str, Any]:
     attempts = workload(plan)
     kinds = Counter(a.kind for a in attempts)
     phones = sorted({a.phone for a in attempts if a.phone is not None})
-    server = Server(plan)
+    groups = households(attempts) if plan.waiting_room else []
+    opening = None
+    if plan.waiting_room:
+        opens_in = float(os.environ["BENCH_OPENS_IN_S"]) if os.environ.get("BENCH_OPENS_IN_S") else None
+        prequeue = line.prequeue_count(len(groups))
+        opening = line.Opening.plan(len(phones), prequeue, plan.attempts, time.time(), opens_in)
+    server = Server(plan, opening.settings() if opening else {"WAITING_ROOM": "off"})
+    through: line_run.Line | None = None
+    confirmed_full, admin_queue = (0, 0), None
     try:
         token = server.admin_token()
         # Phase 1, the days before: everyone verifies their phone (reported on its own).
@@ -39,11 +52,15 @@ def run(plan: Plan) -> dict[str, Any]:
         verification["background_aws_requests"] = before_burst.get("background", {}).get("aws_requests", 0)
         verification.update(verification_requests(before_burst, len(phones)))
         attempts = with_tokens(attempts, tokens)
-        # Phase 2, the burst: registrations carrying their tokens.
+        # Phase 2: through the waiting room, or the burst; registrations carrying their tokens.
         server.meter_phase("other")  # the bare puts, the full read: not the campaign's keys
         bare_before = server.bare_puts()
-        server.meter_phase("burst")  # the keys of the registrations and their background, from here
-        burst = phases.burst(server, attempts, plan.clients)
+        server.meter_phase("burst")  # the keys of the line, the registrations and their background, from here
+        if opening is not None:
+            through = line_run.Line(server, attempts, groups, tokens, opening, plan.clients)
+            burst = phases.through_line(server, through, token)
+        else:
+            burst = phases.burst(server, attempts, plan.clients)
         # Phase 3: the background (two removal jobs per confirmation) may still be working.
         drained = phases.drain(server, token)
         peak_rss = max(burst.peak_rss_mb, server.peak_rss_mb())
@@ -54,6 +71,11 @@ def run(plan: Plan) -> dict[str, Any]:
         rows = server.full_read(token)
         read_s = time.perf_counter() - read_start
         total_s = time.perf_counter() - burst.start
+        if through is not None:
+            # After the campaign's clock: the tickets still waiting at the end say so.
+            confirmed_full = through.confirm_full()
+            status, raw = server.call("GET", "/v1/admin/queue", token=token)
+            admin_queue = json.loads(raw) if status == 200 else {"status": status}
     finally:
         exit_code = server.stop()
 
@@ -67,8 +89,26 @@ def run(plan: Plan) -> dict[str, Any]:
     bare = (bare_before + bare_after) / 2
     confirmations = summary["registrations"]["by_status"]["confirmed"]
     metered_keys = metered.pop("keys", {})
-    held = checks.exact_counts(plan, kinds, len(phones), verification["tokens"], out, summary, rows, exit_code)
-    return {
+    # Through the line, only admitted households send their attempts: the counts are of those sent.
+    sent = kinds if through is None else Counter(a.kind for a in _sent(attempts, through))
+    held = checks.exact_counts(plan, sent, len(phones), verification["tokens"], out, summary, rows, exit_code)
+    waiting_room: dict[str, Any] | None = None
+    if through is not None:
+        seen = line_run.Seen(through)
+        transport = checks.line_transport(through.requests)
+        held.update({name: held[name] and ok for name, ok in transport.items()})
+        held.update(
+            checks.line_checks(
+                plan, seen, through.requests, through.probes, summary, rows, through.status, confirmed_full
+            )
+        )
+        waiting_room = line_run.figures(through, seen, metered.get("paths", {}))
+        waiting_room["attempts_sent"] = dict(sent)
+        waiting_room["waiting_tickets_read_after"] = {"read": confirmed_full[0], "full": confirmed_full[1]}
+        waiting_room["admin_queue"] = admin_queue
+        polls = [(sent, answered, serving) for sent, answered, serving, _ in through.requests.polls]
+        waiting_room["admission_disorder"] = line.admission_disorder(through.requests.reads, polls)
+    figures = {
         "plan": {
             "attempts": plan.attempts,
             "clients": plan.clients,
@@ -78,13 +118,14 @@ def run(plan: Plan) -> dict[str, Any]:
             "phones": len(phones),
             "people_per_phone": (kinds["new"] + kinds["underage"]) / len(phones) if phones else float("nan"),
             "phone_verification": "required",
+            "waiting_room": "on" if plan.waiting_room else "off",
         },
         "verification": verification,
         "burst_s": burst_s,
         "drain_after_burst_s": drained.seconds,
         "full_read_s": read_s,
         "total_s": total_s,
-        "attempts_per_s": len(attempts) / burst_s,
+        "attempts_per_s": len(out) / burst_s,
         "accepted_per_s": statuses[201] / burst_s,
         "latency_ms": {
             "p50": percentile(lat, 50) * 1000,
@@ -118,6 +159,15 @@ def run(plan: Plan) -> dict[str, Any]:
         # Moved to latest.json's own ``keys`` section by ``bench.__main__``.
         "keys": keys.summary(metered_keys, confirmations, plan.attempts),
     }
+    if waiting_room is not None:
+        figures["waiting_room"] = waiting_room
+        waiting_room["busiest_key"] = line.busiest_key(figures["keys"], "queue")
+    return figures
+
+
+def _sent(attempts: list[Any], through: line_run.Line) -> list[Any]:
+    """The attempts the households sent once admitted."""
+    return [attempts[i] for page in through.pages for i in page.household.attempts[: page.sent]]
 
 
 __all__ = ["Plan", "run"]

@@ -121,3 +121,59 @@ def sms_get(host: str, port: int, path: str) -> dict[str, Any]:
         return dict(json.loads(conn.getresponse().read()))
     finally:
         conn.close()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer as a client saw it: status (0: the connection failed), JSON body, when it was sent and
+    answered (wall clock, ``time.time()``), its latency, whether an error came in the contract's
+    envelope, and the headers the line reads (``Cache-Control``, ``Retry-After``)."""
+
+    status: int
+    data: dict[str, Any]
+    sent: float
+    answered: float
+    latency: float
+    enveloped: bool
+    headers: dict[str, str]
+
+    @property
+    def code(self) -> str:
+        error = self.data.get("error")
+        return str(error.get("code", "")) if isinstance(error, dict) else ""
+
+
+class Connection:
+    """A keep-alive connection to the served stack (one per client thread), reopened after a failure."""
+
+    def __init__(self, server: Server) -> None:
+        self._host, self._port = server.host, server.port
+        self._conn = http.client.HTTPConnection(self._host, self._port, timeout=120)
+
+    def call(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
+        head = {"Content-Type": "application/json", **(headers or {})}
+        sent, t = time.time(), time.perf_counter()
+        try:
+            self._conn.request(method, path, body=body, headers=head)
+            resp = self._conn.getresponse()
+            raw, status = resp.read(), resp.status
+            kept = {k: resp.getheader(k) or "" for k in ("Cache-Control", "Retry-After", "Connection")}
+            if kept["Connection"].lower() == "close":
+                self._conn.close()
+        except (OSError, http.client.HTTPException):
+            self._conn.close()
+            self._conn = http.client.HTTPConnection(self._host, self._port, timeout=120)
+            raw, status, kept = b"", 0, {}
+        latency, answered = time.perf_counter() - t, time.time()
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        error = data.get("error")
+        enveloped = status < 300 or (isinstance(error, dict) and bool(error.get("code")))
+        return Answer(status, data, sent, answered, latency, enveloped, kept)
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,5 +1,7 @@
-"""The campaign's phases against the served stack: the days before (every phone verified), the
-burst of registrations, and the drain of the background work the burst left."""
+"""The campaign's phases against the served stack: the days before (every phone verified), then
+either the households through the waiting room (``through_line``, the default) or the burst of
+registrations all at once (``burst``, ``BENCH_WAITING_ROOM=off``), and the drain of the background
+work they left."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from bench import line
 from bench.clients import Outcomes, post_all, register_all, sms_get
 from bench.figures import percentile, removals_settled
+from bench.line_run import Line
 from bench.server import Server
 from bench.workload import Attempt
 
@@ -147,6 +151,82 @@ def burst(server: Server, attempts: list[Attempt], clients: int) -> Burst:
     engine_cpu = server.engine_cpu_seconds() - engine_before
     sys.stderr.write("\n")
     return Burst(out, start, seconds, server_cpu, engine_cpu, peak_rss)
+
+
+def through_line(server: Server, run: Line, admin_token: str) -> Burst:
+    """The households of ``run`` (made just before) through the waiting room: the pre-queue joins
+    before the opening, the rest after it, each household's attempts once admitted, until every
+    household is done (registered, or the line full). The Burst's clock starts at the opening; its
+    seconds end with the last household."""
+    opening = run.opening
+    # The admin sets the bench's pace (the setting says the same: the PUT holds whatever the stage's default).
+    status, _ = server.call("PUT", "/v1/admin/queue", {"admit_per_minute": opening.admit_per_minute}, admin_token)
+    run.admin_put_status = status
+    run.admit_per_minute = opening.admit_per_minute
+    late = time.time() - (opening.opens_at - opening.prequeue_window_s)
+    if late > 0:
+        sys.stderr.write(f"the pre-queue starts {late:,.0f} s late (BENCH_OPENS_IN_S sets the opening further)\n")
+    sys.stderr.write(
+        f"{run.prequeue_planned:,} of {len(run.pages):,} households join before the opening, in"
+        f" {max(0.0, opening.opens_at - time.time()):,.0f} s; the rest over {opening.arrivals_after_s:,.0f} s after\n"
+    )
+    threads = run.start()
+    run.done.wait(max(0.0, opening.opens_at - time.time()))
+    # From the opening on, the campaign's clock runs (a late phase counts from the opening all the same).
+    start = time.perf_counter() - max(0.0, time.time() - opening.opens_at)
+    cpu_before, engine_before = server.cpu_seconds(), server.engine_cpu_seconds()
+    peak_rss, ticks = 0.0, 0
+    progress, progress_at = -1, time.perf_counter()
+    paced_at, paced_done = time.perf_counter(), run.households_done()
+    while not run.done.wait(1.0):
+        ticks += 1
+        if run.status in ("full", "closed"):  # the line has stopped: no pace to set
+            pass
+        elif not run.prequeue_placed():  # the pre-queue still finding out: its reads set the pace
+            paced_at, paced_done = time.perf_counter(), run.households_done()
+        elif time.perf_counter() - paced_at >= line.PACE_EVERY_S:
+            paced_at, paced_done = _pace(server, run, admin_token, paced_at, paced_done, start)
+        peak_rss = max(peak_rss, server.peak_rss_mb())
+        if run.progress != progress:
+            progress, progress_at = run.progress, time.perf_counter()
+        elif run.stalled(time.perf_counter() - progress_at):
+            sys.stderr.write("\nthe line is stuck: nothing moved for minutes; the phase ends here\n")
+            break
+        if sys.stderr.isatty() or ticks % 10 == 0:
+            _line_progress(run, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    run.stop(threads)
+    server_cpu = server.cpu_seconds() - cpu_before
+    engine_cpu = server.engine_cpu_seconds() - engine_before
+    sys.stderr.write("\n")
+    return Burst(run.out, start, seconds, server_cpu, engine_cpu, peak_rss)
+
+
+def _pace(server: Server, run: Line, admin_token: str, since: float, done: int, start: float) -> tuple[float, int]:
+    """The admin's pace from what the stack completed since ``since`` (``done`` households then):
+    ``PUT /v1/admin/queue`` when it moved by a tenth or more; (now, households done now)."""
+    now, done_now = time.perf_counter(), run.households_done()
+    per_minute = line.pace((done_now - done) / (now - since), run.in_flight(), run.clients)
+    if abs(per_minute - run.admit_per_minute) >= run.admit_per_minute / 10:
+        status, _ = server.call("PUT", "/v1/admin/queue", {"admit_per_minute": per_minute}, admin_token)
+        if status == 200:
+            run.admit_per_minute = per_minute
+        run.paces.append({"t_s": round(now - start, 1), "admit_per_minute": per_minute, "status": status})
+    return now, done_now
+
+
+def _line_progress(run: Line, elapsed: float) -> None:
+    outcomes = Counter(p.outcome for p in run.pages)
+    admitted = sum(1 for p in run.pages if p.admission_token)
+    with run.out.lock:
+        accepted = run.out.status.count(201)
+    line_ = (
+        f"\r{elapsed:,.0f}s since the opening: serving {run.serving:,} ({run.status}) at {run.admit_per_minute:,}/min,"
+        f" {admitted:,} households"
+        f" admitted, {outcomes['registered']:,} done, {accepted:,} registrations accepted "
+    )
+    sys.stderr.write(line_ if sys.stderr.isatty() else line_.strip("\r") + "\n")
+    sys.stderr.flush()
 
 
 @dataclass(frozen=True)

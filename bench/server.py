@@ -32,9 +32,10 @@ def _cpu_of(pid: int) -> float:
 
 
 class Server:
-    """``python -m local`` on a free port, with the campaign's capacities."""
+    """``python -m local`` on a free port, with the campaign's capacities (and ``settings``, the
+    waiting room's: ``line.Opening.settings``)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, settings: dict[str, str] | None = None) -> None:
         env = {
             **os.environ,
             "PORT": "0",
@@ -44,6 +45,7 @@ class Server:
             "PYTHONUNBUFFERED": "1",
             # The server counts the AWS requests of each registration path and of the background.
             "LOCAL_METER": "1",
+            **(settings or {}),
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "local"],
@@ -112,12 +114,16 @@ class Server:
         return 0.0
 
     def stop(self) -> int:
+        """Stop the stack; its exit code. ``BENCH_SERVER_LOG=<path>``: its output is written there."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=60)
+            code = self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait()
+            code = self.proc.wait()
+        if os.environ.get("BENCH_SERVER_LOG"):
+            Path(os.environ["BENCH_SERVER_LOG"]).write_text("".join(self.output), encoding="utf-8")
+        return code
 
     def call(self, method: str, path: str, payload: Any = None, token: str | None = None) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=120)

@@ -21,11 +21,19 @@ class Plan:
     reserve: int
     clients: int
     seed: int = 7
+    # Through the waiting room (contract v1.2), or all at once as in v1.1 (``BENCH_WAITING_ROOM=off``).
+    waiting_room: bool = True
 
     @staticmethod
-    def of_size(attempts: int, clients: int) -> Plan:
+    def of_size(attempts: int, clients: int, waiting_room: bool = True) -> Plan:
         """The campaign's proportions at any size: half the attempts find a place, a tenth the reserve."""
-        return Plan(attempts=attempts, primary=attempts // 2, reserve=attempts // 10, clients=clients)
+        return Plan(
+            attempts=attempts,
+            primary=attempts // 2,
+            reserve=attempts // 10,
+            clients=clients,
+            waiting_room=waiting_room,
+        )
 
 
 @dataclass(frozen=True)
@@ -119,3 +127,49 @@ def with_tokens(attempts: list[Attempt], tokens: dict[str, str]) -> list[Attempt
         data["verification_token"] = tokens.get(a.phone, "not verified")
         out.append(Attempt(json.dumps(data, ensure_ascii=False).encode(), a.kind, a.phone))
     return out
+
+
+@dataclass(frozen=True)
+class Household:
+    """One phone and the attempts made from it (indices into the attempts, in arrival order)."""
+
+    phone: str
+    attempts: tuple[int, ...]
+
+
+def households(attempts: list[Attempt]) -> list[Household]:
+    """The attempts grouped by phone, households in the order of their first attempt.
+
+    An invalid body carries no phone: it goes with the household whose attempt came just before it
+    (a person mistyping on the household's page), or with the first household when none came before
+    (with no phone at all there is no household to send them). A household holds at most 4 people
+    (``HOUSEHOLD_SIZES``, the contract's ``PHONE_REGISTRATION_LIMIT``).
+    """
+    order: dict[str, list[int]] = {}
+    orphans: list[int] = []
+    last: str | None = None
+    for i, a in enumerate(attempts):
+        phone = a.phone if a.phone is not None else last
+        if phone is None:
+            orphans.append(i)
+            continue
+        order.setdefault(phone, []).extend([*orphans, i] if orphans else [i])
+        orphans = []
+        last = phone
+    return [Household(phone, tuple(idx)) for phone, idx in order.items()]
+
+
+def admitted_body(payload: bytes, verification_token: str, admission_token: str | None) -> bytes:
+    """The body a household's page sends once admitted: the attempt with the phone's verification
+    token (unless it has one) and the admission token. A body that is not a JSON object (cut off
+    mid-body) goes as it is: the page cannot add to it, and the service refuses it (400) first."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(data, dict):
+        return payload
+    data.setdefault("verification_token", verification_token)
+    if admission_token is not None:
+        data["admission_token"] = admission_token
+    return json.dumps(data, ensure_ascii=False).encode()

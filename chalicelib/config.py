@@ -104,6 +104,11 @@ class Settings:
     vaccination_last_day: date | None
     # How a person reaches the data protection officer: shown on the public page and GET /v1/consent.
     dpo_contact: str
+    # Field encryption (store/datakeys.py): the KMS key that wraps the data keys (an alias or ARN),
+    # how long a container uses one data key, and how many data keys it keeps unwrapped.
+    data_key_master: str
+    data_key_max_age_seconds: int
+    data_key_cache_size: int
     # The waiting room on the app channel (contract v1.2): off is v1.1, registrations without a line.
     waiting_room: bool
     # The opening instant (epoch seconds), None: open now. The line takes joins from
@@ -162,6 +167,9 @@ def get_settings() -> Settings:
         retention_days=_int("RETENTION_DAYS", 365, minimum=1),
         vaccination_last_day=_day("VACCINATION_LAST_DAY"),
         dpo_contact=os.environ.get("DPO_CONTACT", "").strip(),
+        data_key_master=os.environ.get("KKREG_DATA_KEY") or f"alias/{prefix}-data",
+        data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 3600, minimum=60),
+        data_key_cache_size=_int("DATA_KEY_CACHE_SIZE", 1000, minimum=1),
         waiting_room=_on_off("WAITING_ROOM", "on"),
         registration_opens_at=_instant("REGISTRATION_OPENS_AT"),
         queue_opens_minutes_before=_int("QUEUE_OPENS_MINUTES_BEFORE", 30),

@@ -3,7 +3,11 @@
 Chalice's generated policy reads only ``app.py`` and would miss every call made in ``chalicelib``,
 so ``autogen_policy`` is off and each function gets the file written here: named actions on the
 stage's named tables, indexes, queues and secrets. Account and region are left as ``*`` so the files
-do not depend on where they are deployed; the names carry the stage.
+do not depend on where they are deployed; the names carry the stage. The stage's KMS key has an ID
+only known once it exists, so the data keys' actions are granted on the key that carries the stage's
+alias (``kms:ResourceAliases``): ``GenerateDataKey`` to the functions that seal personal fields,
+``Decrypt`` to those that open them. (DynamoDB, SQS and CloudWatch Logs use the key through its key
+policy, ``infra/template.yaml``: no function is granted that use.)
 
 ``python -m infra.policies`` rewrites the files; a test fails when they are out of date, and another
 runs the service's flows and checks that every AWS call each function makes is allowed by its file.
@@ -26,6 +30,10 @@ WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 SCAN = ("dynamodb:Scan",)
 CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 SEND = ("sqs:SendMessage", "sqs:GetQueueUrl")
+# The data keys of field encryption (chalicelib/store/datakeys.py): sealing takes the period's key,
+# made (GenerateDataKey) or unwrapped when another container made it (Decrypt); opening unwraps.
+SEAL = ("kms:Decrypt", "kms:GenerateDataKey")
+OPEN = ("kms:Decrypt",)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Access:
     send: tuple[str, ...] = ()
     consume: str | None = None
     secrets: tuple[str, ...] = ()
+    data_keys: tuple[str, ...] = ()
 
 
 _CORE = {"registrations": READ + WRITE, "people": READ + WRITE, "campaign": READ + WRITE}
@@ -58,16 +67,22 @@ FUNCTIONS: dict[str, Access] = {
         },
         send=("promotion", "batches", "removals", "reconcile", "appointments", "sms"),
         secrets=("hmac-key",),
+        data_keys=SEAL,  # registrations, reclaims, phones to verify, employers' rows
     ),
     "staff_token": Access(tables={"staff": ("dynamodb:GetItem",)}),
     "promotion_worker": Access(
-        tables=_CORE, send=("promotion", "removals", "promotion-dlq"), consume="promotion", secrets=("hmac-key",)
+        tables=_CORE,
+        send=("promotion", "removals", "promotion-dlq"),
+        consume="promotion",
+        secrets=("hmac-key",),
+        data_keys=OPEN,
     ),
     "batch_worker": Access(
         tables={**_CORE, "batches": READ + WRITE},
         send=("batches", "removals", "batches-dlq"),
         consume="batches",
         secrets=("hmac-key",),
+        data_keys=SEAL,  # opens the rows, seals each registration
     ),
     "removal_worker": Access(
         tables={"registrations": READ + WRITE, "campaign": READ + WRITE},
@@ -75,12 +90,14 @@ FUNCTIONS: dict[str, Access] = {
         send=("removals", "removals-dlq"),
         consume="removals",
         secrets=_REGISTRY_KEYS,
+        data_keys=OPEN,  # the national ID the registries are asked about
     ),
     "reconcile_worker": Access(
         tables={**_CORE, "registrations": READ + WRITE + SCAN},
         send=("reconcile", "removals", "promotion", "reconcile-dlq"),
         consume="reconcile",
         secrets=("hmac-key", *_REGISTRY_KEYS),
+        data_keys=OPEN,
     ),
     "appointment_worker": Access(
         # Closing a day cancels no-shows: the person's claim (people) and the place (promotion).
@@ -88,6 +105,7 @@ FUNCTIONS: dict[str, Access] = {
         send=("appointments", "sms", "promotion", "appointments-dlq"),
         consume="appointments",
         secrets=("hmac-key",),
+        data_keys=OPEN,
     ),
     "sms_worker": Access(
         # Verification codes are a keyed hash of their ID: the worker derives them with the HMAC key.
@@ -100,14 +118,20 @@ FUNCTIONS: dict[str, Access] = {
         send=("sms-dlq",),
         consume="sms",
         secrets=("sms-api-key", "hmac-key"),
+        data_keys=OPEN,  # the phones it sends to
     ),
-    "sweep": Access(tables=_CORE, send=("promotion", "removals")),
+    "sweep": Access(tables=_CORE, send=("promotion", "removals"), data_keys=OPEN),
     # The waiting room's sequencer: the line's table, and the campaign's counts (a full line stops).
+    # No data key: a ticket holds the phone's keyed hash only, and the counts are no personal field.
     "queue_sequencer": Access(tables={"queue": READ + WRITE, "campaign": ("dynamodb:BatchGetItem",)}),
     "allocate_daily": Access(tables={"campaign": READ + WRITE}, send=("appointments",)),
     "close_daily": Access(send=("appointments",)),
-    "reconcile_hourly": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
-    "reconcile_daily": Access(tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",)),
+    "reconcile_hourly": Access(
+        tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",), data_keys=OPEN
+    ),
+    "reconcile_daily": Access(
+        tables={"campaign": READ + WRITE, "registrations": READ}, send=("reconcile",), data_keys=OPEN
+    ),
     # Reads nothing: it queues the scan's segments, which the reconcile worker runs.
     "retention_daily": Access(send=("reconcile",)),
 }
@@ -172,7 +196,23 @@ def policy(stage: str, function: str) -> dict[str, Any]:
                 "Resource": [f"arn:aws:secretsmanager:*:*:secret:{prefix}/{s}-??????" for s in access.secrets],
             }
         )
+    if access.data_keys:
+        statements.append(
+            {
+                "Sid": "DataKeys",
+                "Effect": "Allow",
+                "Action": list(access.data_keys),
+                "Resource": ["arn:aws:kms:*:*:key/*"],
+                # The stage's key only: the one its alias names (infra/template.yaml, DataKeyAlias).
+                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [data_key_alias(stage)]}},
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def data_key_alias(stage: str) -> str:
+    """The alias of the stage's KMS key (the template's ``DataKeyAlias``, ``KKREG_DATA_KEY``'s default)."""
+    return f"alias/kkreg-{stage}-data"
 
 
 def policy_file(stage: str, function: str) -> str:

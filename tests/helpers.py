@@ -128,6 +128,35 @@ def reconciled(queues: Any) -> dict[str, Any]:
     return findings.model_dump()
 
 
+def raw_bytes(item: dict[str, Any]) -> bytes:
+    """Every value of a raw DynamoDB item (as a client's scan gives it) as the bytes stored: text
+    as UTF-8, binary values as they are, maps and lists through. What a table export holds."""
+    parts: list[bytes] = []
+
+    def walk(value: dict[str, Any]) -> None:
+        ((kind, raw),) = value.items()
+        if kind in ("S", "N"):
+            parts.append(str(raw).encode("utf-8"))
+        elif kind == "B":
+            parts.append(bytes(raw))
+        elif kind in ("SS", "NS"):
+            parts.extend(str(x).encode("utf-8") for x in raw)
+        elif kind == "BS":
+            parts.extend(bytes(x) for x in raw)
+        elif kind == "M":
+            for name, inner in raw.items():
+                parts.append(name.encode("utf-8"))
+                walk(inner)
+        elif kind == "L":
+            for inner in raw:
+                walk(inner)
+
+    for name, value in item.items():
+        parts.append(name.encode("utf-8"))
+        walk(value)
+    return b"\x00".join(parts)
+
+
 class Calls:
     """The AWS requests the service's own clients make (botocore's event hooks): ``made`` the
     operations, ``tables`` (operation, table suffix), ``params`` each request's parameters."""

@@ -1,5 +1,10 @@
 """``make deploy|destroy|package STAGE=dev|prod``: the infra stack and the Chalice app, in order.
 
+Every command works in the stage's region (``region`` in ``infra/stages.json``; default
+``ap-southeast-7``, Asia Pacific (Thailand): the data stays in Thailand, PDPA s.28), whatever region
+the admin's shell or profile names, and says which. ``--region`` another region is refused unless
+``--override-region`` says it is meant.
+
 deploy
     1. creates or updates the CloudFormation stack ``kkreg-<stage>`` from ``infra/template.yaml``
        (parameters from ``infra/stages.json``) and waits for it;
@@ -66,6 +71,11 @@ QUEUE_OF_FUNCTION = {
 }
 
 
+# Where a stage deploys unless infra/stages.json says otherwise: Asia Pacific (Thailand), so that the
+# personal data stays in Thailand (PDPA s.28; docs/operations-and-deployment.md, "Where").
+DEFAULT_REGION = "ap-southeast-7"
+
+
 # The Lambda runtime this tool recommends, and the end of those AWS deprecates (docs/operations-and-
 # deployment.md, "Which Python"). Chalice takes the runtime from the Python that runs it.
 RECOMMENDED_RUNTIME = "python3.13"
@@ -96,6 +106,38 @@ def stage_settings(stage: str) -> dict[str, Any]:
     if stage not in stages:
         raise SystemExit(f"unknown stage {stage!r}: infra/stages.json has {', '.join(sorted(stages))}")
     return dict(stages[stage])
+
+
+def stage_region(stage: str) -> str:
+    """The region the stage deploys to (``region`` in ``infra/stages.json``)."""
+    return str(stage_settings(stage).get("region") or DEFAULT_REGION)
+
+
+def chosen_region(stage: str, requested: str | None = None, override: bool = False) -> str:
+    """The stage's region, or ``requested`` when it is the stage's or ``override`` says another is
+    meant. Raises SystemExit for another region without ``override``."""
+    region = stage_region(stage)
+    if requested is None or requested == region:
+        return region
+    if not override:
+        raise SystemExit(
+            f"refusing to use {requested} for stage {stage}: its region is {region} (infra/stages.json), where"
+            " the personal data is to stay (PDPA s.28). Change the stage's region there, or add --override-region"
+            " (make ... OVERRIDE_REGION=1) if you mean to move it."
+        )
+    return requested
+
+
+def region_line(region: str, stage: str) -> str:
+    """What every command says about where it works (and about a shell that names another region)."""
+    import boto3
+
+    own = stage_region(stage)
+    line = f"region {region}" + (" (the stage's, infra/stages.json)" if region == own else f" (NOT the stage's {own})")
+    shell = boto3.session.Session().region_name
+    if shell and shell != region:
+        line += f"; your shell's region {shell} is not used"
+    return line
 
 
 def stack_name(stage: str) -> str:
@@ -263,17 +305,23 @@ def after_chalice_deploy(
     return done
 
 
-def deploy(stage: str) -> int:
+def in_region(region: str) -> dict[str, str]:
+    """The environment of a Chalice command that must work in ``region`` (not the shell's)."""
+    return {**os.environ, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+
+
+def deploy(stage: str, region: str) -> int:
     import boto3
 
-    session = boto3.session.Session()
+    session = boto3.session.Session(region_name=region)
+    print(region_line(region, stage), flush=True)
     print(runtime_line(lambda_runtime()), flush=True)
-    print(f"1/4 infra stack {stack_name(stage)} in {session.region_name}…", flush=True)
+    print(f"1/4 infra stack {stack_name(stage)} in {region}…", flush=True)
     outputs = deploy_infra(session.client("cloudformation"), stage)
     print(f"2/4 {len(record_outputs(stage, outputs))} stack outputs recorded in .chalice/config.json", flush=True)
-    print("3/4 chalice deploy…", flush=True)
+    print(f"3/4 chalice deploy in {region}…", flush=True)
     subprocess.run(  # noqa: S603 - fixed arguments, the stage checked against infra/stages.json  # nosec B603
-        [CHALICE, "deploy", "--stage", stage], cwd=ROOT, check=True
+        [CHALICE, "deploy", "--stage", stage], cwd=ROOT, check=True, env=in_region(region)
     )
     deployed = json.loads((ROOT / ".chalice" / "deployed" / f"{stage}.json").read_text(encoding="utf-8"))
     wafv2 = session.client("wafv2")
@@ -285,18 +333,19 @@ def deploy(stage: str) -> int:
     return 0
 
 
-def destroy(stage: str) -> int:
+def destroy(stage: str, region: str) -> int:
     import boto3
 
     if stage == "prod" and os.environ.get("CONFIRM") != "prod":
         raise SystemExit("refusing to destroy prod: run `make destroy STAGE=prod CONFIRM=prod` if you mean it")
+    print(region_line(region, stage), flush=True)
     subprocess.run(  # noqa: S603 - fixed arguments  # nosec B603
-        [CHALICE, "delete", "--stage", stage], cwd=ROOT, check=True
+        [CHALICE, "delete", "--stage", stage], cwd=ROOT, check=True, env=in_region(region)
     )
-    cfn = boto3.client("cloudformation")
+    cfn = boto3.client("cloudformation", region_name=region)
     cfn.delete_stack(StackName=stack_name(stage))
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name(stage), WaiterConfig={"Delay": 5})
-    print(f"deleted {stack_name(stage)} (the HMAC key secret is retained on purpose)")
+    print(f"deleted {stack_name(stage)} (the HMAC key secret and the KMS key are retained on purpose)")
     return 0
 
 
@@ -328,12 +377,11 @@ def merge_template(stage: str) -> dict[str, Any]:
             # The mapping names the queue by ARN, not by reference: make the function wait for it.
             addition["DependsOn"] = [queue]
         resources[logical] = addition
-        log_group = resources.setdefault(f"{_role_prefix(function)}LogGroup", {})
-        log_group["Metadata"] = {"checkov": {"skip": _LOG_SKIPS}}
-    # Chalice names the API's log group after a logical ID that does not exist (``${ApiHandler}``).
-    resources["ApiHandlerLogGroup"]["Properties"] = {
-        "LogGroupName": f"/aws/lambda/{policies.lambda_name(stage, 'api_handler')}"
-    }
+    # Each function's log group is the template's (encrypted with its key), under Chalice's logical
+    # ID: Chalice's own (named, for the API, after a logical ID that does not exist) merges into it.
+    missing = {f"{_role_prefix(f)}LogGroup" for f in policies.FUNCTIONS} - set(resources)
+    if missing:
+        raise SystemExit(f"infra/template.yaml lacks the log groups {sorted(missing)}")
     resources["RestAPI"] = {
         "Properties": {
             # In the OpenAPI document rather than as AWS::ApiGateway::GatewayResponse resources: SAM
@@ -390,22 +438,19 @@ _API_SKIPS = [
         " the API function logs every request.",
     },
 ]
-_LOG_SKIPS = [
-    {"id": "CKV_AWS_158", "comment": "CloudWatch encrypts logs at rest; they carry no personal data (tested)."},
-]
 
 
-def package(stage: str) -> int:
+def package(stage: str, region: str) -> int:
     out = ROOT / "out" / stage
     out.mkdir(parents=True, exist_ok=True)
     merge = out / "merge.json"
     merge.write_text(json.dumps(merge_template(stage), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1")}
+    print(region_line(region, stage), file=sys.stderr)
     subprocess.run(  # noqa: S603 - fixed arguments  # nosec B603
         [CHALICE, "package", "--stage", stage, "--merge-template", str(merge), str(out)],
         cwd=ROOT,
         check=True,
-        env=env,
+        env=in_region(region),
     )
     print(f"wrote {out / 'sam.json'} and {out / 'deployment.zip'}; {runtime_line(lambda_runtime())}")
     return 0
@@ -415,10 +460,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.deploy")
     parser.add_argument("command", choices=["deploy", "destroy", "package"])
     parser.add_argument("--stage", required=True)
+    parser.add_argument("--region", help="only the stage's own region, unless --override-region")
+    parser.add_argument("--override-region", action="store_true", help="use --region even if it is not the stage's")
     args = parser.parse_args(argv)
     stage_settings(args.stage)  # an unknown stage stops here
+    region = chosen_region(args.stage, args.region, args.override_region)  # so does another region, unasked
     command = {"deploy": deploy, "destroy": destroy, "package": package}[args.command]
-    return command(args.stage)
+    return command(args.stage, region)
 
 
 if __name__ == "__main__":

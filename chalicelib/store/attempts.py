@@ -6,7 +6,8 @@ verifications),
 ``fail#id#<keyed hash of the national ID>``, ``fail#reg#<sha256 of the registration ID>``,
 ``receipt#<sha256 of the registration ID>``, ``refused#<staff token ID>#<minute>`` (refused staff
 calls the audit trail recorded one by one). No national ID is stored; a phone's item keeps the
-phone (the SMS worker sends to it) and is gone a day after its last code expired.
+phone, sealed (``store/fields.py``: the SMS worker sends to it), and is gone a day after its last
+code expired.
 
 Every limit is a conditional single-item write: a count goes up only if it is under its limit
 at that instant, so concurrent requests can never count past it. TTL deletion lags (up to two
@@ -32,8 +33,9 @@ from chalicelib.domain.verification import (
     WRONG_CODES_ALLOWED,
     phone_key_of,
 )
+from chalicelib.store.fields import Fields
 from chalicelib.store.table import ConditionFailed, Table
-from chalicelib.store.types import PendingVerification
+from chalicelib.store.types import Item, PendingVerification
 
 
 class _Guards:
@@ -112,12 +114,17 @@ class VerificationStore:
     # Compare-and-set rounds for a phone's send when requests for the same phone race.
     ROUNDS = 4
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, fields: Fields) -> None:
         self._t = _Guards(client, table)
+        self._fields = fields
 
     @staticmethod
     def _pk(phone_key: str) -> str:
         return f"pv#{phone_key[: 2 * PHONE_KEY_BYTES]}"
+
+    def _phone(self, item: Item) -> str:
+        """The phone a phone's item keeps, opened (one stored before encryption as it is)."""
+        return str(self._fields.open(str(item["pk"]), item, ("phone",))["phone"])
 
     def start(self, phone_key: str, phone: str, verification_id: str, now: int) -> int:
         """Count one code for the phone (at most one a minute and ``CODES_PER_DAY`` a day) and record
@@ -126,15 +133,16 @@ class VerificationStore:
         Returns 0 if recorded, else the seconds until the next code may go.
         """
         entry = {"exp": now + CODE_TTL_SECONDS, "wrong": 0}
+        sealed = self._fields.seal(self._pk(phone_key), {"phone": phone})["phone"]
         # Kept until the window is over and the last code has been dead a day (a late confirm: 422).
         until = now + max(DAY_SECONDS, CODE_TTL_SECONDS + VERIFICATION_KEEP_SECONDS)
         ref = verification_id[2:]
-        applied, old = self._create(phone_key, phone, ref, entry, now, until)
+        applied, old = self._create(phone_key, sealed, ref, entry, now, until)
         for _ in range(self.ROUNDS):
             if applied:
                 return 0
             if not old:  # gone since it refused the first write (TTL): a new phone again
-                applied, old = self._create(phone_key, phone, ref, entry, now, until)
+                applied, old = self._create(phone_key, sealed, ref, entry, now, until)
                 continue
             win, n, sent_at = int(old["win"]), int(old["n"]), int(old["sent_at"])
             fresh = win <= now - DAY_SECONDS
@@ -163,7 +171,7 @@ class VerificationStore:
                     ":now": now,
                     ":one": 1,
                     ":until": until,
-                    ":phone": phone,
+                    ":phone": sealed,
                     ":entry": entry,
                     ":win": win,
                     ":n": n,
@@ -176,7 +184,7 @@ class VerificationStore:
         return RESEND_AFTER_SECONDS  # sends of this phone raced the whole time: one of them won
 
     def _create(
-        self, phone_key: str, phone: str, ref: str, entry: dict[str, int], now: int, until: int
+        self, phone_key: str, phone: bytes | None, ref: str, entry: dict[str, int], now: int, until: int
     ) -> tuple[bool, dict[str, Any]]:
         """A phone's first code (or its first since its item expired); refused: the item as it is."""
         return self._t.put_new(
@@ -197,7 +205,7 @@ class VerificationStore:
         found = (item.get("vers") or {}).get(verification_id[2:])
         if not found:
             return None
-        return PendingVerification(phone=str(item["phone"]), code_expires=int(found["exp"]))
+        return PendingVerification(phone=self._phone(item), code_expires=int(found["exp"]))
 
     def pending_many(self, verification_ids: list[str]) -> dict[str, PendingVerification | None]:
         """``pending`` of each verification, with one read per 100 phones (the SMS worker's batch)."""
@@ -206,7 +214,7 @@ class VerificationStore:
         for vid in verification_ids:
             item = items.get(self._pk(phone_key_of(vid))) or {}
             found = (item.get("vers") or {}).get(vid[2:])
-            out[vid] = PendingVerification(phone=str(item["phone"]), code_expires=int(found["exp"])) if found else None
+            out[vid] = PendingVerification(phone=self._phone(item), code_expires=int(found["exp"])) if found else None
         return out
 
     def entry(self, verification_id: str) -> dict[str, Any]:
@@ -232,7 +240,7 @@ class VerificationStore:
             self._pk(phone_key_of(verification_id)), update, live, {**values, **more}, return_new=True, names=names
         )
         if applied:
-            return ("ok", str(item["phone"])) if right else ("wrong", None)
+            return ("ok", self._phone(item)) if right else ("wrong", None)
         return ("spent", None) if (item.get("vers") or {}).get(verification_id[2:]) else ("unknown", None)
 
 

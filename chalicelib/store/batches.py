@@ -1,4 +1,5 @@
-"""Employer batches: the rows as sent (in chunks) and each row's outcome."""
+"""Employer batches: the rows as sent (in chunks, each chunk's rows sealed as one field: they hold
+every row's personal data) and each row's outcome."""
 
 from __future__ import annotations
 
@@ -8,26 +9,30 @@ import time
 from typing import Any
 
 from chalicelib.domain.batches import BatchMeta, RowResult
+from chalicelib.store.fields import Fields
 from chalicelib.store.table import ConditionFailed, Table
 
 KEEP_SECONDS = 90 * 86400
 
 
 class BatchStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, fields: Fields) -> None:
         self._t = Table(client, table, ("batch_id", "sk"))
+        self._fields = fields
 
     def create(self, meta: BatchMeta, chunks: list[list[Any]]) -> None:
         """Store the rows, then the batch itself (so a batch never points at missing rows).
         Raises Conflict if the batch ID was used already, Overloaded."""
         expires = int(meta.created_at.timestamp()) + KEEP_SECONDS
         for k, rows in enumerate(chunks):
+            sk = f"chunk#{k:04d}"
+            sealed = self._fields.seal(f"{meta.batch_id}#{sk}", {"rows": json.dumps(rows, ensure_ascii=False)})
             self._t.overwrite(
                 {
                     "batch_id": meta.batch_id,
-                    "sk": f"chunk#{k:04d}",
+                    "sk": sk,
                     "first_row": sum(len(c) for c in chunks[:k]) + 1,
-                    "rows": json.dumps(rows, ensure_ascii=False),
+                    "rows": sealed["rows"],
                     "expires_at": expires,
                 }
             )
@@ -39,7 +44,8 @@ class BatchStore:
 
     def chunk(self, batch_id: str, k: int) -> tuple[int, list[Any]]:
         """(number of its first row, its rows)."""
-        item = self._t.get(batch_id, f"chunk#{k:04d}")
+        sk = f"chunk#{k:04d}"
+        item = self._fields.open(f"{batch_id}#{sk}", self._t.get(batch_id, sk), ("rows",))
         return int(item["first_row"]), json.loads(item["rows"])
 
     def record(self, batch_id: str, result: RowResult) -> None:

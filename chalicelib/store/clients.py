@@ -47,7 +47,16 @@ def sqs() -> Any:
     return boto3.client("sqs", region_name=get_settings().region, config=_boto_config())
 
 
+@lru_cache(maxsize=1)
+def kms() -> Any:
+    import boto3
+
+    _quiet_sdk_logs()
+    return boto3.client("kms", region_name=get_settings().region, config=_boto_config())
+
+
 def reset() -> None:
     """Forget cached clients (tests start a fresh moto backend per test)."""
     dynamodb.cache_clear()
     sqs.cache_clear()
+    kms.cache_clear()

@@ -16,6 +16,8 @@ from chalicelib.store import clients
 from chalicelib.store.attempts import AttemptStore, VerificationStore
 from chalicelib.store.batches import BatchStore
 from chalicelib.store.channels import ChannelStore
+from chalicelib.store.datakeys import DataKeys
+from chalicelib.store.fields import Fields
 from chalicelib.store.gate import Gate
 from chalicelib.store.glance import GlanceStore
 from chalicelib.store.ledger import LedgerStore
@@ -56,6 +58,9 @@ class DynamoStores:
     phones: PhoneStore
     glance: GlanceStore
     queue: QueueStore
+    # Not a store of the protocol: the container's field encryption, which the stores above share.
+    fields: Fields
+    data_keys: DataKeys
 
 
 _installed: list[Stores] = []
@@ -87,7 +92,10 @@ def _dynamo_stores() -> DynamoStores:
     # (overflow, parked places) and the reserve (its active count and last ticket).
     campaign = Table(db, s.campaign_table, ("pk",))
     gate = Gate(campaign)
-    registrations = RegistrationStore(db, s.registrations_table)
+    # One set of data keys a container (wrapped in the campaign table), for every store's personal fields.
+    keys = DataKeys(clients.kms, campaign, s.data_key_master, s.data_key_max_age_seconds, s.data_key_cache_size)
+    fields = Fields(keys)
+    registrations = RegistrationStore(db, s.registrations_table, fields)
     return DynamoStores(
         registrations=registrations,
         quota=QuotaStore(campaign, gate, s.primary_capacity, s.reserve_capacity, s.quota_shards),
@@ -99,23 +107,32 @@ def _dynamo_stores() -> DynamoStores:
         removal_control=RemovalControlStore(campaign),
         promotions=JobQueue(clients.sqs(), queue_name("promotion")),
         staff=StaffStore(db, s.staff_table),
-        batches=BatchStore(db, s.batches_table),
+        batches=BatchStore(db, s.batches_table, fields),
         batch_jobs=JobQueue(clients.sqs(), queue_name("batches")),
         removal_jobs=JobQueue(clients.sqs(), queue_name("removals")),
         reconcile_jobs=JobQueue(clients.sqs(), queue_name("reconcile")),
         appointment_jobs=JobQueue(clients.sqs(), queue_name("appointments")),
         sms_jobs=JobQueue(clients.sqs(), queue_name("sms")),
-        verifications=VerificationStore(db, s.attempts_table),
+        verifications=VerificationStore(db, s.attempts_table, fields),
         attempts=AttemptStore(db, s.attempts_table),
         phones=PhoneStore(db, s.campaign_table),
-        glance=GlanceStore(registrations.table, campaign),
+        glance=GlanceStore(registrations.table, campaign, registrations.codec),
         queue=QueueStore(db, s.queue_table, QUEUE_KEEP_SECONDS),
+        fields=fields,
+        data_keys=keys,
     )
 
 
 # The waiting room's items expire (DynamoDB TTL) this long after they were written: the line is
 # over within the opening's days; its order stays readable for two months.
 QUEUE_KEEP_SECONDS = 60 * 86_400
+
+
+def dynamo_stores() -> DynamoStores:
+    """The DynamoDB stores of this container, whatever fakes are installed (the engine-backed
+    suites reach the field encryption through it)."""
+    with _building:
+        return _dynamo_stores()
 
 
 def reset() -> None:

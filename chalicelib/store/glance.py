@@ -13,16 +13,17 @@ from __future__ import annotations
 from chalicelib.store.channels import CHANNELS, states_of
 from chalicelib.store.gate import GATE
 from chalicelib.store.phones import phone_item_key
-from chalicelib.store.registrations.codec import current_of
+from chalicelib.store.registrations.codec import RegistrationCodec
 from chalicelib.store.registrations.keys import home
 from chalicelib.store.table import Table, get_together
 from chalicelib.store.types import Glance, PhoneState
 
 
 class GlanceStore:
-    def __init__(self, registrations: Table, campaign: Table) -> None:
+    def __init__(self, registrations: Table, campaign: Table, codec: RegistrationCodec) -> None:
         self._regs = registrations
         self._campaign = campaign
+        self._codec = codec
 
     def look(self, pointer: bytes, gate: bool, channels: bool, phone: str | None = None) -> Glance:
         """The person's current registration, with the gate, the channel states and the item of the
@@ -35,7 +36,7 @@ class GlanceStore:
         if phone is not None:
             wanted.append((self._campaign, (phone_item_key(phone),)))
         items = iter(get_together(wanted))
-        person = current_of(next(items))
+        person = self._codec.current_of(next(items))
         gate_item = next(items) if gate else None
         states = states_of(next(items)) if channels else None
         phone_state = PhoneState.of(next(items)) if phone is not None else None

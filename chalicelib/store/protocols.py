@@ -6,6 +6,10 @@ plain dicts and the same conditions, so that the services' decisions are tested 
 and the refusals it returns are part of the protocol, not of one implementation: ``tests/stores`` runs
 the same cases on both, and names the differences kept on purpose. The values the protocols answer
 besides the domain models are in ``store/types.py``.
+
+Any method of a DynamoDB store may raise ``Overloaded`` (a throttled or lost request, or a data key
+of field encryption that could not be had, ``store/datakeys.py``): reads as well as writes, as a
+personal field is opened when its item is read. The fakes hold their values in clear and never do.
 """
 
 from __future__ import annotations

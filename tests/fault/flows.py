@@ -38,6 +38,14 @@ def _cancelled(w: World) -> list[str]:
     return ids
 
 
+def _new_container(w: World, ids: list[str]) -> list[str]:
+    """What a container that has not taken a data key yet sees (its stores otherwise as they are)."""
+    from chalicelib.store.factory import dynamo_stores
+
+    dynamo_stores().data_keys.forget()
+    return ids
+
+
 def _register_next(w: World, _: Any) -> None:
     w.register(2)
 
@@ -77,4 +85,8 @@ FLOWS = (
     Flow("erase", lambda w: _registered(w, 1, 2, 3), _erase_first),
     # an employer's list: accepted, then its chunk registers each row (confirmed, reserve, rejected x2)
     Flow("batch", lambda w: _registered(w, 2, 1, 1), _batch),
+    # a container's first registration: no data key yet (the period's key made by KMS and stored)
+    Flow("register_first_key", lambda w: w.fresh(2, 2), _register_next),
+    # a removal worker meets a data key another container made (its stored key unwrapped by KMS)
+    Flow("remove_other_key", lambda w: _new_container(w, _registered(w, 2, 0, 1, drain=False)), _handlers_run),
 )

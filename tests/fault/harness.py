@@ -1,8 +1,9 @@
 """Fault injection at the AWS calls the service makes, through botocore's event hooks.
 
-An ``Injector`` is hooked onto the two clients of ``chalicelib.store.clients`` (every store and the
-idempotency layer use them; the queue driver and the checks use clients of their own, so Lambda's
-plumbing is never faulted). It numbers each AWS call of a flow and makes call ``k`` fail one way:
+An ``Injector`` is hooked onto the three clients of ``chalicelib.store.clients`` (every store and the
+idempotency layer use the first two, the data keys of field encryption the KMS one; the queue driver
+and the checks use clients of their own, so Lambda's plumbing is never faulted). It numbers each AWS
+call of a flow and makes call ``k`` fail one way:
 
 - ``throttle``     the call is refused (ProvisionedThroughputExceeded / ThrottlingException) after
                    the SDK's own retries: nothing applied;

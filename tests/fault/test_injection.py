@@ -115,3 +115,17 @@ def test_the_injector_fails_exactly_the_call_it_is_aimed_at(world: World) -> Non
     world.injector.disarm()
     assert [c.operation for c in world.injector.calls] == ["DescribeTable"] * 3
     assert world.injector.fired
+
+
+@pytest.mark.parametrize(
+    ("name", "operation"), [("register_first_key", "GenerateDataKey"), ("remove_other_key", "Decrypt")]
+)
+def test_the_data_key_flows_reach_kms_so_its_failures_are_injected_too(world: World, name: str, operation: str) -> None:
+    # Given the flow of a container without a data key, run clean
+    flow = next(f for f in FLOWS if f.name == name)
+    calls = run(world, flow, None)
+    # Then among its calls is the one to KMS (each of which the test above fails in turn), and the
+    # data key's own item in the campaign table is read first
+    made = [f"{c.service}.{c.operation}" for c in calls]
+    assert f"kms.{operation}" in made, made
+    assert made.index("dynamodb.GetItem") < made.index(f"kms.{operation}"), made

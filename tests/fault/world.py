@@ -92,6 +92,7 @@ class World:
         object.__setattr__(get_settings(), "stale_claim_seconds", 0)
         self.injector.install(clients.dynamodb())
         self.injector.install(clients.sqs())
+        self.injector.install(clients.kms())
 
     def tables(self) -> list[str]:
         return [v for k, v in self.env.items() if k.endswith("_TABLE")]
@@ -103,8 +104,12 @@ class World:
         for page in self.raw_db.get_paginator("scan").paginate(TableName=self.env[env_name]):
             found.extend(decode(i) for i in page["Items"])
         if env_name == "REGISTRATIONS_TABLE":
-            # Stored under the person (or, superseded, under the code): the receipt code is ``code``.
-            found = [i | {"registration_id": i.get("code", i["registration_id"])} for i in found]
+            from chalicelib.store.factory import dynamo_stores
+
+            # Stored under the person (or, superseded, under the code): the receipt code is ``code``;
+            # the personal fields sealed (opened here with the data keys of this process).
+            codec = dynamo_stores().registrations.codec
+            found = [codec.opened(i) | {"registration_id": i.get("code", i["registration_id"])} for i in found]
         return found
 
     def time_passes(self) -> None:

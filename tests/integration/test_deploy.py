@@ -26,7 +26,7 @@ import yaml
 from botocore.client import BaseClient
 
 from chalicelib.domain import rules
-from chalicelib.store.factory import stores
+from chalicelib.store.factory import dynamo_stores, stores
 from infra import policies
 from tests.conftest import REGION
 from tests.helpers import JSON, body, deployed_rest_api
@@ -71,6 +71,13 @@ def test_policy_files_are_up_to_date_and_name_their_actions() -> None:
                 assert all("*" not in action for action in statement["Action"]), statement
                 if statement["Resource"] == ["*"]:
                     assert statement["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+                elif statement["Sid"] == "DataKeys":
+                    # The stage's KMS key, by its alias: its ID is known only once it exists.
+                    assert statement["Resource"] == ["arn:aws:kms:*:*:key/*"]
+                    assert statement["Condition"] == {
+                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [f"alias/kkreg-{stage}-data"]}
+                    }
+                    assert set(statement["Action"]) <= {"kms:Decrypt", "kms:GenerateDataKey"}
                 else:
                     assert all(
                         f"kkreg-{stage}" in r or f"{policies.APP_NAME}-{stage}" in r for r in statement["Resource"]
@@ -202,7 +209,9 @@ def test_infra_stack_deploys_redeploys_and_protects_prod_tables(moto_account: No
     sqs = boto3.client("sqs", region_name=REGION)
     attrs = sqs.get_queue_attributes(QueueUrl=outputs["RemovalQueueUrl"], AttributeNames=["All"])["Attributes"]
     assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 5
-    assert attrs["KmsMasterKeyId"] == "alias/aws/sqs"
+    key = _key_arn("alias/kkreg-prod-data")
+    assert attrs["KmsMasterKeyId"] == key == outputs["DataKeyArn"]
+    assert boto3.client("kms", region_name=REGION).get_key_rotation_status(KeyId=key)["KeyRotationEnabled"]
 
 
 def test_recorded_outputs_reach_the_stage_environment(tmp_path: Path) -> None:
@@ -290,7 +299,20 @@ def _resources(service: str, operation: str, params: dict[str, Any]) -> list[str
         return [f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"]
     if service == "secretsmanager":
         return [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{params['SecretId']}-AbCdEf"]
+    if service == "kms":
+        # The key the call names by its alias: its ARN, the alias kept for the policy's condition.
+        return [f"{_key_arn(params['KeyId'])}#{params['KeyId']}"]
     raise AssertionError(f"a function called {service}:{operation}, which no policy names")
+
+
+def _key_arn(alias: str) -> str:
+    """The ARN of the KMS key an alias names (moto's DescribeKey fails on a key CloudFormation made)."""
+    target = next(
+        a["TargetKeyId"]
+        for a in boto3.client("kms", region_name=REGION).list_aliases()["Aliases"]
+        if a["AliasName"] == alias
+    )
+    return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{target}"
 
 
 # SQS's batch calls are authorised by the single-message action (there is no IAM action for them).
@@ -298,10 +320,21 @@ IAM_ACTION = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMe
 
 
 def _allowed(stage_policy: dict[str, Any], action: str, resource: str) -> bool:
+    resource, _, alias = resource.partition("#")
     return any(
-        action in statement["Action"] and any(fnmatch.fnmatchcase(resource, r) for r in statement["Resource"])
+        action in statement["Action"]
+        and any(fnmatch.fnmatchcase(resource, r) for r in statement["Resource"])
+        and _condition_holds(statement.get("Condition"), alias)
         for statement in stage_policy["Statement"]
     )
+
+
+def _condition_holds(condition: dict[str, Any] | None, alias: str) -> bool:
+    """The one condition the policies use: the KMS key has one of the aliases named."""
+    if condition is None:
+        return True
+    assert list(condition) == ["ForAnyValue:StringEquals"], condition
+    return alias in condition["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
 
 
 def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
@@ -332,6 +365,8 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
     def as_function(name: str, handler: Any) -> Any:
         def run(*args: Any, **kwargs: Any) -> Any:
             before, current[0] = current[0], name
+            # Each function runs in containers of its own: it takes the data keys it needs itself.
+            dynamo_stores().data_keys.forget()
             try:
                 return handler(*args, **kwargs)
             finally:
@@ -428,7 +463,7 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
 
     by_function: dict[str, set[str]] = {}
     denied: set[str] = set()
-    for function, service, operation, params in calls:
+    for function, service, operation, params in list(calls):  # (the checks below call AWS too)
         if function == "lambda-service":
             continue  # receive/delete by the mapping: the CONSUME statement, checked below
         stage_policy = policies.policy("test", function)
@@ -444,6 +479,17 @@ def test_every_aws_call_of_every_function_is_allowed_by_its_policy(
     assert "secretsmanager:GetSecretValue" in by_function["api_handler"]
     assert "secretsmanager:GetSecretValue" in by_function["sms_worker"]  # the HMAC key: codes are derived
     assert "dynamodb:UpdateItem" in by_function["api_handler"] and "dynamodb:GetItem" in by_function["sms_worker"]
+    # The data keys: made where personal fields are sealed first, unwrapped by every other reader (the
+    # batch worker seals too, with the key the API function made this period: policies.SEAL lets it
+    # make one when it is first)
+    assert "kms:GenerateDataKey" in by_function["api_handler"]
+    for function in ("batch_worker", "removal_worker", "promotion_worker", "sms_worker", "reconcile_worker"):
+        assert "kms:Decrypt" in by_function[function], function
+    assert not any(a.startswith("kms:") for a in by_function.get("staff_token", set())), by_function
+    # The waiting room's sequencer opens no personal field (a ticket holds the phone's keyed hash
+    # only): it makes no KMS call, and its policy grants none
+    assert not any(a.startswith("kms:") for a in by_function["queue_sequencer"]), by_function
+    assert not policies.FUNCTIONS["queue_sequencer"].data_keys
     for function, queue in {"removal_worker": "removals", "promotion_worker": "promotion"}.items():
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:kkreg-test-{queue}"
         for action in policies.CONSUME:
@@ -470,3 +516,71 @@ def test_the_local_driver_fires_every_schedule_the_app_declares(app: Any) -> Non
         "queue_sequencer",
     }
     assert set(schedules._due) == declared
+
+
+def test_the_stages_customer_managed_key_rotates_and_encrypts_every_table_queue_and_log_group() -> None:
+    resources = TEMPLATE["Resources"]
+    key = resources["DataKey"]["Properties"]
+    arn = {"Fn::GetAtt": ["DataKey", "Arn"]}
+    # The key rotates, and is the one the functions know by its alias
+    assert key["EnableKeyRotation"] is True and key["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert resources["DataKeyAlias"]["Properties"]["AliasName"] == {"Fn::Sub": "alias/kkreg-${Stage}-data"}
+    assert policies.data_key_alias("prod") == "alias/kkreg-prod-data"
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources.values():
+        by_type.setdefault(resource["Type"], []).append(resource.get("Properties", {}))
+    # Every table, queue and function log group is encrypted with it
+    assert all(
+        t["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": arn}
+        for t in by_type["AWS::DynamoDB::Table"]
+    )
+    assert all(q["KmsMasterKeyId"] == arn for q in by_type["AWS::SQS::Queue"])
+    names = {g["LogGroupName"]["Fn::Sub"]: g for g in by_type["AWS::Logs::LogGroup"]}
+    for function in policies.FUNCTIONS:
+        name = "/aws/lambda/" + policies.lambda_name("STAGE", function).replace(
+            f"{policies.APP_NAME}-STAGE", "${AppName}-${Stage}"
+        )
+        assert names[name]["KmsKeyId"] == arn, function
+        # kept as long as Chalice keeps it (it sets the retention again on every deploy)
+        retention = {s: CONFIG["stages"][s]["log_retention_in_days"] for s in ("dev", "prod")}
+        assert names[name]["RetentionInDays"] == {"Fn::If": ["IsProd", retention["prod"], retention["dev"]]}
+    # And CloudWatch Logs of the stack's region may use it for this stage's log groups only
+    logs = next(s for s in key["KeyPolicy"]["Statement"] if s["Sid"] == "FunctionLogs")
+    assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    (groups,) = logs["Condition"]["ArnLike"].values()
+    assert groups and all(":log-group:/aws/lambda/${AppName}-${Stage}" in g["Fn::Sub"] for g in groups)
+
+
+def test_the_packaged_log_groups_are_the_templates_encrypted_ones(tmp_path: Path) -> None:
+    # Given `make package`'s template of prod (Chalice's log groups merged into the template's)
+    resources = chalice_package("prod", tmp_path)["Resources"]
+    # Then each function has one log group, named after it and encrypted with the stage's key
+    groups = {
+        r["Properties"]["LogGroupName"]["Fn::Sub"]: r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"
+    }
+    assert len(groups) == len(policies.FUNCTIONS)
+    assert "/aws/lambda/${AppName}-${Stage}" in groups
+    assert all(g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]} for g in groups.values())
+
+
+def test_every_stage_deploys_to_thailand_and_another_region_only_when_overridden(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the stages as shipped, and an admin whose shell names Singapore
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-1")
+    stages = json.loads((ROOT / "infra" / "stages.json").read_text(encoding="utf-8"))
+    assert {deploy.stage_region(s) for s in stages} == {"ap-southeast-7"}
+    # Then a command works in the stage's region, and says the shell's is not used
+    assert deploy.chosen_region("prod") == deploy.chosen_region("prod", "ap-southeast-7") == "ap-southeast-7"
+    line = deploy.region_line("ap-southeast-7", "prod")
+    assert "region ap-southeast-7 (the stage's" in line and "your shell's region ap-southeast-1 is not used" in line
+    # And another region is refused, before anything is done, unless the override says it is meant
+    calls: list[str] = []
+    monkeypatch.setattr(deploy, "deploy", lambda stage, region: calls.append(region) or 0)
+    with pytest.raises(SystemExit, match="refusing to use ap-southeast-1 for stage prod: its region is ap-southeast-7"):
+        deploy.main(["deploy", "--stage", "prod", "--region", "ap-southeast-1"])
+    assert calls == []
+    assert deploy.main(["deploy", "--stage", "prod"]) == 0
+    assert deploy.main(["deploy", "--stage", "prod", "--region", "ap-southeast-1", "--override-region"]) == 0
+    assert calls == ["ap-southeast-7", "ap-southeast-1"]
+    assert "NOT the stage's ap-southeast-7" in deploy.region_line("ap-southeast-1", "prod")

@@ -42,6 +42,54 @@ def test_the_meter_keeps_one_counter_per_kind_of_request(monkeypatch: pytest.Mon
     }
 
 
+def test_a_data_keys_calls_are_counted_apart_from_the_request_that_happened_to_make_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collections import Counter
+
+    monkeypatch.setattr(meter, "_paths", {})
+    monkeypatch.setattr(meter, "_data_keys", Counter())
+    # Given a container's first registration, which takes the period's data key before its own write
+    assert meter.begin("POST", "/v1/registrations")
+    meter._on_call("before-call.dynamodb.GetItem", params={"body": b'{"Key": {"pk": {"S": "datakey#493912"}}}'})
+    meter._on_call("before-call.kms.GenerateDataKey", params={"body": b'{"KeyId": "alias/kkreg-test-data"}'})
+    meter._on_call("before-call.dynamodb.PutItem", params={"body": b'{"Item": {"pk": {"S": "datakey#493912"}}}'})
+    meter._on_call("before-call.dynamodb.PutItem", params={"body": b'{"Item": {"registration_id": {"S": "p#x"}}}'})
+    meter.end({"statusCode": 201, "body": '{"status": "confirmed"}'})
+    # When the meter reports
+    report = meter.report()
+    # Then the path has its own write only, and the data key's three calls are counted as such
+    assert report["paths"]["confirmed"]["by_operation"] == {"dynamodb.PutItem": 1}
+    assert report["data_keys"] == {
+        "aws_requests": 3,
+        "dynamodb.GetItem": 1,
+        "kms.GenerateDataKey": 1,
+        "dynamodb.PutItem": 1,
+    }
+
+
+def test_the_waiting_rooms_requests_are_counted_by_kind_not_by_ticket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(meter, "_paths", {})
+    # Given joins, shared status reads, and reads of many tickets, some answered with an admission
+    for n in range(MORE):
+        for method, path, body in (
+            ("POST", "/v1/queue", '{"ticket": "q_1", "status": "waiting"}'),
+            ("GET", "/v1/queue", '{"status": "open", "serving": 3}'),
+            ("GET", f"/v1/queue/q_{n}", '{"status": "waiting", "position": 9}'),
+            ("GET", f"/v1/queue/q_{n}?x=1", '{"status": "admitted", "admission_token": "t"}'),
+            ("DELETE", f"/v1/queue/q_{n}", "{}"),
+        ):
+            if meter.begin(method, path):
+                meter.end({"statusCode": 200, "body": body})
+    # Then each kind has one counter (a ticket's read that admits apart), and other methods none
+    assert {k: v["requests"] for k, v in meter._paths.items()} == {
+        "queue_join": MORE,
+        "queue_status": MORE,
+        "queue_ticket": MORE,
+        "queue_admission": MORE,
+    }
+
+
 # -- the partition keys (local/keys.py) ----------------------------------------------------------------
 
 

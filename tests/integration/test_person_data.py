@@ -75,11 +75,12 @@ def post(client: Any, path: str, data: Any, token: str | None = None) -> Any:
 
 
 def raw_item(code: str) -> dict[str, Any]:
-    """The registration's item as stored (its person's, or its own once superseded)."""
+    """The registration's item as stored (its person's, or its own once superseded), its sealed
+    personal fields opened."""
     from chalicelib.store.registrations.keys import key_of
 
-    table = stores().registrations.table  # type: ignore[attr-defined]
-    return dict(table.get(key_of(code)) or table.get(code))
+    store: Any = stores().registrations
+    return dict(store.codec.opened(store.table.get(key_of(code)) or store.table.get(code)))
 
 
 def check_in(client: Any, reg: dict[str, Any], token: str) -> Any:

@@ -1,4 +1,4 @@
-"""No personal data in logs, and the national ID stored only where a job needs it.
+"""No personal data in logs, nor in clear in any table.
 
 The main flows run (app, counter and employer registrations, lookup, cancellation, promotion,
 removals, full reconciliation, appointments and their SMS, bad input) with every log captured:
@@ -17,7 +17,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.helpers import JSON, body
+from chalicelib.caches import reset_caches
+from tests.helpers import JSON, body, raw_bytes
 
 PEOPLE = [
     body(0),
@@ -144,7 +145,7 @@ def receipt_codes(aws: dict[str, str]) -> set[str]:
     db = boto3.client("dynamodb")
     for page in db.get_paginator("scan").paginate(TableName=aws["REGISTRATIONS_TABLE"]):
         for item in page["Items"]:
-            found.update(re.findall(r"\br_[A-Za-z0-9_-]{20,}", json.dumps(item)))
+            found.update(m.decode() for m in re.findall(rb"\br_[A-Za-z0-9_-]{20,}", raw_bytes(item)))
     return found
 
 
@@ -180,25 +181,117 @@ def test_main_flows_log_no_national_id_phone_name_birth_date_or_receipt_code(
             assert secret not in logged, secret
 
 
-def test_the_national_id_is_stored_only_where_a_job_needs_it(
-    client: Any, queues: Any, tokens: dict[str, str], campaign_env: Any, aws: dict[str, str]
+def test_no_table_holds_a_national_id_name_birth_date_phone_or_eligibility_detail_in_clear(
+    client: Any,
+    queues: Any,
+    tokens: dict[str, str],
+    campaign_env: Any,
+    aws: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given the main flows have run
+    # Given the main flows have run (registrations on every channel, an employer's rows, a phone
+    # verified, a reclaim, removals, reconciliation, appointments and their SMS)
     campaign_env(primary=1, reserve=10)
     run_main_flows(client, queues, tokens)
-    # When every item of every table is read
+    # And phones have joined the waiting room (a ticket is keyed by its phone's keyed hash)
+    monkeypatch.setenv("WAITING_ROOM", "on")
+    reset_caches()
+    for person in PEOPLE[:2]:
+        joined = client.http.post("/v1/queue", body=json.dumps({"phone": person["phone"]}), headers=JSON)
+        assert joined.status_code == 201, joined.body
+    # When every item of every table is read as stored (what a table export or backup shows)
     db = boto3.client("dynamodb")
-    holders: dict[str, int] = {}
+    stored: dict[str, list[bytes]] = {}
     for env_name, table in aws.items():
-        if not env_name.endswith("_TABLE"):
-            continue
-        for page in db.get_paginator("scan").paginate(TableName=table):
-            for item in page["Items"]:
-                text = json.dumps(item, ensure_ascii=False)
-                if any(form in text for p in PEOPLE for form in national_id_forms(p["national_id"])):
-                    kind = env_name if env_name != "BATCHES_TABLE" else f"{env_name}:{item['sk']['S'][:5]}"
-                    holders[kind] = holders.get(kind, 0) + 1
-    # Then only the registrations (the removal jobs, reconciliation and the day's list read it there)
-    # and the employer's stored rows (the batch job registers them from there) hold it; the people
-    # table (keyed by a keyed hash), the idempotency records, counters and audit do not
-    assert set(holders) == {"REGISTRATIONS_TABLE", "BATCHES_TABLE:chunk"}, holders
+        if env_name.endswith("_TABLE"):
+            for page in db.get_paginator("scan").paginate(TableName=table):
+                stored.setdefault(env_name, []).extend(raw_bytes(item) for item in page["Items"])
+    # Then no national ID, name, birth date, phone or eligibility detail is in any of them, in any
+    # common format (the registrations, the employer's stored rows and the phone's verification
+    # hold them sealed; lookups go by keyed hashes)
+    secrets = {s for p in [*PEOPLE, OWNER] for s in [*secrets_of(p), p["eligibility"]["detail"]]}
+    found = {
+        (env_name, secret)
+        for env_name, items in stored.items()
+        for secret in secrets
+        if any(secret.encode("utf-8") in item for item in items)
+    }
+    assert not found, sorted(found)
+    # And they are stored all the same: the flows left registrations, rows and a verification
+    assert len(stored["REGISTRATIONS_TABLE"]) >= 4 and stored["BATCHES_TABLE"] and stored["ATTEMPTS_TABLE"]
+    assert len(stored["QUEUE_TABLE"]) >= 2
+
+
+def test_every_personal_field_of_a_registration_opens_as_it_was_given(client: Any, aws: dict[str, str]) -> None:
+    # Given a registration made before field encryption (its fields stored in clear) and one made now
+    from chalicelib.store.factory import stores
+
+    person = PEOPLE[1]
+    fresh = client.http.post("/v1/registrations", body=json.dumps(PEOPLE[0]), headers=JSON).json_body
+    old = client.http.post("/v1/registrations", body=json.dumps(person), headers=JSON).json_body
+    db = boto3.client("dynamodb")
+    table = aws["REGISTRATIONS_TABLE"]
+    key = next(
+        i["registration_id"]
+        for i in db.scan(TableName=table)["Items"]
+        if i.get("code", {}).get("S") == old["registration_id"]
+    )
+    plain = {
+        "national_id": person["national_id"],
+        "first_name": person["first_name"],
+        "last_name": person["last_name"],
+        "birth_date": person["birth_date"],
+        "phone": person["phone"],
+        "detail": person["eligibility"]["detail"],
+    }
+    db.update_item(
+        TableName=table,
+        Key={"registration_id": key},
+        UpdateExpression="SET " + ", ".join(f"{k} = :{k}" for k in plain),
+        ExpressionAttributeValues={f":{k}": {"S": v} for k, v in plain.items()},
+    )
+    # When both are read back through the store
+    codes = [fresh["registration_id"], old["registration_id"]]
+    got = {r.registration_id: r for r in stores().registrations.get_many(codes)}
+    # Then each has its fields as given, the old one's read as stored
+    for answer, given in ((fresh, PEOPLE[0]), (old, person)):
+        reg = got[answer["registration_id"]]
+        assert (reg.national_id, reg.first_name, reg.last_name, reg.phone, reg.detail) == (
+            given["national_id"],
+            given["first_name"],
+            given["last_name"],
+            given["phone"],
+            given["eligibility"]["detail"],
+        )
+        assert reg.birth_date.isoformat() == given["birth_date"]
+    # And the person registered before looks their registration up with their birth date, not another
+    for birth_date, status in ((person["birth_date"], 200), ("1991-12-25", 404)):
+        lookup = {"national_id": person["national_id"], "birth_date": birth_date}
+        assert client.http.post("/v1/registrations/lookup", body=json.dumps(lookup), headers=JSON).status_code == status
+
+
+def test_a_sealed_field_copied_onto_another_persons_registration_does_not_open_there(
+    client: Any, aws: dict[str, str]
+) -> None:
+    # Given two people's registrations, and one's sealed phone copied onto the other's item
+    from cryptography.exceptions import InvalidTag
+
+    from chalicelib.store.factory import stores
+
+    codes = [client.http.post("/v1/registrations", body=json.dumps(p), headers=JSON).json_body for p in PEOPLE[:2]]
+    db = boto3.client("dynamodb")
+    table = aws["REGISTRATIONS_TABLE"]
+    items = {i["code"]["S"]: i for i in db.scan(TableName=table)["Items"]}
+    first, second = (items[c["registration_id"]] for c in codes)
+    assert "B" in first["phone"]  # stored sealed
+    db.update_item(
+        TableName=table,
+        Key={"registration_id": second["registration_id"]},
+        UpdateExpression="SET phone = :p",
+        ExpressionAttributeValues={":p": first["phone"]},
+    )
+    # When both are read
+    # Then the first reads as it was, and the second refuses to open rather than show another's phone
+    assert stores().registrations.get(codes[0]["registration_id"]).phone == PEOPLE[0]["phone"]  # type: ignore[union-attr]
+    with pytest.raises(InvalidTag):
+        stores().registrations.get(codes[1]["registration_id"])

@@ -124,3 +124,20 @@ def test_the_sms_stand_in_keeps_the_last_messages_kept() -> None:
         assert gateway.calls == MESSAGES_KEPT + MORE + 1
     finally:
         gateway.server.server_close()
+
+
+def test_the_data_keys_a_container_keeps_unwrapped_stay_at_their_bound_in_under_a_megabyte() -> None:
+    import os
+
+    from chalicelib.config import get_settings
+    from chalicelib.store.datakeys import DataKeys, _aesgcm
+
+    bound = get_settings().data_key_cache_size  # DATA_KEY_CACHE_SIZE, 1,000 by default
+    tracemalloc.start()
+    keys = DataKeys(lambda: None, None, "alias/k", 3600, bound)  # type: ignore[arg-type]
+    for kid in range(bound + MORE):
+        keys._remember(kid, _aesgcm(os.urandom(32)))
+    used, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(keys._known) == bound == 1_000
+    assert used < 1_000_000, used

@@ -326,6 +326,60 @@ def test_a_full_campaign_stops_the_line(line: Any, clock: Clock) -> None:
         join(99)
 
 
+def test_an_opening_slower_than_a_lease_keeps_the_line_while_it_writes(
+    line: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pre-queue, and a store so slow that the opening's bucket writes take longer than a round's lease
+    st = line()
+    clock.at(OPENS - 60)
+    for n in range(10):
+        join(n)
+    opening = OPENS + order.GRACE_SECONDS + 1
+    clock.at(opening)
+    put_bucket = st.queue.put_bucket
+    late: list[sequencer.Outcome] = []
+
+    def slow(key: str, bucket: Any) -> bool:
+        clock.passes(0.1)
+        if clock() > opening + rounds.LEASE_SECONDS + 1 and not late:
+            late.append(sequencer.Outcome())  # once: the reader's own round writes through here too
+            late[0] = sequencer.sequence_once()  # a reader finding the line late runs a round itself
+        return put_bucket(key, bucket)
+
+    monkeypatch.setattr(st.queue, "put_bucket", slow)
+    # When the sequencer opens the line
+    given = sequencer.sequence_once().given
+    # Then the reader's round left the line to the opening's, which gave every position in one round
+    assert late and late[0].given == 0
+    assert (given, st.queue.state().opened, st.queue.state().round) == (10, True, 1)
+
+
+def test_a_full_line_admits_nobody_afterwards(line: Any, clock: Clock) -> None:
+    # Given 30 people in the line at 60 a minute, and the places all taken 5 s after the opening
+    st = line(primary=1, reserve=0)
+    clock.at(OPENS - 60)
+    tickets = [join(n).ticket for n in range(30)]
+    clock.at(OPENS + order.GRACE_SECONDS + 1)
+    sequencer.sequence_once()
+    clock.at(OPENS + 5)
+    assert st.quota.take_primary()
+    sequencer.check_full()
+    waiting_line.forget()
+    serving = tickets_service.overview().serving
+    waiting = [t for t in tickets if tickets_service.ticket(t).status == "full"]
+    # When the minutes pass in which serving would have reached every one of them, and an admin sets a pace
+    clock.at(OPENS + 120)
+    admission.set_rate(600)
+    clock.at(OPENS + 600)
+    waiting_line.forget()
+    # Then serving stayed where the line stopped, and every ticket waiting then still says full, with no admission
+    assert tickets_service.overview().serving == serving < len(tickets)
+    assert waiting
+    for t in waiting:
+        view = tickets_service.ticket(t)
+        assert (view.status, view.admission_token) == ("full", None)
+
+
 def test_the_waiting_room_off_answers_not_found(campaign: Any) -> None:
     campaign(WAITING_ROOM="off")
     with pytest.raises(NotFound):
@@ -469,3 +523,14 @@ def test_an_opening_moved_before_it_happens_is_followed(
     clock.at(OPENS + 3600 + order.GRACE_SECONDS + 1)
     sequence_all(clock)
     assert sorted(positions([early, later])) == [1, 2]  # type: ignore[type-var]
+
+
+def test_an_admin_rate_is_a_whole_number_as_json_schema_reads_one() -> None:
+    from chalicelib.domain.queue.views import AdmitRate
+
+    # Given the rates a generated client may send / Then 5000.0 is 5000, as JSON Schema's integer says
+    assert AdmitRate.model_validate({"admit_per_minute": 5000.0}).admit_per_minute == 5000
+    # And a string, a bool, a fraction or a rate out of range is refused
+    for refused in ("5000", True, 5000.5, -1, 100_001.0):
+        with pytest.raises(ValueError):
+            AdmitRate.model_validate({"admit_per_minute": refused})

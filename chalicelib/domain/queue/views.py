@@ -3,9 +3,9 @@ a ticket and the line look like, the admin's figures and the pace an admin sets.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 
 from chalicelib.domain.models import Phone, _Body
 from chalicelib.domain.queue.pace import QueueStatus
@@ -51,7 +51,15 @@ class AdminQueueView(QueueView):
     sequenced_to: str | None = Field(description="joins up to this second have their place (ISO 8601 UTC)")
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integer includes 5000.0 (a number with no fraction); a string or a bool stays
+    refused by StrictInt, and 5000.5 too."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class AdmitRate(_Body):
-    admit_per_minute: Annotated[
-        StrictInt, Field(ge=0, le=100_000, description="households admitted a minute; 0 pauses the line")
-    ]
+    admit_per_minute: Annotated[StrictInt, BeforeValidator(_whole_number)] = Field(
+        ge=0, le=100_000, description="households admitted a minute; 0 pauses the line"
+    )

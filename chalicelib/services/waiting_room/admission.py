@@ -65,9 +65,11 @@ def set_rate(admit_per_minute: int) -> AdminQueueView:
     for _ in range(5):
         now = line.clock()
         state = line.ensure(store.state(), now)
-        segments = with_rate(state.segments, now, admit_per_minute, state.total) if state.opened else []
+        # A full line stays stopped: the pace is kept for the record only.
+        moving = state.opened and not state.full
+        segments = with_rate(state.segments, now, admit_per_minute, state.total) if moving else []
         changes: dict[str, object] = {"rate": admit_per_minute, "segments_version": state.segments_version + 1}
-        if state.opened:
+        if moving:
             changes["segments"] = tuple(segments)
         if store.write_state(changes, {"segments_version": state.segments_version}):
             logger.info("admission rate changed", extra={"admit_per_minute": admit_per_minute})

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain.models import Channel, iso_utc
-from chalicelib.domain.queue.pace import QueueState, Segment
+from chalicelib.domain.queue.pace import QueueState, Segment, with_rate
 from chalicelib.services import campaign
 from chalicelib.store.factory import stores
 
@@ -77,8 +77,22 @@ def ensure(current: QueueState, now: float) -> QueueState:
 
 
 def set_full() -> None:
-    """The line stops for good: waiting tickets say ``full``, joins are refused. Raises Overloaded."""
-    stores().queue.write_state({"full": True}, {})
+    """The line stops for good: waiting tickets say ``full``, joins are refused, and ``serving``
+    stays where it is (a last segment at rate 0), so that a ticket still waiting says ``full`` from
+    now on rather than being admitted once the pace reached it. Raises Overloaded."""
+    store = stores().queue
+    for _ in range(5):
+        now = clock()
+        state = ensure(store.state(), now)
+        changes: dict[str, object] = {"full": True}
+        if state.opened:
+            changes["segments"] = tuple(with_rate(state.segments, now, 0, state.total))
+            changes["segments_version"] = state.segments_version + 1
+        if store.write_state(changes, {"segments_version": state.segments_version}):
+            break
+    else:
+        # The segments kept changing (rounds committing): full all the same; check_full stops serving.
+        store.write_state({"full": True}, {})
     invalidate()
     metrics.add("QueueFull")
     logger.info("the line is full")

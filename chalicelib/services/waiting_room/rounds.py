@@ -25,8 +25,11 @@ from chalicelib.store.types import QueueBucket
 logger = Logger(child=True)
 
 # A round holds the line this long: a round that died is taken over after it (its buckets then
-# overwritten, or tombstoned where the new round found nothing).
+# overwritten, or tombstoned where the new round found nothing). A round still writing renews its
+# hold every RENEW_SECONDS: on a slow store (a throttled opening, the local engine under load) a
+# round longer than the lease would otherwise be taken over, and each taker would be too, for ever.
 LEASE_SECONDS = 15.0
+RENEW_SECONDS = LEASE_SECONDS / 3
 # A narrowing of the shards still queries the wider set for joins of this many seconds after it.
 NARROW_GRACE_SECONDS = 5
 # Shards halve at most this often (they widen at once).
@@ -43,6 +46,16 @@ def claim(state: QueueState, now: float) -> int | None:
         free_at=now,
     )
     return held if claimed else None
+
+
+def renew(held: int, renewed: float | None) -> float | None:
+    """Hold the line LEASE_SECONDS more if RENEW_SECONDS have passed since ``renewed``: when it was
+    renewed last (``renewed`` itself when not due); None once another round holds it (or ``renewed``
+    was None already). Raises Overloaded."""
+    now = line.clock()
+    if renewed is None or now - renewed < RENEW_SECONDS:
+        return renewed
+    return now if stores().queue.write_state({"claim_until": now + LEASE_SECONDS}, {"round": held}) else None
 
 
 def abandon(held: int) -> None:
@@ -68,15 +81,21 @@ def write_buckets(
     round has taken the line. Raises Overloaded."""
     store = stores().queue
     base = state.total
+    renewed: float | None = now
     for s, k in sorted(found):
         digests = [order.digest_of(t) for t in order.arrival_order(found[(s, k)])]
-        if not store.put_bucket(f"{s}#{k}", QueueBucket(at=now, round=held, base=base, ids=order.pack_ids(digests))):
+        renewed = renew(held, renewed)
+        bucket = QueueBucket(at=now, round=held, base=base, ids=order.pack_ids(digests))
+        if renewed is None or not store.put_bucket(f"{s}#{k}", bucket):
             return None
         base += len(digests)
     if recovery:
         for s in range(first + 1, first + order.MAX_SPAN + 1):
             for k in range(state.shards_for(s)):
-                if (s, k) not in found and not store.put_bucket(f"{s}#{k}", QueueBucket(at=now, round=held)):
+                if (s, k) in found:
+                    continue
+                renewed = renew(held, renewed)
+                if renewed is None or not store.put_bucket(f"{s}#{k}", QueueBucket(at=now, round=held)):
                     return None
     return base - state.total
 

@@ -139,6 +139,8 @@ def check_full() -> None:
         return
     state = line.state(line.clock())
     if state.full:
+        if state.opened and state.segments and state.segments[-1].rate > 0:
+            line.set_full()  # marked full while rounds kept changing the segments: serving stops now
         return
     settings = get_settings()
     counts = stores().quota.counts()
@@ -182,9 +184,11 @@ def _open(state: QueueState, now: float) -> int:
             if parsed is not None:
                 entries.setdefault(parsed.pre_bucket, []).append((parsed.digest, position))
         # Every bucket, the empty ones too: a dead opening round's buckets never outlive it.
+        renewed: float | None = now
         for j in range(order.PRE_BUCKETS):
             bucket = QueueBucket(at=now, round=held, positions=order.pack_positions(entries.get(j, [])))
-            if not store.put_bucket(f"pre#{j}", bucket):
+            renewed = rounds.renew(held, renewed)
+            if renewed is None or not store.put_bucket(f"pre#{j}", bucket):
                 return 0
         opens_at = state.opens_at if state.opens_at is not None else now
         changes = {

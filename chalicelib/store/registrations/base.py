@@ -8,10 +8,11 @@ import itertools
 from collections import Counter
 from typing import Any, Literal
 
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, Overloaded
 from chalicelib.domain.models import Registration
 from chalicelib.store.codec import value
-from chalicelib.store.registrations.codec import from_item
+from chalicelib.store.fields import Fields
+from chalicelib.store.registrations.codec import RegistrationCodec
 from chalicelib.store.registrations.keys import SHARDS, SPREAD_INDEXES, key_of
 from chalicelib.store.table import ConditionFailed, Table
 from chalicelib.store.types import Item
@@ -20,12 +21,30 @@ Cursor = dict[str, Any]
 
 
 class RegistrationTable:
-    def __init__(self, client: Any, registrations_table: str) -> None:
+    def __init__(self, client: Any, registrations_table: str, fields: Fields) -> None:
         self._t = Table(client, registrations_table, ("registration_id",))
+        self._codec = RegistrationCodec(fields)
 
     @property
     def table(self) -> Table:
         return self._t
+
+    @property
+    def codec(self) -> RegistrationCodec:
+        return self._codec
+
+    def _read(self, item: Item) -> Registration:
+        """The registration an item read holds. Raises Overloaded (its data key could not be had)."""
+        return self._codec.registration(item)
+
+    def _written(self, item: Item) -> Registration:
+        """The registration an applied write answered. Opening its fields may need a data key this
+        container has not met (a reclaim elsewhere sealed them): if that fails, the write has still
+        landed, and the caller is told so (``maybe_applied``), as for a lost answer."""
+        try:
+            return self._codec.registration(item)
+        except Overloaded as exc:
+            raise Overloaded(retry_after=exc.retry_after, maybe_applied=True) from None
 
     def _change(
         self,
@@ -92,7 +111,7 @@ class RegistrationTable:
         """The registrations an index page names, in its order."""
         wanted = [str(k["registration_id"]) for k in keys]
         got = {str(i["registration_id"]): i for i in self._t.batch_get([(k,) for k in wanted])}
-        return [from_item(got[k]) for k in wanted if k in got]
+        return [self._read(got[k]) for k in wanted if k in got]
 
 
 def _starts(cursor: Cursor | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import ConsentRecord, Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable
-from chalicelib.store.registrations.codec import current_of, from_item, to_item
+from chalicelib.store.registrations.codec import SEALED
 from chalicelib.store.registrations.keys import digest, home, key_of, reclaimed_from
 from chalicelib.store.table import ConditionFailed
 from chalicelib.store.types import Taken
@@ -24,7 +24,9 @@ class Claims(RegistrationTable):
 
         Raises Taken with the registration found, Conflict if it changed meanwhile, Overloaded.
         """
-        item = to_item(reg) | {"registration_id": home(pointer), "code": reg.registration_id, "idem": fingerprint}
+        owner = home(pointer)
+        stored = {"registration_id": owner, "code": reg.registration_id, "idem": fingerprint}
+        item = self._codec.item(reg, owner) | stored
         try:
             self._t.put(item)
             return
@@ -32,7 +34,7 @@ class Claims(RegistrationTable):
             old = failed.old
         if not old:
             raise Conflict("registration vanished")
-        current = from_item(old)
+        current = self._read(old)
         if current.status is not Status.CANCELLED:
             raise Taken(current, old.get("idem"))
         # Kept as it is now, down to its version: if anything changes it meanwhile (its release, its
@@ -67,7 +69,7 @@ class Claims(RegistrationTable):
 
     def current(self, pointer: bytes) -> tuple[Registration, str | None] | None:
         """The person's current registration and its Idempotency-Key fingerprint, or None."""
-        return current_of(self._t.get(home(pointer)))
+        return self._codec.current_of(self._t.get(home(pointer)))
 
     def get(self, code: str) -> Registration | None:
         """The registration with this receipt code (current or superseded), or None."""
@@ -85,11 +87,11 @@ class Claims(RegistrationTable):
             return None
         item = self._t.get(key)
         if item and hmac.compare_digest(str(item.get("code", "")).encode(), code.encode()):
-            return from_item(item)
+            return self._read(item)
         if item and follow and reclaimed_from(item, code):
-            return from_item(item)
+            return self._read(item)
         archived = self._t.get(code)
-        return from_item(archived) if archived else None
+        return self._read(archived) if archived else None
 
     def reclaim(
         self,
@@ -112,7 +114,9 @@ class Claims(RegistrationTable):
         """
         fields = ("first_name", "last_name", "birth_date", "phone", "basis", "detail")
         sets = [f"{name} = :{name}" for name in fields]
-        values: dict[str, Any] = {f":{name}": details[name] for name in fields}
+        owner = key_of(reg.registration_id) or reg.registration_id
+        sealed = self._codec.sealed(owner, {name: details[name] for name in fields if name in SEALED})
+        values: dict[str, Any] = {f":{name}": sealed.get(name, details[name]) for name in fields}
         unchanged = "ver = :ver" if reg.version else "attribute_not_exists(ver)"
         if reg.version:
             values[":ver"] = reg.version
@@ -134,4 +138,4 @@ class Claims(RegistrationTable):
             " reclaimed = list_append(if_not_exists(reclaimed, :none), :old) REMOVE idem"
         )
         condition = f"(#s = :confirmed OR #s = :reserve) AND {unchanged}"
-        return from_item(self._change(reg.registration_id, update, condition, values, returns="ALL_NEW"))
+        return self._written(self._change(reg.registration_id, update, condition, values, returns="ALL_NEW"))

@@ -1,4 +1,5 @@
-"""A registration as its item: the fields stored, the index keys it carries, and back."""
+"""A registration as its item: the fields stored (the personal ones sealed, ``store/fields.py``),
+the index keys it carries, and back."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from chalicelib.domain.doses import Visit, VisitStatus
 from chalicelib.domain.models import REGISTRIES, Channel, Registration, Status
-from chalicelib.store.registrations.keys import shard_of
+from chalicelib.store.fields import Fields
+from chalicelib.store.registrations.keys import key_of, shard_of
 from chalicelib.store.types import Item
 
 _OPEN_REMOVAL = ("pending", "failed")
@@ -32,14 +34,47 @@ _ITEM_FIELDS = (
     "cancel_reason",
     "consent",
 )
-# The attributes that hold the person's own data: what an erasure removes (``Erasure.erase``); the
-# keyed hash the item is stored under stays.
+# The attributes that hold the person's own data: each is encrypted one by one in every item (a lookup
+# never needs them: it goes by the person's keyed hash), and an erasure removes them all
+# (``Erasure.erase``); the keyed hash the item is stored under stays.
 PERSONAL_FIELDS = ("national_id", "first_name", "last_name", "birth_date", "phone", "detail")
+SEALED = PERSONAL_FIELDS
 
 
-def current_of(item: Item) -> tuple[Registration, str | None] | None:
-    """A person's item as ``RegistrationStore.current`` answers it."""
-    return (from_item(item), item.get("idem")) if item else None
+def owner_of(item: Item) -> str:
+    """What a registration's sealed fields are bound to: the person's key, wherever the item is
+    kept (under the person, or superseded under its code), whatever code a reclaim gave it."""
+    code = str(item.get("code") or item["registration_id"])
+    return key_of(code) or code
+
+
+class RegistrationCodec:
+    """Registrations as items and back, their personal fields sealed with ``fields``."""
+
+    def __init__(self, fields: Fields) -> None:
+        self.fields = fields
+
+    def item(self, reg: Registration, owner: str) -> dict[str, Any]:
+        """``reg`` as its item, its personal fields sealed for ``owner`` (the person's key).
+        Raises Overloaded (no data key: nothing is written)."""
+        data = to_item(reg)
+        return data | self.sealed(owner, {name: data[name] for name in SEALED})
+
+    def sealed(self, owner: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Personal fields as stored. Raises Overloaded."""
+        return self.fields.seal(owner, values)
+
+    def opened(self, item: Item) -> Item:
+        """The item with its personal fields in clear (any stored before encryption as they are)."""
+        return self.fields.open(owner_of(item), item, SEALED)
+
+    def registration(self, item: Item) -> Registration:
+        """The registration an item holds. Raises Overloaded (a data key could not be had)."""
+        return from_item(self.opened(item))
+
+    def current_of(self, item: Item) -> tuple[Registration, str | None] | None:
+        """A person's item as ``RegistrationStore.current`` answers it."""
+        return (self.registration(item), item.get("idem")) if item else None
 
 
 def cancellation(reg: Registration, now: datetime) -> dict[str, Any]:

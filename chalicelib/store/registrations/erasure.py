@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.domain.models import Registration
 from chalicelib.store.registrations.base import RegistrationTable
-from chalicelib.store.registrations.codec import PERSONAL_FIELDS, from_item
+from chalicelib.store.registrations.codec import PERSONAL_FIELDS
 
 
 class Erasure(RegistrationTable):
@@ -29,4 +29,4 @@ class Erasure(RegistrationTable):
         update = "SET erased_at = :now REMOVE " + ", ".join((*PERSONAL_FIELDS, "idem", "appt_pending", "appt_shard"))
         condition = f"#s = :st AND {unchanged} AND attribute_not_exists(erased_at)"
         written = self._change(reg.registration_id, update, condition, values, archived=reg.archived, returns="ALL_NEW")
-        return from_item(written)
+        return self._written(written)

@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import REGISTRIES, Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable, assignments
-from chalicelib.store.registrations.codec import cancellation, from_item
+from chalicelib.store.registrations.codec import cancellation
 from chalicelib.store.registrations.keys import RELEASE_INDEX, shard_of
 
 
@@ -33,7 +33,7 @@ class Lifecycle(RegistrationTable):
             condition += " AND " + ("appt_rev = :rev" if reg.appt_rev else "attribute_not_exists(appt_rev)")
             if reg.appt_rev:
                 values[":rev"] = reg.appt_rev
-        return from_item(self._change(reg.registration_id, update, condition, values, returns="ALL_NEW"))
+        return self._written(self._change(reg.registration_id, update, condition, values, returns="ALL_NEW"))
 
     def take_step(self, registration_id: str, step: str) -> bool:
         """Claim one follow-up step of a cancellation (once): False if it was taken already."""
@@ -63,7 +63,7 @@ class Lifecycle(RegistrationTable):
             ":shard": shard_of(registration_id),
             ":t": True,
         }
-        return from_item(self._change(registration_id, update, "#s = :reserve", values, returns="ALL_NEW"))
+        return self._written(self._change(registration_id, update, "#s = :reserve", values, returns="ALL_NEW"))
 
     def set_release_target(self, registration_id: str, target: str | None, expected: str | None) -> None:
         """Compare-and-set the reserve registration a pending vacancy is being given to."""

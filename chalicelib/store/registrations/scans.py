@@ -7,7 +7,6 @@ from typing import Any
 
 from chalicelib.domain.models import Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable
-from chalicelib.store.registrations.codec import from_item
 from chalicelib.store.registrations.keys import key_of, reclaimed_from
 
 
@@ -22,7 +21,7 @@ class Scans(RegistrationTable):
         found = self._t.batch_get([(k,) for k in wanted])
         # A code a counter reclaim replaced since still names the person's registration (its new code).
         return [
-            from_item(i)
+            self._read(i)
             for i in found
             if any(c == i.get("code") or reclaimed_from(i, c) for c in wanted.get(str(i["registration_id"]), []))
         ]
@@ -42,10 +41,10 @@ class Scans(RegistrationTable):
             # made before the reclaim): under its new code, once.
             for named in by_key.get(str(item["registration_id"]), []):
                 if named == code or reclaimed_from(item, named):
-                    found[named] = from_item(item)
+                    found[named] = self._read(item)
         superseded = [c for c in wanted if c not in found]
         for item in self._t.batch_get([(c,) for c in superseded]):
-            found[str(item["registration_id"])] = from_item(item)
+            found[str(item["registration_id"])] = self._read(item)
         regs = {found[c].registration_id: found[c] for c in unique if c in found}
         return list(regs.values())
 
@@ -59,7 +58,7 @@ class Scans(RegistrationTable):
         found: list[Registration] = []
         while len(found) < limit:
             page = self._t.scan_page(start, min(1000, max(100, limit - len(found))))
-            found.extend(r for r in map(from_item, page.items) if status is None or r.status is status)
+            found.extend(r for r in map(self._read, page.items) if status is None or r.status is status)
             if not page.cursor:
                 return found, None
             start = page.cursor
@@ -71,4 +70,4 @@ class Scans(RegistrationTable):
     ) -> tuple[list[Registration], dict[str, Any] | None]:
         """One page of one segment of a parallel scan (reconciliation only, never a request path)."""
         found = self._t.scan_page(cursor, page, (segment, total))
-        return [from_item(i) for i in found.items], found.cursor
+        return [self._read(i) for i in found.items], found.cursor

@@ -10,7 +10,7 @@ from chalicelib.domain.doses import Visit, next_booked
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.models import Registration, Status
 from chalicelib.store.registrations.base import RegistrationTable, assignments
-from chalicelib.store.registrations.codec import cancellation, from_item, visit_item
+from chalicelib.store.registrations.codec import cancellation, visit_item
 from chalicelib.store.registrations.keys import APPOINTMENT_DAY_INDEX, APPOINTMENT_PENDING_INDEX, shard_of
 
 
@@ -73,7 +73,7 @@ class Visits(RegistrationTable):
         if reg.appt_rev:
             values[":old"] = reg.appt_rev
         written = self._change(reg.registration_id, update, condition, values, archived=reg.archived, returns="ALL_NEW")
-        return from_item(written)
+        return self._written(written)
 
     def mark_sms(self, registration_id: str, key: str) -> bool:
         """Record that the SMS for this appointment was sent; False if it had been already."""
@@ -107,4 +107,4 @@ class Visits(RegistrationTable):
 
     def appointments_on(self, day: str) -> list[Registration]:
         """Everyone with an appointment on ``day``, in registration order."""
-        return [from_item(i) for i in self._t.query("appt_date = :day", {":day": day}, index=APPOINTMENT_DAY_INDEX)]
+        return [self._read(i) for i in self._t.query("appt_date = :day", {":day": day}, index=APPOINTMENT_DAY_INDEX)]
