@@ -23,7 +23,8 @@ def _register_job(url: str, n: int) -> Any:
 
 
 def _app_registrations_on_phone() -> list[dict[str, Any]]:
-    """Every app registration stored with the phone (superseded ones too)."""
+    """Every app registration stored (superseded ones too): each of these tests registers on the one
+    phone, whose field is encrypted at rest, so the channel tells them."""
     import os
 
     from chalicelib.store import clients
@@ -32,7 +33,7 @@ def _app_registrations_on_phone() -> list[dict[str, Any]]:
     found = []
     for page in db.get_paginator("scan").paginate(TableName=os.environ["REGISTRATIONS_TABLE"]):
         for item in page["Items"]:
-            if item.get("phone", {}).get("S") == PHONE and item["channel"]["S"] == "app":
+            if item["channel"]["S"] == "app":
                 found.append(item)
     return found
 
