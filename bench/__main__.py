@@ -90,8 +90,19 @@ def _report_line(w: dict[str, Any]) -> None:
     print(
         "  p99 by kind: "
         + ", ".join(f"{k} {v['p99_ms']:,.0f} ms" for k, v in w["latency_ms_by_kind"].items())
-        + f"; pre-queue rank correlation {w['prequeue_rank_correlation']:.3f}; busiest key {w.get('busiest_key')}"
+        + f"; pre-queue rank correlation {w['prequeue_rank_correlation']:.3f}"
     )
+    own = (w.get("busiest_key") or {}).get("busiest_of_the_line")
+    pre = w.get("prequeue_keys_written") or []
+    if own:
+        print(
+            f"  the line's busiest key after the opening: {own['table']} {own['index'] or ''} {own['busiest_key']}"
+            f" ({own['writes_per_confirmation']:.4f} writes per confirmation, peak {own['peak_writes_per_s']:,}/s)"
+        )
+    if pre:
+        top = pre[0]
+        where = f"{top['table']} {top['index'] or ''} {top['pattern']}"
+        print(f"  before the opening: {where} peak {top['peak_per_s']:,} writes/s")
 
 
 def _paces(paces: list[dict[str, Any]]) -> str:

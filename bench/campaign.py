@@ -55,7 +55,9 @@ def run(plan: Plan) -> dict[str, Any]:
         # Phase 2: through the waiting room, or the burst; registrations carrying their tokens.
         server.meter_phase("other")  # the bare puts, the full read: not the campaign's keys
         bare_before = server.bare_puts()
-        server.meter_phase("burst")  # the keys of the line, the registrations and their background, from here
+        # The keys of the registrations and their background (and of the line after its opening), from
+        # here; through the line, the pre-queue's joins before the opening on their own (``through_line``).
+        server.meter_phase("burst" if opening is None else "prequeue")
         if opening is not None:
             through = line_run.Line(server, attempts, groups, tokens, opening, plan.clients)
             burst = phases.through_line(server, through, token)
@@ -104,7 +106,7 @@ def run(plan: Plan) -> dict[str, Any]:
         )
         waiting_room = line_run.figures(through, seen, metered.get("paths", {}))
         waiting_room["attempts_sent"] = dict(sent)
-        waiting_room["waiting_tickets_read_after"] = {"read": confirmed_full[0], "full": confirmed_full[1]}
+        waiting_room["waiting_tickets_read_after"] = {"read": confirmed_full[0], **through.read_after}
         waiting_room["admin_queue"] = admin_queue
         polls = [(sent, answered, serving) for sent, answered, serving, _ in through.requests.polls]
         waiting_room["admission_disorder"] = line.admission_disorder(through.requests.reads, polls)
@@ -162,6 +164,8 @@ def run(plan: Plan) -> dict[str, Any]:
     if waiting_room is not None:
         figures["waiting_room"] = waiting_room
         waiting_room["busiest_key"] = line.busiest_key(figures["keys"], "queue")
+        # Before the opening, not per confirmation: how hard the joins hit their keys (``peak_per_s``).
+        waiting_room["prequeue_keys_written"] = metered_keys.get("prequeue", {}).get("writes", [])[:3]
     return figures
 
 

@@ -31,11 +31,14 @@ ADMIT_PER_MINUTE = 4_200
 # The machine is shared, and its speed varies from run to run (and within one): the bench's admin sets
 # the pace live (``PUT /v1/admin/queue``, as an operator would from the dashboard) every PACE_EVERY_S,
 # to what the stack completes plus a correction towards PACE_BACKLOG households admitted and not done
-# per client (enough to keep every client busy, few enough that the places run out before ``serving``
-# passes every household), between PACE_FLOOR and ADMIT_PER_MINUTE a minute.
+# per client within PACE_SETTLE_S (enough to keep every client busy, few enough that the places run
+# out before ``serving`` passes every household), between PACE_FLOOR and ADMIT_PER_MINUTE a minute.
+# A change takes effect 2 s after it is set (the service's PACE_CHANGE_DELAY_SECONDS) and shows in
+# the backlog later still: settling over two rounds keeps the pace from swinging.
 PACE_EVERY_S = 5.0
+PACE_SETTLE_S = 10.0
 PACE_BACKLOG = 2
-PACE_FLOOR = 300
+PACE_FLOOR = 60
 # The clock of the phase before the opening, compressed: the stack starts, every phone verifies (the
 # slowest full-size run verified 134 phones/s; the floor leaves room), then the pre-queue joins arrive
 # spread over a window sized for joins at a floor rate, the last one sent this margin before the opening.
@@ -137,8 +140,8 @@ class Next:
 def pace(done_per_s: float, in_flight: int, clients: int) -> int:
     """The admission pace (households a minute) for a stack that completed ``done_per_s`` households a
     second lately, with ``in_flight`` admitted households not done yet: the completions, plus what
-    brings the backlog to PACE_BACKLOG a client within PACE_EVERY_S, within [PACE_FLOOR, ADMIT_PER_MINUTE]."""
-    per_s = done_per_s + (PACE_BACKLOG * clients - in_flight) / PACE_EVERY_S
+    brings the backlog to PACE_BACKLOG a client within PACE_SETTLE_S, within [PACE_FLOOR, ADMIT_PER_MINUTE]."""
+    per_s = done_per_s + (PACE_BACKLOG * clients - in_flight) / PACE_SETTLE_S
     return max(PACE_FLOOR, min(ADMIT_PER_MINUTE, round(per_s * 60)))
 
 

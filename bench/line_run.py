@@ -171,6 +171,7 @@ class Line:
         self.seen_at = 0.0  # when the shared cache got its last answer
         self.max_age: float | None = None
         self.full_at = math.nan
+        self.read_after: Counter[str] = Counter()  # what the waiting tickets said after the campaign
 
     # The phase.
 
@@ -411,17 +412,23 @@ class Line:
         self._finish(None, "probed")
 
     def confirm_full(self, sample: int = 200) -> tuple[int, int]:
-        """Read up to ``sample`` tickets of households that saw the line full while waiting (evenly
-        spread over them): (read, of which ``full``)."""
-        waiting = [p for p in self.pages if p.outcome == "full" and p.ticket]
-        chosen = waiting[:: max(1, len(waiting) // sample)][:sample]
+        """Read up to ``sample`` tickets of households still waiting when the line stopped (evenly
+        spread over them): (read, of which ``full``). Those whose position the final ``serving`` (read
+        now: the line stops a moment after ``full`` is shown) reached were admitted before it stopped,
+        though their page, seeing ``full`` first, says full as line.js does: they are not among them.
+        What each read said: ``read_after``."""
         conn = Connection(self.server)
-        full = 0
+        final = conn.call("GET", "/v1/queue").data.get("serving")
+        last = final if isinstance(final, int) and not isinstance(final, bool) else self.serving
+        waiting = [
+            p for p in self.pages if p.outcome == "full" and p.ticket and (p.position is None or p.position > last)
+        ]
+        chosen = waiting[:: max(1, len(waiting) // sample)][:sample]
         for page in chosen:
             answer = conn.call("GET", f"/v1/queue/{page.ticket}")
-            full += answer.status == 200 and answer.data.get("status") == "full"
+            self.read_after[str(answer.data.get("status")) if answer.status == 200 else str(answer.status)] += 1
         conn.close()
-        return len(chosen), full
+        return len(chosen), self.read_after["full"]
 
     @property
     def open_work(self) -> int:

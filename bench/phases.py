@@ -172,6 +172,7 @@ def through_line(server: Server, run: Line, admin_token: str) -> Burst:
     )
     threads = run.start()
     run.done.wait(max(0.0, opening.opens_at - time.time()))
+    server.meter_phase("burst")  # the key table is of the campaign from its opening on
     # From the opening on, the campaign's clock runs (a late phase counts from the opening all the same).
     start = time.perf_counter() - max(0.0, time.time() - opening.opens_at)
     cpu_before, engine_before = server.cpu_seconds(), server.engine_cpu_seconds()
@@ -180,11 +181,7 @@ def through_line(server: Server, run: Line, admin_token: str) -> Burst:
     paced_at, paced_done = time.perf_counter(), run.households_done()
     while not run.done.wait(1.0):
         ticks += 1
-        if run.status in ("full", "closed"):  # the line has stopped: no pace to set
-            pass
-        elif not run.prequeue_placed():  # the pre-queue still finding out: its reads set the pace
-            paced_at, paced_done = time.perf_counter(), run.households_done()
-        elif time.perf_counter() - paced_at >= line.PACE_EVERY_S:
+        if run.status not in ("full", "closed") and time.perf_counter() - paced_at >= line.PACE_EVERY_S:
             paced_at, paced_done = _pace(server, run, admin_token, paced_at, paced_done, start)
         peak_rss = max(peak_rss, server.peak_rss_mb())
         if run.progress != progress:
@@ -205,8 +202,13 @@ def through_line(server: Server, run: Line, admin_token: str) -> Burst:
 def _pace(server: Server, run: Line, admin_token: str, since: float, done: int, start: float) -> tuple[float, int]:
     """The admin's pace from what the stack completed since ``since`` (``done`` households then):
     ``PUT /v1/admin/queue`` when it moved by a tenth or more; (now, households done now)."""
-    now, done_now = time.perf_counter(), run.households_done()
-    per_minute = line.pace((done_now - done) / (now - since), run.in_flight(), run.clients)
+    now, done_now, in_flight = time.perf_counter(), run.households_done(), run.in_flight()
+    per_minute = line.pace((done_now - done) / (now - since), in_flight, run.clients)
+    # While the pre-queue is still finding out its places, how fast the admitted register says how fast
+    # they find out, not how fast the stack serves: the pace only comes down, once the stack is behind.
+    finding_out = not run.prequeue_placed()
+    if finding_out and (per_minute >= run.admit_per_minute or in_flight <= line.PACE_BACKLOG * run.clients):
+        return now, done_now
     if abs(per_minute - run.admit_per_minute) >= run.admit_per_minute / 10:
         status, _ = server.call("PUT", "/v1/admin/queue", {"admit_per_minute": per_minute}, admin_token)
         if status == 200:

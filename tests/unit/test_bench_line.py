@@ -363,10 +363,10 @@ def test_the_pace_follows_what_the_stack_completes_towards_a_backlog_per_client(
     target = line.PACE_BACKLOG * 10
     # Given a stack completing 20 households a second with the backlog at its target / Then that pace
     assert line.pace(20.0, target, clients=10) == 1_200
-    # Given a backlog above its target / Then slower, to drain it within PACE_EVERY_S
-    assert line.pace(20.0, target + 50, clients=10) == round((20 - 50 / line.PACE_EVERY_S) * 60)
+    # Given a backlog above its target / Then slower, to drain it within PACE_SETTLE_S
+    assert line.pace(20.0, target + 50, clients=10) == round((20 - 50 / line.PACE_SETTLE_S) * 60)
     # Given an empty backlog at the opening / Then faster, to fill it
-    assert line.pace(0.0, 0, clients=100) == round(line.PACE_BACKLOG * 100 / line.PACE_EVERY_S * 60)
+    assert line.pace(0.0, 0, clients=100) == round(line.PACE_BACKLOG * 100 / line.PACE_SETTLE_S * 60)
     # Given a stack far faster, or stalled with a long backlog / Then within the bench's cap and floor
     assert line.pace(1_000.0, 0, clients=10) == line.ADMIT_PER_MINUTE
     assert line.pace(0.0, 10_000, clients=10) == line.PACE_FLOOR

@@ -14,6 +14,7 @@ import pytest
 from chalicelib.config import admission_key
 from chalicelib.domain.errors import AdmissionRequired, NotFound, Overloaded, QueueNotOpen, RegistrationFull
 from chalicelib.domain.queue import order
+from chalicelib.domain.queue.pace import REANCHOR_SECONDS
 from chalicelib.domain.queue.standing import sign_admission
 from chalicelib.domain.queue.views import JoinRequest, TicketView
 from chalicelib.domain.verification import phone_hash
@@ -198,6 +199,68 @@ def test_serving_advances_at_the_rate_with_a_step_at_least_every_5_seconds(line:
     assert all(seen[t + 5] > seen[t] for t in range(0, 55))
 
 
+def test_an_admission_shown_from_a_container_s_cached_state_holds_when_the_pace_is_lowered(
+    line: Any, clock: Clock
+) -> None:
+    # Given a line of 100 at 60 a minute, and a container that read the line half a second past 20 served
+    line()
+    clock.at(OPENS - 60)
+    tickets = [join(n).ticket for n in range(100)]
+    clock.at(OPENS + order.GRACE_SECONDS + 1)
+    sequencer.sequence_once()
+    twenty_first = next(t for t in tickets if tickets_service.ticket(t).position == 21)
+    clock.at(OPENS + 20.5)
+    tickets_service.overview()
+    read_then = dict(waiting_line._cache)
+    # When another container's admin pauses the line, and the first one shows a ticket from what it read
+    admission.set_rate(0)
+    waiting_line._cache.update(read_then)
+    clock.passes(0.9)
+    shown = tickets_service.ticket(twenty_first)
+    assert shown.status == "admitted"
+    # Then that admission stands for everybody afterwards: the same token, until the same time
+    clock.passes(5)
+    waiting_line.forget()
+    again = tickets_service.ticket(twenty_first)
+    assert (again.status, again.admission_token, again.admitted_until) == (
+        "admitted",
+        shown.admission_token,
+        shown.admitted_until,
+    )
+
+
+def test_a_late_opening_admits_at_the_pace_not_at_once(line: Any, clock: Clock) -> None:
+    # Given 100 people in the pre-queue at 60 a minute, and an opening round that runs 40 s late
+    line()
+    clock.at(OPENS - 60)
+    for n in range(100):
+        join(n)
+    clock.at(OPENS + 40)
+    sequencer.sequence_once()
+    # When the line has opened / Then serving starts from at most REANCHOR_SECONDS of admissions, not 40 s of them
+    assert waiting_line.state(clock(), fresh=True).opened
+    assert tickets_service.overview().serving <= REANCHOR_SECONDS
+    clock.passes(10)
+    assert tickets_service.overview().serving <= REANCHOR_SECONDS + 10
+
+
+def test_a_full_line_is_stopped_once_with_one_read_and_one_write(line: Any, clock: Clock) -> None:
+    # Given an open line whose places are all taken
+    st = line(primary=1, reserve=0)
+    clock.at(OPENS - 60)
+    join(0)
+    clock.at(OPENS + order.GRACE_SECONDS + 1)
+    sequencer.sequence_once()
+    assert st.quota.take_primary()
+    sequencer.check_full()
+    stopped = st.queue.state()
+    assert stopped.full and not waiting_line.serving_moves(stopped)
+    # When the stop is asked again (each refused registration asks) / Then the state is not written again
+    waiting_line.set_full()
+    sequencer.check_full()
+    assert st.queue.state().segments_version == stopped.segments_version
+
+
 def test_a_person_is_admitted_when_serving_reaches_them_once_for_the_admission_minutes(line: Any, clock: Clock) -> None:
     # Given 30 people in the pre-queue, at 60 a minute, admissions good for 15 minutes
     line()
@@ -240,15 +303,17 @@ def test_a_new_rate_applies_from_where_serving_is(line: Any, clock: Clock) -> No
     sequencer.sequence_once()
     clock.at(OPENS + 20)
     assert tickets_service.overview().serving == 20
-    # When the admin sets 600 a minute / Then serving goes on from 20 at 10 a second
+    # When the admin sets 600 a minute / Then serving goes on at 1 a second for the change's delay, then
+    # at 10 a second from there
+    delay = waiting_line.PACE_CHANGE_DELAY_SECONDS
     view = admission.set_rate(600)
     assert (view.admit_per_minute, view.serving) == (600, 20)
-    clock.passes(3)
-    assert tickets_service.overview().serving == 50
-    # And 0 pauses the line
+    clock.passes(delay + 3)
+    assert tickets_service.overview().serving == 20 + delay + 30
+    # And 0 pauses the line, once its delay has passed
     admission.set_rate(0)
     clock.passes(60)
-    assert tickets_service.overview().serving == 50
+    assert tickets_service.overview().serving == 20 + delay + 30 + 10 * delay
 
 
 def test_people_joining_an_empty_line_are_still_admitted_at_the_pace(line: Any, clock: Clock) -> None:
@@ -364,6 +429,7 @@ def test_a_full_line_admits_nobody_afterwards(line: Any, clock: Clock) -> None:
     clock.at(OPENS + 5)
     assert st.quota.take_primary()
     sequencer.check_full()
+    clock.passes(waiting_line.PACE_CHANGE_DELAY_SECONDS)
     waiting_line.forget()
     serving = tickets_service.overview().serving
     waiting = [t for t in tickets if tickets_service.ticket(t).status == "full"]

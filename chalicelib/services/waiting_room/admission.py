@@ -60,14 +60,16 @@ def admin_view() -> AdminQueueView:
 
 
 def set_rate(admit_per_minute: int) -> AdminQueueView:
-    """The pace from now on (``serving`` goes on from where it is). Raises Conflict, Overloaded."""
+    """The pace from PACE_CHANGE_DELAY_SECONDS from now on (``serving`` goes on from where it is
+    then). Raises Conflict, Overloaded."""
     store = stores().queue
     for _ in range(5):
         now = line.clock()
         state = line.ensure(store.state(), now)
         # A full line stays stopped: the pace is kept for the record only.
         moving = state.opened and not state.full
-        segments = with_rate(state.segments, now, admit_per_minute, state.total) if moving else []
+        starts = now + line.PACE_CHANGE_DELAY_SECONDS
+        segments = with_rate(state.segments, starts, admit_per_minute, state.total) if moving else []
         changes: dict[str, object] = {"rate": admit_per_minute, "segments_version": state.segments_version + 1}
         if moving:
             changes["segments"] = tuple(segments)

@@ -31,6 +31,10 @@ clock: Callable[[], float] = time.time
 # A container reads the state at most once a second: ``GET /v1/queue`` costs one read per container a
 # second however many ask, and a join or a ticket read costs no state read of its own.
 STATE_CACHE_SECONDS = 1.0
+# A new pace (an admin's, or 0 when the line is full) starts this long after it is written: until then
+# a container may still show serving, and admit, from the state it read up to STATE_CACHE_SECONDS
+# before, and a slower pace must not take back what it showed (a token once given stays given).
+PACE_CHANGE_DELAY_SECONDS = STATE_CACHE_SECONDS + 1.0
 
 _cache: dict[str, tuple[float, QueueState]] = {}
 # When this container last ran a round for a late sequencer (``sequencer.caught_up``).
@@ -78,24 +82,32 @@ def ensure(current: QueueState, now: float) -> QueueState:
 
 def set_full() -> None:
     """The line stops for good: waiting tickets say ``full``, joins are refused, and ``serving``
-    stays where it is (a last segment at rate 0), so that a ticket still waiting says ``full`` from
-    now on rather than being admitted once the pace reached it. Raises Overloaded."""
+    stays where it is PACE_CHANGE_DELAY_SECONDS from now (a last segment at rate 0), so that a ticket
+    still waiting then says ``full`` rather than being admitted once the pace reached it. One read,
+    and one write unless another caller stopped it already. Raises Overloaded."""
     store = stores().queue
     for _ in range(5):
         now = clock()
         state = ensure(store.state(), now)
+        if state.full and not serving_moves(state):
+            break
         changes: dict[str, object] = {"full": True}
         if state.opened:
-            changes["segments"] = tuple(with_rate(state.segments, now, 0, state.total))
+            changes["segments"] = tuple(with_rate(state.segments, now + PACE_CHANGE_DELAY_SECONDS, 0, state.total))
             changes["segments_version"] = state.segments_version + 1
         if store.write_state(changes, {"segments_version": state.segments_version}):
+            metrics.add("QueueFull")
+            logger.info("the line is full")
             break
     else:
         # The segments kept changing (rounds committing): full all the same; check_full stops serving.
         store.write_state({"full": True}, {})
     invalidate()
-    metrics.add("QueueFull")
-    logger.info("the line is full")
+
+
+def serving_moves(current: QueueState) -> bool:
+    """Whether ``serving`` still advances (an open line whose last pace is above 0)."""
+    return current.opened and bool(current.segments) and current.segments[-1].rate > 0
 
 
 def figures(current: QueueState, now: float) -> dict[str, object]:

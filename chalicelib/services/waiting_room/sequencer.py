@@ -22,7 +22,7 @@ from chalicelib import metrics
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Overloaded
 from chalicelib.domain.queue import order
-from chalicelib.domain.queue.pace import QueueState, Segment
+from chalicelib.domain.queue.pace import REANCHOR_SECONDS, QueueState, Segment
 from chalicelib.services.waiting_room import line, rounds
 from chalicelib.store.factory import stores
 from chalicelib.store.types import QueueBucket
@@ -139,7 +139,7 @@ def check_full() -> None:
         return
     state = line.state(line.clock())
     if state.full:
-        if state.opened and state.segments and state.segments[-1].rate > 0:
+        if line.serving_moves(state):
             line.set_full()  # marked full while rounds kept changing the segments: serving stops now
         return
     settings = get_settings()
@@ -191,10 +191,13 @@ def _open(state: QueueState, now: float) -> int:
             if renewed is None or not store.put_bucket(f"pre#{j}", bucket):
                 return 0
         opens_at = state.opens_at if state.opens_at is not None else now
+        # The pace runs from the opening; an opening round that ends late (a slow store, a failing
+        # schedule) starts it at most REANCHOR_SECONDS before it ends, as a re-anchored line does.
+        paced_from = max(opens_at, line.clock() - REANCHOR_SECONDS)
         changes = {
             "opened": True,
             "total": len(drawn),
-            "segments": (Segment(opens_at, 0.0, float(state.rate)),),
+            "segments": (Segment(paced_from, 0.0, float(state.rate)),),
             "segments_version": state.segments_version + 1,
             "seed": seed.hex(),
             "claim_until": 0.0,
