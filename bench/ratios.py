@@ -129,7 +129,7 @@ def measure() -> dict[str, Any]:
             client.meta.events.register("before-call.*.*", count)
 
         from chalicelib.config import admission_key, verification_keys
-        from chalicelib.domain.queue import sign_admission
+        from chalicelib.domain.queue.standing import sign_admission
         from chalicelib.domain.verification import phone_hash, sign_token
 
         # Phone verification and the waiting room are on (the defaults): the request path includes

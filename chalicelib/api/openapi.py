@@ -131,8 +131,8 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Khon Kaen City Municipality vaccine registration",
-            "version": "1.1",
-            "description": "Public contract of the registration API, version 1.1 (docs/API.md). Every error "
+            "version": "1.2",
+            "description": "Public contract of the registration API, version 1.2 (docs/API.md). Every error "
             "answers in the envelope of ErrorEnvelope; a method a path does not have answers 405 "
             "method_not_allowed with an Allow header; an unknown path 404 not_found.",
         },
