@@ -110,6 +110,7 @@ def run(plan: Plan) -> dict[str, Any]:
         waiting_room["admin_queue"] = admin_queue
         polls = [(sent, answered, serving) for sent, answered, serving, _ in through.requests.polls]
         waiting_room["admission_disorder"] = line.admission_disorder(through.requests.reads, polls)
+    key_table = keys.summary(metered_keys, confirmations, plan.attempts)
     figures = {
         "plan": {
             "attempts": plan.attempts,
@@ -159,11 +160,11 @@ def run(plan: Plan) -> dict[str, Any]:
         "checks": held,
         "checks_passed": all(held.values()),
         # Moved to latest.json's own ``keys`` section by ``bench.__main__``.
-        "keys": keys.summary(metered_keys, confirmations, plan.attempts),
+        "keys": key_table,
     }
     if waiting_room is not None:
         figures["waiting_room"] = waiting_room
-        waiting_room["busiest_key"] = line.busiest_key(figures["keys"], "queue")
+        waiting_room["busiest_key"] = line.busiest_key(key_table, "queue")
         # Before the opening, not per confirmation: how hard the joins hit their keys (``peak_per_s``).
         waiting_room["prequeue_keys_written"] = metered_keys.get("prequeue", {}).get("writes", [])[:3]
     return figures

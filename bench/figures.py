@@ -38,7 +38,7 @@ def timeline(out: Outcomes, step: float = 5.0) -> list[dict[str, float]]:
 
 def removals_settled(summary: dict[str, Any]) -> int:
     """Removals with an outcome (removed, not found or failed) in the registry that has fewest."""
-    return min(r["removed"] + r["not_found"] + r["failed"] for r in summary["removals"].values())
+    return min(int(r["removed"] + r["not_found"] + r["failed"]) for r in summary["removals"].values())
 
 
 def since(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
