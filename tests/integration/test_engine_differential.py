@@ -558,6 +558,101 @@ def queries(r: Replay) -> None:
     )
 
 
+def sparse_index_queries(r: Replay) -> None:
+    """The waiting room's shape: a table keyed by a string alone, a sparse index keyed by a slot and
+    a number (only some items carry the slot), a number-keyed index with no range key; queries by the
+    table's key, and writes that move items in and out of the index between pages."""
+    schema = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    r.setup(
+        "dynamodb",
+        "create_table",
+        TableName="tickets",
+        KeySchema=schema,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "slot", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "arrivals",
+                "KeySchema": [{"AttributeName": "slot", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": "by_n",
+                "KeySchema": [{"AttributeName": "n", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    )
+    for i in range(40):
+        slot = {"slot": {"S": f"q#{i % 4}"}} if i % 5 else {}
+        r.setup("dynamodb", "put_item", TableName="tickets", Item=_item(i) | {"n": {"N": str(i % 7)}} | slot)
+
+    def move(page: int) -> None:
+        r.setup(
+            "dynamodb",
+            "update_item",
+            TableName="tickets",
+            Key={"pk": {"S": f"p{page * 5:02d}"}},
+            UpdateExpression="SET slot = :s",
+            ExpressionAttributeValues={":s": {"S": "q#1"}},
+        )
+        r.setup("dynamodb", "delete_item", TableName="tickets", Key={"pk": {"S": f"p{page * 4 + 1:02d}"}})
+
+    for slot in ("q#0", "q#1", "q#9"):
+        for forward in (True, False):
+            _pages(
+                r,
+                f"{slot} {forward}",
+                TableName="tickets",
+                IndexName="arrivals",
+                KeyConditionExpression="slot = :s AND n >= :n",
+                ExpressionAttributeValues={":s": {"S": slot}, ":n": {"N": "2"}},
+                ScanIndexForward=forward,
+                Limit=3,
+            )
+    _pages(
+        r,
+        "counted",
+        TableName="tickets",
+        IndexName="arrivals",
+        KeyConditionExpression="slot = :s AND n BETWEEN :a AND :b",
+        ExpressionAttributeValues={":s": {"S": "q#2"}, ":a": {"N": "1"}, ":b": {"N": "5"}},
+        Select="COUNT",
+    )
+    _pages(
+        r,
+        "moved between pages",
+        between=move,
+        TableName="tickets",
+        IndexName="arrivals",
+        KeyConditionExpression="slot = :s",
+        ExpressionAttributeValues={":s": {"S": "q#1"}},
+        Limit=2,
+    )
+    _pages(
+        r,
+        "no range key, filtered",
+        TableName="tickets",
+        IndexName="by_n",
+        KeyConditionExpression="n = :n",
+        FilterExpression="colour <> :c",
+        ExpressionAttributeValues={":n": {"N": "3"}, ":c": {"S": "red"}},
+        Limit=2,
+    )
+    for key in ("p07", "p01", "nobody"):
+        r.ddb(
+            f"the table by {key}",
+            "query",
+            TableName="tickets",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": key}},
+        )
+
+
 def deletes(r: Replay) -> None:
     _table(r, "gone")
     for i in range(6):
@@ -753,6 +848,7 @@ SCRIPTS = [
     update_expressions,
     scans_with_resume,
     queries,
+    sparse_index_queries,
     deletes,
     sqs_counts_and_deletes,
     sqs_visibility_and_retention,
@@ -794,6 +890,13 @@ def _assert_the_calls_reach_what_they_are_for(script: str, answers: dict[str, An
     elif script == "scans_with_resume":
         assert "LastEvaluatedKey" in answers["flat while written page 3"]
         assert answers["flat after the writes page 0"]["ScannedCount"] == 5
+    elif script == "sparse_index_queries":
+        assert answers["q#1 True page 0"]["Count"] == 3 and "LastEvaluatedKey" in answers["q#1 True page 0"]
+        assert answers["q#9 True page 0"]["Count"] == 0 and answers["the table by p07"]["Count"] == 1
+        # p01 was deleted between the pages of "moved between pages"
+        assert answers["the table by p01"]["Count"] == 0 and answers["the table by nobody"]["Count"] == 0
+        assert answers["moved between pages page 1"]["Count"] > 0
+        assert answers["counted page 0"]["Count"] > 0
     elif script == "sqs_visibility_and_retention":
         assert len(answers["from the dead-letter queue"]["Messages"]) == 1
         assert answers["at the timeout: still hidden"].get("Messages") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -417,6 +418,42 @@ def test_an_opening_slower_than_a_lease_keeps_the_line_while_it_writes(
     # Then the reader's round left the line to the opening's, which gave every position in one round
     assert late and late[0].given == 0
     assert (given, st.queue.state().opened, st.queue.state().round) == (10, True, 1)
+
+
+def test_readers_of_a_late_line_run_one_round_at_a_time_in_a_container(
+    line: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an open line whose sequencer is late, and a reader on one thread running a round for it
+    line()
+    clock.at(OPENS - 60)
+    join(0)
+    clock.at(OPENS + order.GRACE_SECONDS + 1)
+    sequencer.sequence_once()
+    clock.at(OPENS + sequencer.LAZY_BEHIND_SECONDS + 30)
+    late = waiting_line.state(clock(), fresh=True)
+    entered, finish = threading.Event(), threading.Event()
+    rounds_run: list[float] = []
+
+    def slow_round(now: float | None = None) -> sequencer.Outcome:
+        rounds_run.append(clock())
+        entered.set()
+        assert finish.wait(10)
+        return sequencer.Outcome()
+
+    monkeypatch.setattr(sequencer, "sequence_once", slow_round)
+    first = threading.Thread(target=sequencer.caught_up, args=(late, clock()))
+    first.start()
+    assert entered.wait(10)
+    # When the container's other threads read the line meanwhile, LAZY_EVERY_SECONDS later too
+    clock.passes(sequencer.LAZY_EVERY_SECONDS + 1)
+    for _ in range(10):
+        assert sequencer.caught_up(late, clock()) is late
+    finish.set()
+    first.join(10)
+    # Then only the first ran a round; once it is done, the next reader may run one
+    assert len(rounds_run) == 1
+    sequencer.caught_up(late, clock())
+    assert len(rounds_run) == 2
 
 
 def test_a_full_line_admits_nobody_afterwards(line: Any, clock: Clock) -> None:

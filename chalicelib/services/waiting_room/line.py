@@ -10,6 +10,7 @@ never cleared. :func:`forget` drops everything the container keeps of the line.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -39,6 +40,9 @@ PACE_CHANGE_DELAY_SECONDS = STATE_CACHE_SECONDS + 1.0
 _cache: dict[str, tuple[float, QueueState]] = {}
 # When this container last ran a round for a late sequencer (``sequencer.caught_up``).
 lazy_rounds: dict[str, float] = {}
+# Held by the one request of this container running a round for a late sequencer: a container that
+# serves requests on several threads (the local stack) must not run one per thread.
+lazy_round_lock = threading.Lock()
 
 
 def enabled() -> bool:

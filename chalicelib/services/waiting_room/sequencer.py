@@ -158,13 +158,17 @@ def caught_up(state: QueueState, now: float) -> QueueState:
         overdue = state.sequenced_to < now - LAZY_BEHIND_SECONDS
     else:
         overdue = state.opens_at is not None and now >= state.opens_at + order.GRACE_SECONDS + LAZY_BEHIND_SECONDS
-    if not overdue or state.claimed(now) or now - line.lazy_rounds.get("at", -math.inf) < LAZY_EVERY_SECONDS:
+    if not overdue or state.claimed(now) or not line.lazy_round_lock.acquire(blocking=False):
         return state
-    line.lazy_rounds["at"] = now
     try:
+        if now - line.lazy_rounds.get("at", -math.inf) < LAZY_EVERY_SECONDS:
+            return state
+        line.lazy_rounds["at"] = now
         sequence_once(now)
     except Overloaded:
         return state
+    finally:
+        line.lazy_round_lock.release()
     return line.state(now, fresh=True)
 
 
