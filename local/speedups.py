@@ -402,10 +402,19 @@ def queries_read_their_key() -> None:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
         conditions = kwargs.get("hash_key_conditions") or []
         if index_name and conditions:
+            # A string or binary key is equal exactly when its type and value are (moto's __ne__
+            # compares cast values, the same for these types, at a call each); numbers go to __ne__.
+            exact = [(name, e.type, e.value) for name, e in conditions if e.type in ("S", "B")]
+            cast = [(name, e) for name, e in conditions if e.type not in ("S", "B")]
 
             def meets(item: Any) -> bool:
-                for name, expected in conditions:
-                    value = item.attrs.get(name)
+                attrs = item.attrs
+                for name, kind, raw in exact:
+                    value = attrs.get(name)
+                    if value is None or value.type != kind or value.value != raw:
+                        return False
+                for name, expected in cast:
+                    value = attrs.get(name)
                     if not value or value != expected:
                         return False
                 return True

@@ -23,6 +23,7 @@ from chalicelib.domain.models import Channel, iso_utc
 from chalicelib.domain.queue.pace import QueueState, Segment, with_rate
 from chalicelib.services import campaign
 from chalicelib.store.factory import stores
+from chalicelib.store.types import QueueBucket
 
 logger = Logger(child=True)
 
@@ -38,6 +39,11 @@ STATE_CACHE_SECONDS = 1.0
 PACE_CHANGE_DELAY_SECONDS = STATE_CACHE_SECONDS + 1.0
 
 _cache: dict[str, tuple[float, QueueState]] = {}
+_state_read = threading.Lock()
+# Committed buckets this container read (a pre-queue bucket holds ~390 positions, ~6 KB): at the
+# opening every pre-queue ticket's first read asks for one of 256 of them.
+BUCKET_CACHE_SIZE = 1024
+_buckets: dict[str, QueueBucket] = {}
 # When this container last ran a round for a late sequencer (``sequencer.caught_up``).
 lazy_rounds: dict[str, float] = {}
 # Held by the one request of this container running a round for a late sequencer: a container that
@@ -50,14 +56,35 @@ def enabled() -> bool:
 
 
 def state(now: float, fresh: bool = False) -> QueueState:
-    """The state, read at most once per STATE_CACHE_SECONDS here (and written first if it was never).
-    Raises Overloaded."""
+    """The state, read at most once per STATE_CACHE_SECONDS here (and written first if it was never):
+    one thread of the container reads it, the others wait for its answer. Raises Overloaded."""
     cached = _cache.get("state")
     if not fresh and cached is not None and 0 <= now - cached[0] < STATE_CACHE_SECONDS:
         return cached[1]
-    current = ensure(stores().queue.state(), now)
-    _cache["state"] = (now, current)
-    return current
+    with _state_read:
+        cached = _cache.get("state")
+        # Read while this thread waited: as new as a read of its own would have been.
+        if not fresh and cached is not None and -STATE_CACHE_SECONDS < now - cached[0] < STATE_CACHE_SECONDS:
+            return cached[1]
+        current = ensure(stores().queue.state(), now)
+        _cache["state"] = (now, current)
+        return current
+
+
+def bucket(key: str) -> QueueBucket | None:
+    """The bucket ``key`` of a committed round (its second sequenced, or the line opened): such a
+    bucket never changes, so the container keeps the last BUCKET_CACHE_SIZE it read. Raises
+    Overloaded."""
+    kept = _buckets.get(key)
+    if kept is not None:
+        return kept
+    found = stores().queue.bucket(key)
+    if found is not None:
+        with _state_read:
+            if len(_buckets) >= BUCKET_CACHE_SIZE:
+                _buckets.pop(next(iter(_buckets)))
+            _buckets[key] = found
+    return found
 
 
 def ensure(current: QueueState, now: float) -> QueueState:
@@ -137,6 +164,7 @@ def invalidate() -> None:
 
 
 def forget() -> None:
-    """Forget the cached state and the last lazy round (tests, and the local stack's restarts)."""
+    """Forget the cached state, buckets and the last lazy round (tests, and the local stack's restarts)."""
     _cache.clear()
+    _buckets.clear()
     lazy_rounds.clear()

@@ -111,7 +111,7 @@ def _locate(ticket: TicketId, state: QueueState, now: float, record: QueueTicket
     store = stores().queue
     pre = state.opens_at is not None and ticket.second < state.opens_at
     if pre and state.opened:
-        bucket = store.bucket(f"pre#{ticket.pre_bucket}")
+        bucket = line.bucket(f"pre#{ticket.pre_bucket}")
         position = order.unpack_positions(bucket.positions).get(ticket.digest) if bucket else None
         if bucket is not None and position is not None:
             return Place(position, bucket.at)
@@ -130,7 +130,7 @@ def _locate(ticket: TicketId, state: QueueState, now: float, record: QueueTicket
 
 
 def _in_bucket(key: str, digest: str) -> Place | None:
-    bucket = stores().queue.bucket(key)
+    bucket = line.bucket(key)
     if bucket is None:
         return None
     index = order.index_in(bucket.ids, digest)
