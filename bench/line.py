@@ -37,8 +37,8 @@ ADMIT_PER_MINUTE = 4_200
 # the backlog later still: settling over two rounds keeps the pace from swinging.
 PACE_EVERY_S = 5.0
 PACE_SETTLE_S = 10.0
-PACE_BACKLOG = 2
-PACE_FLOOR = 60
+PACE_BACKLOG = 4
+PACE_FLOOR = 600
 # The clock of the phase before the opening, compressed: the stack starts, every phone verifies (the
 # slowest full-size run verified 134 phones/s; the floor leaves room), then the pre-queue joins arrive
 # spread over a window sized for joins at a floor rate, the last one sent this margin before the opening.

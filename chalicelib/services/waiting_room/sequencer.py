@@ -13,7 +13,9 @@ one per container every LAZY_EVERY_SECONDS.
 from __future__ import annotations
 
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
@@ -36,6 +38,8 @@ LAZY_BEHIND_SECONDS = 15.0
 LAZY_EVERY_SECONDS = 2.0
 # Before the opening, the pre-queue is counted this often (the figure GET /v1/queue shows waiting).
 PRE_COUNT_SECONDS = 10
+# The opening writes this many pre-queue buckets at once.
+OPENING_WRITERS = 16
 # The sequencer asks the campaign's counts this often: a line whose places are gone stops (full).
 FULL_CHECK_SECONDS = 10.0
 # The schedule's loop stops this long before its Lambda would be timed out.
@@ -187,13 +191,22 @@ def _open(state: QueueState, now: float) -> int:
             parsed = order.parse_ticket(text)
             if parsed is not None:
                 entries.setdefault(parsed.pre_bucket, []).append((parsed.digest, position))
-        # Every bucket, the empty ones too: a dead opening round's buckets never outlive it.
+        # Every bucket, the empty ones too: a dead opening round's buckets never outlive it. They count
+        # only once the line is opened below, so OPENING_WRITERS go out at once (256 one after another
+        # wait behind every other call: the opening's readers arrive meanwhile).
+        buckets = [
+            (f"pre#{j}", QueueBucket(at=now, round=held, positions=order.pack_positions(entries.get(j, []))))
+            for j in range(order.PRE_BUCKETS)
+        ]
         renewed: float | None = now
-        for j in range(order.PRE_BUCKETS):
-            bucket = QueueBucket(at=now, round=held, positions=order.pack_positions(entries.get(j, [])))
-            renewed = rounds.renew(held, renewed)
-            if renewed is None or not store.put_bucket(f"pre#{j}", bucket):
-                return 0
+        with ThreadPoolExecutor(OPENING_WRITERS, thread_name_prefix=threading.current_thread().name) as pool:
+            for i in range(0, len(buckets), OPENING_WRITERS):
+                renewed = rounds.renew(held, renewed)
+                if renewed is None:
+                    return 0
+                chunk = buckets[i : i + OPENING_WRITERS]
+                if not all(pool.map(lambda kb: store.put_bucket(*kb), chunk)):
+                    return 0
         opens_at = state.opens_at if state.opens_at is not None else now
         # The pace runs from the opening; an opening round that ends late (a slow store, a failing
         # schedule) starts it at most REANCHOR_SECONDS before it ends, as a re-anchored line does.
