@@ -8,8 +8,9 @@ import sys
 
 def reset_caches() -> None:
     """Forget settings, AWS clients, stores (with the places in hand and parked that a campaign
-    store keeps), registry and SMS clients, the cached channel states and queue state, the Idempotency-Key answers
-    this container remembers, and the receipt codes waiting to be handed to a removal sweep."""
+    store keeps), registry and SMS clients, the cached channel states, queue state and committed queue
+    buckets, the Idempotency-Key answers this container remembers, and the receipt codes waiting to
+    be handed to a removal sweep."""
     from chalicelib.notify import factory as notify
     from chalicelib.registries import factory as registries
     from chalicelib.services import campaign, removals

@@ -44,6 +44,7 @@ _state_read = threading.Lock()
 # opening every pre-queue ticket's first read asks for one of 256 of them.
 BUCKET_CACHE_SIZE = 1024
 _buckets: dict[str, QueueBucket] = {}
+_buckets_kept = threading.Lock()
 # When this container last ran a round for a late sequencer (``sequencer.caught_up``).
 lazy_rounds: dict[str, float] = {}
 # Held by the one request of this container running a round for a late sequencer: a container that
@@ -80,7 +81,7 @@ def bucket(key: str) -> QueueBucket | None:
         return kept
     found = stores().queue.bucket(key)
     if found is not None:
-        with _state_read:
+        with _buckets_kept:
             if len(_buckets) >= BUCKET_CACHE_SIZE:
                 _buckets.pop(next(iter(_buckets)))
             _buckets[key] = found
