@@ -13,6 +13,7 @@ from chalicelib.domain.consent import CONSENT_VERSION
 from chalicelib.domain.doses import Visit, VisitStatus
 from chalicelib.domain.errors import MedicalRecordKept, NotFound
 from chalicelib.domain.models import Channel, Registration, Status
+from chalicelib.domain.rules import today_in_bangkok
 from chalicelib.domain.schedule import Schedule, Site
 from chalicelib.domain.staff import AuditEntry, Role
 from chalicelib.services import cancellations, lookups, person_data, registrations, retention
@@ -243,7 +244,7 @@ def test_a_registration_is_due_retention_days_after_the_later_of_the_campaigns_l
 ) -> None:
     st = campaign()
     reg = stored(st, register(1).registration_id)
-    last = reg.registered_at.date()
+    last = today_in_bangkok(reg.registered_at)  # the registration's own day, as the rules count days
     assert rules_of_retention.erase_on(reg, last, 30) == last + timedelta(days=30)
     later = reg.model_copy(
         update={"visits": [Visit(dose=2, date=last + timedelta(days=40), site="H", status=VisitStatus.BOOKED)]}
@@ -260,7 +261,7 @@ def test_the_retention_job_reads_nothing_before_anything_is_due_and_erases_exact
     campaign: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the campaign's last day today, kept 30 days; three people, one with a dose given 40 days on
-    today = datetime.now(UTC).date()
+    today = today_in_bangkok()  # the campaign's days are Bangkok's (after 17:00 UTC, tomorrow's UTC date)
     st = campaign(primary=3, VACCINATION_LAST_DAY=today.isoformat(), RETENTION_DAYS="30")
     codes = [register(n).registration_id for n in range(3)]
     late = Visit(
