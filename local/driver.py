@@ -215,10 +215,24 @@ def _first_wait(expression: str, period: float) -> float:
     return at or 86400
 
 
+# Threads polling each queue when ``LOCAL_POLLERS`` does not say: one, but two for the removal lists.
+# Lambda runs several batches of one queue at once; here each poller is one at a time, and the removal
+# lists (a container's confirmations, ~500 at a time, two registry calls and a write each) are the one
+# queue whose work fell behind a burst with one: a full-size ``make bench`` left ~20,000 confirmations
+# to settle after its last registration (110 s); with two the sweep kept up (docs/benchmarks.md).
+POLLERS = {"removal_worker": 2}
+
+
+def pollers_for(name: str) -> int:
+    """How many threads poll the queue of the function ``name``: ``LOCAL_POLLERS`` if set, else POLLERS'."""
+    setting = os.environ.get("LOCAL_POLLERS")
+    return int(setting) if setting else POLLERS.get(name, 1)
+
+
 class BackgroundWorkers(threading.Thread):
-    """Fires the schedules, and polls each queue on threads of its own (``LOCAL_POLLERS`` a queue,
-    1 by default), until ``stop()``. Lambda polls each event source apart: a removal list that
-    takes seconds does not hold up a promotion or an SMS."""
+    """Fires the schedules, and polls each queue on threads of its own (``pollers_for``), until
+    ``stop()``. Lambda polls each event source apart: a removal list that takes seconds does not
+    hold up a promotion or an SMS."""
 
     def __init__(self, app: Chalice, region: str, idle_sleep: float = 0.05) -> None:
         super().__init__(name=WORKERS, daemon=True)
@@ -226,12 +240,11 @@ class BackgroundWorkers(threading.Thread):
         self.schedules = Schedules(app, region)
         self._stop_event = threading.Event()
         self._idle = idle_sleep
-        pollers = int(os.environ.get("LOCAL_POLLERS", "1"))
         # Named after the workers: the local meter counts their calls as the background's.
         self._pollers = [
             threading.Thread(target=self._poll, args=(src,), name=f"{WORKERS}-{src.name}-{i}", daemon=True)
             for src in self.queues.sources
-            for i in range(pollers)
+            for i in range(pollers_for(src.name))
         ]
 
     def run(self) -> None:

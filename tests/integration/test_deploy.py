@@ -518,6 +518,24 @@ def test_the_local_driver_fires_every_schedule_the_app_declares(app: Any) -> Non
     assert set(schedules._due) == declared
 
 
+def test_the_local_driver_polls_the_removal_lists_on_two_threads_and_every_other_queue_on_one(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the app's queue handlers, and no LOCAL_POLLERS
+    from chalice.app import SQSEventConfig
+
+    from local.driver import pollers_for
+
+    monkeypatch.delenv("LOCAL_POLLERS", raising=False)
+    handlers = {src.name for src in app.event_sources if isinstance(src, SQSEventConfig)}
+    # Then the removal lists have two pollers (the sweep keeps up with a burst), every other queue one
+    assert "removal_worker" in handlers
+    assert {name: pollers_for(name) for name in handlers} == {n: 2 if n == "removal_worker" else 1 for n in handlers}
+    # And LOCAL_POLLERS sets every queue's
+    monkeypatch.setenv("LOCAL_POLLERS", "3")
+    assert {pollers_for(name) for name in handlers} == {3}
+
+
 def test_the_stages_customer_managed_key_rotates_and_encrypts_every_table_queue_and_log_group() -> None:
     resources = TEMPLATE["Resources"]
     key = resources["DataKey"]["Properties"]

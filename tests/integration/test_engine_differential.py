@@ -681,6 +681,36 @@ def deletes(r: Replay) -> None:
     r.ddb("what is left", "scan", TableName="gone", ConsistentRead=True)
 
 
+def item_sizes(r: Replay) -> None:
+    """Items of many attributes, and items on either side of moto's size limit (405,000 bytes: the
+    key's name and value, then each attribute's name and value)."""
+    _table(r, "sizes")
+    many = {"pk": {"S": "many"}} | {f"a{i:03d}": {"S": f"value {i}"} for i in range(300)}
+    r.ddb("300 attributes", "put_item", TableName="sizes", Item=many)
+    r.ddb("300 attributes read", "get_item", TableName="sizes", Key={"pk": {"S": "many"}}, ConsistentRead=True)
+    # "pk" + "big" is 5 bytes; "v" is 1: a value of 404,994 bytes makes 405,000, one more is over.
+    for name, length in (("at the limit", 404_994), ("one byte over", 404_995)):
+        r.ddb(name, "put_item", TableName="sizes", Item={"pk": {"S": "big"}, "v": {"S": "x" * length}})
+        r.ddb(f"{name}: stored", "get_item", TableName="sizes", Key={"pk": {"S": "big"}}, ConsistentRead=True)
+    # Over only with its last attribute (ten of 40,000 bytes, then 6,000): refused, nothing stored.
+    crossing = {"pk": {"S": "late"}} | {f"b{i}": {"S": "y" * 40_000} for i in range(10)} | {"c": {"S": "z" * 6_000}}
+    r.ddb("over at the last attribute", "put_item", TableName="sizes", Item=crossing)
+    r.ddb("over at the last attribute: stored", "get_item", TableName="sizes", Key={"pk": {"S": "late"}})
+    r.ddb(
+        "a batch with an item over",
+        "batch_write_item",
+        RequestItems={"sizes": [{"PutRequest": {"Item": crossing | {"pk": {"S": "batch"}}}}]},
+    )
+    r.ddb(
+        "a projection of the big item",
+        "get_item",
+        TableName="sizes",
+        Key={"pk": {"S": "many"}},
+        ProjectionExpression="a001, a299",
+    )
+    r.ddb("what is stored", "scan", TableName="sizes", ConsistentRead=True, ProjectionExpression="pk")
+
+
 def _queue(r: Replay, name: str, **attributes: str) -> str:
     return str(r.setup("sqs", "create_queue", QueueName=name, Attributes=attributes)["QueueUrl"])
 
@@ -850,6 +880,7 @@ SCRIPTS = [
     queries,
     sparse_index_queries,
     deletes,
+    item_sizes,
     sqs_counts_and_deletes,
     sqs_visibility_and_retention,
     sqs_fifo,
@@ -897,6 +928,12 @@ def _assert_the_calls_reach_what_they_are_for(script: str, answers: dict[str, An
         assert answers["the table by p01"]["Count"] == 0 and answers["the table by nobody"]["Count"] == 0
         assert answers["moved between pages page 1"]["Count"] > 0
         assert answers["counted page 0"]["Count"] > 0
+    elif script == "item_sizes":
+        assert len(answers["300 attributes read"]["Item"]) == 301
+        assert answers["at the limit: stored"]["Item"]["pk"] == {"S": "big"}
+        assert answers["one byte over"]["error"]["Error"]["Code"] == "ValidationException"
+        assert "Item" not in answers["over at the last attribute: stored"]
+        assert answers["a batch with an item over"]["error"]["Error"]["Code"] == "ValidationException"
     elif script == "sqs_visibility_and_retention":
         assert len(answers["from the dead-letter queue"]["Messages"]) == 1
         assert answers["at the timeout: still hidden"].get("Messages") is None
