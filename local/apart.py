@@ -16,7 +16,6 @@ The tests run the engine in-process (``local.engine``): they read and change its
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import secrets
@@ -172,28 +171,12 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-# The engine's scheduling priority, above the service's (0) where the system allows it.
-ENGINE_NICE = -5
-
-
-def _before_others() -> None:
-    """Ask the kernel to run this process first when it is ready (best effort: raising a priority
-    needs the privilege to; without it, nothing changes). Every call of the service waits on this one
-    thread, which shares the machine's cores with the service's hundred or so threads, the bench's
-    clients and the stand-ins: under ``make bench`` ~95 of the service's threads were waiting on it
-    while it got ~70% of a core. Raised mid-run, the registrations went from 101 to 107 a second and
-    their median latency from 494 to 425 ms (docs/benchmarks.md, run H)."""
-    with contextlib.suppress(OSError):  # not permitted: the default priority, as before
-        os.setpriority(os.PRIO_PROCESS, 0, ENGINE_NICE)
-
-
 def _serve() -> None:
     import signal
 
     from local import engine, speedups
 
     authkey = sys.stdin.readline().strip().encode()
-    _before_others()
     engine.start()
     listener = Listener(("127.0.0.1", 0), backlog=512, authkey=authkey)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -101,21 +101,3 @@ def test_the_engine_s_process_runs_the_speedups_as_the_setting_asks(
     finally:
         child.stop()
         boto3.setup_default_session()
-
-
-def test_the_engine_s_process_runs_before_the_service_where_the_system_allows(engine_apart: Any) -> None:
-    import os
-
-    from local.apart import ENGINE_NICE
-
-    # Given the engine's process started by the service (at the default priority, 0 here)
-    mine = os.getpriority(os.PRIO_PROCESS, 0)
-    engine = os.getpriority(os.PRIO_PROCESS, engine_apart.proc.pid)
-    # Then it asked to run first: granted where raising a priority is allowed, else as the service
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, mine - 1)  # may this process raise a priority?
-    except OSError:
-        assert engine == mine
-    else:
-        os.setpriority(os.PRIO_PROCESS, 0, mine)
-        assert engine == ENGINE_NICE < mine
