@@ -207,8 +207,8 @@ def _pace(server: Server, run: Line, admin_token: str, since: float, done: int, 
     # While the pre-queue is still finding out its places, how fast the admitted register says how fast
     # they find out, not how fast the stack serves: the pace does not come down for it while the
     # backlog is short. It still rises when the backlog is short, and comes down once the stack is
-    # behind. (It used to only come down then: at full size the pace fell to the floor 30 s after the
-    # opening, once the first admitted found out at once, and stayed there for the next 65 s.)
+    # behind. (It used to only come down then: in run G the pace fell to the floor 30 s after the
+    # opening, once the first admitted found out at once, and could not rise for the next 65 s.)
     finding_out = not run.prequeue_placed()
     if finding_out and per_minute < run.admit_per_minute and in_flight <= line.PACE_BACKLOG * run.clients:
         return now, done_now

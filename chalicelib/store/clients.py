@@ -18,7 +18,7 @@ def _boto_config() -> Any:
     # write that still fails after the retries is better answered with 429 than held open.
     # No client-side check of each call's parameters against the service model: the calls are the
     # store's own, of fixed shapes its tests exercise, and DynamoDB checks them again anyway. The
-    # check was an eighth of the service's CPU under the bench (py-spy, 2026-12-07).
+    # check was 7% of the service's CPU under the bench (py-spy, 2026-12-07).
     return Config(
         connect_timeout=2,
         read_timeout=5,
