@@ -7,13 +7,8 @@ shared ``GET /v1/queue``. That shared answer is cacheable, and is answered here 
 CloudFront's cache would: one request to the service per ``max-age`` (``Cache-Control``), whatever
 the number of pages; each page's own polls of it (every ``poll_after_s``) are counted, not sent.
 Once admitted, the household sends its attempts one after another with both tokens. The client
-threads (one keep-alive connection each) take the requests in the order they fall due (``Agenda``),
-so the pages' timing is kept as long as the service keeps up: the households' registrations on
-``clients`` threads, the pages' own joins and ticket reads on LINE_CLIENTS threads of their own, as
-a page polling in a browser does not wait behind other people's forms. (With one pool of 64, the
-first two minutes after the opening, when the pre-queue's first reads, the later joins and their
-reads come to ~500 a second, took the clients: ~1,000 admitted households waited for one, and the
-registrations ran at 50 a second at 150-380 ms each.)
+threads (``clients``, one keep-alive connection each) take the pages' requests in the order they
+fall due (``Agenda``), so the pages' timing is kept as long as the service keeps up.
 """
 
 from __future__ import annotations
@@ -47,8 +42,6 @@ FULL_WAIT_S = 30.0
 PROBE_PERSON = 70_000_000
 _MAX_AGE = re.compile(r"max-age=(\d+(?:\.\d+)?)")
 DONE_OUTCOMES = ("registered", "full", "saw_full", "refused_full")
-# The pages' own requests (joins, ticket reads, the probes) go out on this many client threads.
-LINE_CLIENTS = 32
 
 
 @dataclass
@@ -162,8 +155,7 @@ class Line:
         self.out = Outcomes()  # the registrations, as the burst's (``done_at`` from the opening)
         self.requests = Requests()
         self.probes: list[dict[str, Any]] = []
-        self.agenda = Agenda()  # the pages' own requests
-        self.registrations = Agenda()  # the admitted households' attempts
+        self.agenda = Agenda()
         self._lock = threading.Lock()
         self._waiting: list[tuple[int, int]] = []  # (position, page) whose page watches serving
         self._open = len(self.pages)  # pages not done, and probes not sent
@@ -187,11 +179,7 @@ class Line:
         """Every household's join on the agenda; the client threads and the shared cache started."""
         for i, page in enumerate(self.pages):
             self.agenda.put(page.join_at, ("join", i))
-        threads = [
-            threading.Thread(target=self._work, args=(agenda,), daemon=True)
-            for agenda, n in ((self.registrations, self.clients), (self.agenda, LINE_CLIENTS))
-            for _ in range(n)
-        ]
+        threads = [threading.Thread(target=self._work, daemon=True) for _ in range(self.clients)]
         threads.append(threading.Thread(target=self._watch, daemon=True))
         for th in threads:
             th.start()
@@ -203,7 +191,6 @@ class Line:
         while self.status not in ("full", "closed") and time.time() < deadline:
             time.sleep(0.5)
         self.agenda.close()
-        self.registrations.close()
         self.done.set()
         self._stopping.set()
         for th in threads:
@@ -236,9 +223,9 @@ class Line:
             if self._open == 0:
                 self.done.set()
 
-    def _work(self, agenda: Agenda) -> None:
+    def _work(self) -> None:
         conn = Connection(self.server)
-        while (task := agenda.take()) is not None:
+        while (task := self.agenda.take()) is not None:
             page = self.pages[task[1]] if task[0] != "probe" else None
             try:
                 if task[0] == "join":
@@ -263,8 +250,7 @@ class Line:
             wait = float(answer.headers.get("Retry-After") or 1.0)
         except ValueError:
             wait = 1.0
-        again = self.registrations if task[0] == "register" else self.agenda
-        again.put(time.time() + max(wait, line.MIN_POLL_S), task)
+        self.agenda.put(time.time() + max(wait, line.MIN_POLL_S), task)
         return True
 
     def _join(self, conn: Connection, i: int) -> None:
@@ -319,7 +305,7 @@ class Line:
                     self._open += 1
             if first:
                 self.agenda.put(step.at, ("probe", i))
-            self.registrations.put(step.at, ("register", i, 0))
+            self.agenda.put(step.at, ("register", i, 0))
         elif step.action == "read":
             self.agenda.put(step.at, ("read", i))
         elif step.action == "wait":
@@ -348,7 +334,7 @@ class Line:
         if code == "admission_required":
             self._finish(page, "admission_refused")  # the page would send the household back to the line
         elif j + 1 < len(page.household.attempts):
-            self.registrations.put(time.time(), ("register", i, j + 1))
+            self.agenda.put(time.time(), ("register", i, j + 1))
         else:
             self._finish(page, "registered")
 
@@ -507,7 +493,6 @@ def figures(run: Line, seen: Seen, paths: dict[str, Any]) -> dict[str, Any]:
         "admit_per_minute": run.opening.admit_per_minute,
         "paces": run.paces,
         "admin_put_status": run.admin_put_status,
-        "clients": {"registrations": run.clients, "pages": LINE_CLIENTS},
         "households": phones,
         "prequeue_planned": run.prequeue_planned,
         "prequeue_window_s": {"planned": run.opening.prequeue_window_s, "from_first_join": run.opens_at - first_join},
