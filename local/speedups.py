@@ -375,21 +375,91 @@ def scans_resume_at_their_key() -> None:
     _replace(Table, "scan", scan_from_key)
 
 
+class _IndexMaps:
+    """A table's string and binary index hash keys, each to the table keys of the items that carry it,
+    kept for ``queries_read_their_key``: folded in from the keys written since (``dirty``) at each
+    query, rebuilt whole when that is all of them (None) or the table's items were replaced."""
+
+    def __init__(self, items: Any) -> None:
+        self.items_id = id(items)
+        self.dirty: set[tuple[Any, Any]] | None = set()
+        # index name -> (its hash key attribute, {(type, value): {table key, ...}}, {table key: (type, value)})
+        self.maps: dict[str, tuple[str, dict[tuple[str, Any], set[tuple[Any, Any]]], dict[tuple[Any, Any], Any]]] = {}
+
+    def touched(self, key: tuple[Any, Any], size: int) -> None:
+        if self.dirty is not None:
+            self.dirty.add(key)
+            if len(self.dirty) > max(1024, size // 2):
+                self.dirty = None  # cheaper to rebuild
+
+
+def _index_value(item: Any, attribute: str) -> tuple[str, Any] | None:
+    value = item.attrs.get(attribute) if item is not None else None
+    return (value.type, value.value) if value is not None and value.type in ("S", "B") else None
+
+
+def _in_plain_order(items: list[Any], key: Callable[[Any], tuple[Any, ...]]) -> list[Any] | None:
+    """``items`` sorted (stably) by the DynamoTypes ``key`` gives, compared as plain values: a string or
+    binary value as it is, a number as moto's Decimal. The same order as comparing the DynamoTypes
+    (equal when type and cast value are, less by cast value), but only when each position holds one
+    type among S, N and B; None otherwise (and when an attribute is missing: moto's sort raises then)."""
+    from decimal import Decimal
+
+    try:
+        keys = [key(item) for item in items]
+    except (KeyError, AttributeError):
+        return None
+    if not keys:
+        return []
+    kinds = [value.type for value in keys[0]]
+    if any(kind not in ("S", "N", "B") for kind in kinds):
+        return None
+    plain: list[tuple[Any, ...]] = []
+    for values in keys:
+        if len(values) != len(kinds) or any(v.type != k for v, k in zip(values, kinds, strict=False)):
+            return None
+        plain.append(tuple(Decimal(v.value) if k == "N" else v.value for v, k in zip(values, kinds, strict=True)))
+    order = sorted(range(len(items)), key=plain.__getitem__)
+    return [items[i] for i in order]
+
+
 def queries_read_their_key() -> None:
     """moto's own query over only the items that can match its key, in moto's order: on an index,
     those whose attributes meet every hash-key condition (moto's own test, which its walk applies
     first); on the table, those stored under the hash key. Every other step (range conditions, the
-    sort, pages, limits, filters, projections) is moto's.
+    sort, pages, limits, filters, projections) is moto's. For a string or binary index hash key the
+    candidates are those the table's ``_IndexMaps`` lists under it, kept up to date by every write
+    that can change an item (a put, a delete, an update, anything a transaction or a PartiQL statement
+    did), and still put to moto's test.
 
     moto sorts the whole table for every query before walking it for the key: an index query on the
     waiting room's table (a ticket a phone) took about a second at 40,000 items, one after another
-    behind the engine lock, and the sequencer queries once a second."""
+    behind the engine lock, and the sequencer queries once a second. A walk of the whole table for the
+    key alone was still 40-50 ms at 60,000 items: the opening's round of the pre-queue's keys, and
+    every sweep of the removal index, took that per key."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
-    query = Table.query
+    query, put, delete = Table.query, Table.put_item, Table.delete_item
+    update, transact = DynamoDBBackend.update_item, DynamoDBBackend.transact_write_items
+
+    sorted_items = Table.sorted_items
 
     def in_moto_order(items: Iterable[Any]) -> list[Any]:
-        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+        listed = list(items)
+        plain = _in_plain_order(listed, lambda x: (x.hash_key, x.range_key) if x.range_key else (x.hash_key,))
+        if plain is not None:
+            return plain
+        return sorted(listed, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    def sorted_in_plain_order(self: Table, hash_key_attrs: Any, range_key_attrs: Any, items: list[Any]) -> list[Any]:
+        attrs = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        plain = _in_plain_order(items, lambda x: tuple(x.attrs[a] for a in attrs))
+        if plain is None:
+            return sorted_items(self, hash_key_attrs, range_key_attrs, items)  # type: ignore[no-any-return]
+        items[:] = plain  # moto sorts the list it is given in place, and returns it
+        return items
 
     def every_item(table: Table) -> Iterator[Any]:
         for stored in table.items.values():
@@ -397,6 +467,86 @@ def queries_read_their_key() -> None:
                 yield from stored.values()
             else:
                 yield stored
+
+    def stored(table: Table, key: tuple[Any, Any]) -> Any:
+        found = table.items.get(key[0])
+        return found.get(key[1]) if table.range_key_attr and found is not None else found
+
+    def touched(table: Table, key: tuple[Any, Any] | None) -> None:
+        maps = vars(table).get("_index_maps")
+        if maps is None:
+            return  # never queried by an index: nothing kept to change
+        if key is None:
+            maps.dirty = None
+        else:
+            maps.touched(key, len(table.items))
+
+    def kept(table: Table, index_name: str, attribute: str) -> dict[tuple[str, Any], set[tuple[Any, Any]]]:
+        maps = vars(table).get("_index_maps")
+        if maps is None or maps.items_id != id(table.items):
+            maps = table._index_maps = _IndexMaps(table.items)  # type: ignore[attr-defined]
+        if maps.dirty is None:
+            maps.maps.clear()
+            maps.dirty = set()
+        elif maps.dirty:
+            for attr, by_value, of_key in maps.maps.values():
+                for key in maps.dirty:
+                    was, now = of_key.pop(key, None), _index_value(stored(table, key), attr)
+                    if was is not None:
+                        by_value[was].discard(key)
+                    if now is not None:
+                        by_value.setdefault(now, set()).add(key)
+                        of_key[key] = now
+            maps.dirty.clear()
+        found = maps.maps.get(index_name)
+        if found is None or found[0] != attribute:
+            by_value: dict[tuple[str, Any], set[tuple[Any, Any]]] = {}
+            of_key: dict[tuple[Any, Any], Any] = {}
+            for item in every_item(table):
+                value = _index_value(item, attribute)
+                if value is not None:
+                    key = (item.hash_key, item.range_key)
+                    by_value.setdefault(value, set()).add(key)
+                    of_key[key] = value
+            found = maps.maps[index_name] = (attribute, by_value, of_key)
+        return found[1]
+
+    def put_item(self: Table, *args: Any, **kwargs: Any) -> Any:
+        item = put(self, *args, **kwargs)
+        touched(self, (item.hash_key, item.range_key))
+        return item
+
+    def delete_item(self: Table, hash_value: Any, range_value: Any = None, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return delete(self, hash_value, range_value, *args, **kwargs)
+        finally:
+            touched(self, (hash_value, range_value if self.range_key_attr else None))
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update(self, table_name, key, *args, **kwargs)
+        finally:
+            try:
+                table = self.get_table(table_name)  # by name or ARN, as moto found it
+                at = (
+                    DynamoType(key[table.hash_key_attr]),
+                    DynamoType(key[table.range_key_attr]) if table.range_key_attr else None,
+                )
+            except Exception:  # noqa: BLE001 - whatever moto refused: every table is read again whole
+                for each in list(self.tables.values()):
+                    touched(each, None)
+            else:
+                touched(table, at)
+
+    def everything(method: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                for table in list(self.tables.values()):  # a failed transaction put back copies
+                    touched(table, None)
+
+        return write
 
     def by_key(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
@@ -419,15 +569,21 @@ def queries_read_their_key() -> None:
                         return False
                 return True
 
-            found = in_moto_order(item for item in every_item(self) if meets(item))
+            if exact:
+                name, kind, raw = exact[0]
+                keys = kept(self, index_name, name).get((kind, raw), ())
+                candidates: Iterable[Any] = (stored(self, key) for key in keys)
+            else:
+                candidates = every_item(self)
+            found = in_moto_order(item for item in candidates if item is not None and meets(item))
         elif not index_name and hash_key is not None:
-            stored = self.items.get(hash_key)
-            if stored is None:
+            stored_ = self.items.get(hash_key)
+            if stored_ is None:
                 found = []
             elif self.range_key_attr:
-                found = in_moto_order(stored.values())
+                found = in_moto_order(stored_.values())
             else:
-                found = [stored]
+                found = [stored_]
         else:
             return query(self, hash_key, *args, **kwargs)
         self.all_items = lambda: found  # type: ignore[method-assign]
@@ -437,6 +593,13 @@ def queries_read_their_key() -> None:
             del self.all_items
 
     _replace(Table, "query", by_key)
+    _replace(Table, "sorted_items", sorted_in_plain_order)
+    _replace(Table, "put_item", put_item)
+    _replace(Table, "delete_item", delete_item)
+    _replace(DynamoDBBackend, "update_item", update_item)
+    _replace(DynamoDBBackend, "transact_write_items", everything(transact))
+    for name in ("execute_statement", "batch_execute_statement", "execute_transaction"):
+        _replace(DynamoDBBackend, name, everything(getattr(DynamoDBBackend, name)))
 
 
 # Operations whose answers moto builds in DynamoDB's own JSON already (items from ``to_json``).
@@ -637,6 +800,7 @@ def update_trees_copied_by_pickle() -> None:
         init(self, None, expression_attribute_names, expression_attribute_values, item, table)
         _, blob, passed = kept(expression)
         self.node_to_validate = pickle.loads(blob)  # noqa: S301 - bytes this process pickled itself  # nosec B301
+        self._parsed = (expression, blob)  # for ``update_values_resolved_by_plan``: another copy if it needs one
         try:
             checks = (json.dumps(expression_attribute_names or {}, sort_keys=True), tuple(table.table_key_attrs))
         except TypeError:
@@ -715,6 +879,221 @@ def traversals_take_their_map_once() -> None:
     _replace(traverser, "traverse", traverse)
 
 
+# What ``update_values_resolved_by_plan`` does for an action: its kind (SET, VALUE for an ADD or a
+# DELETE, REMOVE), where it is in the tree (the child indexes from the root), a SET's operands, and a
+# SET's operator ("+", "-", or None for one operand) or the value an ADD or a DELETE names.
+_Operand = tuple[str, Any]  # ("value", ":v") | ("path", None) | ("if_not_exists", ":v")
+_Action = tuple[str, tuple[int, ...], tuple[_Operand, ...] | None, str | None]
+
+
+def _plan_of(tree: Any) -> tuple[list[_Action], set[str]] | None:
+    """The actions of ``tree`` (moto's parse), and every value it names, if every action is one the
+    plan resolves: a path of one attribute (a name or ``#name``) set to a value, a path, an
+    ``if_not_exists(path, :value)``, or two of those added or subtracted; ADD and DELETE of a value;
+    REMOVE. None otherwise (nested paths, list indexes, list_append): moto's walks do those."""
+    from moto.dynamodb.parsing import ast_nodes as n
+
+    values_used: set[str] = set()
+    actions: list[_Action] = []
+
+    def one_attribute(path: Any) -> bool:
+        return (
+            type(path) is n.UpdateExpressionPath
+            and len(path.children) == 1
+            and type(path.children[0]) in (n.ExpressionAttribute, n.ExpressionAttributeName)
+        )
+
+    def operand(node: Any) -> _Operand | None:
+        if type(node) is n.ExpressionAttributeValue:
+            values_used.add(node.get_value_name())
+            return ("value", node.get_value_name())
+        if one_attribute(node):
+            return ("path", None)
+        if (
+            type(node) is n.UpdateExpressionFunction
+            and node.get_function_name() == "if_not_exists"
+            and len(node.children) == 3
+            and one_attribute(node.children[1])
+            and type(node.children[2]) is n.ExpressionAttributeValue
+        ):
+            values_used.add(node.children[2].get_value_name())
+            return ("if_not_exists", node.children[2].get_value_name())
+        return None
+
+    def visit(node: Any, at: tuple[int, ...]) -> bool:
+        kind = type(node)
+        if kind in (
+            n.UpdateExpression,
+            n.UpdateExpressionSetClause,
+            n.UpdateExpressionRemoveClause,
+            n.UpdateExpressionAddClause,
+            n.UpdateExpressionDeleteClause,
+            n.UpdateExpressionSetActions,
+            n.UpdateExpressionRemoveActions,
+            n.UpdateExpressionAddActions,
+            n.UpdateExpressionDeleteActions,
+        ):
+            return all(visit(child, (*at, i)) for i, child in enumerate(node.children or []))
+        if not node.children or not one_attribute(node.children[0]):
+            return False
+        if kind is n.UpdateExpressionRemoveAction and len(node.children) == 1:
+            actions.append(("REMOVE", at, None, None))
+            return True
+        if kind in (n.UpdateExpressionAddAction, n.UpdateExpressionDeleteAction) and len(node.children) == 2:
+            value = node.children[1]
+            if type(value) is not n.ExpressionAttributeValue:
+                return False
+            values_used.add(value.get_value_name())
+            actions.append(("VALUE", at, None, value.get_value_name()))
+            return True
+        if kind is n.UpdateExpressionSetAction and len(node.children) == 2:
+            value = node.children[1]
+            if type(value) is not n.UpdateExpressionValue:
+                return False
+            parts = value.children
+            if len(parts) == 1:
+                only = operand(parts[0])
+                if only is None:
+                    return False
+                actions.append(("SET", at, (only,), None))
+                return True
+            if (
+                len(parts) == 3
+                and type(parts[1]) is n.ExpressionValueOperator
+                and parts[1].get_operator() in ("+", "-")
+            ):
+                left, right = operand(parts[0]), operand(parts[2])
+                if left is None or right is None:
+                    return False
+                actions.append(("SET", at, (left, right), parts[1].get_operator()))
+                return True
+        return False
+
+    return (actions, values_used) if visit(tree, ()) else None
+
+
+def update_values_resolved_by_plan() -> None:
+    """For an UpdateExpression that passed moto's walks once (with any names: its checks of the
+    expression alone), and whose actions are all of the plain kinds ``_plan_of`` knows, the tree moto's
+    walks would give is made directly, with moto's own parts: the checks that depend on the names (no
+    path written twice, no key attribute named) are moto's validators' own methods, called once each
+    on the nodes their walks would give them; each value named is DynamoType(value); each path is
+    resolved by moto's ExpressionPathResolver (the assigned ones checked creatable); ``if_not_exists``
+    picks as moto's evaluator does; ``+`` and ``-`` are moto's ExecuteOperations; every SET goes
+    through moto's type-mismatch and empty-key checks; the action's value is replaced where moto's
+    walks replace it. Whatever moto's walks would refuse (a name or a value not given, a path read that
+    does not exist, an operand of the wrong type, any check that raises) is not decided here: moto's
+    walks run on a fresh copy and raise their own error, in their own order.
+
+    After the other speed-ups moto's remaining walks of every UpdateItem's tree (a node per name,
+    value, operator and action, visited by each of seven to ten walks) were 15% of the engine's time
+    under the bench."""
+    from moto.dynamodb.exceptions import IncorrectOperandType
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DDBTypedValue, NoneExistingPath, UpdateExpressionSetAction
+
+    validate = validators.Validator.validate
+    operations = validators.ExecuteOperations
+    # id(the parser's tree) -> [the tree, kept alive so that its id is not reused; its plan or None;
+    # whether it has passed moto's walks]
+    plans: dict[int, list[Any]] = {}
+
+    def entry(tree: Any) -> list[Any]:
+        found = plans.get(id(tree))
+        if found is None or found[0] is not tree:
+            if len(plans) >= 2048:
+                plans.clear()
+            found = plans[id(tree)] = [tree, _plan_of(tree), False]
+        return found
+
+    def resolved(self: Any, plan: tuple[list[_Action], set[str]], tree: Any) -> Any:
+        """The validated tree, or None when moto's walks must say what is wrong (``tree`` may then be
+        half changed)."""
+        actions, values_used = plan
+        values = self.expression_attribute_values or {}
+        if not values_used <= values.keys():
+            return None
+        names = self.expression_attribute_names
+        resolver = validators.ExpressionPathResolver(names)
+        keys = validators.UpdateHashRangeKeyValidator(self.table.table_key_attrs, names or {})
+        validators.OverlappingPathsValidator(names).check_for_overlapping_paths(tree)
+        item = self.item
+
+        def typed(name: str) -> Any:
+            return DDBTypedValue(DynamoType(values[name]))
+
+        def read(shape: _Operand, node: Any) -> Any:
+            kind, name = shape
+            if kind == "value":
+                return typed(name)
+            path = node if kind == "path" else node.children[1]
+            keys.check_for_hash_or_range_key(path)
+            found = resolver.resolve_expression_path(item, path)
+            if kind == "path":
+                return found
+            return typed(name) if isinstance(found, NoneExistingPath) else found
+
+        replaced: list[tuple[Any, Any]] = []
+        for kind, at, shape, detail in actions:
+            action = tree
+            for i in at:
+                action = action.children[i]
+            keys.check_for_hash_or_range_key(action.children[0])
+            target = resolver.resolve_expression_path(item, action.children[0])
+            if isinstance(target, NoneExistingPath) and not target.is_creatable():
+                return None
+            if kind == "REMOVE":
+                continue
+            if kind == "VALUE":
+                replaced.append((action, typed(detail)))  # type: ignore[arg-type]
+                continue
+            parts = action.children[1].children
+            operands = [read(part, parts[2 * i]) for i, part in enumerate(shape or ())]
+            if any(isinstance(o, NoneExistingPath) for o in operands):
+                return None
+            if len(operands) == 1:
+                replaced.append((action, operands[0]))
+                continue
+            left, right = (operations.get_dynamo_value_from_ddb_typed_value(o) for o in operands)
+            try:
+                value = operations.get_sum(left, right) if detail == "+" else operations.get_subtraction(left, right)
+            except IncorrectOperandType:
+                return None
+            replaced.append((action, value))
+        for action, value in replaced:
+            action.children[1] = value
+            value.parent = action
+        sets = [action for action, _ in replaced if type(action) is UpdateExpressionSetAction]
+        types = validators.TypeMismatchValidator(self.table.attr)
+        for action in sets:
+            types.check_for_type_mismatch(action)
+        empty = validators.EmptyStringKeyValueValidator(self.table.attribute_keys)
+        for action in sets:
+            empty.check_for_empty_string_key_value(action)
+        return tree
+
+    def planned(self: Any) -> Any:
+        parsed = getattr(self, "_parsed", None)
+        if parsed is None or type(self) is not validators.UpdateExpressionValidator:
+            return validate(self)
+        expression, blob = parsed
+        known = entry(expression)
+        if known[1] is not None and known[2]:
+            try:
+                tree = resolved(self, known[1], self.node_to_validate)
+            except Exception:  # noqa: BLE001 - moto's walks (below) raise it again, in their own order
+                tree = None
+            if tree is not None:
+                return tree
+            self.node_to_validate = pickle.loads(blob)  # noqa: S301 - bytes this process pickled itself  # nosec B301
+        tree = validate(self)
+        known[2] = True
+        return tree
+
+    _replace(validators.Validator, "validate", planned)
+
+
 # moto's own limit in ``LimitedSizeDict.__setitem__`` (between the measured 409 and 410 KB).
 _ITEM_SIZE_LIMIT = 405000
 
@@ -766,4 +1145,5 @@ _ENGINE_PATCHES: list[Callable[[], None]] = [
     update_trees_copied_by_pickle,
     traversals_take_their_map_once,
     items_sized_once,
+    update_values_resolved_by_plan,
 ]

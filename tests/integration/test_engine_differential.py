@@ -653,6 +653,172 @@ def sparse_index_queries(r: Replay) -> None:
         )
 
 
+def index_keys_kept(r: Replay) -> None:
+    """The index keys ``queries_read_their_key`` keeps, after every kind of write between two queries
+    of the same keys: an update moving an item to another key, one removing it from the index, one
+    creating an item, one failing half way; a put replacing an item under another key, a delete, a
+    batch write; a transaction that lands and one that fails (moto puts back copies of its tables);
+    a range-keyed table; a string-keyed, a binary-keyed and a number-keyed index."""
+    r.setup(
+        "dynamodb",
+        "create_table",
+        TableName="kept",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "slot", "AttributeType": "S"},
+            {"AttributeName": "blob", "AttributeType": "B"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_slot",
+                "KeySchema": [
+                    {"AttributeName": "slot", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by_blob",
+                "KeySchema": [{"AttributeName": "blob", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": "by_n",
+                "KeySchema": [{"AttributeName": "n", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+    )
+    r.setup(
+        "dynamodb",
+        "create_table",
+        TableName="other",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def key(i: int) -> dict[str, Any]:
+        return {"pk": {"S": f"p{i % 3}"}, "sk": {"N": str(i)}}
+
+    for i in range(12):
+        r.setup(
+            "dynamodb",
+            "put_item",
+            TableName="kept",
+            Item=key(i) | {"slot": {"S": f"s{i % 2}"}, "blob": {"B": bytes([i % 2])}, "n": {"N": str(i % 2)}},
+        )
+
+    lookups = [("by_slot", "slot", {"S": s}) for s in ("s0", "s1", "s2")]
+    lookups += [("by_blob", "blob", {"B": bytes([b])}) for b in (0, 1)] + [("by_n", "n", {"N": "1.0"})]
+
+    def look(step: str) -> None:
+        for index, attribute, value in lookups:
+            label = value.get("S") or f"{attribute} {value.get('N') or value['B'][0]}"
+            r.ddb(
+                f"{step}: {label}",
+                "query",
+                TableName="kept",
+                IndexName=index,
+                KeyConditionExpression="#k = :v",
+                ExpressionAttributeNames={"#k": attribute},
+                ExpressionAttributeValues={":v": value},
+            )
+
+    look("at first")
+    s2 = {":s": {"S": "s2"}}
+    updates: dict[str, dict[str, Any]] = {
+        "moved": {
+            "Key": key(0),
+            "UpdateExpression": "SET slot = :s, #b = :b",
+            "ExpressionAttributeValues": s2 | {":b": {"B": bytes([1])}},
+            "ExpressionAttributeNames": {"#b": "blob"},
+        },
+        "left": {"Key": key(1), "UpdateExpression": "REMOVE slot, #b", "ExpressionAttributeNames": {"#b": "blob"}},
+        "made": {"Key": key(40), "UpdateExpression": "SET slot = :s", "ExpressionAttributeValues": {":s": {"S": "s1"}}},
+        "refused": {
+            "Key": key(2),
+            "UpdateExpression": "SET slot = :s",
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ExpressionAttributeValues": s2,
+        },
+        "half done": {
+            "Key": key(3),
+            "UpdateExpression": "SET slot = :s, big = :big",
+            "ExpressionAttributeValues": s2 | {":big": {"S": "x" * 410_000}},
+        },
+    }
+    for step, params in updates.items():
+        r.ddb(step, "update_item", TableName="kept", ReturnValues="NONE", **params)
+    look("after the updates")
+    r.ddb("replaced", "put_item", TableName="kept", Item=key(4) | {"slot": {"S": "s2"}, "n": {"N": "1"}})
+    r.ddb("deleted", "delete_item", TableName="kept", Key=key(5))
+    r.ddb(
+        "batch",
+        "batch_write_item",
+        RequestItems={
+            "kept": [
+                {"PutRequest": {"Item": key(6) | {"slot": {"S": "s2"}}}},
+                {"PutRequest": {"Item": key(41) | {"slot": {"S": "s0"}, "blob": {"B": bytes([0])}}}},
+                {"DeleteRequest": {"Key": key(7)}},
+            ]
+        },
+    )
+    look("after the puts")
+    r.ddb(
+        "a transaction",
+        "transact_write_items",
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "kept",
+                    "Key": key(8),
+                    "UpdateExpression": "SET slot = :s",
+                    "ExpressionAttributeValues": {":s": {"S": "s2"}},
+                }
+            },
+            {"Delete": {"TableName": "kept", "Key": key(9)}},
+            {"Put": {"TableName": "other", "Item": {"pk": {"S": "o1"}}}},
+        ],
+    )
+    look("after a transaction")
+    r.ddb(
+        "a failed transaction",
+        "transact_write_items",
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "kept",
+                    "Key": key(10),
+                    "UpdateExpression": "SET slot = :s",
+                    "ExpressionAttributeValues": {":s": {"S": "s2"}},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": "other",
+                    "Item": {"pk": {"S": "o1"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ],
+    )
+    look("after a failed transaction")
+    r.ddb(
+        "after it, moved",
+        "update_item",
+        TableName="kept",
+        Key=key(11),
+        UpdateExpression="SET slot = :s",
+        ExpressionAttributeValues=s2,
+    )
+    look("at the end")
+
+
 def deletes(r: Replay) -> None:
     _table(r, "gone")
     for i in range(6):
@@ -873,12 +1039,160 @@ def sqs_fifo(r: Replay) -> None:
     r.sqs("counts at the end", "get_queue_attributes", QueueUrl=url, AttributeNames=_COUNTS)
 
 
+def update_plans(r: Replay) -> None:
+    """Each expression twice or more (from its second call the plan resolves it, ``update_values_resolved_by_plan``),
+    on items where it succeeds and where moto refuses it only then: a value not given, a path read
+    that is not there, an operand of the wrong type, an index key given the wrong type or an empty
+    string, an ADD of the wrong type; with names, on a new item and with every kind of action."""
+    _table(r, "plans", range_key=True, index=True)
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    r.ddb("seed", "put_item", TableName="plans", Item=key | {"n": {"N": "1"}, "colour": {"S": "red"}, "s": {"S": "x"}})
+    strings = {"pk": {"S": "strings"}, "sk": {"N": "1"}}
+    r.ddb("seed strings", "put_item", TableName="plans", Item=strings | {"n": {"S": "x"}, "c": {"S": "y"}})
+    steps: list[tuple[str, str, dict[str, Any], dict[str, str] | None, dict[str, Any]]] = [
+        # (step, expression, values, names, key)
+        (
+            "take",
+            "SET #s = :mine ADD n :one, ps :people",
+            {":mine": {"S": "m1"}, ":one": {"N": "1"}, ":people": {"SS": ["p1"]}},
+            {"#s": "s_p1"},
+            key,
+        ),
+        (
+            "take again",
+            "SET #s = :mine ADD n :one, ps :people",
+            {":mine": {"S": "m2"}, ":one": {"N": "2"}, ":people": {"SS": ["p2", "p1"]}},
+            {"#s": "s_p2"},
+            key,
+        ),
+        (
+            "take on a new item",
+            "SET #s = :mine ADD n :one, ps :people",
+            {":mine": {"S": "m3"}, ":one": {"N": "1"}, ":people": {"SS": ["p3"]}},
+            {"#s": "s_p3"},
+            {"pk": {"S": "new"}, "sk": {"N": "2"}},
+        ),
+        (
+            "take without a value",
+            "SET #s = :mine ADD n :one, ps :people",
+            {":mine": {"S": "m4"}, ":one": {"N": "1"}},
+            {"#s": "s_p2"},
+            key,
+        ),
+        (
+            "take adding to a string",
+            "SET #s = :mine ADD n :one, ps :people",
+            {":mine": {"S": "m5"}, ":one": {"N": "1"}, ":people": {"SS": ["p5"]}},
+            {"#s": "s_p5"},
+            strings,
+        ),
+        (
+            "count",
+            "SET c = if_not_exists(c, :zero) + :n, latest = :n",
+            {":zero": {"N": "0"}, ":n": {"N": "3"}},
+            None,
+            key,
+        ),
+        (
+            "count again",
+            "SET c = if_not_exists(c, :zero) + :n, latest = :n",
+            {":zero": {"N": "0"}, ":n": {"N": "4"}},
+            None,
+            key,
+        ),
+        (
+            "count a string",
+            "SET c = if_not_exists(c, :zero) + :n, latest = :n",
+            {":zero": {"N": "0"}, ":n": {"S": "4"}},
+            None,
+            key,
+        ),
+        (
+            "count on a string",
+            "SET c = if_not_exists(c, :zero) + :n, latest = :n",
+            {":zero": {"N": "0"}, ":n": {"N": "4"}},
+            None,
+            strings,
+        ),
+        ("first", "SET f = if_not_exists(f, :v)", {":v": {"S": "one"}}, None, key),
+        ("first again", "SET f = if_not_exists(f, :v)", {":v": {"S": "two"}}, None, key),
+        ("copy", "SET d = n, e = :v - n", {":v": {"N": "10"}}, None, key),
+        ("copy again", "SET d = n, e = :v - n", {":v": {"N": "11"}}, None, key),
+        (
+            "copy from an item without it",
+            "SET d = n, e = :v - n",
+            {":v": {"N": "10"}},
+            None,
+            {"pk": {"S": "b"}, "sk": {"N": "1"}},
+        ),
+        (
+            "subtract from what is not there",
+            "SET e = :v - n",
+            {":v": {"N": "1"}},
+            None,
+            {"pk": {"S": "b"}, "sk": {"N": "1"}},
+        ),
+        ("colour", "SET colour = :c, seen = :t", {":c": {"S": "blue"}, ":t": {"BOOL": True}}, None, key),
+        ("colour again", "SET colour = :c, seen = :t", {":c": {"S": "green"}, ":t": {"BOOL": False}}, None, key),
+        ("colour a number", "SET colour = :c, seen = :t", {":c": {"N": "1"}, ":t": {"BOOL": True}}, None, key),
+        ("colour empty", "SET colour = :c, seen = :t", {":c": {"S": ""}, ":t": {"BOOL": True}}, None, key),
+        ("colour by name", "SET #c = :c", {":c": {"S": "pink"}}, {"#c": "colour"}, key),
+        ("colour by name again", "SET #c = :c", {":c": {"N": "5"}}, {"#c": "colour"}, key),
+        ("leave", "REMOVE seen, f, nothing DELETE ps :gone", {":gone": {"SS": ["p1"]}}, None, key),
+        ("leave again", "REMOVE seen, f, nothing DELETE ps :gone", {":gone": {"SS": ["p2", "p9"]}}, None, key),
+        ("leave with a number", "REMOVE seen, f, nothing DELETE ps :gone", {":gone": {"N": "1"}}, None, key),
+        (
+            "mark",
+            "SET rm_a = :s, tries_a = :n, counted = :t REMOVE removal_due, removal_shard",
+            {":s": {"S": "done"}, ":n": {"N": "1"}, ":t": {"BOOL": True}},
+            None,
+            key,
+        ),
+        (
+            "mark again",
+            "SET rm_a = :s, tries_a = :n, counted = :t REMOVE removal_due, removal_shard",
+            {":s": {"S": "again"}, ":n": {"N": "2"}, ":t": {"BOOL": True}},
+            None,
+            key,
+        ),
+    ]
+    # One expression of names alone, again with names that break it (moto's name checks, on the plan).
+    by_names = {
+        "names": ({"#a": "x", "#b": "y", "#c": "z"}, "n"),
+        "names again": ({"#a": "y", "#b": "x", "#c": "x"}, "m"),
+        "one name twice": ({"#a": "x", "#b": "x", "#c": "z"}, "n"),
+        "a key by name": ({"#a": "x", "#b": "sk", "#c": "z"}, "n"),
+        "a key read": ({"#a": "x", "#b": "y", "#c": "pk"}, "n"),
+        "a name not given": ({"#a": "x", "#c": "z"}, "n"),
+    }
+    at = next(i for i, step in enumerate(steps) if step[0] == "leave")
+    steps[at:at] = [
+        (step, "SET #a = :v, #b = if_not_exists(#c, :v)", {":v": {"S": v}}, names, key)
+        for step, (names, v) in by_names.items()
+    ]
+    for step, expression, values, names, item_key in steps:
+        kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+        r.ddb(
+            step,
+            "update_item",
+            TableName="plans",
+            Key=item_key,
+            UpdateExpression=expression,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+            **kwargs,
+        )
+    r.ddb("all of it", "scan", TableName="plans")
+
+
 SCRIPTS = [
     conditional_writes,
     update_expressions,
+    update_plans,
     scans_with_resume,
     queries,
     sparse_index_queries,
+    index_keys_kept,
     deletes,
     item_sizes,
     sqs_counts_and_deletes,
@@ -918,6 +1232,31 @@ def _assert_the_calls_reach_what_they_are_for(script: str, answers: dict[str, An
     elif script == "update_expressions":
         assert answers["update 3 round 2"]["Attributes"]["tally"] == {"N": "6"}
         assert answers["overlapping paths"]["error"]["Error"]["Code"] == "ValidationException"
+    elif script == "update_plans":
+        assert answers["take again"]["Attributes"]["n"] == {"N": "4"}
+        assert answers["count again"]["Attributes"]["c"] == {"N": "7"}
+        assert answers["first again"]["Attributes"]["f"] == {"S": "one"}
+        assert answers["copy again"]["Attributes"]["e"] == {"N": "7"}
+        assert answers["colour again"]["Attributes"]["colour"] == {"S": "green"}
+        assert "s_p3" in answers["take on a new item"]["Attributes"]
+        assert answers["mark again"]["Attributes"]["tries_a"] == {"N": "2"}
+        assert answers["names again"]["Attributes"]["x"] == {"S": "n"}
+        for refused in (
+            "take without a value",
+            "take adding to a string",
+            "count a string",
+            "count on a string",
+            "copy from an item without it",
+            "subtract from what is not there",
+            "colour a number",
+            "one name twice",
+            "a key by name",
+            "a key read",
+            "a name not given",
+            "colour empty",
+            "leave with a number",
+        ):
+            assert "error" in answers[refused] or "raised" in answers[refused], refused
     elif script == "scans_with_resume":
         assert "LastEvaluatedKey" in answers["flat while written page 3"]
         assert answers["flat after the writes page 0"]["ScannedCount"] == 5
@@ -928,6 +1267,13 @@ def _assert_the_calls_reach_what_they_are_for(script: str, answers: dict[str, An
         assert answers["the table by p01"]["Count"] == 0 and answers["the table by nobody"]["Count"] == 0
         assert answers["moved between pages page 1"]["Count"] > 0
         assert answers["counted page 0"]["Count"] > 0
+    elif script == "index_keys_kept":
+        assert answers["at first: s0"]["Count"] == 6 and answers["at first: s2"]["Count"] == 0
+        assert answers["at first: n 1.0"]["Count"] == 6
+        assert answers["half done"]["error"]["Error"]["Code"] == "ValidationException"
+        assert answers["after the updates: s2"]["Count"] == 2 and answers["after the updates: blob 1"]["Count"] == 6
+        assert answers["a failed transaction"]["error"]["Error"]["Code"] == "TransactionCanceledException"
+        assert answers["at the end: s2"]["Count"] > answers["after a failed transaction: s2"]["Count"]
     elif script == "item_sizes":
         assert len(answers["300 attributes read"]["Item"]) == 301
         assert answers["at the limit: stored"]["Item"]["pk"] == {"S": "big"}

@@ -91,7 +91,7 @@ for name, module in list(sys.modules.items()):
 before = {key: dict(vars(owner)) for key, owner in owners.items()}
 assert speedups.install() and speedups.installed()
 replaced = [(owner, attribute) for done in speedups.applied().values() for owner, attribute in done]
-assert len(speedups.applied()) == 17, sorted(speedups.applied())
+assert len(speedups.applied()) == 18, sorted(speedups.applied())
 for owner, attribute in replaced:
     assert id(owner) in before, f"{owner!r} not snapshotted: import its module above"
     assert vars(owner).get(attribute) is not before[id(owner)].get(attribute), (owner, attribute)
