@@ -104,6 +104,51 @@ def test_the_pre_queue_order_is_unknowable_before_the_seed() -> None:
     assert sorted(one) == sorted(tickets) and one != two and one != sorted(tickets)
 
 
+def test_the_pre_queue_is_drawn_band_by_band_and_at_random_within_a_band() -> None:
+    # Given 400 tickets of the pre-queue, in the order they came
+    tickets = [order.new_ticket(100 + n, 0, "ab" * 12).text for n in range(400)]
+    # When the order is drawn with two seeds
+    one, two = order.pre_queue_order(tickets, order.new_seed()), order.pre_queue_order(tickets, order.new_seed())
+    # Then the bands come in order, each a fair share of the pre-queue (its ID's random part decides)
+    assert [order.pre_band(t) for t in one] == sorted(order.pre_band(t) for t in tickets)
+    assert all(20 <= sum(1 for t in tickets if order.pre_band(t) == b) <= 60 for b in range(order.PRE_BANDS))
+    # And within each band the seed decides: the bands hold the same tickets, in other orders
+    for band in range(order.PRE_BANDS):
+        mine = [t for t in one if order.pre_band(t) == band]
+        theirs = [t for t in two if order.pre_band(t) == band]
+        assert sorted(mine) == sorted(theirs)
+        assert mine != theirs or len(mine) < 3
+    # And arriving earlier buys nothing: the first half of the arrivals is not ahead on average
+    rank = {t: i for i, t in enumerate(one)}
+    assert 150 < sum(rank[t] for t in tickets[:200]) / 200 < 250
+
+
+def read_a_minute_before_the_opening(line: Any, clock: Clock, people: int, pre_count: int) -> dict[str, int]:
+    """``people`` join the pre-queue, ``pre_count`` are counted in it, and each ticket is read a minute
+    before the opening: its ``poll_after_s``."""
+    st = line()
+    clock.at(OPENS - 60)
+    tickets = [join(n).ticket for n in range(people)]
+    st.queue.current = st.queue.current.with_(pre_count=pre_count)
+    waiting_line.forget()
+    return {t: tickets_service.ticket(t).poll_after_s for t in tickets}
+
+
+def test_the_pre_queue_reads_its_places_band_by_band_before_serving_reaches_them(line: Any, clock: Clock) -> None:
+    # Given 2,500 counted in the pre-queue (a 10 s spread), read a minute before the opening
+    polls = read_a_minute_before_the_opening(line, clock, 200, 2500)
+    tickets = list(polls)
+    # When the order is drawn at the opening
+    clock.at(OPENS + order.GRACE_SECONDS + 1)
+    sequencer.sequence_once()
+    placed = sorted(tickets, key=lambda t: tickets_service.ticket(t).position or 0)
+    # Then a later place is never read earlier: each band reads in its tenth of the 10 s, in the order
+    # of the bands, so a page knows its place before serving (at most 250 a second) comes to it
+    reads = [polls[t] for t in placed]
+    assert reads == sorted(reads)
+    assert all(polls[t] - (60 + order.GRACE_SECONDS + 2) == order.pre_band(t) for t in tickets)
+
+
 def test_after_the_opening_the_line_follows_the_arrival_seconds(line: Any, clock: Clock) -> None:
     # Given a line open for a while, and people arriving 3 to a second for 5 seconds
     line()
@@ -588,14 +633,9 @@ def test_the_settings_default_to_the_waiting_room_on_and_refuse_an_opening_witho
 
 
 def test_the_pre_queue_reads_its_places_spread_after_the_opening(line: Any, clock: Clock) -> None:
-    # Given 1,000 counted in the pre-queue, a minute before the opening
-    st = line()
-    clock.at(OPENS - 60)
-    tickets = [join(n).ticket for n in range(40)]
-    st.queue.current = st.queue.current.with_(pre_count=1000)
-    waiting_line.forget()
-    # When the tickets are read / Then each is asked again after the opening, spread over ~4 s a 1,000
-    polls = [tickets_service.ticket(t).poll_after_s for t in tickets]
+    # Given 1,000 counted in the pre-queue / When the tickets are read a minute before the opening
+    polls = list(read_a_minute_before_the_opening(line, clock, 40, 1000).values())
+    # Then each is asked again after the opening, spread over ~4 s a 1,000
     assert all(60 < p <= 60 + order.GRACE_SECONDS + 2 + 4 for p in polls)
     assert len(set(polls)) > 1
 

@@ -7,10 +7,15 @@ token binds them). The sequencer writes one bucket item per ``(s, k)`` (per ``j`
 pre-queue) with the positions of its tickets, each named by a digest of its whole ID, so a forged
 ID (another phone key on a real ticket's second and random part) is found in no bucket.
 
-Within an arrival second and shard the order is the IDs' (their random part decides); the
-pre-queue's order is drawn at the opening from a seed that did not exist before it, so neither
-arriving early nor knowing an ID tells a rank. :func:`parse_ticket` accepts only what
-:func:`new_ticket` could have made.
+Within an arrival second and shard the order is the IDs' (their random part decides). The
+pre-queue's order is drawn at the opening from a seed that did not exist before it, band by band: an
+ID's digest puts it in one of PRE_BANDS equal bands (a tenth of the pre-queue), the bands come in
+order and the seed orders each one. Arriving early buys nothing (the band is as random as the ID),
+and before the opening an ID tells only its tenth, not its rank. The band is also when a page reads
+its place after the opening (``standing``): the pre-queue's reads, spread over minutes, come in the
+order of the places, so each page knows its place before ``serving`` reaches it (with one spread for
+all, a place near the front was read as late as one at the back: people were admitted without
+knowing it). :func:`parse_ticket` accepts only what :func:`new_ticket` could have made.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ DIGEST_BYTES = 8
 # The pre-queue's positions are written in this many buckets (one per j): 100,000 people make ~390
 # entries of 12 bytes a bucket (~6 KB as text), 1,000,000 ~60 KB: far under DynamoDB's 400 KB.
 PRE_BUCKETS = 256
+# The pre-queue's order, and its reads after the opening, go band by band (see above).
+PRE_BANDS = 10
 # A second s is sequenced once now >= s + 1 + GRACE_SECONDS: the joins of s have landed (and reached
 # the index) by then; a later one is found by its own reader and joins the line anew (``late``).
 GRACE_SECONDS = 1.0
@@ -120,10 +127,22 @@ def arrival_order(tickets: Iterable[str]) -> list[str]:
     return sorted(tickets)
 
 
+def spread_key(ticket: str) -> int:
+    """A number fixed for a ticket and as random as its ID: the first 32 bits of its digest."""
+    return int.from_bytes(hashlib.sha256(ticket.encode("ascii")).digest()[:4], "big")
+
+
+def pre_band(ticket: str) -> int:
+    """The ticket's band of the pre-queue (0 to PRE_BANDS - 1): where in the order its place is drawn,
+    and when after the opening it reads it."""
+    return spread_key(ticket) % PRE_BANDS
+
+
 def pre_queue_order(tickets: Iterable[str], seed: bytes) -> list[str]:
-    """The pre-queue in a random order: by HMAC(seed, ID), the seed drawn at the opening. Nobody can
-    know their rank before the seed exists, and arriving earlier changes nothing."""
-    return sorted(tickets, key=lambda t: hmac.new(seed, t.encode("ascii"), hashlib.sha256).digest())
+    """The pre-queue in a random order: band by band (``pre_band``), and within a band by HMAC(seed,
+    ID), the seed drawn at the opening. Nobody can know their rank before the seed exists, and arriving
+    earlier changes nothing."""
+    return sorted(tickets, key=lambda t: (pre_band(t), hmac.new(seed, t.encode("ascii"), hashlib.sha256).digest()))
 
 
 def new_seed() -> bytes:

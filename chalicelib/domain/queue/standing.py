@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from chalicelib.domain.queue.order import GRACE_SECONDS, PHONE_KEY_HEX
+from chalicelib.domain.queue.order import GRACE_SECONDS, PHONE_KEY_HEX, PRE_BANDS
 from chalicelib.domain.queue.pace import QueueState, admission_time
 from chalicelib.domain.verification import signed_subject, signed_token
 
@@ -49,15 +49,15 @@ class Standing:
 def standing(place: Place, state: QueueState, now: float, admission_seconds: float, spread_key: int) -> Standing:
     """A ticket's status at ``now``: waiting until ``serving`` reaches its position, then admitted for
     ``admission_seconds``, then expired; a waiting ticket says ``full`` once the line has stopped.
-    ``spread_key`` (any number fixed for the ticket) spreads the pre-queue's first reads after the
+    ``spread_key`` (``order.spread_key`` of the ticket) spreads the pre-queue's first reads after the
     opening over ``pre_count / PRE_READS_PER_SECOND`` seconds (the stage's throttle takes ~500
-    requests a second; the pre-queue may be 100,000 people, whose places are drawn at random anyway)."""
+    requests a second; the pre-queue may be 100,000 people), band by band in the order of their places."""
     rate = state.segments[-1].rate if state.segments else float(state.rate)
     if place.position is None:
         wait = _estimate(state, now, rate)
         if not state.opened and state.opens_at is not None:
             window = min(PRE_SPREAD_MAX_SECONDS, math.ceil(state.pre_count / PRE_READS_PER_SECOND))
-            poll = max(2, math.ceil(state.opens_at - now + GRACE_SECONDS) + 2 + spread_key % max(1, window))
+            poll = max(2, math.ceil(state.opens_at - now + GRACE_SECONDS) + 2 + _spread(spread_key, window))
         else:
             poll = 2
         return Standing("full" if state.full else "waiting", None, None, wait, poll, None)
@@ -73,6 +73,14 @@ def standing(place: Place, state: QueueState, now: float, admission_seconds: flo
     if now < until:
         return Standing("admitted", position, 0, 0, 60, until)
     return Standing("expired", position, 0, 0, 60, None)
+
+
+def _spread(key: int, window: int) -> int:
+    """When in ``window`` seconds after the opening the ticket of ``key`` reads its place: in its band's
+    tenth of the window (``order.pre_band``: the band of the places it is drawn among), at a point of
+    it fixed by the rest of the key."""
+    band, rest = key % PRE_BANDS, (key // PRE_BANDS) % 1024
+    return math.floor((band + rest / 1024) * max(1, window) / PRE_BANDS)
 
 
 def _estimate(state: QueueState, now: float, rate: float) -> int | None:

@@ -10,7 +10,6 @@ everyone, cacheable for PUBLIC_MAX_AGE. A reader that finds the sequencer late r
 
 from __future__ import annotations
 
-import base64
 import math
 import secrets
 from datetime import UTC, datetime
@@ -156,8 +155,7 @@ def _moved(ticket: TicketId, mine: QueueTicket, state: QueueState, now: float) -
 
 def _view(ticket: TicketId, place: Place, state: QueueState, now: float) -> TicketView:
     settings = get_settings()
-    spread_key = int.from_bytes(base64.urlsafe_b64decode(ticket.digest + "=")[:4], "big")
-    now_standing = standing(place, state, now, settings.admission_minutes * 60, spread_key)
+    now_standing = standing(place, state, now, settings.admission_minutes * 60, order.spread_key(ticket.text))
     token = until = None
     if now_standing.admitted_until is not None:
         expiry = math.floor(now_standing.admitted_until)
