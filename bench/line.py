@@ -145,6 +145,21 @@ def pace(done_per_s: float, in_flight: int, clients: int) -> int:
     return max(PACE_FLOOR, min(ADMIT_PER_MINUTE, round(per_s * 60)))
 
 
+def pace_held(per_minute: int, current: int, done: int, in_flight: int, clients: int, finding_out: bool) -> bool:
+    """Whether the admin keeps ``current`` rather than setting ``per_minute`` (what ``pace`` says).
+
+    - Until a client's worth of households (``done``) has completed since the opening there is no rate
+      to measure: the first ones are still on their first attempts. (In run L the pace fell to the
+      floor 10 s after the opening with none done yet, and took 20 s to climb back.)
+    - While the pre-queue is still finding out its places, how fast the admitted register says how fast
+      they find out, not how fast the stack serves: the pace does not come down for it while the
+      backlog is short. It still rises, and comes down once the stack is behind. (It used to only come
+      down then: in run G it fell to the floor 30 s after the opening and could not rise for 65 s.)"""
+    if done < clients:
+        return True
+    return finding_out and per_minute < current and in_flight <= PACE_BACKLOG * clients
+
+
 def poll_after(answer: dict[str, Any]) -> float:
     """The answer's ``poll_after_s``, honoured: at least MIN_POLL_S, DEFAULT_POLL_S when missing."""
     value = answer.get("poll_after_s")

@@ -204,13 +204,7 @@ def _pace(server: Server, run: Line, admin_token: str, since: float, done: int, 
     ``PUT /v1/admin/queue`` when it moved by a tenth or more; (now, households done now)."""
     now, done_now, in_flight = time.perf_counter(), run.households_done(), run.in_flight()
     per_minute = line.pace((done_now - done) / (now - since), in_flight, run.clients)
-    # While the pre-queue is still finding out its places, how fast the admitted register says how fast
-    # they find out, not how fast the stack serves: the pace does not come down for it while the
-    # backlog is short. It still rises when the backlog is short, and comes down once the stack is
-    # behind. (It used to only come down then: in run G the pace fell to the floor 30 s after the
-    # opening, once the first admitted found out at once, and could not rise for the next 65 s.)
-    finding_out = not run.prequeue_placed()
-    if finding_out and per_minute < run.admit_per_minute and in_flight <= line.PACE_BACKLOG * run.clients:
+    if line.pace_held(per_minute, run.admit_per_minute, done_now, in_flight, run.clients, not run.prequeue_placed()):
         return now, done_now
     if abs(per_minute - run.admit_per_minute) >= run.admit_per_minute / 10:
         status, _ = server.call("PUT", "/v1/admin/queue", {"admit_per_minute": per_minute}, admin_token)

@@ -372,6 +372,19 @@ def test_the_pace_follows_what_the_stack_completes_towards_a_backlog_per_client(
     assert line.pace(0.0, 10_000, clients=10) == line.PACE_FLOOR
 
 
+def test_the_admin_keeps_the_pace_until_households_complete_and_while_the_pre_queue_finds_out() -> None:
+    clients, short, long_ = 10, line.PACE_BACKLOG * 10, line.PACE_BACKLOG * 10 + 1
+    # Given fewer households done than clients since the opening / Then the pace stays, up or down
+    assert line.pace_held(600, 4_200, 9, long_, clients, finding_out=False)
+    assert line.pace_held(4_200, 600, 0, 0, clients, finding_out=False)
+    # Given the pre-queue still finding out its places / Then no slower while the backlog is short
+    assert line.pace_held(600, 4_200, 50, short, clients, finding_out=True)
+    assert not line.pace_held(600, 4_200, 50, long_, clients, finding_out=True)
+    assert not line.pace_held(4_200, 600, 50, short, clients, finding_out=True)
+    # Given households completing and the pre-queue placed / Then the pace follows what pace() says
+    assert not line.pace_held(600, 4_200, 50, short, clients, finding_out=False)
+
+
 def test_the_busiest_key_is_read_from_the_key_table_with_the_lines_own() -> None:
     # Given no write counted / Then no figure
     assert line.busiest_key({"writes": []}, "queue") is None
