@@ -13,7 +13,8 @@ ID's digest puts it in one of PRE_BANDS equal bands (a tenth of the pre-queue), 
 order and the seed orders each one. Arriving early buys nothing (the band is as random as the ID),
 and before the opening an ID tells only its tenth, not its rank. The band is also when a page reads
 its place after the opening (``standing``): the pre-queue's reads, spread over minutes, come in the
-order of the places, so each page knows its place before ``serving`` reaches it (with one spread for
+order of the places, so each page knows its place before ``serving`` reaches it as long as those
+reads (PRE_READS_PER_SECOND) keep ahead of the pace (with one spread for
 all, a place near the front was read as late as one at the back: people were admitted without
 knowing it). :func:`parse_ticket` accepts only what :func:`new_ticket` could have made.
 """
