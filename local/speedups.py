@@ -978,7 +978,7 @@ def update_values_resolved_by_plan() -> None:
     walks would give is made directly, with moto's own parts: the checks that depend on the names (no
     path written twice, no key attribute named) are moto's validators' own methods, called once each
     on the nodes their walks would give them; each value named is DynamoType(value); each path is
-    resolved by moto's ExpressionPathResolver (the assigned ones checked creatable); ``if_not_exists``
+    resolved by moto's ExpressionPathResolver; ``if_not_exists``
     picks as moto's evaluator does; ``+`` and ``-`` are moto's ExecuteOperations; every SET goes
     through moto's type-mismatch and empty-key checks; the action's value is replaced where moto's
     walks replace it. Whatever moto's walks would refuse (a name or a value not given, a path read that
@@ -1040,9 +1040,8 @@ def update_values_resolved_by_plan() -> None:
             for i in at:
                 action = action.children[i]
             keys.check_for_hash_or_range_key(action.children[0])
-            target = resolver.resolve_expression_path(item, action.children[0])
-            if isinstance(target, NoneExistingPath) and not target.is_creatable():
-                return None
+            # For its check of the name alone: a path of one attribute is always creatable.
+            resolver.resolve_expression_path(item, action.children[0])
             if kind == "REMOVE":
                 continue
             if kind == "VALUE":

@@ -111,13 +111,13 @@ def test_the_pre_queue_is_drawn_band_by_band_and_at_random_within_a_band() -> No
     one, two = order.pre_queue_order(tickets, order.new_seed()), order.pre_queue_order(tickets, order.new_seed())
     # Then the bands come in order, each a fair share of the pre-queue (its ID's random part decides)
     assert [order.pre_band(t) for t in one] == sorted(order.pre_band(t) for t in tickets)
-    assert all(20 <= sum(1 for t in tickets if order.pre_band(t) == b) <= 60 for b in range(order.PRE_BANDS))
+    assert all(10 <= sum(1 for t in tickets if order.pre_band(t) == b) <= 80 for b in range(order.PRE_BANDS))
     # And within each band the seed decides: the bands hold the same tickets, in other orders
     for band in range(order.PRE_BANDS):
         mine = [t for t in one if order.pre_band(t) == band]
         theirs = [t for t in two if order.pre_band(t) == band]
         assert sorted(mine) == sorted(theirs)
-        assert mine != theirs or len(mine) < 3
+        assert mine != theirs
     # And arriving earlier buys nothing: the first half of the arrivals is not ahead on average
     rank = {t: i for i, t in enumerate(one)}
     assert 150 < sum(rank[t] for t in tickets[:200]) / 200 < 250
