@@ -77,8 +77,6 @@ def main() -> int:
             f"{url}/v1/openapi.json",
             "--url",
             url,
-            "--checks",
-            "all",
             "--max-examples",
             MAX_EXAMPLES,
             "--header",
