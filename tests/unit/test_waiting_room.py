@@ -208,6 +208,110 @@ def test_a_ticket_whose_second_was_sequenced_without_it_joins_the_line_again_onc
     assert sum(1 for b in st.queue.buckets.values() if late.digest in b.ids) == 1
 
 
+def _slow_join(st: FakeStores, clock: Clock, round_sees_it: bool) -> None:
+    """The next join's put comes back 3 s after its second ends; its second's round runs meanwhile,
+    after the put reached the index (``round_sees_it``) or before."""
+    put = st.queue.join
+
+    def slow(*args: Any) -> Any:
+        if not round_sees_it:
+            clock.passes(3)
+            sequence_all(clock)
+        found = put(*args)
+        if round_sees_it:
+            clock.passes(3)
+            sequence_all(clock)
+        return found
+
+    st.queue.join = slow  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("round_sees_it", [False, True])
+def test_a_join_whose_put_comes_back_late_keeps_its_place_in_arrival_order(
+    line: Any, clock: Clock, round_sees_it: bool
+) -> None:
+    # Given an open line with one person in it; then, in one second, a join that lands at once and
+    # one whose put comes back 3 s after the second ends, its round run meanwhile
+    st = line()
+    clock.at(OPENS + 30.2)
+    first = join(1).ticket
+    clock.passes(order.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    same_second = join(4).ticket
+    _slow_join(st, clock, round_sees_it)
+    slow = join(2).ticket
+    st.queue.join = type(st.queue).join.__get__(st.queue)  # type: ignore[method-assign]
+    # When someone joins in the next second, after that put came back, and the rounds run
+    clock.passes(1)
+    after = join(3).ticket
+    clock.passes(order.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    # Then the late join is ahead of the one received after it, each has one place, and there is no gap
+    got = positions([first, same_second, slow, after])
+    assert got[0] == 1 and got[3] == 4 and sorted(got[1:3]) == [2, 3]  # type: ignore[type-var]
+    digest = order.digest_of(slow)
+    assert sum(1 for b in st.queue.buckets.values() if digest in b.ids) == 1
+    assert st.queue.current.total == 4
+
+
+@pytest.mark.parametrize("round_sees_it", [False, True])
+def test_a_pre_queue_join_whose_put_comes_back_after_the_opening_is_placed_once(
+    line: Any, clock: Clock, round_sees_it: bool
+) -> None:
+    # Given one person in the pre-queue, and a join sent just before the opening whose put comes back
+    # 3 s later, the opening's round run meanwhile (after the put reached the index, or before)
+    st = line()
+    clock.at(OPENS - 60)
+    early = join(1).ticket
+    clock.at(OPENS - 0.3)
+    _slow_join(st, clock, round_sees_it)
+    slow = join(2).ticket
+    st.queue.join = type(st.queue).join.__get__(st.queue)  # type: ignore[method-assign]
+    # When someone joins a second later and the rounds run
+    clock.passes(1)
+    after = join(3).ticket
+    clock.passes(order.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    # Then the late join is in the pre-queue if the opening saw it, else first after it; once either way
+    got = positions([early, slow, after])
+    assert sorted(got[:2]) == [1, 2] if round_sees_it else got[:2] == [1, 2]  # type: ignore[type-var]
+    assert got[2] == 3 and st.queue.current.total == 3
+
+
+def test_a_ticket_moved_between_two_reads_of_one_round_is_placed_once(line: Any, clock: Clock) -> None:
+    # Given an open line, and a ticket of second s that moved to s + 2 while one round read them both
+    # (its query of s before the move, its query of s + 2 after)
+    st = line()
+    clock.at(OPENS + 30.2)
+    join(1)
+    clock.passes(order.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    s = math.floor(clock())
+    moved = order.new_ticket(s, 0, phone_hash(phone(2), _keys()))
+    st.queue.tickets[moved.phone_key] = {
+        "ticket": moved.text,
+        "qk": order.arrival_key(s + 2, 1),
+        "qs": s + 2,
+        "moved_to": s + 2,
+        "moved_shard": 1,
+    }
+    arrivals = st.queue.arrivals
+
+    def read_twice(keys: list[str]) -> dict[str, list[str]]:
+        found = arrivals(keys)
+        if order.arrival_key(s, 0) in keys:
+            found[order.arrival_key(s, 0)] = [moved.text]
+        return found
+
+    st.queue.arrivals = read_twice  # type: ignore[method-assign]
+    # When the round runs
+    clock.passes(5)
+    sequence_all(clock)
+    # Then it has one place, in its own second's bucket
+    assert [k for k, b in st.queue.buckets.items() if moved.digest in b.ids] == [f"{s}#0"]
+    assert st.queue.current.total == 2 and tickets_service.ticket(moved.text).position == 2
+
+
 def test_an_unknown_or_forged_ticket_is_not_found(line: Any, clock: Clock) -> None:
     # Given one real ticket, sequenced
     line()

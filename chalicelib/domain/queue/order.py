@@ -48,6 +48,12 @@ PRE_BANDS = 10
 # A second s is sequenced once now >= s + 1 + GRACE_SECONDS: the joins of s have landed (and reached
 # the index) by then; a later one is found by its own reader and joins the line anew (``late``).
 GRACE_SECONDS = 1.0
+# The index may show a put this long after it returned: a join whose put came back later than
+# GRACE_SECONDS - INDEX_LAG_SECONDS after its second (or the opening) may be missing from its round,
+# so it moves itself to the second it came back in (``tickets.join``); its round, if it did see it,
+# keeps that place (``sequencer``). A place is never given twice, and nobody received after it goes
+# ahead of it: ordered "to the second" at any store latency, not only while every put lands in time.
+INDEX_LAG_SECONDS = 0.5
 # Joins per second one shard key takes before another is opened (DynamoDB: ~1,000 writes/s a key).
 PER_SHARD_JOINS = 250
 # At most this many seconds are sequenced in one round (a round's bucket writes and, after a failed
@@ -114,6 +120,14 @@ def arrival_key(second: int, shard: int) -> str:
 def pre_key(shard: int) -> str:
     """The index key of a ticket joined before the opening (one of ``shards_max``)."""
     return f"q#pre#{shard}"
+
+
+def read_at(second: int, opens_at: float | None) -> float:
+    """When the round that places a ticket of ``second`` reads its arrivals at the earliest: the
+    opening's (a ticket of the pre-queue), or its second's once closed."""
+    if opens_at is not None and second < opens_at:
+        return opens_at + GRACE_SECONDS
+    return second + 1 + GRACE_SECONDS
 
 
 def shards_needed(peak_joins_per_second: int, most: int) -> int:

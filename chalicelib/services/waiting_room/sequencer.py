@@ -116,7 +116,7 @@ def sequence_once(now: float | None = None, checked_to: int | None = None) -> Ou
     recovery = state.dirty or state.claim_until > 0
     start = max(first, checked_to or first)
     keys = {order.arrival_key(s, k): (s, k) for s in range(start + 1, last + 1) for k in range(state.shards_for(s))}
-    found = {keys[key]: tickets for key, tickets in store.arrivals(list(keys)).items()}
+    found = _placed_once({keys[key]: tickets for key, tickets in store.arrivals(list(keys)).items()}, state)
     if not found and not recovery:
         if last - first >= IDLE_ADVANCE_SECONDS or behind:
             store.write_state({"sequenced_to": last}, {"sequenced_to": first, "round": state.round}, free_at=now)
@@ -134,6 +134,32 @@ def sequence_once(now: float | None = None, checked_to: int | None = None) -> Ou
     line.invalidate()
     metrics.add("QueueSequenced", value=given)
     return Outcome(given, None, behind)
+
+
+def _placed_once(found: dict[tuple[int, int], list[str]], state: QueueState) -> dict[tuple[int, int], list[str]]:
+    """The arrivals found, less the moved tickets (``tickets.join``: a put that came back late) that
+    the round of their own second did place after all: its bucket already holds them (one read per
+    such ticket, from the container's cache after the first), or this round found them there too.
+    Seconds left with no ticket are left out. Raises Overloaded."""
+    kept: dict[tuple[int, int], list[str]] = {}
+    for (second, shard), tickets in found.items():
+        mine = [t for t in tickets if not _placed_before(t, second, found, state)]
+        if mine:
+            kept[(second, shard)] = mine
+    return kept
+
+
+def _placed_before(text: str, second: int, found: dict[tuple[int, int], list[str]], state: QueueState) -> bool:
+    ticket = order.parse_ticket(text)
+    if ticket is None or ticket.second == second:
+        return False  # where it joined
+    if state.opens_at is not None and ticket.second < state.opens_at:
+        bucket = line.bucket(f"pre#{ticket.pre_bucket}")
+        return bucket is not None and ticket.digest in order.unpack_positions(bucket.positions)
+    if ticket.second > state.sequenced_to:
+        return text in found.get((ticket.second, ticket.shard), ())
+    bucket = line.bucket(f"{ticket.second}#{ticket.shard}")
+    return bucket is not None and order.index_in(bucket.ids, ticket.digest) is not None
 
 
 def check_full() -> None:

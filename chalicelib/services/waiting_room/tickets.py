@@ -3,7 +3,8 @@
 A phone has at most one ticket: joining is one conditional put, and a phone that has a ticket gets
 that one back. A ticket's place is read from its bucket once sequenced, else from the ticket's own
 item; a ticket whose second was sequenced without it joins the line again, once, where it is found.
-An ID we could not have issued is refused without a read. ``GET /v1/queue`` is the same answer for
+A join whose put comes back too late for its round moves itself at once to the second it came
+back in. An ID we could not have issued is refused without a read. ``GET /v1/queue`` is the same answer for
 everyone, cacheable for PUBLIC_MAX_AGE. A reader that finds the sequencer late runs a round itself
 (``sequencer.caught_up``), so the line moves while its schedule fails.
 """
@@ -22,6 +23,7 @@ from chalicelib.domain.errors import (
     ChannelClosed,
     Conflict,
     NotFound,
+    Overloaded,
     PhoneNotVerified,
     QueueNotOpen,
     RegistrationFull,
@@ -76,6 +78,7 @@ def join(req: JoinRequest) -> tuple[TicketView, bool]:
     found = stores().queue.join(ticket.phone_key, ticket.text, index_key, second, now)
     if found is None:
         metrics.add("QueueJoined")
+        _if_landed_late(ticket, state)
         return _view(ticket, Place(None), state, now), True
     held = order.parse_ticket(found.ticket)
     if held is None:  # not one of ours: nothing we wrote
@@ -151,6 +154,24 @@ def _moved(ticket: TicketId, mine: QueueTicket, state: QueueState, now: float) -
     metrics.add("QueueLateTicket")
     logger.warning("a ticket joined the line again: its second was sequenced without it")
     return Place(None)
+
+
+def _if_landed_late(ticket: TicketId, state: QueueState) -> None:
+    """A new ticket whose put came back too near the read of its round (``order.INDEX_LAG_SECONDS``)
+    may be missing from it: it moves now to the second it came back in, one more write, so that
+    nobody the service received later is placed ahead of it. If the round did see it, that place
+    stands (the sequencer leaves the moved entry out). A move that fails is left to the ticket's
+    reads (``_moved``)."""
+    back = line.clock()
+    if back < order.read_at(ticket.second, state.opens_at) - order.INDEX_LAG_SECONDS:
+        return
+    second = math.floor(back)
+    shard = secrets.randbelow(state.shards)
+    try:
+        stores().queue.move(ticket.phone_key, ticket.text, order.arrival_key(second, shard), second, shard, None)
+    except Overloaded:
+        return
+    metrics.add("QueueLateJoin")
 
 
 def _view(ticket: TicketId, place: Place, state: QueueState, now: float) -> TicketView:
