@@ -6,9 +6,10 @@ and, once ``serving`` has reached it, to get its admission token; in between its
 shared ``GET /v1/queue``. That shared answer is cacheable, and is answered here as API Gateway's or
 CloudFront's cache would: one request to the service per ``max-age`` (``Cache-Control``), whatever
 the number of pages; each page's own polls of it (every ``poll_after_s``) are counted, not sent.
-Once admitted, the household sends its attempts one after another with both tokens. The client
-threads (``clients``, one keep-alive connection each) take the pages' requests in the order they
-fall due (``Agenda``), so the pages' timing is kept as long as the service keeps up.
+Once admitted, the household sends its attempts one after another with both tokens. Client threads
+(one keep-alive connection each) take the requests in the order they fall due (``Agenda``): the pages'
+joins and reads on PAGE_CLIENTS threads, the registrations on ``clients`` others, so the pages' timing
+is kept as long as the service keeps up.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from bench.people import body
 from bench.server import Server
 from bench.workload import Attempt, Household, admitted_body
 
+# The pages' own requests (joins, ticket reads) go out on this many client threads of their own: they
+# are other people's phones than the ones registering, and a page waiting behind the registrations of
+# the ``clients`` threads would learn its place late. The registrations keep their ``clients``.
+PAGE_CLIENTS = 32
 # A request that did not get through (connection lost, 429) is asked again, at most this many times.
 RETRIES = 5
 # No request done and no new ``serving`` for this long: the line is stuck; the phase ends and says so.
@@ -155,7 +160,8 @@ class Line:
         self.out = Outcomes()  # the registrations, as the burst's (``done_at`` from the opening)
         self.requests = Requests()
         self.probes: list[dict[str, Any]] = []
-        self.agenda = Agenda()
+        self.agenda = Agenda()  # registrations and probes, for the ``clients`` threads
+        self.page_agenda = Agenda()  # the pages' joins and reads, for PAGE_CLIENTS threads
         self._lock = threading.Lock()
         self._waiting: list[tuple[int, int]] = []  # (position, page) whose page watches serving
         self._open = len(self.pages)  # pages not done, and probes not sent
@@ -178,8 +184,11 @@ class Line:
     def start(self) -> list[threading.Thread]:
         """Every household's join on the agenda; the client threads and the shared cache started."""
         for i, page in enumerate(self.pages):
-            self.agenda.put(page.join_at, ("join", i))
-        threads = [threading.Thread(target=self._work, daemon=True) for _ in range(self.clients)]
+            self.page_agenda.put(page.join_at, ("join", i))
+        threads = [threading.Thread(target=self._work, args=(self.agenda,), daemon=True) for _ in range(self.clients)]
+        threads += [
+            threading.Thread(target=self._work, args=(self.page_agenda,), daemon=True) for _ in range(PAGE_CLIENTS)
+        ]
         threads.append(threading.Thread(target=self._watch, daemon=True))
         for th in threads:
             th.start()
@@ -191,6 +200,7 @@ class Line:
         while self.status not in ("full", "closed") and time.time() < deadline:
             time.sleep(0.5)
         self.agenda.close()
+        self.page_agenda.close()
         self.done.set()
         self._stopping.set()
         for th in threads:
@@ -223,9 +233,9 @@ class Line:
             if self._open == 0:
                 self.done.set()
 
-    def _work(self) -> None:
+    def _work(self, agenda: Agenda) -> None:
         conn = Connection(self.server)
-        while (task := self.agenda.take()) is not None:
+        while (task := agenda.take()) is not None:
             page = self.pages[task[1]] if task[0] != "probe" else None
             try:
                 if task[0] == "join":
@@ -241,6 +251,9 @@ class Line:
             self.progress += 1
         conn.close()
 
+    def _agenda_of(self, task: tuple[Any, ...]) -> Agenda:
+        return self.page_agenda if task[0] in ("join", "read") else self.agenda
+
     def _again(self, page: Page, answer: Answer, task: tuple[Any, ...]) -> bool:
         """Ask again later when the request did not get through (lost connection, 429): True if so."""
         if answer.status not in (0, 429) or page.retries >= RETRIES:
@@ -250,7 +263,7 @@ class Line:
             wait = float(answer.headers.get("Retry-After") or 1.0)
         except ValueError:
             wait = 1.0
-        self.agenda.put(time.time() + max(wait, line.MIN_POLL_S), task)
+        self._agenda_of(task).put(time.time() + max(wait, line.MIN_POLL_S), task)
         return True
 
     def _join(self, conn: Connection, i: int) -> None:
@@ -307,7 +320,7 @@ class Line:
                 self.agenda.put(step.at, ("probe", i))
             self.agenda.put(step.at, ("register", i, 0))
         elif step.action == "read":
-            self.agenda.put(step.at, ("read", i))
+            self.page_agenda.put(step.at, ("read", i))
         elif step.action == "wait":
             if page.position is None:  # "waiting" with a position that is not a number
                 self._finish(page, "unexpected_answer:position")
@@ -379,7 +392,7 @@ class Line:
             if ended:
                 self._finish(self.pages[i], "full")
             else:
-                self.agenda.put(at, ("read", i))
+                self.page_agenda.put(at, ("read", i))
 
     # The probes: no registration without an admission, nobody in the line twice.
 
