@@ -12,6 +12,8 @@ left out, message IDs, receipt handles and sequence numbers are numbered in the 
 from __future__ import annotations
 
 import datetime
+import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -55,6 +57,40 @@ class Replay:
     def setup(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """A call whose answer is not compared (tables' descriptions carry their creation time)."""
         return dict(getattr(self._clients[service], operation)(**params))
+
+    def raw(self, step: str, url: str, target: str | None = None, body: str = "", form: bool = False) -> None:
+        """A request made by hand, sent to moto's request handling as the engine's process sends each
+        call (``local.apart``): its status, headers (not the date or the request ID) and body, or what
+        it raised, or None when moto answers nothing."""
+        from botocore.awsrequest import AWSPreparedRequest, HTTPHeaders
+        from moto.core.models import botocore_stubber
+
+        headers = HTTPHeaders()
+        if target is not None:
+            headers["X-Amz-Target"] = target
+        headers["Content-Type"] = "application/x-www-form-urlencoded" if form else "application/x-amz-json-1.0"
+        region = re.search(r"\.([a-z]{2}-[a-z]+-\d)\.", url)
+        headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261201/{region[1] if region else REGION}/x/"
+            "aws4_request, SignedHeaders=host, Signature=0"
+        )
+        request = AWSPreparedRequest(method="POST", url=url, headers=headers, body=body.encode(), stream_output=False)
+        try:
+            answered = botocore_stubber.process_request(request)
+        except Exception as exc:  # moto's own refusals of a request (an unknown action, a service not allowed)
+            self.answers.append((step, {"raised": type(exc).__name__}))
+            return
+        if answered is None:
+            self.answers.append((step, None))
+            return
+        status, answer_headers, content = answered
+        content = content.decode() if isinstance(content, bytes) else content
+        kept = {k.lower(): str(v) for k, v in answer_headers.items() if k.lower() not in ("date", "x-amzn-requestid")}
+        try:
+            body_seen: Any = self._normal(json.loads(content))  # message IDs numbered, as in every answer
+        except ValueError:
+            body_seen = re.sub(r"<RequestId>[^<]*</RequestId>", "<RequestId/>", content)
+        self.answers.append((step, {"status": status, "headers": kept, "body": body_seen}))
 
     def _call(self, service: str, step: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -877,6 +913,75 @@ def item_sizes(r: Replay) -> None:
     r.ddb("what is stored", "scan", TableName="sizes", ConsistentRead=True, ProjectionExpression="pk")
 
 
+def routes(r: Replay) -> None:
+    """The same URLs, targets and bodies again and again, each after others: a route kept for one URL
+    must not answer another service, region, target or action, nor outlive a setting that refuses it."""
+    from moto.core.config import default_user_config
+
+    _table(r, "routes")
+    r.ddb("stored", "put_item", TableName="routes", Item=_item(1))
+    get = json.dumps({"TableName": "routes", "Key": {"pk": {"S": "p01"}}})
+    queue = _queue(r, "routed")
+    calls: list[tuple[str, str, str | None, str, bool]] = []
+    for region in (REGION, "us-east-1", "eu-west-1"):
+        ddb, sqs = f"https://dynamodb.{region}.amazonaws.com/", f"https://sqs.{region}.amazonaws.com/"
+        calls += [
+            (f"get in {region}", ddb, "DynamoDB_20120810.GetItem", get, False),
+            (f"tables in {region}", ddb, "DynamoDB_20120810.ListTables", "{}", False),
+            (f"get over http in {region}", ddb.replace("https", "http"), "DynamoDB_20120810.GetItem", get, False),
+            (f"get on a path in {region}", ddb + "some/path", "DynamoDB_20120810.GetItem", get, False),
+            (f"an unknown action in {region}", ddb, "DynamoDB_20120810.NoSuchAction", "{}", False),
+            (f"no table named in {region}", ddb, "DynamoDB_20120810.GetItem", "{}", False),
+            (f"a body that is not JSON in {region}", ddb, "DynamoDB_20120810.GetItem", "{", False),
+            (f"another API version in {region}", ddb, "DynamoDB_20111205.ListTables", "{}", False),
+            (
+                f"streams in {region}",
+                ddb.replace("dynamodb.", "streams.dynamodb."),
+                "DynamoDBStreams_20120810.ListStreams",
+                "{}",
+                False,
+            ),
+            (f"queues in {region}", sqs, "AmazonSQS.ListQueues", "{}", False),
+            (f"a queue's URL in {region}", sqs, "AmazonSQS.GetQueueUrl", json.dumps({"QueueName": "routed"}), False),
+            (f"queues by query in {region}", sqs, None, "Action=ListQueues&Version=2012-11-05", True),
+            (
+                f"a send in {region}",
+                sqs,
+                "AmazonSQS.SendMessage",
+                json.dumps({"QueueUrl": queue, "MessageBody": "m", "DelaySeconds": 900}),
+                False,
+            ),
+        ]
+    calls += [
+        ("who am I", "https://sts.amazonaws.com/", None, "Action=GetCallerIdentity&Version=2011-06-15", True),
+        ("an unknown AWS service", f"https://nosuch.{REGION}.amazonaws.com/", "NoSuch.Thing", "{}", False),
+        ("not AWS", "https://example.com/", "DynamoDB_20120810.ListTables", "{}", False),
+        ("DynamoDB's host elsewhere", "https://dynamodb.example.com/", "DynamoDB_20120810.ListTables", "{}", False),
+    ]
+    for round_ in ("first", "again"):
+        for step, url, target, body, form in calls:
+            r.raw(f"{step} ({round_})", url, target, body, form)
+    # Settings read on every call, after the routes are known
+    core: Any = default_user_config.setdefault("core", {})
+    saved = dict(core)
+    ddb = f"https://dynamodb.{REGION}.amazonaws.com/"
+    try:
+        for label, setting, value in (
+            ("only SQS allowed", "service_whitelist", ["sqs"]),
+            ("both allowed", "service_whitelist", ["dynamodb", "sqs"]),
+            ("DynamoDB passed through", "passthrough", {"services": ["dynamodb"]}),
+            ("DynamoDB's URLs passed through", "passthrough", {"urls": [r"https://dynamodb\..*"]}),
+            ("SQS's URLs passed through", "passthrough", {"urls": [r"https://sqs\..*"]}),
+        ):
+            core.clear()
+            core.update(saved, **{setting: value})
+            r.raw(f"tables with {label}", ddb, "DynamoDB_20120810.ListTables", "{}")
+    finally:
+        core.clear()
+        core.update(saved)
+    r.raw("tables with the settings back", ddb, "DynamoDB_20120810.ListTables", "{}")
+
+
 def _queue(r: Replay, name: str, **attributes: str) -> str:
     return str(r.setup("sqs", "create_queue", QueueName=name, Attributes=attributes)["QueueUrl"])
 
@@ -1195,6 +1300,7 @@ SCRIPTS = [
     index_keys_kept,
     deletes,
     item_sizes,
+    routes,
     sqs_counts_and_deletes,
     sqs_visibility_and_retention,
     sqs_fifo,
@@ -1280,6 +1386,23 @@ def _assert_the_calls_reach_what_they_are_for(script: str, answers: dict[str, An
         assert answers["one byte over"]["error"]["Error"]["Code"] == "ValidationException"
         assert "Item" not in answers["over at the last attribute: stored"]
         assert answers["a batch with an item over"]["error"]["Error"]["Code"] == "ValidationException"
+    elif script == "routes":
+        assert answers["get in ap-southeast-1 (again)"]["status"] == 200
+        assert answers["get in ap-southeast-1 (again)"]["body"]["Item"]["pk"] == {"S": "p01"}
+        assert answers["get in us-east-1 (again)"]["status"] == 400
+        assert "ResourceNotFound" in answers["get in us-east-1 (again)"]["body"]["__type"]
+        assert "raised" in answers["an unknown action in eu-west-1 (again)"]
+        assert answers["streams in us-east-1 (again)"]["body"] == {"Streams": []}
+        assert answers["a send in ap-southeast-1 (again)"]["body"]["MessageId"] == "<MessageId 2>"
+        assert "routed" in answers["queues by query in ap-southeast-1 (again)"]["body"]
+        assert answers["an unknown AWS service (again)"]["body"] == "Not yet implemented"
+        assert answers["not AWS (again)"] is None and answers["DynamoDB's host elsewhere (again)"] is None
+        assert answers["tables with only SQS allowed"] == {"raised": "ServiceNotWhitelisted"}
+        assert answers["tables with both allowed"]["status"] == 200
+        assert answers["tables with DynamoDB passed through"] is None
+        assert answers["tables with DynamoDB's URLs passed through"] is None
+        assert answers["tables with SQS's URLs passed through"]["status"] == 200
+        assert answers["tables with the settings back"]["status"] == 200
     elif script == "sqs_visibility_and_retention":
         assert len(answers["from the dead-letter queue"]["Messages"]) == 1
         assert answers["at the timeout: still hidden"].get("Messages") is None

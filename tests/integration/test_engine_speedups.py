@@ -73,7 +73,7 @@ def test_a_setting_other_than_on_or_off_is_refused(monkeypatch: pytest.MonkeyPat
         engine.start()
 
 
-# Run in a fresh interpreter: moto and botocore as imported, before anything patched them.
+# Run in a fresh interpreter: moto, botocore and werkzeug as imported, before anything patched them.
 _UNINSTALL_CHECK = """
 import sys
 import botocore.endpoint, botocore.signers, botocore.useragent
@@ -81,17 +81,18 @@ import moto.core.responses, moto.core.botocore_stubber
 import moto.dynamodb.comparisons, moto.dynamodb.models, moto.dynamodb.responses
 import moto.dynamodb.models.table, moto.dynamodb.parsing.ast_nodes, moto.dynamodb.parsing.expressions
 import moto.dynamodb.parsing.validators, moto.sqs.models
+import werkzeug.sansio.utils, werkzeug.test
 from local import speedups
 
 owners = {}
 for name, module in list(sys.modules.items()):
-    if name.split(".")[0] in ("moto", "botocore"):
+    if name.split(".")[0] in ("moto", "botocore", "werkzeug"):
         owners[id(module)] = module
         owners.update((id(v), v) for v in vars(module).values() if isinstance(v, type))
 before = {key: dict(vars(owner)) for key, owner in owners.items()}
 assert speedups.install() and speedups.installed()
 replaced = [(owner, attribute) for done in speedups.applied().values() for owner, attribute in done]
-assert len(speedups.applied()) == 18, sorted(speedups.applied())
+assert len(speedups.applied()) == 20, sorted(speedups.applied())
 for owner, attribute in replaced:
     assert id(owner) in before, f"{owner!r} not snapshotted: import its module above"
     assert vars(owner).get(attribute) is not before[id(owner)].get(attribute), (owner, attribute)
