@@ -116,7 +116,10 @@ def _stop(signum: int, frame: Any) -> None:
 
 
 def main() -> int:
+    from local import headers
+
     signal.signal(signal.SIGTERM, _stop)
+    headers.install()  # the clients' answers parsed as the stack's own requests are (local.headers)
     figures: dict[str, Any] = {"campaign": campaign.run(_plan())}
     figures["keys"] = figures["campaign"].pop("keys")
     report(figures["campaign"])

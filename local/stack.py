@@ -72,8 +72,9 @@ class LocalStack:
 
             meter.install()
 
-        from local import registries
+        from local import headers, registries
 
+        headers.install()  # this process's HTTP headers parsed without the email package
         if self._stand_ins_apart:
             self._stand_in_process, self.registries = registries.start_both_in_a_process()
         else:
