@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ for name, module in list(sys.modules.items()):
 before = {key: dict(vars(owner)) for key, owner in owners.items()}
 assert speedups.install() and speedups.installed()
 replaced = [(owner, attribute) for done in speedups.applied().values() for owner, attribute in done]
-assert len(speedups.applied()) == 20, sorted(speedups.applied())
+assert len(speedups.applied()) == 21, sorted(speedups.applied())
 for owner, attribute in replaced:
     assert id(owner) in before, f"{owner!r} not snapshotted: import its module above"
     assert vars(owner).get(attribute) is not before[id(owner)].get(attribute), (owner, attribute)
@@ -115,3 +116,52 @@ def test_uninstall_leaves_moto_and_botocore_exactly_as_they_were() -> None:
     # and class is the very object it was before (nothing left behind, nothing missing)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("restored ")
+
+
+def test_endpoints_resolved_once_give_each_client_and_call_the_endpoint_botocore_resolves() -> None:
+    # Given clients of two regions, and the calls the service makes (two tables, a batch of two, a
+    # queue) and a table's ARN (its account's endpoint)
+    import boto3
+    from botocore.config import Config
+
+    from local.credentials import fake_credentials
+
+    fake_credentials()
+    calls = [
+        ("dynamodb", "PutItem", {"TableName": "registrations", "Item": {}}),
+        ("dynamodb", "PutItem", {"TableName": "campaign", "Item": {}}),
+        ("dynamodb", "GetItem", {"TableName": "registrations", "Key": {}}),
+        ("dynamodb", "GetItem", {"TableName": "arn:aws:dynamodb:ap-southeast-7:123456789012:table/x", "Key": {}}),
+        ("dynamodb", "BatchGetItem", {"RequestItems": {"registrations": {}, "campaign": {}}}),
+        ("sqs", "SendMessage", {"QueueUrl": "https://sqs.ap-southeast-7.amazonaws.com/1/q", "MessageBody": "x"}),
+    ]
+
+    def resolved() -> list[Any]:
+        found = []
+        for region in ("ap-southeast-7", "ap-southeast-1", "ap-southeast-7"):
+            config = Config(account_id_endpoint_mode="preferred")
+            clients = {name: boto3.client(name, region_name=region, config=config) for name in ("dynamodb", "sqs")}
+            for service, operation, params in calls * 2:  # the second time from what was kept
+                client = clients[service]
+                model = client.meta.service_model.operation_model(operation)
+                found.append(client._resolve_endpoint_ruleset(model, params, {}))
+        return found
+
+    was = speedups.installed()
+    speedups.uninstall()
+    plain = resolved()
+    # When the speed-up resolves them
+    try:
+        assert speedups.install()
+        patched = resolved()
+    finally:
+        speedups.uninstall()
+        if was:
+            speedups.install()
+    # Then every call gets botocore's own endpoint, headers and properties, its client's region's
+    assert patched == plain
+    assert {url for url, _, _ in plain} >= {
+        "https://dynamodb.ap-southeast-7.amazonaws.com",
+        "https://dynamodb.ap-southeast-1.amazonaws.com",
+        "https://123456789012.ddb.ap-southeast-7.amazonaws.com",
+    }
