@@ -260,6 +260,35 @@ def test_page_and_scan_segment_give_every_registration_once(regs: Registrations)
     assert sorted(r.registration_id for r in reserve) == sorted(r.registration_id for r in made[3:])
 
 
+def test_pages_of_several_scans_give_every_registration_once(
+    regs: Registrations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 45 registrations, a third of them on the reserve, and scans of 10 items a call
+    from chalicelib.store.registrations import scans
+
+    made = [created(regs, n, Status.RESERVE if n % 3 == 0 else Status.CONFIRMED) for n in range(1, 46)]
+    monkeypatch.setattr(scans, "SCAN_PAGE", 10)
+
+    # When they are paged 25 at a time (the next scan asked for while one is read), and the reserve 4 at a time
+    def every(status: Status | None, limit: int) -> list[list[str]]:
+        pages, cursor = [], None
+        while True:
+            page, cursor = regs.page(status, cursor, limit)
+            pages.append([r.registration_id for r in page])
+            if cursor is None:
+                return pages
+
+    everyone = every(None, 25)
+    reserve = every(Status.RESERVE, 4)
+    # Then each is found once, every page but the last holds at least what was asked for, and the
+    # reserve's pages hold the reserve's, once each
+    assert len(everyone) >= 2 and all(len(p) >= 25 for p in everyone[:-1])
+    assert sorted(c for p in everyone for c in p) == sorted(r.registration_id for r in made)
+    on_reserve = [r.registration_id for r in made if r.status is Status.RESERVE]
+    assert sorted(c for p in reserve for c in p) == sorted(on_reserve)
+    assert all(len(p) >= 4 for p in reserve[:-1])
+
+
 # -- cancel and its steps -----------------------------------------------------------------------
 
 
