@@ -1,10 +1,10 @@
 """A person's side of the line: join it, read a ticket, read the line.
 
 A phone has at most one ticket: joining is one conditional put, and a phone that has a ticket gets
-that one back. A ticket's place is read from its bucket once sequenced, else from the ticket's own
+that one back. A join whose put comes back too late for its round moves itself at once to the second
+it came back in. A ticket's place is read from its bucket once sequenced, else from the ticket's own
 item; a ticket whose second was sequenced without it joins the line again, once, where it is found.
-A join whose put comes back too late for its round moves itself at once to the second it came
-back in. An ID we could not have issued is refused without a read. ``GET /v1/queue`` is the same answer for
+An ID we could not have issued is refused without a read. ``GET /v1/queue`` is the same answer for
 everyone, cacheable for PUBLIC_MAX_AGE. A reader that finds the sequencer late runs a round itself
 (``sequencer.caught_up``), so the line moves while its schedule fails.
 """
