@@ -208,9 +208,9 @@ def test_a_ticket_whose_second_was_sequenced_without_it_joins_the_line_again_onc
     assert sum(1 for b in st.queue.buckets.values() if late.digest in b.ids) == 1
 
 
-def _slow_join(st: FakeStores, clock: Clock, round_sees_it: bool) -> None:
-    """The next join's put comes back 3 s after its second ends; its second's round runs meanwhile,
-    after the put reached the index (``round_sees_it``) or before."""
+def _joined_slowly(st: FakeStores, clock: Clock, n: int, round_sees_it: bool) -> str:
+    """Phone n's ticket, from a join whose put comes back 3 s after its second ends; its round runs
+    meanwhile, after the put reached the index (``round_sees_it``) or before."""
     put = st.queue.join
 
     def slow(*args: Any) -> Any:
@@ -224,6 +224,19 @@ def _slow_join(st: FakeStores, clock: Clock, round_sees_it: bool) -> None:
         return found
 
     st.queue.join = slow  # type: ignore[method-assign]
+    try:
+        return join(n).ticket
+    finally:
+        del st.queue.join
+
+
+def _joined_a_second_later(clock: Clock, n: int) -> str:
+    """Phone n's ticket, joined a second later, and the rounds run to the present."""
+    clock.passes(1)
+    ticket = join(n).ticket
+    clock.passes(order.GRACE_SECONDS + 2)
+    sequence_all(clock)
+    return ticket
 
 
 @pytest.mark.parametrize("round_sees_it", [False, True])
@@ -238,14 +251,9 @@ def test_a_join_whose_put_comes_back_late_keeps_its_place_in_arrival_order(
     clock.passes(order.GRACE_SECONDS + 2)
     sequence_all(clock)
     same_second = join(4).ticket
-    _slow_join(st, clock, round_sees_it)
-    slow = join(2).ticket
-    st.queue.join = type(st.queue).join.__get__(st.queue)  # type: ignore[method-assign]
+    slow = _joined_slowly(st, clock, 2, round_sees_it)
     # When someone joins in the next second, after that put came back, and the rounds run
-    clock.passes(1)
-    after = join(3).ticket
-    clock.passes(order.GRACE_SECONDS + 2)
-    sequence_all(clock)
+    after = _joined_a_second_later(clock, 3)
     # Then the late join is ahead of the one received after it, each has one place, and there is no gap
     got = positions([first, same_second, slow, after])
     assert got[0] == 1 and got[3] == 4 and sorted(got[1:3]) == [2, 3]  # type: ignore[type-var]
@@ -264,14 +272,9 @@ def test_a_pre_queue_join_whose_put_comes_back_after_the_opening_is_placed_once(
     clock.at(OPENS - 60)
     early = join(1).ticket
     clock.at(OPENS - 0.3)
-    _slow_join(st, clock, round_sees_it)
-    slow = join(2).ticket
-    st.queue.join = type(st.queue).join.__get__(st.queue)  # type: ignore[method-assign]
+    slow = _joined_slowly(st, clock, 2, round_sees_it)
     # When someone joins a second later and the rounds run
-    clock.passes(1)
-    after = join(3).ticket
-    clock.passes(order.GRACE_SECONDS + 2)
-    sequence_all(clock)
+    after = _joined_a_second_later(clock, 3)
     # Then the late join is in the pre-queue if the opening saw it, else first after it; once either way
     got = positions([early, slow, after])
     assert sorted(got[:2]) == [1, 2] if round_sees_it else got[:2] == [1, 2]  # type: ignore[type-var]
