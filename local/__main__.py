@@ -8,6 +8,7 @@ import sys
 import threading
 from types import FrameType
 
+from local import heap
 from local.stack import LocalStack
 
 
@@ -34,6 +35,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    heap.install()  # what the stack's start made, walked by one full collection (local.heap)
     print(f"Serving on {stack.url}", flush=True)
     print(f"  {stack.engine_banner}", flush=True)
     print(f"  pages: {stack.url}/ (public), /counter/, /site/, /admin/ (staff: paste a token)", flush=True)

@@ -174,10 +174,11 @@ def _watch_parent(parent: int) -> None:
 def _serve() -> None:
     import signal
 
-    from local import engine, speedups
+    from local import engine, heap, speedups
 
     authkey = sys.stdin.readline().strip().encode()
     engine.start()
+    heap.install()  # the engine's tables, walked by one full collection each (local.heap)
     listener = Listener(("127.0.0.1", 0), backlog=512, authkey=authkey)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
