@@ -5,7 +5,7 @@ the bench's size, and CPython's full collection walks every tracked object each 
 quarter. Under a full-size bench the engine's full collections grew from 0.1 s to 6.5 s (31 s in
 all), each one stopping every AWS call of the stack, and the service's (every 6-10 s, growing to
 1 s) took 36 s more: the campaign's slowest seconds were those collections (docs/benchmarks.md,
-"Runs V0 and V1").
+"Runs V0, V1 and W").
 
 After each full collection, what survived it goes to the permanent generation (``gc.freeze``): the next
 full collection walks only the objects that arrived since. Reference counting still frees any object as
